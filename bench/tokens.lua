@@ -1,0 +1,6 @@
+-- Shared by the authenticated scenarios: bearer tokens of seeded users, one per line in
+-- BENCH_TOKENS, picked at random per request.
+tokens = {}
+for line in io.lines(os.getenv("BENCH_TOKENS")) do tokens[#tokens + 1] = line end
+math.randomseed(os.time())
+function random_token() return tokens[math.random(1, #tokens)] end

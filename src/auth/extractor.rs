@@ -1,0 +1,104 @@
+//! `AuthUser` and `AdminUser`: extractors that admit a request only with a valid bearer
+//! token (and, for `AdminUser`, an admin account), answering 401 / 403 otherwise.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+
+use super::token::{hash_token, TokenHash};
+use crate::db::DbPool;
+use crate::error::ApiError;
+use crate::models::UserProfile;
+use crate::repository::sessions;
+use crate::routes::with_conn;
+
+/// The user whose unexpired session token came with the request.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub user: UserProfile,
+    /// Identifies the session, so logout can revoke exactly this one.
+    pub token_hash: TokenHash,
+}
+
+/// An authenticated user who is an admin.
+#[derive(Debug, Clone)]
+pub struct AdminUser(pub UserProfile);
+
+/// The token from `Authorization: Bearer <token>` (scheme case-insensitive), hashed.
+fn presented_token_hash(req: &HttpRequest) -> Option<TokenHash> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    hash_token(token.trim())
+}
+
+/// The request's bearer token, checked for form but not yet looked up. Handlers that
+/// query anyway call `authenticate` inside their own `with_conn`, so the session lookup
+/// and the work share one blocking-pool hop and one pooled connection.
+#[derive(Debug, Clone, Copy)]
+pub struct BearerToken(TokenHash);
+
+impl BearerToken {
+    /// The user holding this token's unexpired session; 401 otherwise.
+    pub fn authenticate(
+        &self,
+        conn: &mut diesel::pg::PgConnection,
+    ) -> Result<UserProfile, ApiError> {
+        sessions::find_user(conn, &self.0)?.ok_or(ApiError::Unauthorized)
+    }
+}
+
+impl FromRequest for BearerToken {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(
+            presented_token_hash(req)
+                .map(Self)
+                .ok_or(ApiError::Unauthorized),
+        )
+    }
+}
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token_hash = presented_token_hash(req);
+        let pool = req.app_data::<web::Data<DbPool>>().cloned();
+        Box::pin(async move {
+            let token_hash = token_hash.ok_or(ApiError::Unauthorized)?;
+            let pool = pool.ok_or_else(|| ApiError::Internal("no pool in app data".into()))?;
+            let user = with_conn(&pool, move |conn| {
+                Ok(sessions::find_user(conn, &token_hash)?)
+            })
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
+            Ok(Self { user, token_hash })
+        })
+    }
+}
+
+impl FromRequest for AdminUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let authenticated = AuthUser::from_request(req, payload);
+        Box::pin(async move {
+            let AuthUser { user, .. } = authenticated.await?;
+            if user.is_admin {
+                Ok(Self(user))
+            } else {
+                Err(ApiError::Forbidden)
+            }
+        })
+    }
+}

@@ -1,0 +1,160 @@
+//! The `storefront` command line: `serve` (the default), `migrate`, `seed`, `schema-doc`
+//! and `admin`.
+
+use clap::{Parser, Subcommand};
+
+use crate::auth::hash_blocking;
+use crate::config::Config;
+use crate::db;
+use crate::domain::Password;
+use crate::repository::users;
+use crate::startup;
+use crate::{schema_doc, seed};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "storefront",
+    version,
+    about = "Backend of an online shop (REST/JSON)"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the database if missing, apply migrations and serve HTTP (the default).
+    Serve,
+    /// Manage the schema without diesel_cli.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+    /// Load a realistic, reproducible demo data set (users share the password
+    /// "storefront-demo"). Creates and migrates the database first if needed.
+    Seed {
+        #[arg(long, default_value_t = 100)]
+        users: usize,
+        #[arg(long, default_value_t = 1_000)]
+        products: usize,
+    },
+    /// Write Markdown documentation of the live schema (tables, columns, constraints,
+    /// indexes, triggers, comments).
+    SchemaDoc {
+        /// File to write; standard output when absent.
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Manage staff accounts.
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminAction {
+    /// Make an existing user an admin (may create, edit and archive products).
+    Promote { username: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateAction {
+    /// Apply every pending migration.
+    Run,
+    /// Revert the most recently applied migration.
+    Revert,
+    /// Revert the most recent migration and apply it again.
+    Redo,
+    /// List every migration as applied or pending.
+    Status,
+}
+
+/// Runs one command to completion.
+pub fn run(cli: Cli, config: &Config) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => startup::serve(config),
+        Command::Migrate { action } => migrate(action, config),
+        Command::Seed { users, products } => seed(users, products, config),
+        Command::SchemaDoc { output } => schema_doc(output, config),
+        Command::Admin {
+            action: AdminAction::Promote { username },
+        } => promote(&username, config),
+    }
+}
+
+fn migrate(action: MigrateAction, config: &Config) -> anyhow::Result<()> {
+    let url = db::connection_url(&config.database);
+    if matches!(action, MigrateAction::Run) {
+        db::ensure_database_exists(&url)?;
+    }
+    let mut conn = db::establish(&url)?;
+    match action {
+        MigrateAction::Run => {
+            let applied = db::run_pending_migrations(&mut conn)?;
+            if applied.is_empty() {
+                println!("Nothing to do: every migration is applied.");
+            }
+            for version in applied {
+                println!("Applied {version}");
+            }
+        }
+        MigrateAction::Revert => println!("Reverted {}", db::revert_last_migration(&mut conn)?),
+        MigrateAction::Redo => println!("Redid {}", db::redo_last_migration(&mut conn)?),
+        MigrateAction::Status => {
+            for migration in db::migration_status(&mut conn)? {
+                let state = if migration.applied {
+                    "applied"
+                } else {
+                    "pending"
+                };
+                println!("{state:<8} {}", migration.name);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn promote(username: &str, config: &Config) -> anyhow::Result<()> {
+    let mut conn = db::establish(&db::connection_url(&config.database))?;
+    match users::set_admin(&mut conn, username, true)? {
+        Some(user) => {
+            println!("{} (id {}) is now an admin", user.username, user.id);
+            Ok(())
+        }
+        None => anyhow::bail!("no user named {username:?}"),
+    }
+}
+
+fn seed(users: usize, products: usize, config: &Config) -> anyhow::Result<()> {
+    let url = db::connection_url(&config.database);
+    db::prepare_database(&url)?;
+    let password = Password::parse(seed::SEED_PASSWORD).map_err(anyhow::Error::msg)?;
+    let password_hash = hash_blocking(&password).map_err(|err| anyhow::anyhow!("{err}"))?;
+    let mut conn = db::establish(&url)?;
+    let started = std::time::Instant::now();
+    let report = seed::seed(&mut conn, users, products, &password_hash)?;
+    seed::refresh_statistics(&mut conn)?;
+    println!(
+        "Seeded {} users, {} products, {} carts with {} items in {:.1?} (password for every user: {})",
+        report.users,
+        report.products,
+        report.carts,
+        report.cart_items,
+        started.elapsed(),
+        seed::SEED_PASSWORD
+    );
+    Ok(())
+}
+
+fn schema_doc(output: Option<std::path::PathBuf>, config: &Config) -> anyhow::Result<()> {
+    let mut conn = db::establish(&db::connection_url(&config.database))?;
+    let document = schema_doc::render(&mut conn)?;
+    match output {
+        Some(path) => std::fs::write(&path, document)
+            .map_err(|err| anyhow::anyhow!("cannot write {}: {err}", path.display()))?,
+        None => print!("{document}"),
+    }
+    Ok(())
+}

@@ -1,0 +1,427 @@
+//! Typed configuration, read once at start from the environment (and `.env`, via dotenvy).
+//!
+//! Every setting is validated here, so a typo stops the start with one message naming the
+//! variable and the form it expects, instead of surfacing later as a confusing runtime error.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use url::Url;
+
+/// Everything the service needs to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub http: HttpConfig,
+    /// How long a login session (bearer token) stays valid.
+    pub session_lifetime: Duration,
+    pub login_throttle: LoginThrottleConfig,
+}
+
+/// Connection and pool settings; see the README's configuration table for the defaults.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub url: DatabaseUrl,
+    pub pool_max_size: u32,
+    pub pool_min_idle: u32,
+    /// How long a request waits for a pooled connection before it gets a 503.
+    pub pool_connection_timeout: Duration,
+    /// Idle connections above `pool_min_idle` are closed after this long; `None`: never.
+    pub pool_idle_timeout: Option<Duration>,
+    /// Connections are replaced after this long; `None`: never.
+    pub pool_max_lifetime: Option<Duration>,
+    /// r2d2's `test_on_check_out`: a `SELECT 1` round trip on every checkout. Off by default:
+    /// broken connections are detected on return anyway, and the ping halves throughput.
+    pub pool_test_on_checkout: bool,
+    /// libpq `connect_timeout`: bounds a connection attempt to an unreachable host.
+    pub connect_timeout: Duration,
+    /// PostgreSQL `statement_timeout`, so a runaway query cannot hold a connection for ever.
+    pub statement_timeout: Duration,
+    /// Queries slower than this are logged (SQL text only, never bind values).
+    pub slow_query_threshold: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub bind_addr: SocketAddr,
+    /// actix-web worker threads; defaults to the number of cores.
+    pub workers: usize,
+    /// Idle keep-alive connections are closed after this long.
+    pub keep_alive: Duration,
+    /// A client must send its request head within this long.
+    pub client_request_timeout: Duration,
+    /// Threads per worker for blocking work (queries, password hashing). Few suffice:
+    /// more threads than pooled connections only queue on the pool.
+    pub blocking_threads_per_worker: usize,
+}
+
+/// Failed logins allowed per login name and per client address within `window`.
+#[derive(Debug, Clone)]
+pub struct LoginThrottleConfig {
+    pub max_failures: u32,
+    pub window: Duration,
+}
+
+/// A PostgreSQL connection URL. Its `Debug` and `Display` hide the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(Url);
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let url = Url::parse(raw).map_err(|err| format!("not a URL ({err})"))?;
+        if !matches!(url.scheme(), "postgres" | "postgresql") {
+            return Err("expected a postgres:// or postgresql:// URL".into());
+        }
+        let url = Self(url);
+        if url.database_name().is_empty() {
+            return Err("the URL names no database (postgres://user@host:5432/dbname)".into());
+        }
+        Ok(url)
+    }
+
+    /// The full URL, password included: only for handing to libpq.
+    pub fn expose(&self) -> &str {
+        self.0.as_str()
+    }
+
+    pub fn database_name(&self) -> &str {
+        self.0.path().trim_start_matches('/')
+    }
+
+    /// `host:port` as libpq will dial it, for error messages.
+    pub fn host_description(&self) -> String {
+        let socket_dir = self
+            .0
+            .query_pairs()
+            .find(|(key, _)| key == "host")
+            .map(|(_, value)| value.into_owned());
+        let host = self
+            .0
+            .host_str()
+            .filter(|host| !host.is_empty())
+            .map(str::to_owned)
+            .or(socket_dir)
+            .unwrap_or_else(|| "localhost".to_owned());
+        format!("{host}:{}", self.0.port().unwrap_or(5432))
+    }
+
+    /// The same server, another database (used to create ours, and by the test harness).
+    pub fn with_database(&self, name: &str) -> Self {
+        let mut url = self.0.clone();
+        url.set_path(&format!("/{name}"));
+        Self(url)
+    }
+
+    /// Adds a libpq parameter unless the URL already sets it, so the operator's choice wins.
+    pub fn with_default_param(&self, key: &str, value: &str) -> Self {
+        if self.0.query_pairs().any(|(k, _)| k == key) {
+            return self.clone();
+        }
+        let mut url = self.0.clone();
+        url.query_pairs_mut().append_pair(key, value);
+        Self(url)
+    }
+
+    fn redacted(&self) -> String {
+        let mut url = self.0.clone();
+        if url.password().is_some() {
+            // Cannot fail: the URL has a host, or it would have no password.
+            let _ = url.set_password(Some("***"));
+        }
+        url.to_string()
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted())
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// A setting that is missing or malformed. Displays as one line naming the variable.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("invalid configuration: {variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl Config {
+    /// Reads `.env` (if present; real environment variables win) and then the environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        // A missing .env is normal (production sets real variables); a broken one is not.
+        if let Err(err) = dotenvy::dotenv() {
+            if !err.not_found() {
+                return Err(ConfigError {
+                    variable: ".env",
+                    problem: err.to_string(),
+                });
+            }
+        }
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the configuration from any variable source, so tests need not touch the
+    /// process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let vars = Vars(&lookup);
+        let database = DatabaseConfig {
+            url: vars.required("DATABASE_URL", DatabaseUrl::parse)?,
+            pool_max_size: vars.number("DB_POOL_MAX_SIZE", 2 * default_workers(), 1..=1000)?,
+            pool_min_idle: vars.number("DB_POOL_MIN_IDLE", 1, 0..=1000)?,
+            pool_connection_timeout: vars.millis("DB_POOL_TIMEOUT_MS", 3_000, 1..=600_000)?,
+            pool_idle_timeout: vars.optional_secs("DB_POOL_IDLE_TIMEOUT_SECS", 600)?,
+            pool_max_lifetime: vars.optional_secs("DB_POOL_MAX_LIFETIME_SECS", 1_800)?,
+            pool_test_on_checkout: vars.boolean("DB_POOL_TEST_ON_CHECKOUT", false)?,
+            connect_timeout: Duration::from_secs(
+                vars.number("DB_CONNECT_TIMEOUT_SECS", 3, 1..=600)?.into(),
+            ),
+            statement_timeout: vars.millis("DB_STATEMENT_TIMEOUT_MS", 5_000, 1..=3_600_000)?,
+            slow_query_threshold: vars.millis("SLOW_QUERY_MS", 200, 1..=3_600_000)?,
+        };
+        if database.pool_min_idle > database.pool_max_size {
+            return Err(ConfigError {
+                variable: "DB_POOL_MIN_IDLE",
+                problem: format!(
+                    "must not exceed DB_POOL_MAX_SIZE ({})",
+                    database.pool_max_size
+                ),
+            });
+        }
+        let http = HttpConfig {
+            bind_addr: vars.parsed(
+                "BIND_ADDR",
+                "127.0.0.1:8080",
+                "an address such as 127.0.0.1:8080",
+            )?,
+            workers: vars.number("WORKERS", default_workers(), 1..=1024)? as usize,
+            keep_alive: Duration::from_secs(
+                vars.number("HTTP_KEEP_ALIVE_SECS", 75, 1..=3_600)?.into(),
+            ),
+            client_request_timeout: vars.millis(
+                "HTTP_CLIENT_REQUEST_TIMEOUT_MS",
+                5_000,
+                1..=600_000,
+            )?,
+            blocking_threads_per_worker: vars.number("BLOCKING_THREADS_PER_WORKER", 4, 1..=512)?
+                as usize,
+        };
+        let session_lifetime = Duration::from_secs(
+            vars.number("SESSION_LIFETIME_SECS", 86_400, 60..=31_536_000)?
+                .into(),
+        );
+        let login_throttle = LoginThrottleConfig {
+            max_failures: vars.number("LOGIN_THROTTLE_MAX_FAILURES", 5, 1..=1_000)?,
+            window: Duration::from_secs(
+                vars.number("LOGIN_THROTTLE_WINDOW_SECS", 300, 1..=86_400)?
+                    .into(),
+            ),
+        };
+        Ok(Self {
+            database,
+            http,
+            session_lifetime,
+            login_throttle,
+        })
+    }
+}
+
+fn default_workers() -> u32 {
+    std::thread::available_parallelism().map_or(2, |n| n.get() as u32)
+}
+
+/// Typed accessors over a variable source; each error names its variable.
+struct Vars<'a, F>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|value| !value.trim().is_empty())
+    }
+
+    fn required<T>(
+        &self,
+        name: &'static str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        let raw = self.get(name).ok_or_else(|| ConfigError {
+            variable: name,
+            problem: "is not set (see .env.example)".into(),
+        })?;
+        parse(raw.trim()).map_err(|problem| ConfigError {
+            variable: name,
+            problem,
+        })
+    }
+
+    fn parsed<T: std::str::FromStr>(
+        &self,
+        name: &'static str,
+        default: &str,
+        expected: &str,
+    ) -> Result<T, ConfigError> {
+        let raw = self.get(name).unwrap_or_else(|| default.to_owned());
+        raw.trim().parse().map_err(|_| ConfigError {
+            variable: name,
+            problem: format!("expected {expected}, got {raw:?}"),
+        })
+    }
+
+    fn number(
+        &self,
+        name: &'static str,
+        default: u32,
+        range: std::ops::RangeInclusive<u32>,
+    ) -> Result<u32, ConfigError> {
+        let Some(raw) = self.get(name) else {
+            return Ok(default);
+        };
+        match raw.trim().parse::<u32>() {
+            Ok(value) if range.contains(&value) => Ok(value),
+            _ => Err(ConfigError {
+                variable: name,
+                problem: format!(
+                    "expected a whole number from {} to {}, got {raw:?}",
+                    range.start(),
+                    range.end()
+                ),
+            }),
+        }
+    }
+
+    fn millis(
+        &self,
+        name: &'static str,
+        default: u32,
+        range: std::ops::RangeInclusive<u32>,
+    ) -> Result<Duration, ConfigError> {
+        let millis = self.number(name, default, range)?;
+        Ok(Duration::from_millis(millis.into()))
+    }
+
+    /// Seconds, where 0 means "never".
+    fn optional_secs(
+        &self,
+        name: &'static str,
+        default: u32,
+    ) -> Result<Option<Duration>, ConfigError> {
+        let secs = self.number(name, default, 0..=31_536_000)?;
+        Ok((secs > 0).then(|| Duration::from_secs(secs.into())))
+    }
+
+    fn boolean(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        let Some(raw) = self.get(name) else {
+            return Ok(default);
+        };
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" => Ok(false),
+            _ => Err(ConfigError {
+                variable: name,
+                problem: format!("expected true or false, got {raw:?}"),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config_from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    const URL: (&str, &str) = (
+        "DATABASE_URL",
+        "postgres://shop:s3cret@db.internal:6543/shop",
+    );
+
+    #[test]
+    fn defaults_apply_when_only_the_database_is_set() {
+        let config = config_from(&[URL]).unwrap();
+        assert_eq!(config.http.bind_addr, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(config.database.pool_max_size, 2 * default_workers());
+        assert_eq!(
+            config.database.pool_connection_timeout,
+            Duration::from_secs(3)
+        );
+        assert!(!config.database.pool_test_on_checkout);
+        assert_eq!(config.database.url.database_name(), "shop");
+        assert_eq!(config.database.url.host_description(), "db.internal:6543");
+    }
+
+    #[test]
+    fn missing_database_url_names_the_variable() {
+        let err = config_from(&[]).unwrap_err();
+        assert_eq!(err.variable, "DATABASE_URL");
+        assert!(err.to_string().contains("DATABASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn malformed_values_name_their_variable() {
+        for (name, value) in [
+            ("DATABASE_URL", "mysql://x/y"),
+            ("DATABASE_URL", "postgres://localhost"),
+            ("BIND_ADDR", "localhost"),
+            ("DB_POOL_MAX_SIZE", "0"),
+            ("DB_POOL_MAX_SIZE", "lots"),
+            ("DB_POOL_TIMEOUT_MS", "-5"),
+            ("DB_POOL_TEST_ON_CHECKOUT", "maybe"),
+            ("WORKERS", "0"),
+        ] {
+            let err = config_from(&[URL, (name, value)]).unwrap_err();
+            assert_eq!(err.variable, name, "{name}={value} gave {err}");
+        }
+    }
+
+    #[test]
+    fn min_idle_cannot_exceed_max_size() {
+        let err =
+            config_from(&[URL, ("DB_POOL_MAX_SIZE", "2"), ("DB_POOL_MIN_IDLE", "3")]).unwrap_err();
+        assert_eq!(err.variable, "DB_POOL_MIN_IDLE");
+    }
+
+    #[test]
+    fn zero_disables_idle_timeout_and_max_lifetime() {
+        let config = config_from(&[
+            URL,
+            ("DB_POOL_IDLE_TIMEOUT_SECS", "0"),
+            ("DB_POOL_MAX_LIFETIME_SECS", "0"),
+        ])
+        .unwrap();
+        assert_eq!(config.database.pool_idle_timeout, None);
+        assert_eq!(config.database.pool_max_lifetime, None);
+    }
+
+    #[test]
+    fn the_password_never_shows_in_debug_output() {
+        let config = config_from(&[URL]).unwrap();
+        let printed = format!("{config:?} {}", config.database.url);
+        assert!(!printed.contains("s3cret"), "{printed}");
+        assert!(config.database.url.expose().contains("s3cret"));
+    }
+
+    #[test]
+    fn operator_params_win_over_defaults() {
+        let url = DatabaseUrl::parse("postgres://h/db?connect_timeout=9").unwrap();
+        let url = url
+            .with_default_param("connect_timeout", "3")
+            .with_default_param("keepalives", "1");
+        assert_eq!(
+            url.expose(),
+            "postgres://h/db?connect_timeout=9&keepalives=1"
+        );
+    }
+}

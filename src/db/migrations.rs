@@ -1,0 +1,131 @@
+//! Schema migrations, embedded in the binary so a deployed `storefront` needs no
+//! `migrations/` directory and no diesel_cli.
+
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use super::{establish, DbError};
+use crate::config::DatabaseUrl;
+
+/// Every migration under `migrations/` (build.rs makes cargo re-embed them when they change).
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// Key of the session-level advisory lock that serialises migration runs, so several
+/// instances starting together apply each migration exactly once.
+const MIGRATION_LOCK_KEY: i64 = 0x5354_4f52_4546_524e; // "STOREFRN"
+
+/// Creates the database if it is missing, then applies pending migrations.
+/// Returns the versions applied by this call (empty when the schema was current).
+pub fn prepare_database(url: &DatabaseUrl) -> Result<Vec<String>, DbError> {
+    ensure_database_exists(url)?;
+    let mut conn = establish(url)?;
+    run_pending_migrations(&mut conn)
+}
+
+/// Creates the database named in `url` unless it exists. Connects to the server's
+/// `postgres` database to do so, and tolerates another instance creating it first.
+pub fn ensure_database_exists(url: &DatabaseUrl) -> Result<(), DbError> {
+    let name = url.database_name();
+    let mut admin = establish(&url.with_database("postgres"))?;
+    if database_exists(&mut admin, name)? {
+        return Ok(());
+    }
+    let create = format!("CREATE DATABASE {}", quote_identifier(name));
+    match diesel::sql_query(create).execute(&mut admin) {
+        Ok(_) => {
+            tracing::info!(database = name, "created database");
+            Ok(())
+        }
+        // A concurrent CREATE DATABASE of the same name won the race: that is success.
+        Err(_) if database_exists(&mut admin, name)? => Ok(()),
+        Err(err) => Err(err.into()),
+    }
+}
+
+fn database_exists(conn: &mut PgConnection, name: &str) -> QueryResult<bool> {
+    diesel::select(
+        diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "EXISTS (SELECT 1 FROM pg_database WHERE datname = ",
+        )
+        .bind::<Text, _>(name)
+        .sql(")"),
+    )
+    .get_result(conn)
+}
+
+/// `"name"` with embedded quotes doubled, as PostgreSQL quotes identifiers.
+pub(crate) fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Applies pending migrations while holding the migration advisory lock.
+pub fn run_pending_migrations(conn: &mut PgConnection) -> Result<Vec<String>, DbError> {
+    with_migration_lock(conn, |conn| {
+        conn.run_pending_migrations(MIGRATIONS)
+            .map(|versions| versions.iter().map(ToString::to_string).collect())
+    })
+}
+
+/// Reverts the most recently applied migration; returns its version.
+pub fn revert_last_migration(conn: &mut PgConnection) -> Result<String, DbError> {
+    with_migration_lock(conn, |conn| {
+        conn.revert_last_migration(MIGRATIONS)
+            .map(|v| v.to_string())
+    })
+}
+
+/// Reverts the most recent migration and applies it again (checks its down.sql).
+pub fn redo_last_migration(conn: &mut PgConnection) -> Result<String, DbError> {
+    with_migration_lock(conn, |conn| {
+        let version = conn.revert_last_migration(MIGRATIONS)?.to_string();
+        conn.run_next_migration(MIGRATIONS)?;
+        Ok(version)
+    })
+}
+
+/// One embedded migration and whether the database has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationState {
+    pub name: String,
+    pub applied: bool,
+}
+
+pub fn migration_status(conn: &mut PgConnection) -> Result<Vec<MigrationState>, DbError> {
+    let applied: Vec<String> = conn
+        .applied_migrations()
+        .map_err(|err| DbError::Migration(err.to_string()))?
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let migrations = diesel::migration::MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS)
+        .map_err(|err| DbError::Migration(err.to_string()))?;
+    Ok(migrations
+        .iter()
+        .map(|migration| {
+            let name = migration.name();
+            MigrationState {
+                applied: applied.contains(&name.version().to_string()),
+                name: name.to_string(),
+            }
+        })
+        .collect())
+}
+
+type MigrationResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+fn with_migration_lock<T>(
+    conn: &mut PgConnection,
+    work: impl FnOnce(&mut PgConnection) -> MigrationResult<T>,
+) -> Result<T, DbError> {
+    diesel::sql_query("SELECT pg_advisory_lock($1)")
+        .bind::<BigInt, _>(MIGRATION_LOCK_KEY)
+        .execute(conn)?;
+    let outcome = work(conn);
+    // Released even when the work failed; closing the connection would release it too.
+    diesel::sql_query("SELECT pg_advisory_unlock($1)")
+        .bind::<BigInt, _>(MIGRATION_LOCK_KEY)
+        .execute(conn)?;
+    outcome.map_err(|err| DbError::Migration(err.to_string()))
+}

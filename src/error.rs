@@ -1,0 +1,364 @@
+//! `ApiError`: the one error type every handler returns, rendered as RFC 9457
+//! `application/problem+json`.
+//!
+//! Internals (database messages, panics in blocking tasks) are logged in full and never
+//! shown to the client: a 500 body says only that something went wrong.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Seconds a client should wait before retrying after a 503.
+const RETRY_AFTER_UNAVAILABLE_SECS: u64 = 1;
+
+/// One invalid input field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+pub use crate::domain::StockShortage;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400 `bad_request`: malformed JSON, query string or path.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// 401 `unauthorized`: no token, or one that is unknown, expired or revoked.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// 403 `forbidden`: authenticated, but not allowed (not an admin).
+    #[error("forbidden")]
+    Forbidden,
+    /// 404 `not_found`: missing, or belonging to someone else.
+    #[error("not found")]
+    NotFound,
+    /// 405 `method_not_allowed`: the path exists, the method does not.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 409 `already_exists`: a unique field (username, email) is taken.
+    #[error("already exists: {0:?}")]
+    AlreadyExists(Vec<FieldError>),
+    /// 409 `insufficient_stock`: some lines ask for more than is in stock.
+    #[error("insufficient stock")]
+    InsufficientStock(Vec<StockShortage>),
+    /// 413 `payload_too_large`.
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// 422 `validation_failed`: well-formed input with invalid values.
+    #[error("validation failed: {0:?}")]
+    Validation(Vec<FieldError>),
+    /// 422 `empty_cart`: checkout of a cart with no items.
+    #[error("empty cart")]
+    EmptyCart,
+    /// 429 `rate_limited`, with Retry-After.
+    #[error("rate limited")]
+    RateLimited { retry_after_secs: u64 },
+    /// 503 `service_unavailable`, with Retry-After: database down or pool exhausted.
+    #[error("service unavailable: {0}")]
+    ServiceUnavailable(String),
+    /// 500 `internal`: a bug. The cause is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "bad_request",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::AlreadyExists(_) => "already_exists",
+            Self::InsufficientStock(_) => "insufficient_stock",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::Validation(_) => "validation_failed",
+            Self::EmptyCart => "empty_cart",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::ServiceUnavailable(_) => "service_unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "Malformed request",
+            Self::Unauthorized => "Authentication required",
+            Self::Forbidden => "Not allowed",
+            Self::NotFound => "Not found",
+            Self::MethodNotAllowed => "Method not allowed",
+            Self::AlreadyExists(_) => "Already exists",
+            Self::InsufficientStock(_) => "Insufficient stock",
+            Self::PayloadTooLarge => "Payload too large",
+            Self::Validation(_) => "Invalid input",
+            Self::EmptyCart => "Cart is empty",
+            Self::RateLimited { .. } => "Too many attempts",
+            Self::ServiceUnavailable(_) => "Service unavailable",
+            Self::Internal(_) => "Internal error",
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            Self::BadRequest(detail) => detail.clone(),
+            Self::Unauthorized => "A valid bearer token is required.".into(),
+            Self::Forbidden => "This action needs an administrator account.".into(),
+            Self::NotFound => "No such resource.".into(),
+            Self::MethodNotAllowed => "This path does not accept that method.".into(),
+            Self::AlreadyExists(fields) => join_messages(fields),
+            Self::InsufficientStock(_) => {
+                "Some items are not available in the requested quantity.".into()
+            }
+            Self::PayloadTooLarge => "The request body is too large.".into(),
+            Self::Validation(fields) => join_messages(fields),
+            Self::EmptyCart => "The cart has no items to check out.".into(),
+            Self::RateLimited { .. } => "Too many failed attempts; try again later.".into(),
+            Self::ServiceUnavailable(_) => {
+                "The service cannot reach its database right now; try again shortly.".into()
+            }
+            Self::Internal(_) => "Something went wrong on our side.".into(),
+        }
+    }
+}
+
+fn join_messages(fields: &[FieldError]) -> String {
+    fields
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// An RFC 9457 problem+json body: what every error response carries.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI reference naming the problem type (`/problems/<code>`).
+    #[serde(rename = "type")]
+    #[schema(example = "/problems/validation_failed")]
+    pub kind: String,
+    pub title: &'static str,
+    /// The HTTP status, repeated.
+    pub status: u16,
+    pub detail: String,
+    /// Stable machine-readable code to switch on.
+    #[schema(example = "validation_failed")]
+    pub code: &'static str,
+    /// For `validation_failed` and `already_exists`: each offending field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+    /// For `insufficient_stock`: each short line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<StockShortage>>,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::AlreadyExists(_) | Self::InsufficientStock(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Validation(_) | Self::EmptyCart => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::Internal(cause) => tracing::error!(%cause, "internal error"),
+            Self::ServiceUnavailable(cause) => tracing::warn!(%cause, "database unavailable"),
+            _ => {}
+        }
+        let status = self.status_code();
+        let code = self.code();
+        let body = Problem {
+            kind: format!("/problems/{code}"),
+            title: self.title(),
+            status: status.as_u16(),
+            detail: self.detail(),
+            code,
+            errors: match self {
+                Self::Validation(fields) | Self::AlreadyExists(fields) => Some(fields.clone()),
+                _ => None,
+            },
+            items: match self {
+                Self::InsufficientStock(items) => Some(items.clone()),
+                _ => None,
+            },
+        };
+        let mut response = HttpResponse::build(status);
+        response.content_type("application/problem+json");
+        match self {
+            Self::Unauthorized => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            Self::RateLimited { retry_after_secs } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            Self::ServiceUnavailable(_) => {
+                response.insert_header((
+                    header::RETRY_AFTER,
+                    RETRY_AFTER_UNAVAILABLE_SECS.to_string(),
+                ));
+            }
+            _ => {}
+        }
+        response.json(body)
+    }
+}
+
+impl From<DieselError> for ApiError {
+    fn from(err: DieselError) -> Self {
+        match err {
+            DieselError::NotFound => Self::NotFound,
+            DieselError::DatabaseError(kind, info) => {
+                let constraint = info.constraint_name().unwrap_or_default();
+                match kind {
+                    DatabaseErrorKind::UniqueViolation => {
+                        Self::AlreadyExists(vec![unique_violation_field(constraint)])
+                    }
+                    // A reference to a row that does not exist (or vanished meanwhile).
+                    DatabaseErrorKind::ForeignKeyViolation => Self::NotFound,
+                    DatabaseErrorKind::CheckViolation => Self::Validation(vec![FieldError::new(
+                        check_violation_field(constraint),
+                        "is out of range",
+                    )]),
+                    DatabaseErrorKind::ClosedConnection
+                    | DatabaseErrorKind::UnableToSendCommand => {
+                        Self::ServiceUnavailable(info.message().to_owned())
+                    }
+                    // Text the database cannot store (a NUL byte): the client's input.
+                    _ if info.message().contains("invalid byte sequence") => Self::BadRequest(
+                        "the request contains characters that cannot be stored".into(),
+                    ),
+                    _ if is_transient(info.message()) => {
+                        Self::ServiceUnavailable(info.message().to_owned())
+                    }
+                    _ => Self::Internal(format!("{kind:?}: {}", info.message())),
+                }
+            }
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+/// Failures that a retry may cure: the server cancelled the statement (statement_timeout)
+/// or is shutting down.
+fn is_transient(message: &str) -> bool {
+    [
+        "canceling statement due to statement timeout",
+        "terminating connection",
+        "the database system is",
+        "deadlock detected",
+        "could not serialize access",
+        "server closed the connection",
+    ]
+    .iter()
+    .any(|needle| message.contains(needle))
+}
+
+/// Which request field a unique constraint guards; the message the client sees.
+fn unique_violation_field(constraint: &str) -> FieldError {
+    match constraint {
+        "users_username_key" => FieldError::new("username", "is already taken"),
+        "users_email_lower_key" => FieldError::new("email", "is already registered"),
+        other => FieldError::new(other, "already exists"),
+    }
+}
+
+fn check_violation_field(constraint: &str) -> &str {
+    match constraint {
+        "products_price_check" | "cart_items_unit_price_check" => "price",
+        "products_inventory_count_check" => "inventory_count",
+        "cart_items_quantity_check" => "quantity",
+        other => other,
+    }
+}
+
+impl From<crate::repository::ShopError> for ApiError {
+    fn from(err: crate::repository::ShopError) -> Self {
+        use crate::repository::ShopError;
+        match err {
+            ShopError::NotFound => Self::NotFound,
+            ShopError::EmptyCart => Self::EmptyCart,
+            ShopError::InsufficientStock(items) => Self::InsufficientStock(items),
+            ShopError::IdempotencyKeyReused => Self::Validation(vec![FieldError::new(
+                "Idempotency-Key",
+                "was already used to check out a different cart; send a new key",
+            )]),
+            ShopError::Database(err) => err.into(),
+        }
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for ApiError {
+    fn from(err: diesel::r2d2::PoolError) -> Self {
+        Self::ServiceUnavailable(format!("no database connection: {err}"))
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(err: actix_web::error::BlockingError) -> Self {
+        Self::Internal(format!("blocking task failed: {err}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::to_bytes;
+
+    async fn body_of(err: ApiError) -> (StatusCode, serde_json::Value) {
+        let response = err.error_response();
+        let status = response.status();
+        assert_eq!(
+            response.headers().get(header::CONTENT_TYPE).unwrap(),
+            "application/problem+json"
+        );
+        let bytes = to_bytes(response.into_body()).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[actix_web::test]
+    async fn internal_errors_never_show_their_cause() {
+        let (status, body) = body_of(ApiError::Internal("relation \"secret\" broke".into())).await;
+        assert_eq!(status, 500);
+        assert_eq!(body["code"], "internal");
+        assert!(!body.to_string().contains("secret"), "{body}");
+    }
+
+    #[actix_web::test]
+    async fn validation_errors_list_their_fields() {
+        let err = ApiError::Validation(vec![FieldError::new("email", "is not an email address")]);
+        let (status, body) = body_of(err).await;
+        assert_eq!(status, 422);
+        assert_eq!(body["errors"][0]["field"], "email");
+        assert_eq!(body["status"], 422);
+        assert_eq!(body["type"], "/problems/validation_failed");
+    }
+
+    #[test]
+    fn pool_timeouts_are_503_with_retry_after() {
+        let response = ApiError::ServiceUnavailable("timed out".into()).error_response();
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "1");
+    }
+}

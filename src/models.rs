@@ -1,0 +1,212 @@
+//! Row types of the five tables: what Diesel reads (`Queryable` + `Selectable`), inserts
+//! (`New*`) and updates (`*Changes`).
+//!
+//! These are database shapes, not JSON shapes: handlers build response types from them, so
+//! a column added here never leaks into the API by accident. `User` carries the password
+//! hash and therefore derives neither `Serialize` nor `Debug`.
+
+use std::fmt;
+use std::io::Write;
+
+use bigdecimal::BigDecimal;
+use chrono::{DateTime, Utc};
+use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::expression::AsExpression;
+use diesel::pg::{Pg, PgValue};
+use diesel::prelude::*;
+use diesel::serialize::{self, IsNull, Output, ToSql};
+use diesel::sql_types::Text;
+
+use crate::schema::{cart_items, carts, products, sessions, users};
+
+/// A full user row, password hash included. Only the login path reads this.
+#[derive(Queryable, Selectable, Identifiable, Clone, PartialEq, Eq)]
+#[diesel(table_name = users, check_for_backend(Pg))]
+pub struct User {
+    pub id: i32,
+    pub username: String,
+    pub email: String,
+    pub password_hash: String,
+    pub is_admin: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("is_admin", &self.is_admin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A user without the password hash: what every query outside login selects, so the hash
+/// is not even fetched.
+#[derive(Queryable, Selectable, Identifiable, Debug, Clone, PartialEq, Eq)]
+#[diesel(table_name = users, check_for_backend(Pg))]
+pub struct UserProfile {
+    pub id: i32,
+    pub username: String,
+    pub email: String,
+    pub is_admin: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<User> for UserProfile {
+    fn from(user: User) -> Self {
+        Self {
+            id: user.id,
+            username: user.username,
+            email: user.email,
+            is_admin: user.is_admin,
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+        }
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub password_hash: &'a str,
+}
+
+/// A catalogue row. `search_vector` is maintained by PostgreSQL and never read into Rust.
+#[derive(Queryable, QueryableByName, Selectable, Identifiable, Debug, Clone, PartialEq, Eq)]
+#[diesel(table_name = products, check_for_backend(Pg))]
+pub struct Product {
+    pub id: i32,
+    pub name: String,
+    pub description: Option<String>,
+    pub price: BigDecimal,
+    pub inventory_count: i32,
+    pub archived_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Insertable, Debug)]
+#[diesel(table_name = products)]
+pub struct NewProduct<'a> {
+    pub name: &'a str,
+    pub description: Option<&'a str>,
+    pub price: &'a BigDecimal,
+    pub inventory_count: i32,
+}
+
+/// A partial update: `None` leaves a column alone; `Some(None)` clears the description.
+#[derive(AsChangeset, Debug, Default)]
+#[diesel(table_name = products)]
+pub struct ProductChanges {
+    pub name: Option<String>,
+    pub description: Option<Option<String>>,
+    pub price: Option<BigDecimal>,
+    pub inventory_count: Option<i32>,
+}
+
+impl ProductChanges {
+    /// Diesel rejects an empty changeset, so callers check first.
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.description.is_none()
+            && self.price.is_none()
+            && self.inventory_count.is_none()
+    }
+}
+
+/// Where a cart is in its life; stored as text guarded by `carts_status_check`.
+#[derive(AsExpression, FromSqlRow, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[diesel(sql_type = Text)]
+pub enum CartStatus {
+    Open,
+    CheckedOut,
+}
+
+impl CartStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::CheckedOut => "checked_out",
+        }
+    }
+}
+
+impl ToSql<Text, Pg> for CartStatus {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        out.write_all(self.as_str().as_bytes())?;
+        Ok(IsNull::No)
+    }
+}
+
+impl FromSql<Text, Pg> for CartStatus {
+    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
+        match bytes.as_bytes() {
+            b"open" => Ok(Self::Open),
+            b"checked_out" => Ok(Self::CheckedOut),
+            other => {
+                Err(format!("unknown cart status {:?}", String::from_utf8_lossy(other)).into())
+            }
+        }
+    }
+}
+
+#[derive(Queryable, Selectable, Identifiable, Associations, Debug, Clone, PartialEq, Eq)]
+#[diesel(table_name = carts, belongs_to(UserProfile, foreign_key = user_id), check_for_backend(Pg))]
+pub struct Cart {
+    pub id: i32,
+    pub user_id: i32,
+    pub status: CartStatus,
+    pub checked_out_at: Option<DateTime<Utc>>,
+    pub idempotency_key: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Insertable, Debug)]
+#[diesel(table_name = carts)]
+pub struct NewCart {
+    pub user_id: i32,
+}
+
+#[derive(Queryable, Selectable, Identifiable, Associations, Debug, Clone, PartialEq, Eq)]
+#[diesel(table_name = cart_items, belongs_to(Cart), belongs_to(Product), check_for_backend(Pg))]
+pub struct CartItem {
+    pub id: i32,
+    pub cart_id: i32,
+    pub product_id: i32,
+    pub quantity: i32,
+    /// Frozen at checkout; `None` while the cart is open.
+    pub unit_price: Option<BigDecimal>,
+}
+
+#[derive(Insertable, Debug)]
+#[diesel(table_name = cart_items)]
+pub struct NewCartItem {
+    pub cart_id: i32,
+    pub product_id: i32,
+    pub quantity: i32,
+}
+
+/// A login session. Holds the token's SHA-256, never the token.
+#[derive(Queryable, Selectable, Identifiable, Associations, Debug, Clone, PartialEq, Eq)]
+#[diesel(table_name = sessions, belongs_to(UserProfile, foreign_key = user_id), check_for_backend(Pg))]
+pub struct Session {
+    pub id: i64,
+    pub user_id: i32,
+    pub token_hash: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Insertable, Debug)]
+#[diesel(table_name = sessions)]
+pub struct NewSession<'a> {
+    pub user_id: i32,
+    pub token_hash: &'a [u8],
+    pub expires_at: DateTime<Utc>,
+}

@@ -1,0 +1,274 @@
+//! The open cart: `GET /cart`, `POST /cart/items`, `PATCH|DELETE /cart/items/{id}` and
+//! `POST /cart/checkout`.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use bigdecimal::BigDecimal;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::extract::ApiJson;
+use super::with_conn;
+use crate::auth::BearerToken;
+use crate::db::DbPool;
+use crate::domain::format_money;
+use crate::error::{ApiError, FieldError, Problem};
+use crate::models::{Cart, CartItem, Product};
+use crate::repository::carts::{self, CartWithLines};
+use crate::repository::orders::{self, CheckoutOutcome};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/cart").route(web::get().to(show)))
+        .service(web::resource("/cart/items").route(web::post().to(add_item)))
+        .service(
+            web::resource("/cart/items/{item_id}")
+                .route(web::patch().to(set_quantity))
+                .route(web::delete().to(remove_item)),
+        )
+        .service(web::resource("/cart/checkout").route(web::post().to(checkout)));
+}
+
+/// A cart or an order as clients see it. Money is exact decimal strings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CartResponse {
+    pub id: i32,
+    /// `open` or `checked_out`.
+    #[schema(example = "open")]
+    pub status: &'static str,
+    pub items: Vec<LineResponse>,
+    /// Units across the lines that count (available ones).
+    pub item_count: i64,
+    #[schema(example = "39.80")]
+    pub total: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub checked_out_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LineResponse {
+    pub id: i32,
+    pub product_id: i32,
+    pub name: String,
+    pub unit_price: String,
+    pub quantity: i32,
+    pub line_total: String,
+    /// False for a product archived since it was added: shown, but not in the total and
+    /// not orderable.
+    pub available: bool,
+}
+
+impl From<CartWithLines> for CartResponse {
+    fn from((cart, lines): CartWithLines) -> Self {
+        let mut total = BigDecimal::from(0);
+        let mut item_count = 0i64;
+        let items = lines
+            .into_iter()
+            .map(|(item, product)| {
+                let line = Line::of(&cart, item, product);
+                if line.available {
+                    total += &line.line_total;
+                    item_count += i64::from(line.item.quantity);
+                }
+                LineResponse {
+                    id: line.item.id,
+                    product_id: line.item.product_id,
+                    name: line.name,
+                    unit_price: format_money(&line.unit_price),
+                    quantity: line.item.quantity,
+                    line_total: format_money(&line.line_total),
+                    available: line.available,
+                }
+            })
+            .collect();
+        Self {
+            id: cart.id,
+            status: cart.status.as_str(),
+            items,
+            item_count,
+            total: format_money(&total),
+            created_at: cart.created_at,
+            updated_at: cart.updated_at,
+            checked_out_at: cart.checked_out_at,
+        }
+    }
+}
+
+/// One line priced: an order's frozen price, or an open cart's current price.
+struct Line {
+    item: CartItem,
+    name: String,
+    unit_price: BigDecimal,
+    line_total: BigDecimal,
+    available: bool,
+}
+
+impl Line {
+    fn of(cart: &Cart, item: CartItem, product: Product) -> Self {
+        let (unit_price, available) = match (&item.unit_price, cart.checked_out_at) {
+            (Some(frozen), Some(_)) => (frozen.clone(), true),
+            _ => (product.price.clone(), product.archived_at.is_none()),
+        };
+        let line_total = &unit_price * BigDecimal::from(item.quantity);
+        Self {
+            item,
+            name: product.name,
+            unit_price,
+            line_total,
+            available,
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/cart", tag = "cart", security(("bearer" = [])),
+    responses((status = 200, description = "The open cart", body = CartResponse), (status = 401, description = "Missing, unknown, expired or revoked token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable or pool exhausted (Retry-After)", body = Problem, content_type = "application/problem+json")))]
+async fn show(pool: web::Data<DbPool>, token: BearerToken) -> Result<HttpResponse, ApiError> {
+    let cart = with_conn(&pool, move |conn| {
+        let user_id = token.authenticate(conn)?.id;
+        Ok(carts::open_cart_with_lines(conn, user_id)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(CartResponse::from(cart)))
+}
+
+/// Most units of one product a single request may add or set.
+const MAX_QUANTITY: i64 = 999;
+
+/// A quantity of 1 to `MAX_QUANTITY`, or a 422 naming the `quantity` field.
+fn valid_quantity(raw: i64) -> Result<i32, ApiError> {
+    if (1..=MAX_QUANTITY).contains(&raw) {
+        Ok(raw as i32)
+    } else {
+        Err(ApiError::Validation(vec![FieldError::new(
+            "quantity",
+            format!("must be a whole number from 1 to {MAX_QUANTITY}"),
+        )]))
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddItemRequest {
+    product_id: i64,
+    /// 1 to 999 units.
+    #[schema(minimum = 1, maximum = 999)]
+    quantity: i64,
+}
+
+#[utoipa::path(post, path = "/api/v1/cart/items", tag = "cart", security(("bearer" = [])), request_body = AddItemRequest,
+    responses((status = 201, description = "Added; the cart", body = CartResponse),
+        (status = 400, description = "Malformed JSON, query or body type", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing, unknown, expired or revoked token", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such product, or archived", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Not enough stock (insufficient_stock, with items)", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid field values", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable or pool exhausted (Retry-After)", body = Problem, content_type = "application/problem+json")))]
+async fn add_item(
+    pool: web::Data<DbPool>,
+    token: BearerToken,
+    body: ApiJson<AddItemRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let quantity = valid_quantity(body.quantity)?;
+    // An id outside the column's range names no product.
+    let product_id = i32::try_from(body.product_id).map_err(|_| ApiError::NotFound)?;
+    let cart = with_conn(&pool, move |conn| {
+        let user_id = token.authenticate(conn)?.id;
+        Ok(carts::add_to_open_cart(
+            conn, user_id, product_id, quantity,
+        )?)
+    })
+    .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, "/api/v1/cart"))
+        .json(CartResponse::from(cart)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetQuantityRequest {
+    /// 1 to 999 units.
+    #[schema(minimum = 1, maximum = 999)]
+    quantity: i64,
+}
+
+#[utoipa::path(patch, path = "/api/v1/cart/items/{item_id}", tag = "cart", security(("bearer" = [])), request_body = SetQuantityRequest,
+    params(("item_id" = i32, Path, description = "Cart line id")),
+    responses((status = 200, description = "Changed; the cart", body = CartResponse),
+        (status = 400, description = "Malformed JSON, query or body type", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing, unknown, expired or revoked token", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such line in your cart", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Not enough stock (insufficient_stock, with items)", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid field values", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable or pool exhausted (Retry-After)", body = Problem, content_type = "application/problem+json")))]
+async fn set_quantity(
+    pool: web::Data<DbPool>,
+    token: BearerToken,
+    item_id: web::Path<i32>,
+    body: ApiJson<SetQuantityRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let quantity = valid_quantity(body.quantity)?;
+    let item_id = item_id.into_inner();
+    let cart = with_conn(&pool, move |conn| {
+        let user_id = token.authenticate(conn)?.id;
+        Ok(carts::set_quantity_in_open_cart(
+            conn, user_id, item_id, quantity,
+        )?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(CartResponse::from(cart)))
+}
+
+#[utoipa::path(delete, path = "/api/v1/cart/items/{item_id}", tag = "cart", security(("bearer" = [])),
+    params(("item_id" = i32, Path, description = "Cart line id")),
+    responses((status = 204, description = "Removed"), (status = 401, description = "Missing, unknown, expired or revoked token", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such line in your cart", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable or pool exhausted (Retry-After)", body = Problem, content_type = "application/problem+json")))]
+async fn remove_item(
+    pool: web::Data<DbPool>,
+    token: BearerToken,
+    item_id: web::Path<i32>,
+) -> Result<HttpResponse, ApiError> {
+    let item_id = item_id.into_inner();
+    with_conn(&pool, move |conn| {
+        let user_id = token.authenticate(conn)?.id;
+        Ok(carts::remove_from_open_cart(conn, user_id, item_id)?)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Longest Idempotency-Key accepted (the column's width).
+const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|key| !key.is_empty() && key.len() <= MAX_IDEMPOTENCY_KEY_LEN)
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters"
+            ))
+        })?;
+    Ok(Some(key.to_owned()))
+}
+
+#[utoipa::path(post, path = "/api/v1/cart/checkout", tag = "cart", security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried checkout return the first order (1-255 visible ASCII characters)")),
+    responses((status = 201, description = "Order placed (or replayed: Idempotent-Replayed: true); Location: /api/v1/orders/{id}", body = CartResponse),
+        (status = 400, description = "Malformed JSON, query or body type", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing, unknown, expired or revoked token", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Not enough stock (insufficient_stock, with items)", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Empty cart (empty_cart), or the key was used for another cart", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable or pool exhausted (Retry-After)", body = Problem, content_type = "application/problem+json")))]
+async fn checkout(
+    req: HttpRequest,
+    pool: web::Data<DbPool>,
+    token: BearerToken,
+) -> Result<HttpResponse, ApiError> {
+    let key = idempotency_key(&req)?;
+    let outcome = with_conn(&pool, move |conn| {
+        let user_id = token.authenticate(conn)?.id;
+        Ok(orders::checkout(conn, user_id, key.as_deref())?)
+    })
+    .await?;
+    let (order, replayed) = match outcome {
+        CheckoutOutcome::Placed(order) => (order, false),
+        CheckoutOutcome::Replayed(order) => (order, true),
+    };
+    let mut response = HttpResponse::Created();
+    response.insert_header((header::LOCATION, format!("/api/v1/orders/{}", order.0.id)));
+    if replayed {
+        response.insert_header(("Idempotent-Replayed", "true"));
+    }
+    Ok(response.json(CartResponse::from(order)))
+}

@@ -1,0 +1,18 @@
+//! `GET /metrics`: Prometheus text exposition for the operator's scraper.
+
+use actix_web::{web, HttpResponse};
+
+use crate::db::DbPool;
+use crate::telemetry::{render_metrics, Metrics};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/metrics").route(web::get().to(metrics)));
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain")))]
+async fn metrics(metrics: web::Data<Metrics>, pool: web::Data<DbPool>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(render_metrics(&metrics, &pool))
+}

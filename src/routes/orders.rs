@@ -1,0 +1,143 @@
+//! Order history: `GET /orders` (newest first, keyset paginated) and `GET /orders/{id}`.
+
+use actix_web::{web, HttpResponse};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::cart::CartResponse;
+use super::with_conn;
+use crate::auth::BearerToken;
+use crate::db::DbPool;
+use crate::domain::Validator;
+use crate::error::{ApiError, Problem};
+use crate::repository::orders::{self, OrderPosition};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/orders").route(web::get().to(list)))
+        .service(web::resource("/orders/{id}").route(web::get().to(show)));
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// A page of orders; `next_cursor` is null on the last page.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderPage {
+    items: Vec<CartResponse>,
+    next_cursor: Option<String>,
+}
+
+const DEFAULT_LIMIT: i64 = 20;
+const MAX_LIMIT: i64 = 100;
+
+#[utoipa::path(get, path = "/api/v1/orders", tag = "orders", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, description = "A page of orders, newest first", body = OrderPage), (status = 400, description = "Malformed JSON, query or body type", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing, unknown, expired or revoked token", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid field values", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable or pool exhausted (Retry-After)", body = Problem, content_type = "application/problem+json")))]
+async fn list(
+    pool: web::Data<DbPool>,
+    token: BearerToken,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let ListQuery { limit, cursor } = query.into_inner();
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    let mut validator = Validator::default();
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        validator.check::<()>("limit", Err(format!("must be from 1 to {MAX_LIMIT}")));
+    }
+    validator.finish()?;
+    let after = match cursor {
+        Some(raw) => Some(decode_cursor(&raw).ok_or_else(|| {
+            ApiError::BadRequest("the cursor is not valid; start again without it".into())
+        })?),
+        None => None,
+    };
+    let mut page = with_conn(&pool, move |conn| {
+        let user_id = token.authenticate(conn)?.id;
+        Ok(orders::list_orders(conn, user_id, after, limit + 1)?)
+    })
+    .await?;
+    let has_more = page.len() as i64 > limit;
+    page.truncate(limit as usize);
+    let next_cursor = page
+        .last()
+        .filter(|_| has_more)
+        .and_then(|(order, _)| order.checked_out_at.map(|at| encode_cursor(at, order.id)));
+    Ok(HttpResponse::Ok().json(OrderPage {
+        items: page.into_iter().map(CartResponse::from).collect(),
+        next_cursor,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders", security(("bearer" = [])),
+    params(("id" = i32, Path, description = "Order id")),
+    responses((status = 200, description = "The order", body = CartResponse), (status = 401, description = "Missing, unknown, expired or revoked token", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such order of yours", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable or pool exhausted (Retry-After)", body = Problem, content_type = "application/problem+json")))]
+async fn show(
+    pool: web::Data<DbPool>,
+    token: BearerToken,
+    id: web::Path<i32>,
+) -> Result<HttpResponse, ApiError> {
+    let order_id = id.into_inner();
+    let order = with_conn(&pool, move |conn| {
+        let user_id = token.authenticate(conn)?.id;
+        Ok(orders::find_order(conn, user_id, order_id)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(CartResponse::from(order)))
+}
+
+/// Opaque to clients: base64url of `<RFC 3339 time with microseconds>,<id>`.
+fn encode_cursor(checked_out_at: DateTime<Utc>, id: i32) -> String {
+    let text = format!(
+        "{},{id}",
+        checked_out_at.to_rfc3339_opts(SecondsFormat::Micros, true)
+    );
+    URL_SAFE_NO_PAD.encode(text)
+}
+
+fn decode_cursor(raw: &str) -> Option<OrderPosition> {
+    if raw.len() > 200 {
+        return None;
+    }
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(raw).ok()?).ok()?;
+    let (at, id) = text.split_once(',')?;
+    Some(OrderPosition {
+        checked_out_at: DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc),
+        id: id.parse().ok()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let at = DateTime::parse_from_rfc3339("2026-11-22T17:00:00.654321Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            decode_cursor(&encode_cursor(at, 42)),
+            Some(OrderPosition {
+                checked_out_at: at,
+                id: 42
+            })
+        );
+        for bad in [
+            "",
+            "???",
+            "bm9wZQ",
+            &URL_SAFE_NO_PAD.encode("2026-11-22T17:00:00Z,x"),
+        ] {
+            assert_eq!(decode_cursor(bad), None, "{bad}");
+        }
+    }
+}

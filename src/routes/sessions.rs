@@ -1,0 +1,107 @@
+//! Login sessions: `POST /sessions` (log in) and `DELETE /sessions/current` (log out).
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::extract::ApiJson;
+use super::users::UserResponse;
+use super::with_conn;
+use crate::auth::{new_token, AuthUser, LoginThrottle, Passwords};
+use crate::config::Config;
+use crate::db::DbPool;
+use crate::error::{ApiError, Problem};
+use crate::models::NewSession;
+use crate::repository::{sessions, users};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/sessions").route(web::post().to(log_in)))
+        .service(web::resource("/sessions/current").route(web::delete().to(log_out)));
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// Username or email address.
+    login: String,
+    password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionResponse {
+    /// Send as `Authorization: Bearer <token>`.
+    token: String,
+    #[schema(example = "Bearer")]
+    token_type: &'static str,
+    expires_at: DateTime<Utc>,
+    user: UserResponse,
+}
+
+#[utoipa::path(post, path = "/api/v1/sessions", tag = "accounts", request_body = LoginRequest,
+    responses((status = 200, description = "Logged in", body = SessionResponse),
+        (status = 400, description = "Malformed JSON, query or body type", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Unknown login or wrong password", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid field values", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed logins for this login or address (Retry-After)", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable or pool exhausted (Retry-After)", body = Problem, content_type = "application/problem+json"), (status = 500, description = "A bug; the body carries no internals", body = Problem, content_type = "application/problem+json")))]
+async fn log_in(
+    req: HttpRequest,
+    pool: web::Data<DbPool>,
+    passwords: web::Data<Passwords>,
+    throttle: web::Data<LoginThrottle>,
+    config: web::Data<Config>,
+    body: ApiJson<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let LoginRequest { login, password } = body.into_inner();
+    // The peer address, not X-Forwarded-For: a client can write any header it likes.
+    let address = req.peer_addr().map(|addr| addr.ip());
+    throttle.check(&login, address)?;
+
+    let lookup = login.clone();
+    // PostgreSQL text cannot hold NUL: such a login names nobody.
+    let user = if lookup.contains('\0') {
+        None
+    } else {
+        with_conn(&pool, move |conn| Ok(users::find_for_login(conn, &lookup)?)).await?
+    };
+    // Unknown login and wrong password take the same time and give the same answer.
+    let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
+    let verified = passwords.verify(password, stored_hash).await?;
+    let Some(user) = user.filter(|_| verified) else {
+        throttle.record_failure(&login, address);
+        return Err(ApiError::Unauthorized);
+    };
+    throttle.record_success(&login);
+
+    let (token, token_hash) = new_token();
+    let lifetime = chrono::Duration::from_std(config.session_lifetime)
+        .map_err(|err| ApiError::Internal(format!("session lifetime: {err}")))?;
+    let expires_at = Utc::now() + lifetime;
+    let user_id = user.id;
+    let session = with_conn(&pool, move |conn| {
+        sessions::delete_expired_for(conn, user_id)?;
+        Ok(sessions::insert(
+            conn,
+            &NewSession {
+                user_id,
+                token_hash: &token_hash,
+                expires_at,
+            },
+        )?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(SessionResponse {
+        token,
+        token_type: "Bearer",
+        expires_at: session.expires_at,
+        user: UserResponse::from(crate::models::UserProfile::from(user)),
+    }))
+}
+
+/// Revokes the session whose token authenticated this request; other sessions of the
+/// same user (other devices) stay logged in.
+#[utoipa::path(delete, path = "/api/v1/sessions/current", tag = "accounts", security(("bearer" = [])),
+    responses((status = 204, description = "Logged out; the token no longer works"), (status = 401, description = "Missing, unknown, expired or revoked token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable or pool exhausted (Retry-After)", body = Problem, content_type = "application/problem+json")))]
+async fn log_out(pool: web::Data<DbPool>, auth: AuthUser) -> Result<HttpResponse, ApiError> {
+    let token_hash = auth.token_hash;
+    with_conn(&pool, move |conn| Ok(sessions::delete(conn, &token_hash)?)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,80 @@
+// @generated automatically by Diesel CLI.
+
+pub mod sql_types {
+    #[derive(diesel::query_builder::QueryId, Clone, diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "tsvector", schema = "pg_catalog"))]
+    pub struct Tsvector;
+}
+
+diesel::table! {
+    cart_items (id) {
+        id -> Int4,
+        cart_id -> Int4,
+        product_id -> Int4,
+        quantity -> Int4,
+        unit_price -> Nullable<Numeric>,
+    }
+}
+
+diesel::table! {
+    carts (id) {
+        id -> Int4,
+        user_id -> Int4,
+        #[max_length = 20]
+        status -> Varchar,
+        checked_out_at -> Nullable<Timestamptz>,
+        #[max_length = 255]
+        idempotency_key -> Nullable<Varchar>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::Tsvector;
+
+    products (id) {
+        id -> Int4,
+        #[max_length = 255]
+        name -> Varchar,
+        description -> Nullable<Text>,
+        price -> Numeric,
+        inventory_count -> Int4,
+        archived_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        search_vector -> Tsvector,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Int8,
+        user_id -> Int4,
+        token_hash -> Bytea,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Int4,
+        #[max_length = 50]
+        username -> Varchar,
+        #[max_length = 255]
+        email -> Varchar,
+        password_hash -> Varchar,
+        is_admin -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(cart_items -> carts (cart_id));
+diesel::joinable!(cart_items -> products (product_id));
+diesel::joinable!(carts -> users (user_id));
+diesel::joinable!(sessions -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(cart_items, carts, products, sessions, users,);

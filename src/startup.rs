@@ -1,0 +1,195 @@
+//! Building and running the HTTP server. The server is built from a listener handed in,
+//! so tests bind port 0 and drive the very same app over real HTTP.
+
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::middleware::{from_fn, ErrorHandlerResponse, ErrorHandlers, Next};
+use actix_web::{web, App, HttpServer, ResponseError};
+
+use crate::auth::{LoginThrottle, Passwords};
+use crate::config::{Config, DatabaseUrl};
+use crate::db::{self, DbError, DbPool};
+use crate::error::ApiError;
+use crate::routes::{self, extract};
+use crate::telemetry::{observe_request, Metrics};
+
+/// Seconds in-flight requests get to finish after SIGTERM / Ctrl-C.
+const SHUTDOWN_GRACE_SECS: u64 = 30;
+
+/// What the app shares between requests, built before the server.
+pub struct Services {
+    pub pool: DbPool,
+    pub metrics: Metrics,
+    pub schema: SchemaState,
+}
+
+impl Services {
+    /// Builds the pool (reporting to a fresh metrics registry) for a database that is
+    /// already migrated; fails fast, naming the server, when it cannot be reached.
+    pub fn connect(config: &Config) -> Result<Self, DbError> {
+        let metrics = Metrics::new();
+        let pool = db::build_pool(&config.database, metrics.pool_events())?;
+        Ok(Self {
+            pool,
+            metrics,
+            schema: SchemaState::ready(),
+        })
+    }
+
+    /// Builds the pool without touching the database; `schema` turns ready once the
+    /// migrations have been applied (see `serve`).
+    fn connect_lazily(config: &Config) -> Self {
+        let metrics = Metrics::new();
+        let pool = db::build_pool_lazily(&config.database, metrics.pool_events());
+        Self {
+            pool,
+            metrics,
+            schema: SchemaState::pending(),
+        }
+    }
+}
+
+/// Whether the database schema is known to be current. Until it is, API routes and
+/// readiness answer 503 instead of querying tables that may not exist yet.
+#[derive(Clone)]
+pub struct SchemaState(Arc<AtomicBool>);
+
+impl SchemaState {
+    pub fn ready() -> Self {
+        Self(Arc::new(AtomicBool::new(true)))
+    }
+
+    fn pending() -> Self {
+        Self(Arc::new(AtomicBool::new(false)))
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn mark_ready(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+/// Answers 503 for API routes (`/api/...`) while the schema is not ready.
+async fn require_schema(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let ready = !req.path().starts_with("/api/")
+        || req
+            .app_data::<web::Data<SchemaState>>()
+            .is_some_and(|schema| schema.is_ready());
+    if ready {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    let problem =
+        ApiError::ServiceUnavailable("schema migrations not applied yet".into()).error_response();
+    Ok(req.into_response(problem).map_into_right_body())
+}
+
+/// The configured server, not yet running: await it (or spawn it) to serve.
+pub fn build_server(
+    listener: TcpListener,
+    services: Services,
+    config: &Config,
+) -> std::io::Result<Server> {
+    let pool = web::Data::new(services.pool);
+    let metrics = web::Data::new(services.metrics);
+    let schema = web::Data::new(services.schema);
+    let passwords = web::Data::new(Passwords::new(config.http.workers));
+    let throttle = web::Data::new(LoginThrottle::new(&config.login_throttle));
+    let shared_config = web::Data::new(config.clone());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(pool.clone())
+            .app_data(metrics.clone())
+            .app_data(schema.clone())
+            .app_data(passwords.clone())
+            .app_data(throttle.clone())
+            .app_data(shared_config.clone())
+            .app_data(extract::json_config())
+            .app_data(extract::query_config())
+            .app_data(extract::path_config())
+            .wrap(ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, method_not_allowed))
+            .wrap(from_fn(observe_request))
+            .wrap(from_fn(require_schema))
+            .configure(routes::configure)
+            .default_service(web::to(routes::not_found))
+    })
+    .workers(config.http.workers)
+    .worker_max_blocking_threads(config.http.blocking_threads_per_worker)
+    .keep_alive(config.http.keep_alive)
+    .client_request_timeout(config.http.client_request_timeout)
+    .shutdown_timeout(SHUTDOWN_GRACE_SECS)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+/// actix answers a known path with an unknown method by an empty 405; clients get the
+/// same problem+json as for every other error.
+fn method_not_allowed<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let (req, _) = res.into_parts();
+    let problem = ApiError::MethodNotAllowed.error_response();
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, problem).map_into_right_body(),
+    ))
+}
+
+/// `storefront serve`: serves until SIGTERM / Ctrl-C, after which in-flight requests
+/// drain. Meanwhile a background thread creates the database if needed and applies
+/// migrations, retrying with backoff while the database is unreachable: the service
+/// starts (liveness 200, everything else 503) and becomes ready when the database does.
+pub fn serve(config: &Config) -> anyhow::Result<()> {
+    let services = Services::connect_lazily(config);
+    prepare_in_background(
+        db::connection_url(&config.database),
+        services.schema.clone(),
+    );
+    let listener = TcpListener::bind(config.http.bind_addr).map_err(|err| {
+        anyhow::anyhow!(
+            "cannot listen on BIND_ADDR={}: {err}",
+            config.http.bind_addr
+        )
+    })?;
+    tracing::info!(address = %config.http.bind_addr, "storefront listening");
+    actix_web::rt::System::new()
+        .block_on(async { build_server(listener, services, config)?.await })?;
+    tracing::info!("storefront stopped");
+    Ok(())
+}
+
+/// Backoff between attempts to reach the database at start: doubling up to a ceiling.
+const FIRST_RETRY: Duration = Duration::from_millis(500);
+const MAX_RETRY: Duration = Duration::from_secs(10);
+
+fn prepare_in_background(url: DatabaseUrl, schema: SchemaState) {
+    std::thread::spawn(move || {
+        let mut delay = FIRST_RETRY;
+        loop {
+            match db::prepare_database(&url) {
+                Ok(applied) => {
+                    if !applied.is_empty() {
+                        tracing::info!(?applied, "applied migrations");
+                    }
+                    schema.mark_ready();
+                    tracing::info!("database ready");
+                    return;
+                }
+                Err(err) => {
+                    tracing::warn!(%err, retry_in = ?delay, "database not ready");
+                    std::thread::sleep(delay);
+                    delay = (delay * 2).min(MAX_RETRY);
+                }
+            }
+        }
+    });
+}

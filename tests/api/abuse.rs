@@ -1,0 +1,475 @@
+//! The abuse matrix: hostile or broken requests against every route always get a 4xx
+//! problem+json, never a 5xx, and change nothing.
+
+use chrono::Utc;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use storefront::auth::new_token;
+use storefront::models::NewSession;
+
+use crate::common::TestApp;
+use crate::helpers::{expect_json, Customer};
+
+/// Routes that need a token, with a body that would otherwise be acceptable.
+fn secured_routes(
+    product_id: &Value,
+    item_id: &Value,
+    order_id: &Value,
+) -> Vec<(Method, String, Option<Value>)> {
+    vec![
+        (Method::GET, "/api/v1/users/me".into(), None),
+        (Method::DELETE, "/api/v1/sessions/current".into(), None),
+        (
+            Method::POST,
+            "/api/v1/products".into(),
+            Some(json!({"name": "X", "price": "1.00"})),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/products/{product_id}"),
+            Some(json!({"price": "2.00"})),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/products/{product_id}"),
+            None,
+        ),
+        (Method::GET, "/api/v1/cart".into(), None),
+        (
+            Method::POST,
+            "/api/v1/cart/items".into(),
+            Some(json!({"product_id": product_id, "quantity": 1})),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/cart/items/{item_id}"),
+            Some(json!({"quantity": 2})),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/cart/items/{item_id}"),
+            None,
+        ),
+        (Method::POST, "/api/v1/cart/checkout".into(), None),
+        (Method::GET, "/api/v1/orders".into(), None),
+        (Method::GET, format!("/api/v1/orders/{order_id}"), None),
+    ]
+}
+
+async fn send(
+    app: &TestApp,
+    method: &Method,
+    path: &str,
+    body: Option<&Value>,
+    token: Option<&str>,
+) -> reqwest::Response {
+    let mut request = app.client.request(method.clone(), app.url(path));
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap()
+}
+
+/// Asserts a 4xx problem+json with the given status.
+async fn assert_problem(response: reqwest::Response, status: StatusCode, what: &str) {
+    let actual = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = response.text().await.unwrap();
+    assert_eq!(actual, status, "{what}: {body}");
+    assert_eq!(content_type, "application/problem+json", "{what}");
+    let problem: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(problem["status"], status.as_u16(), "{what}");
+}
+
+/// A snapshot of every row that matters, to show a request changed nothing.
+fn snapshot(app: &TestApp) -> String {
+    use diesel::connection::SimpleConnection;
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Dump {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        dump: String,
+    }
+    let mut conn = app.db.connect();
+    conn.batch_execute("SELECT 1").unwrap();
+    diesel::sql_query(
+        "SELECT concat_ws(' | ',
+            (SELECT string_agg(concat_ws(',', id, username, email, is_admin), ';' ORDER BY id) FROM users),
+            (SELECT string_agg(concat_ws(',', id, name, price, inventory_count, archived_at), ';' ORDER BY id) FROM products),
+            (SELECT string_agg(concat_ws(',', id, user_id, status), ';' ORDER BY id) FROM carts),
+            (SELECT string_agg(concat_ws(',', id, cart_id, product_id, quantity, unit_price), ';' ORDER BY id) FROM cart_items),
+            (SELECT count(*)::text FROM sessions)) AS dump",
+    )
+    .get_result::<Dump>(&mut conn)
+    .unwrap()
+    .dump
+}
+
+struct World {
+    app: TestApp,
+    admin: Customer,
+    alice: Customer,
+    mallory: Customer,
+    product: Value,
+    alice_item: Value,
+    alice_order: Value,
+}
+
+async fn world() -> World {
+    let app = TestApp::spawn().await;
+    let admin = app.admin("staff").await;
+    let alice = app.customer("alice").await;
+    let mallory = app.customer("mallory").await;
+    let product = app.product(&admin, "Lamp", "bright", "10.00", 50).await;
+    app.add_to_cart(&alice, &product["id"], 1).await;
+    let order = expect_json(
+        app.post_json("/api/v1/cart/checkout", &json!(null), Some(&alice.token))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let cart = expect_json(
+        app.add_to_cart(&alice, &product["id"], 2).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    World {
+        alice_item: cart["items"][0]["id"].clone(),
+        alice_order: order["id"].clone(),
+        app,
+        admin,
+        alice,
+        mallory,
+        product,
+    }
+}
+
+#[tokio::test]
+async fn bad_tokens_are_401_on_every_secured_route_and_change_nothing() {
+    let w = world().await;
+    let before = snapshot(&w.app);
+    // A revoked session and an expired one, for alice (in that order: a login sweeps the
+    // user's expired sessions).
+    let revoked = w.app.customer_token_revoked("alice").await;
+    let (expired, expired_hash) = new_token();
+    storefront::repository::sessions::insert(
+        &mut w.app.db.connect(),
+        &NewSession {
+            user_id: w.alice.id as i32,
+            token_hash: &expired_hash,
+            expires_at: Utc::now() - chrono::Duration::minutes(1),
+        },
+    )
+    .unwrap();
+    let before_with_sessions = snapshot(&w.app);
+    assert_ne!(before, before_with_sessions);
+
+    let garbage = [
+        "",
+        "garbage",
+        "Bearer",
+        &"x".repeat(43),
+        &"é".repeat(20),
+        &"A".repeat(10_000),
+    ];
+    for (method, path, body) in secured_routes(&w.product["id"], &w.alice_item, &w.alice_order) {
+        let what = format!("{method} {path}");
+        assert_problem(
+            send(&w.app, &method, &path, body.as_ref(), None).await,
+            StatusCode::UNAUTHORIZED,
+            &what,
+        )
+        .await;
+        for token in [expired.as_str(), revoked.as_str()]
+            .into_iter()
+            .chain(garbage)
+        {
+            let response = send(&w.app, &method, &path, body.as_ref(), Some(token)).await;
+            assert_problem(
+                response,
+                StatusCode::UNAUTHORIZED,
+                &format!("{what} with {token:.20}"),
+            )
+            .await;
+        }
+    }
+    assert_eq!(snapshot(&w.app), before_with_sessions);
+}
+
+#[tokio::test]
+async fn another_users_ids_are_404_and_change_nothing() {
+    let w = world().await;
+    let before = snapshot(&w.app);
+    for (method, path, body) in [
+        (
+            Method::PATCH,
+            format!("/api/v1/cart/items/{}", w.alice_item),
+            Some(json!({"quantity": 5})),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/cart/items/{}", w.alice_item),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/orders/{}", w.alice_order),
+            None,
+        ),
+    ] {
+        let response = send(
+            &w.app,
+            &method,
+            &path,
+            body.as_ref(),
+            Some(&w.mallory.token),
+        )
+        .await;
+        assert_problem(response, StatusCode::NOT_FOUND, &format!("{method} {path}")).await;
+    }
+    assert_eq!(snapshot(&w.app), before, "the 404s changed nothing");
+    // Mallory's own cart never shows alice's lines; her orders are hers only.
+    let cart = expect_json(
+        w.app.get_as("/api/v1/cart", &w.mallory.token).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(cart["items"], json!([]));
+    let orders = expect_json(
+        w.app.get_as("/api/v1/orders", &w.mallory.token).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(orders["items"], json!([]));
+}
+
+#[tokio::test]
+async fn mass_assignment_and_malformed_bodies_are_rejected_without_effect() {
+    let w = world().await;
+    let before = snapshot(&w.app);
+    let two_63 = serde_json::from_str::<Value>("9223372036854775808").unwrap();
+    let cases: Vec<(Method, &str, Option<&str>, Value, StatusCode)> = vec![
+        (
+            Method::POST,
+            "/api/v1/users",
+            None,
+            json!({"username": "eve", "email": "e@x.io", "password": "correct horse", "is_admin": true}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Method::POST,
+            "/api/v1/users",
+            None,
+            json!({"username": "eve", "email": "e@x.io", "password": "correct horse", "id": 1}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Method::POST,
+            "/api/v1/users",
+            None,
+            json!({"username": "e".repeat(60_000), "email": "e@x.io", "password": "correct horse"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Method::POST,
+            "/api/v1/users",
+            None,
+            json!(["eve", "e@x.io"]),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Method::POST,
+            "/api/v1/users",
+            None,
+            json!(null),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Method::POST,
+            "/api/v1/users",
+            None,
+            json!({"username": vec!["a"; 10_000]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Method::POST,
+            "/api/v1/sessions",
+            None,
+            json!({"login": "alice", "password": "correct horse", "user_id": 1}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Method::POST,
+            "/api/v1/cart/items",
+            Some(&w.alice.token),
+            json!({"product_id": w.product["id"], "quantity": 1, "price": "0.01"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Method::POST,
+            "/api/v1/cart/items",
+            Some(&w.alice.token),
+            json!({"product_id": w.product["id"], "quantity": 1, "user_id": w.mallory.id}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Method::POST,
+            "/api/v1/cart/items",
+            Some(&w.alice.token),
+            json!({"product_id": w.product["id"], "quantity": 0}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Method::POST,
+            "/api/v1/cart/items",
+            Some(&w.alice.token),
+            json!({"product_id": w.product["id"], "quantity": -1}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Method::POST,
+            "/api/v1/cart/items",
+            Some(&w.alice.token),
+            json!({"product_id": w.product["id"], "quantity": 2_147_483_648_i64}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Method::POST,
+            "/api/v1/cart/items",
+            Some(&w.alice.token),
+            json!({"product_id": w.product["id"], "quantity": two_63}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Method::POST,
+            "/api/v1/cart/items",
+            Some(&w.alice.token),
+            json!({"product_id": two_63, "quantity": 1}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/products/1",
+            Some(&w.admin.token),
+            json!({"price": "1.00", "archived_at": "2020-01-01T00:00:00Z"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/products/1",
+            Some(&w.admin.token),
+            json!({"inventory_count": two_63}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/products/1",
+            Some(&w.admin.token),
+            json!({"name": "n".repeat(1_000)}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ];
+    for (method, path, token, body, status) in cases {
+        let what = format!("{method} {path} {:.80}", body.to_string());
+        assert_problem(
+            send(&w.app, &method, path, Some(&body), token).await,
+            status,
+            &what,
+        )
+        .await;
+    }
+    // Bodies over the limit, wrong content types, broken JSON.
+    let huge = "x".repeat(200_000);
+    for (path, token) in [
+        ("/api/v1/users", None),
+        ("/api/v1/sessions", None),
+        ("/api/v1/cart/items", Some(w.alice.token.as_str())),
+        ("/api/v1/products", Some(w.admin.token.as_str())),
+    ] {
+        let oversized = json!({ "username": huge, "login": huge, "name": huge });
+        assert_problem(
+            send(&w.app, &Method::POST, path, Some(&oversized), token).await,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            path,
+        )
+        .await;
+        for (content_type, body) in [
+            ("text/plain", r#"{"a":1}"#),
+            ("application/x-www-form-urlencoded", "a=1"),
+            ("application/json", "{\"username\": "),
+            ("application/json", "\u{0}"),
+        ] {
+            let mut request = w
+                .app
+                .client
+                .post(w.app.url(path))
+                .header("content-type", content_type)
+                .body(body);
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let response = request.send().await.unwrap();
+            assert_problem(
+                response,
+                StatusCode::BAD_REQUEST,
+                &format!("{path} {content_type} {body:?}"),
+            )
+            .await;
+        }
+    }
+    assert_eq!(snapshot(&w.app), before, "nothing changed");
+}
+
+#[tokio::test]
+async fn hostile_paths_and_queries_are_4xx() {
+    let w = world().await;
+    for path in [
+        "/api/v1/products/-1",
+        "/api/v1/products/2147483648",
+        "/api/v1/products/1.5",
+        "/api/v1/products/%00",
+        "/api/v1/products/1;DROP TABLE products",
+        "/api/v1/products?limit=1e3",
+        "/api/v1/products?min_price=NaN",
+        "/api/v1/products?max_price=1e400",
+        "/api/v1/products?cursor=%FF%FE",
+        "/api/v1/products?q=%00",
+    ] {
+        let response = w.app.get(path).await;
+        let status = response.status();
+        assert!(
+            status.is_client_error() || status == StatusCode::OK,
+            "{path}: {status}"
+        );
+        if status.is_client_error() {
+            assert_eq!(
+                response.headers()["content-type"],
+                "application/problem+json",
+                "{path}"
+            );
+        }
+    }
+    let _ = &w.admin;
+}
+
+impl TestApp {
+    /// Logs `username` in and out again; returns the now revoked token.
+    async fn customer_token_revoked(&self, username: &str) -> String {
+        let token = self.log_in(username).await["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let response = self
+            .delete_as("/api/v1/sessions/current", Some(&token))
+            .await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        token
+    }
+}

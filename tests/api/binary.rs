@@ -1,0 +1,343 @@
+//! The `storefront` binary itself: configuration errors and the migrate subcommand.
+
+use std::process::Command;
+
+use crate::common::TestDb;
+use crate::helpers::{product_in_db, shoppers_with_one_unit};
+
+pub fn storefront() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_storefront"));
+    // Run where no .env exists, with nothing inherited that could set configuration.
+    command.current_dir(std::env::temp_dir()).env_clear();
+    command
+}
+
+#[test]
+fn a_bad_setting_stops_the_start_with_a_message_naming_it() {
+    let output = storefront()
+        .env("DATABASE_URL", "postgres://postgres@127.0.0.1/x")
+        .env("DB_POOL_MAX_SIZE", "many")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("DB_POOL_MAX_SIZE"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one clear line: {stderr}");
+
+    let output = storefront().output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("DATABASE_URL"));
+}
+
+#[test]
+fn migrate_creates_runs_and_reports_status() {
+    let db = TestDb::not_yet_created();
+    let run = |args: &[&str]| {
+        let output = storefront()
+            .env("DATABASE_URL", db.url().expose())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let applied = run(&["migrate", "run"]);
+    assert_eq!(applied.lines().count(), 6, "{applied}");
+    let status = run(&["migrate", "status"]);
+    assert_eq!(
+        status.lines().filter(|l| l.starts_with("applied")).count(),
+        6,
+        "{status}"
+    );
+    assert!(run(&["migrate", "revert"]).contains("20261122170005"));
+    let status = run(&["migrate", "status"]);
+    assert!(
+        status.contains("pending  2026-11-22-170005_create_sessions"),
+        "{status}"
+    );
+    assert!(run(&["migrate", "redo"]).contains("20261122170004"));
+    assert!(run(&["migrate", "run"]).contains("20261122170005"));
+    assert!(run(&["migrate", "run"]).contains("Nothing to do"));
+}
+
+#[test]
+fn admin_promote_makes_an_existing_user_an_admin() {
+    let db = TestDb::new();
+    let user = storefront::repository::users::insert(
+        &mut db.connect(),
+        &storefront::models::NewUser {
+            username: "dana",
+            email: "dana@example.com",
+            password_hash: "x",
+        },
+    )
+    .unwrap();
+    assert!(!user.is_admin);
+    let output = storefront()
+        .env("DATABASE_URL", db.url().expose())
+        .args(["admin", "promote", "dana"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("dana"));
+    let promoted = storefront::repository::users::find_profile(&mut db.connect(), user.id).unwrap();
+    assert!(promoted.is_admin);
+
+    let output = storefront()
+        .env("DATABASE_URL", db.url().expose())
+        .args(["admin", "promote", "nobody"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("nobody"));
+}
+
+/// A free port on loopback (bound, read, released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_an_in_flight_checkout_finish_and_exits_0() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+
+    let db = TestDb::new();
+    // Arrange a customer with one item in the cart, directly in the database.
+    let product_id = product_in_db(&db, "Slow seller", "9.99", 5);
+    let token = shoppers_with_one_unit(&db, 1, product_id, "erin")
+        .remove(0)
+        .token;
+
+    let port = free_port();
+    let mut server = storefront()
+        .env("DATABASE_URL", db.url().expose())
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("WORKERS", "1")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut ready = false;
+    for _ in 0..100 {
+        if let Ok(response) = client.get(format!("{base}/health/ready")).send().await {
+            ready = response.status() == 200;
+            if ready {
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "server became ready");
+
+    // Hold the product's row lock, so the checkout blocks mid-transaction.
+    let mut blocker = diesel::PgConnection::establish(db.url().expose()).unwrap();
+    blocker
+        .batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM products WHERE id = {product_id} FOR UPDATE"
+        ))
+        .unwrap();
+    let checkout = tokio::spawn({
+        let client = client.clone();
+        let url = format!("{base}/api/v1/cart/checkout");
+        async move { client.post(url).bearer_auth(token).send().await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(!checkout.is_finished(), "checkout is in flight");
+
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        server.try_wait().unwrap().is_none(),
+        "still draining the in-flight request"
+    );
+    blocker.batch_execute("COMMIT").unwrap();
+
+    let response = checkout
+        .await
+        .unwrap()
+        .expect("the in-flight request got its answer");
+    assert_eq!(response.status(), 201);
+    let status = tokio::task::spawn_blocking(move || server.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "exit status {status:?}");
+    let left: i32 = {
+        use diesel::prelude::*;
+        storefront::schema::products::table
+            .find(product_id)
+            .select(storefront::schema::products::inventory_count)
+            .first(&mut db.connect())
+            .unwrap()
+    };
+    assert_eq!(left, 4, "the checkout completed, not half-written");
+}
+
+/// Starts the binary on a fresh database with extra settings; waits until it is ready.
+async fn start_binary(db: &TestDb, settings: &[(&str, &str)]) -> (std::process::Child, String) {
+    let port = free_port();
+    let mut command = storefront();
+    command
+        .env("DATABASE_URL", db.url().expose())
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("WORKERS", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    for (name, value) in settings {
+        command.env(name, value);
+    }
+    let mut server = command.spawn().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if let Ok(response) = client.get(format!("{base}/health/ready")).send().await {
+            if response.status() == 200 {
+                return (server, base);
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    panic!("server never became ready");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_carry_request_ids_and_slow_queries_but_never_secrets() {
+    let db = TestDb::new();
+    // Every query counts as slow, so the log shows each one.
+    let (server, base) = start_binary(&db, &[("SLOW_QUERY_MS", "1"), ("RUST_LOG", "info")]).await;
+    let client = reqwest::Client::new();
+    let registered = client
+        .post(format!("{base}/api/v1/users"))
+        .header("x-request-id", "trace-me-42")
+        .json(&serde_json::json!({"username": "logan", "email": "logan@example.com", "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+    let login = client
+        .post(format!("{base}/api/v1/sessions"))
+        .json(&serde_json::json!({"login": "logan", "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap();
+    let token = login.json::<serde_json::Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    client
+        .get(format!("{base}/api/v1/users/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+
+    unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
+    let output = tokio::task::spawn_blocking(move || server.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(output.status.success());
+    let log = String::from_utf8_lossy(&output.stderr);
+    let request_line = log
+        .lines()
+        .find(|line| line.contains("trace-me-42"))
+        .unwrap_or_else(|| panic!("no request line with the request id in:\n{log}"));
+    for field in ["POST", "/api/v1/users", "status=201", "latency_ms"] {
+        assert!(
+            request_line.contains(field),
+            "{field} missing from {request_line}"
+        );
+    }
+    assert!(log.contains("slow query"), "{log}");
+    assert!(log.contains("INSERT INTO"), "the SQL text is logged: {log}");
+    for secret in ["$argon2", "correct horse", token.as_str()] {
+        assert!(!log.contains(secret), "{secret} leaked into the log");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_under_load_finishes_what_it_accepted_and_half_writes_nothing() {
+    use diesel::prelude::*;
+    use storefront::schema::{cart_items, carts, products};
+
+    let db = TestDb::new();
+    let product_id = product_in_db(&db, "Rush item", "5.00", 30);
+    let tokens: Vec<String> = shoppers_with_one_unit(&db, 60, product_id, "rush")
+        .into_iter()
+        .map(|shopper| shopper.token)
+        .collect();
+    let (server, base) = start_binary(&db, &[]).await;
+    let client = reqwest::Client::new();
+    let requests = tokens.iter().map(|token| {
+        client
+            .post(format!("{base}/api/v1/cart/checkout"))
+            .bearer_auth(token)
+            .send()
+    });
+    let burst = tokio::spawn(futures_util::future::join_all(requests));
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
+    let results = burst.await.unwrap();
+    let output = tokio::task::spawn_blocking(move || server.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(output.status.success(), "exit {:?}", output.status);
+
+    let mut placed = 0;
+    // Refused after shutdown began is fine; an answer must be a whole one, never a 5xx.
+    for response in results.into_iter().flatten() {
+        let status = response.status();
+        assert!(status == 201 || status == 409, "{status}");
+        response.bytes().await.expect("complete body");
+        if status == 201 {
+            placed += 1;
+        }
+    }
+    let mut conn = db.connect();
+    let left: i32 = products::table
+        .find(product_id)
+        .select(products::inventory_count)
+        .first(&mut conn)
+        .unwrap();
+    let orders: i64 = carts::table
+        .filter(carts::status.eq(storefront::models::CartStatus::CheckedOut))
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    let unpriced_order_lines: i64 = cart_items::table
+        .inner_join(carts::table)
+        .filter(carts::status.eq(storefront::models::CartStatus::CheckedOut))
+        .filter(cart_items::unit_price.is_null())
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    println!("SIGTERM during 60 checkouts of 30 units: {placed} answered 201, {orders} orders, {left} left");
+    assert_eq!(
+        orders, placed,
+        "every 201 is an order and every order got its 201"
+    );
+    assert_eq!(
+        i64::from(30 - left),
+        orders,
+        "stock moved exactly with the orders"
+    );
+    assert_eq!(unpriced_order_lines, 0, "no order without frozen prices");
+}

@@ -1,0 +1,364 @@
+//! The cart: reading it, adding, changing and removing lines, and who may touch what.
+
+use futures_util::future::join_all;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::common::TestApp;
+use crate::helpers::{error_fields, expect_json, expect_problem, Customer};
+
+async fn shop() -> (TestApp, Customer, Customer) {
+    let app = TestApp::spawn().await;
+    let admin = app.admin("staff").await;
+    let alice = app.customer("alice").await;
+    (app, admin, alice)
+}
+
+impl TestApp {
+    pub async fn add_to_cart(
+        &self,
+        customer: &Customer,
+        product_id: &Value,
+        quantity: i64,
+    ) -> reqwest::Response {
+        self.post_json(
+            "/api/v1/cart/items",
+            &json!({"product_id": product_id, "quantity": quantity}),
+            Some(&customer.token),
+        )
+        .await
+    }
+
+    pub async fn cart(&self, customer: &Customer) -> Value {
+        expect_json(
+            self.get_as("/api/v1/cart", &customer.token).await,
+            StatusCode::OK,
+        )
+        .await
+    }
+}
+
+#[tokio::test]
+async fn a_new_cart_is_empty_and_open() {
+    let (app, _, alice) = shop().await;
+    let cart = app.cart(&alice).await;
+    assert_eq!(cart["status"], "open");
+    assert_eq!(cart["items"], json!([]));
+    assert_eq!(cart["item_count"], 0);
+    assert_eq!(cart["total"], "0.00");
+    assert_eq!(cart["checked_out_at"], Value::Null);
+    let fields: Vec<&String> = cart.as_object().unwrap().keys().collect();
+    assert_eq!(
+        fields,
+        [
+            "checked_out_at",
+            "created_at",
+            "id",
+            "item_count",
+            "items",
+            "status",
+            "total",
+            "updated_at"
+        ]
+    );
+    // The same cart every time.
+    assert_eq!(app.cart(&alice).await["id"], cart["id"]);
+    expect_problem(
+        app.get("/api/v1/cart").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn adding_a_product_twice_sums_one_line_with_exact_totals() {
+    let (app, admin, alice) = shop().await;
+    let dime = app.product(&admin, "Dime", "ten cents", "0.10", 100).await;
+    let twenty = app
+        .product(&admin, "Twenty", "twenty cents", "0.20", 100)
+        .await;
+
+    let cart = expect_json(
+        app.add_to_cart(&alice, &dime["id"], 1).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(cart["items"][0]["quantity"], 1);
+    let cart = expect_json(
+        app.add_to_cart(&alice, &twenty["id"], 1).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(cart["total"], "0.30", "0.10 + 0.20 is exactly 0.30");
+    let cart = expect_json(
+        app.add_to_cart(&alice, &dime["id"], 2).await,
+        StatusCode::CREATED,
+    )
+    .await;
+
+    let items = cart["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "one line per product");
+    let line = &items[0];
+    assert_eq!(line["product_id"], dime["id"]);
+    assert_eq!(line["name"], "Dime");
+    assert_eq!(line["unit_price"], "0.10");
+    assert_eq!(line["quantity"], 3);
+    assert_eq!(line["line_total"], "0.30");
+    assert_eq!(line["available"], true);
+    assert_eq!(cart["item_count"], 4);
+    assert_eq!(cart["total"], "0.50");
+    assert_eq!(app.cart(&alice).await, cart);
+}
+
+#[tokio::test]
+async fn adding_validates_the_request() {
+    let (app, admin, alice) = shop().await;
+    let product = app.product(&admin, "Lamp", "bright", "12.00", 5).await;
+    for quantity in [
+        json!(0),
+        json!(-1),
+        json!(1000),
+        json!(2_147_483_648_i64),
+        json!(i64::MAX),
+    ] {
+        let problem = expect_problem(
+            app.post_json(
+                "/api/v1/cart/items",
+                &json!({"product_id": product["id"], "quantity": quantity}),
+                Some(&alice.token),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(error_fields(&problem), ["quantity"], "{quantity}");
+    }
+    for body in [
+        json!({"product_id": product["id"], "quantity": 1.5}),
+        json!({"product_id": product["id"], "quantity": "1"}),
+        json!({"product_id": product["id"], "quantity": 9_223_372_036_854_775_808_u64}),
+        json!({"product_id": product["id"]}),
+        json!({"product_id": product["id"], "quantity": 1, "user_id": 1}),
+        json!({"product_id": product["id"], "quantity": 1, "unit_price": "0.01"}),
+    ] {
+        expect_problem(
+            app.post_json("/api/v1/cart/items", &body, Some(&alice.token))
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+    }
+    for missing in [
+        json!(999_999),
+        json!(0),
+        json!(-5),
+        json!(99_999_999_999_i64),
+    ] {
+        expect_problem(
+            app.add_to_cart(&alice, &missing, 1).await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )
+        .await;
+    }
+    expect_problem(
+        app.post_json(
+            "/api/v1/cart/items",
+            &json!({"product_id": product["id"], "quantity": 1}),
+            None,
+        )
+        .await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    assert_eq!(
+        app.cart(&alice).await["items"],
+        json!([]),
+        "nothing was added"
+    );
+}
+
+#[tokio::test]
+async fn more_than_the_stock_is_409_with_what_is_available() {
+    let (app, admin, alice) = shop().await;
+    let product = app.product(&admin, "Rare", "only three", "50.00", 3).await;
+    expect_json(
+        app.add_to_cart(&alice, &product["id"], 2).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let problem = expect_problem(
+        app.add_to_cart(&alice, &product["id"], 2).await,
+        StatusCode::CONFLICT,
+        "insufficient_stock",
+    )
+    .await;
+    assert_eq!(
+        problem["items"],
+        json!([{"product_id": product["id"], "requested": 4, "available": 3}])
+    );
+    assert_eq!(
+        app.cart(&alice).await["items"][0]["quantity"],
+        2,
+        "unchanged"
+    );
+}
+
+#[tokio::test]
+async fn archived_products_cannot_be_added_and_stay_readable_in_the_cart() {
+    let (app, admin, alice) = shop().await;
+    let kept = app.product(&admin, "Kept", "stays", "2.00", 5).await;
+    let gone = app
+        .product(&admin, "Gone", "archived later", "3.00", 5)
+        .await;
+    expect_json(
+        app.add_to_cart(&alice, &kept["id"], 1).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    expect_json(
+        app.add_to_cart(&alice, &gone["id"], 1).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let path = format!("/api/v1/products/{}", gone["id"]);
+    assert_eq!(
+        app.delete_as(&path, Some(&admin.token)).await.status(),
+        StatusCode::NO_CONTENT
+    );
+
+    let cart = app.cart(&alice).await;
+    let archived_line = &cart["items"][1];
+    assert_eq!(archived_line["name"], "Gone");
+    assert_eq!(archived_line["available"], false);
+    assert_eq!(cart["items"][0]["available"], true);
+    assert_eq!(cart["total"], "2.00", "the archived line is left out");
+    assert_eq!(cart["item_count"], 1);
+    expect_problem(
+        app.add_to_cart(&alice, &gone["id"], 1).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+
+    let problem = expect_problem(
+        app.post_json("/api/v1/cart/checkout", &json!({}), Some(&alice.token))
+            .await,
+        StatusCode::CONFLICT,
+        "insufficient_stock",
+    )
+    .await;
+    assert_eq!(
+        problem["items"],
+        json!([{"product_id": gone["id"], "requested": 1, "available": 0}])
+    );
+}
+
+#[tokio::test]
+async fn lines_are_changed_and_removed_only_by_their_owner() {
+    let (app, admin, alice) = shop().await;
+    let mallory = app.customer("mallory").await;
+    let product = app.product(&admin, "Hat", "warm", "12.00", 10).await;
+    let cart = expect_json(
+        app.add_to_cart(&alice, &product["id"], 1).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let item_path = format!("/api/v1/cart/items/{}", cart["items"][0]["id"]);
+
+    expect_problem(
+        app.patch_json(&item_path, &json!({"quantity": 9}), Some(&mallory.token))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    expect_problem(
+        app.delete_as(&item_path, Some(&mallory.token)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    assert_eq!(
+        app.cart(&alice).await["items"][0]["quantity"],
+        1,
+        "untouched by mallory"
+    );
+
+    let changed = expect_json(
+        app.patch_json(&item_path, &json!({"quantity": 4}), Some(&alice.token))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(changed["items"][0]["quantity"], 4);
+    assert_eq!(changed["total"], "48.00");
+    let problem = expect_problem(
+        app.patch_json(&item_path, &json!({"quantity": 11}), Some(&alice.token))
+            .await,
+        StatusCode::CONFLICT,
+        "insufficient_stock",
+    )
+    .await;
+    assert_eq!(problem["items"][0]["available"], 10);
+    for bad in [
+        json!({"quantity": 0}),
+        json!({"quantity": -3}),
+        json!({"quantity": 4, "cart_id": 1}),
+    ] {
+        expect_problem(
+            app.patch_json(&item_path, &bad, Some(&alice.token)).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+    }
+    expect_problem(
+        app.patch_json(
+            "/api/v1/cart/items/999999",
+            &json!({"quantity": 1}),
+            Some(&alice.token),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+
+    assert_eq!(
+        app.delete_as(&item_path, Some(&alice.token)).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(app.cart(&alice).await["items"], json!([]));
+    expect_problem(
+        app.delete_as(&item_path, Some(&alice.token)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn concurrent_adds_of_one_product_make_one_line_with_the_sum() {
+    let (app, admin, alice) = shop().await;
+    let product = app
+        .product(&admin, "Popular", "everyone wants one", "1.00", 100)
+        .await;
+    let adds = (0..20).map(|_| app.add_to_cart(&alice, &product["id"], 1));
+    let statuses: Vec<StatusCode> = join_all(adds)
+        .await
+        .into_iter()
+        .map(|r| r.status())
+        .collect();
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::CREATED),
+        "{statuses:?}"
+    );
+    let cart = app.cart(&alice).await;
+    assert_eq!(cart["items"].as_array().unwrap().len(), 1);
+    assert_eq!(cart["items"][0]["quantity"], 20);
+}

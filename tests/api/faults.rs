@@ -1,0 +1,266 @@
+//! Faults: the database disappearing and returning, starting without it, a pool run dry,
+//! several instances migrating one new database together.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+use futures_util::future::join_all;
+use reqwest::StatusCode;
+
+use crate::binary::{free_port, storefront};
+use crate::common::proxy::DbProxy;
+use crate::common::{server_url, TestApp, TestDb};
+use crate::helpers::{expect_json, expect_problem};
+
+/// Polls `path` until it answers `status` or `limit` passes; returns how long it took.
+async fn wait_for(
+    client: &reqwest::Client,
+    url: &str,
+    status: StatusCode,
+    limit: Duration,
+) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if let Ok(response) = client.get(url).send().await {
+            if response.status() == status {
+                return Some(started.elapsed());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vanished_database_gives_fast_503s_and_service_resumes_when_it_returns() {
+    let proxy = DbProxy::start(server_url()).await;
+    let db = Arc::new(TestDb::new());
+    let proxied = proxy.url_for(db.url());
+    let app = TestApp::spawn_configured(db, |config| config.database.url = proxied);
+    let admin = app.admin("staff").await;
+    let product = app.product(&admin, "Lamp", "bright", "10.00", 5).await;
+    let path = format!("/api/v1/products/{}", product["id"]);
+    expect_json(app.get(&path).await, StatusCode::OK).await;
+
+    proxy.stop();
+    let pool_timeout = Duration::from_millis(1_500);
+    for _ in 0..3 {
+        let started = Instant::now();
+        let response = app.get(&path).await;
+        let elapsed = started.elapsed();
+        assert_eq!(response.headers()["retry-after"], "1");
+        expect_problem(
+            response,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+        )
+        .await;
+        assert!(
+            elapsed < pool_timeout + Duration::from_secs(3),
+            "no hang: {elapsed:?}"
+        );
+    }
+    expect_problem(
+        app.get("/health/ready").await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
+    )
+    .await;
+    assert_eq!(app.get("/health/live").await.status(), StatusCode::OK);
+
+    proxy.resume();
+    let recovered = wait_for(
+        &app.client,
+        &app.url(&path),
+        StatusCode::OK,
+        Duration::from_secs(15),
+    )
+    .await;
+    assert!(recovered.is_some(), "served again without a restart");
+    expect_json(app.get("/health/ready").await, StatusCode::OK).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn started_without_its_database_it_waits_and_becomes_ready() {
+    let proxy = DbProxy::start(server_url()).await;
+    proxy.stop();
+    let db = TestDb::not_yet_created();
+    let port = free_port();
+    let mut server = storefront()
+        .env("DATABASE_URL", proxy.url_for(db.url()).expose())
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("WORKERS", "1")
+        .env("DB_POOL_TIMEOUT_MS", "500")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let live = wait_for(
+        &client,
+        &format!("{base}/health/live"),
+        StatusCode::OK,
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(live.is_some(), "the process serves without its database");
+    let ready = client
+        .get(format!("{base}/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(
+        ready,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
+    )
+    .await;
+    let products = client
+        .get(format!("{base}/api/v1/products"))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(
+        products,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
+    )
+    .await;
+    assert!(server.try_wait().unwrap().is_none(), "no crash");
+
+    proxy.resume();
+    let became_ready = wait_for(
+        &client,
+        &format!("{base}/health/ready"),
+        StatusCode::OK,
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(
+        became_ready.is_some(),
+        "ready once the database is reachable"
+    );
+    let products = client
+        .get(format!("{base}/api/v1/products"))
+        .send()
+        .await
+        .unwrap();
+    expect_json(products, StatusCode::OK).await;
+
+    unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
+    assert!(server.wait().unwrap().success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exhausted_pool_answers_503_in_time_while_liveness_answers() {
+    let db = Arc::new(TestDb::new());
+    let app = TestApp::spawn_configured(db, |config| {
+        config.database.pool_max_size = 2;
+        config.database.pool_connection_timeout = Duration::from_secs(1);
+        config.http.workers = 2;
+    });
+    let admin = app.admin("staff").await;
+    let product = app.product(&admin, "Scarce", "hot", "1.00", 100).await;
+    let mut buyers = Vec::new();
+    for n in 0..6 {
+        let buyer = app.customer(&format!("buyer{n}")).await;
+        app.add_to_cart(&buyer, &product["id"], 1).await;
+        buyers.push(buyer);
+    }
+    // Hold the product row: every checkout blocks holding its pooled connection.
+    let mut blocker = diesel::PgConnection::establish(app.db.url().expose()).unwrap();
+    blocker
+        .batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM products WHERE id = {} FOR UPDATE",
+            product["id"]
+        ))
+        .unwrap();
+
+    let checkouts = tokio::spawn({
+        let client = app.client.clone();
+        let url = app.url("/api/v1/cart/checkout");
+        let tokens: Vec<String> = buyers.iter().map(|b| b.token.clone()).collect();
+        async move {
+            join_all(
+                tokens
+                    .iter()
+                    .map(|token| client.post(&url).bearer_auth(token).send()),
+            )
+            .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    assert_eq!(app.get("/health/live").await.status(), StatusCode::OK);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "liveness never waits for the pool"
+    );
+
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    blocker.batch_execute("COMMIT").unwrap();
+    let statuses: Vec<StatusCode> = checkouts
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|response| response.unwrap().status())
+        .collect();
+    let placed = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CREATED)
+        .count();
+    let unavailable = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::SERVICE_UNAVAILABLE)
+        .count();
+    assert_eq!(placed + unavailable, 6, "only 201 or 503: {statuses:?}");
+    assert!(unavailable >= 1 && placed >= 1, "{statuses:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_instances_started_together_migrate_a_new_database_once() {
+    let db = TestDb::not_yet_created();
+    let mut servers = Vec::new();
+    let mut bases = Vec::new();
+    for _ in 0..3 {
+        let port = free_port();
+        servers.push(
+            storefront()
+                .env("DATABASE_URL", db.url().expose())
+                .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+                .env("WORKERS", "1")
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        bases.push(format!("http://127.0.0.1:{port}"));
+    }
+    let client = reqwest::Client::new();
+    for base in &bases {
+        let ready = wait_for(
+            &client,
+            &format!("{base}/health/ready"),
+            StatusCode::OK,
+            Duration::from_secs(30),
+        )
+        .await;
+        assert!(ready.is_some(), "{base} ready");
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let applied: Count = diesel::RunQueryDsl::get_result(
+        diesel::sql_query("SELECT count(*) AS n FROM __diesel_schema_migrations"),
+        &mut db.connect(),
+    )
+    .unwrap();
+    assert_eq!(applied.n, 6);
+    for mut server in servers {
+        unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
+        assert!(server.wait().unwrap().success());
+    }
+}

@@ -1,0 +1,18 @@
+//! HTTP tests: the real server on port 0, driven as a front end would drive it. One test
+//! binary for all API modules, so the crate is linked once.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod abuse;
+mod binary;
+mod cart;
+mod checkout;
+mod errors;
+mod faults;
+mod health;
+mod helpers;
+mod operations;
+mod products;
+mod sessions;
+mod users;

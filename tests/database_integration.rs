@@ -1,0 +1,1348 @@
+//! The data layer against a real PostgreSQL: the schema the migrations build, the
+//! constraints that guard it, the repository functions, the migration machinery and the
+//! pool's behaviour when the database cannot be reached.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::net::TcpListener;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use bigdecimal::BigDecimal;
+use chrono::Utc;
+use common::{database_config, in_rolled_back_transaction, TestDb};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sql_types::{Integer, Nullable, Text};
+use diesel_migrations::MigrationHarness;
+use storefront::config::DatabaseUrl;
+use storefront::db::{self, DbError, MIGRATIONS};
+use storefront::models::{
+    CartStatus, NewProduct, NewSession, NewUser, ProductChanges, UserProfile,
+};
+use storefront::repository::{self, carts, products, sessions, users};
+use storefront::schema;
+
+// ---------------------------------------------------------------- helpers
+
+fn new_user(conn: &mut PgConnection, username: &str) -> UserProfile {
+    users::insert(
+        conn,
+        &NewUser {
+            username,
+            email: &format!("{username}@example.com"),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+        },
+    )
+    .expect("insert user")
+}
+
+fn money(text: &str) -> BigDecimal {
+    BigDecimal::from_str(text).expect("decimal literal")
+}
+
+fn new_product(
+    conn: &mut PgConnection,
+    name: &str,
+    price: &str,
+    stock: i32,
+) -> storefront::models::Product {
+    products::insert(
+        conn,
+        &NewProduct {
+            name,
+            description: Some("A thing worth buying"),
+            price: &money(price),
+            inventory_count: stock,
+        },
+    )
+    .expect("insert product")
+}
+
+/// The constraint a failed statement violated, and of what kind.
+fn violation(result: QueryResult<impl std::fmt::Debug>) -> (DatabaseErrorKind, String) {
+    match result {
+        Err(DieselError::DatabaseError(kind, info)) => {
+            (kind, info.constraint_name().unwrap_or_default().to_owned())
+        }
+        other => panic!("expected a constraint violation, got {other:?}"),
+    }
+}
+
+#[derive(QueryableByName, Debug, PartialEq, Eq, PartialOrd, Ord, Clone)]
+struct ColumnInfo {
+    #[diesel(sql_type = Text)]
+    table_name: String,
+    #[diesel(sql_type = Text)]
+    column_name: String,
+    #[diesel(sql_type = Text)]
+    data_type: String,
+    #[diesel(sql_type = Text)]
+    is_nullable: String,
+    #[diesel(sql_type = Nullable<Integer>)]
+    character_maximum_length: Option<i32>,
+    #[diesel(sql_type = Nullable<Text>)]
+    column_default: Option<String>,
+}
+
+fn columns(conn: &mut PgConnection) -> Vec<ColumnInfo> {
+    diesel::sql_query(
+        "SELECT table_name::text, column_name::text, data_type::text, is_nullable::text,
+                character_maximum_length::int, column_default::text
+         FROM information_schema.columns
+         WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations'
+         ORDER BY table_name, ordinal_position",
+    )
+    .load(conn)
+    .expect("read information_schema")
+}
+
+#[derive(QueryableByName, Debug, PartialEq, Eq, PartialOrd, Ord, Clone)]
+struct NamedDefinition {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    definition: String,
+}
+
+fn indexes(conn: &mut PgConnection) -> BTreeSet<NamedDefinition> {
+    diesel::sql_query(
+        "SELECT indexname::text AS name, indexdef AS definition FROM pg_indexes
+         WHERE schemaname = 'public' AND tablename <> '__diesel_schema_migrations'",
+    )
+    .load::<NamedDefinition>(conn)
+    .expect("read pg_indexes")
+    .into_iter()
+    .collect()
+}
+
+fn constraints(conn: &mut PgConnection) -> BTreeSet<NamedDefinition> {
+    diesel::sql_query(
+        "SELECT c.conname::text AS name, pg_get_constraintdef(c.oid) AS definition
+         FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+         WHERE n.nspname = 'public' AND c.conrelid <> 0
+           AND c.conrelid::regclass::text <> '__diesel_schema_migrations'",
+    )
+    .load::<NamedDefinition>(conn)
+    .expect("read pg_constraint")
+    .into_iter()
+    .collect()
+}
+
+fn triggers(conn: &mut PgConnection) -> BTreeSet<String> {
+    #[derive(QueryableByName)]
+    struct Trigger {
+        #[diesel(sql_type = Text)]
+        name: String,
+    }
+    diesel::sql_query(
+        "SELECT tgrelid::regclass::text || '.' || tgname AS name FROM pg_trigger WHERE NOT tgisinternal",
+    )
+    .load::<Trigger>(conn)
+    .expect("read pg_trigger")
+    .into_iter()
+    .map(|t| t.name)
+    .collect()
+}
+
+fn definition_of<'a>(set: &'a BTreeSet<NamedDefinition>, name: &str) -> &'a str {
+    &set.iter()
+        .find(|d| d.name == name)
+        .unwrap_or_else(|| panic!("{name} missing from {set:#?}"))
+        .definition
+}
+
+// ---------------------------------------------------------------- schema shape
+
+#[test]
+fn every_column_has_its_designed_type_and_nullability() {
+    in_rolled_back_transaction(|conn| {
+        let actual: Vec<(String, String, String, String, Option<i32>)> = columns(conn)
+            .into_iter()
+            .map(|c| {
+                (
+                    c.table_name,
+                    c.column_name,
+                    c.data_type,
+                    c.is_nullable,
+                    c.character_maximum_length,
+                )
+            })
+            .collect();
+        let expected: Vec<(&str, &str, &str, &str, Option<i32>)> = vec![
+            ("cart_items", "id", "integer", "NO", None),
+            ("cart_items", "cart_id", "integer", "NO", None),
+            ("cart_items", "product_id", "integer", "NO", None),
+            ("cart_items", "quantity", "integer", "NO", None),
+            ("cart_items", "unit_price", "numeric", "YES", None),
+            ("carts", "id", "integer", "NO", None),
+            ("carts", "user_id", "integer", "NO", None),
+            ("carts", "status", "character varying", "NO", Some(20)),
+            (
+                "carts",
+                "checked_out_at",
+                "timestamp with time zone",
+                "YES",
+                None,
+            ),
+            (
+                "carts",
+                "idempotency_key",
+                "character varying",
+                "YES",
+                Some(255),
+            ),
+            (
+                "carts",
+                "created_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
+            (
+                "carts",
+                "updated_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
+            ("products", "id", "integer", "NO", None),
+            ("products", "name", "character varying", "NO", Some(255)),
+            ("products", "description", "text", "YES", None),
+            ("products", "price", "numeric", "NO", None),
+            ("products", "inventory_count", "integer", "NO", None),
+            (
+                "products",
+                "archived_at",
+                "timestamp with time zone",
+                "YES",
+                None,
+            ),
+            (
+                "products",
+                "created_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
+            (
+                "products",
+                "updated_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
+            ("products", "search_vector", "tsvector", "NO", None),
+            ("sessions", "id", "bigint", "NO", None),
+            ("sessions", "user_id", "integer", "NO", None),
+            ("sessions", "token_hash", "bytea", "NO", None),
+            (
+                "sessions",
+                "created_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
+            (
+                "sessions",
+                "expires_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
+            ("users", "id", "integer", "NO", None),
+            ("users", "username", "character varying", "NO", Some(50)),
+            ("users", "email", "character varying", "NO", Some(255)),
+            ("users", "password_hash", "character varying", "NO", None),
+            ("users", "is_admin", "boolean", "NO", None),
+            (
+                "users",
+                "created_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
+            (
+                "users",
+                "updated_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
+        ];
+        let expected: Vec<_> = expected
+            .into_iter()
+            .map(|(t, c, ty, null, len)| (t.into(), c.into(), ty.into(), null.into(), len))
+            .collect();
+        assert_eq!(actual, expected);
+    });
+}
+
+#[test]
+fn money_columns_are_numeric_12_2_and_defaults_are_set() {
+    in_rolled_back_transaction(|conn| {
+        #[derive(QueryableByName)]
+        struct Numeric {
+            #[diesel(sql_type = Text)]
+            name: String,
+        }
+        let numeric: Vec<String> = diesel::sql_query(
+            "SELECT table_name || '.' || column_name AS name FROM information_schema.columns
+             WHERE table_schema = 'public' AND numeric_precision = 12 AND numeric_scale = 2
+             ORDER BY 1",
+        )
+        .load::<Numeric>(conn)
+        .unwrap()
+        .into_iter()
+        .map(|n| n.name)
+        .collect();
+        assert_eq!(numeric, ["cart_items.unit_price", "products.price"]);
+
+        let defaults: Vec<(String, String)> = columns(conn)
+            .into_iter()
+            .filter_map(|c| {
+                Some((
+                    format!("{}.{}", c.table_name, c.column_name),
+                    c.column_default?,
+                ))
+            })
+            .filter(|(name, _)| !name.ends_with(".id"))
+            .collect();
+        for (column, default) in [
+            ("users.is_admin", "false"),
+            ("users.created_at", "now()"),
+            ("users.updated_at", "now()"),
+            ("products.created_at", "now()"),
+            ("products.updated_at", "now()"),
+            ("carts.status", "'open'::character varying"),
+            ("carts.created_at", "now()"),
+            ("sessions.created_at", "now()"),
+        ] {
+            assert!(
+                defaults.contains(&(column.to_owned(), default.to_owned())),
+                "{column} should default to {default}; defaults are {defaults:?}"
+            );
+        }
+    });
+}
+
+#[test]
+fn every_designed_index_exists_with_its_definition() {
+    in_rolled_back_transaction(|conn| {
+        let indexes = indexes(conn);
+        let expect = |name: &str, fragments: &[&str]| {
+            let definition = definition_of(&indexes, name);
+            for fragment in fragments {
+                assert!(
+                    definition.contains(fragment),
+                    "{name}: {definition} lacks {fragment}"
+                );
+            }
+        };
+        expect("users_username_key", &["UNIQUE", "(username)"]);
+        expect("users_email_lower_key", &["UNIQUE", "lower((email)::text)"]);
+        expect("users_created_at_idx", &["(created_at)"]);
+        expect("products_search_vector_idx", &["USING gin (search_vector)"]);
+        expect(
+            "products_price_id_idx",
+            &["(price, id)", "WHERE (archived_at IS NULL)"],
+        );
+        expect(
+            "products_created_at_id_idx",
+            &["(created_at, id)", "WHERE (archived_at IS NULL)"],
+        );
+        expect("carts_user_id_idx", &["(user_id)"]);
+        expect(
+            "carts_one_open_per_user_idx",
+            &[
+                "UNIQUE",
+                "(user_id)",
+                "WHERE ((status)::text = 'open'::text)",
+            ],
+        );
+        expect(
+            "carts_user_id_idempotency_key_idx",
+            &[
+                "UNIQUE",
+                "(user_id, idempotency_key)",
+                "WHERE (idempotency_key IS NOT NULL)",
+            ],
+        );
+        expect(
+            "carts_orders_idx",
+            &["(user_id, checked_out_at, id)", "checked_out"],
+        );
+        expect(
+            "cart_items_cart_id_product_id_key",
+            &["UNIQUE", "(cart_id, product_id)"],
+        );
+        expect("cart_items_product_id_idx", &["(product_id)"]);
+        expect("sessions_token_hash_key", &["UNIQUE", "(token_hash)"]);
+        expect("sessions_user_id_idx", &["(user_id)"]);
+        expect("sessions_expires_at_idx", &["(expires_at)"]);
+        let names: BTreeSet<&str> = indexes.iter().map(|i| i.name.as_str()).collect();
+        for pkey in [
+            "users_pkey",
+            "products_pkey",
+            "carts_pkey",
+            "cart_items_pkey",
+            "sessions_pkey",
+        ] {
+            assert!(names.contains(pkey), "{pkey} missing");
+        }
+        assert_eq!(names.len(), 20, "unexpected indexes: {names:?}");
+    });
+}
+
+#[test]
+fn every_designed_constraint_exists_with_its_definition() {
+    in_rolled_back_transaction(|conn| {
+        let constraints = constraints(conn);
+        for (name, definition) in [
+            ("products_price_check", "CHECK ((price >= (0)::numeric))"),
+            (
+                "products_inventory_count_check",
+                "CHECK ((inventory_count >= 0))",
+            ),
+            ("cart_items_quantity_check", "CHECK ((quantity > 0))"),
+            (
+                "cart_items_unit_price_check",
+                "CHECK ((unit_price >= (0)::numeric))",
+            ),
+            (
+                "carts_user_id_fkey",
+                "FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE",
+            ),
+            (
+                "cart_items_cart_id_fkey",
+                "FOREIGN KEY (cart_id) REFERENCES carts(id) ON DELETE CASCADE",
+            ),
+            (
+                "cart_items_product_id_fkey",
+                "FOREIGN KEY (product_id) REFERENCES products(id)",
+            ),
+            (
+                "sessions_user_id_fkey",
+                "FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE",
+            ),
+            (
+                "sessions_token_hash_check",
+                "CHECK ((octet_length(token_hash) = 32))",
+            ),
+            ("users_username_key", "UNIQUE (username)"),
+            (
+                "cart_items_cart_id_product_id_key",
+                "UNIQUE (cart_id, product_id)",
+            ),
+            ("sessions_token_hash_key", "UNIQUE (token_hash)"),
+        ] {
+            assert_eq!(definition_of(&constraints, name), definition, "{name}");
+        }
+        let status_check = definition_of(&constraints, "carts_status_check");
+        assert!(status_check.contains("'open'") && status_check.contains("'checked_out'"));
+        assert!(definition_of(&constraints, "carts_checked_out_at_check")
+            .contains("checked_out_at IS NOT NULL"));
+    });
+}
+
+#[test]
+fn updated_at_triggers_exist_on_the_mutable_tables() {
+    in_rolled_back_transaction(|conn| {
+        let expected: BTreeSet<String> = ["carts", "products", "users"]
+            .iter()
+            .map(|t| format!("{t}.set_updated_at"))
+            .collect();
+        assert_eq!(triggers(conn), expected);
+    });
+}
+
+// ---------------------------------------------------------------- behaviour of constraints
+
+#[test]
+fn an_update_moves_updated_at_forward() {
+    // Own database: now() is fixed within a transaction, so commits must be real.
+    let db = TestDb::new();
+    let mut conn = db.connect();
+    let user = new_user(&mut conn, "mover");
+    let product = new_product(&mut conn, "Lamp", "10.00", 1);
+    let cart = carts::open_cart_for(&mut conn, user.id).unwrap();
+    std::thread::sleep(Duration::from_millis(5));
+
+    let user_after = users::set_admin(&mut conn, "mover", true).unwrap().unwrap();
+    let product_after = products::update(
+        &mut conn,
+        product.id,
+        &ProductChanges {
+            inventory_count: Some(2),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let cart_after: chrono::DateTime<Utc> = diesel::update(schema::carts::table.find(cart.id))
+        .set(schema::carts::idempotency_key.eq("k"))
+        .returning(schema::carts::updated_at)
+        .get_result(&mut conn)
+        .unwrap();
+
+    assert!(user_after.updated_at > user.updated_at);
+    assert_eq!(user_after.created_at, user.created_at);
+    assert!(product_after.updated_at > product.updated_at);
+    assert!(cart_after > cart.updated_at);
+}
+
+#[test]
+fn check_constraints_reject_out_of_range_values() {
+    in_rolled_back_transaction(|conn| {
+        let user = new_user(conn, "checker");
+        let product = new_product(conn, "Mug", "4.50", 3);
+        let cart = carts::open_cart_for(conn, user.id).unwrap();
+
+        // Each violation aborts its statement; a savepoint keeps the test transaction usable.
+        let mut savepoint =
+            |f: &dyn Fn(&mut PgConnection) -> QueryResult<usize>| conn.transaction(|c| f(c));
+        assert_eq!(
+            violation(savepoint(&|c| {
+                products::insert(
+                    c,
+                    &NewProduct {
+                        name: "Bad",
+                        description: None,
+                        price: &money("-0.01"),
+                        inventory_count: 1,
+                    },
+                )
+                .map(|_| 1)
+            })),
+            (
+                DatabaseErrorKind::CheckViolation,
+                "products_price_check".into()
+            )
+        );
+        assert_eq!(
+            violation(savepoint(&|c| {
+                diesel::update(schema::products::table.find(product.id))
+                    .set(schema::products::price.eq(money("-1")))
+                    .execute(c)
+            })),
+            (
+                DatabaseErrorKind::CheckViolation,
+                "products_price_check".into()
+            )
+        );
+        assert_eq!(
+            violation(savepoint(&|c| {
+                diesel::update(schema::products::table.find(product.id))
+                    .set(schema::products::inventory_count.eq(-1))
+                    .execute(c)
+            })),
+            (
+                DatabaseErrorKind::CheckViolation,
+                "products_inventory_count_check".into()
+            )
+        );
+        assert_eq!(
+            violation(savepoint(&|c| {
+                diesel::insert_into(schema::cart_items::table)
+                    .values((
+                        schema::cart_items::cart_id.eq(cart.id),
+                        schema::cart_items::product_id.eq(product.id),
+                        schema::cart_items::quantity.eq(0),
+                    ))
+                    .execute(c)
+            })),
+            (
+                DatabaseErrorKind::CheckViolation,
+                "cart_items_quantity_check".into()
+            )
+        );
+        assert_eq!(
+            violation(savepoint(&|c| {
+                diesel::sql_query("UPDATE carts SET status = 'shipped'").execute(c)
+            })),
+            (
+                DatabaseErrorKind::CheckViolation,
+                "carts_status_check".into()
+            )
+        );
+        assert_eq!(
+            violation(savepoint(&|c| {
+                diesel::update(schema::carts::table.find(cart.id))
+                    .set(schema::carts::status.eq(CartStatus::CheckedOut))
+                    .execute(c)
+            })),
+            (
+                DatabaseErrorKind::CheckViolation,
+                "carts_checked_out_at_check".into()
+            )
+        );
+        assert_eq!(
+            violation(savepoint(&|c| {
+                sessions::insert(
+                    c,
+                    &NewSession {
+                        user_id: user.id,
+                        token_hash: b"too short",
+                        expires_at: Utc::now(),
+                    },
+                )
+                .map(|_| 1)
+            })),
+            (
+                DatabaseErrorKind::CheckViolation,
+                "sessions_token_hash_check".into()
+            )
+        );
+    });
+}
+
+#[test]
+fn email_is_unique_whatever_its_case_and_username_is_unique() {
+    in_rolled_back_transaction(|conn| {
+        new_user(conn, "alice");
+        let same_email_other_case = conn.transaction(|c| {
+            users::insert(
+                c,
+                &NewUser {
+                    username: "alice2",
+                    email: "ALICE@Example.COM",
+                    password_hash: "x",
+                },
+            )
+        });
+        assert_eq!(
+            violation(same_email_other_case),
+            (
+                DatabaseErrorKind::UniqueViolation,
+                "users_email_lower_key".into()
+            )
+        );
+        let same_username = conn.transaction(|c| {
+            users::insert(
+                c,
+                &NewUser {
+                    username: "alice",
+                    email: "other@example.com",
+                    password_hash: "x",
+                },
+            )
+        });
+        assert_eq!(
+            violation(same_username),
+            (
+                DatabaseErrorKind::UniqueViolation,
+                "users_username_key".into()
+            )
+        );
+    });
+}
+
+#[test]
+fn foreign_keys_reject_rows_that_point_nowhere() {
+    in_rolled_back_transaction(|conn| {
+        let user = new_user(conn, "fk");
+        let cart = carts::open_cart_for(conn, user.id).unwrap();
+        let orphan_cart = conn.transaction(|c| carts::open_cart_for(c, 999_999));
+        assert_eq!(
+            violation(orphan_cart),
+            (
+                DatabaseErrorKind::ForeignKeyViolation,
+                "carts_user_id_fkey".into()
+            )
+        );
+        let missing_product = conn.transaction(|c| carts::add_item(c, cart.id, 999_999, 1));
+        assert_eq!(
+            violation(missing_product),
+            (
+                DatabaseErrorKind::ForeignKeyViolation,
+                "cart_items_product_id_fkey".into()
+            )
+        );
+        let orphan_session = conn.transaction(|c| {
+            sessions::insert(
+                c,
+                &NewSession {
+                    user_id: 999_999,
+                    token_hash: &[7; 32],
+                    expires_at: Utc::now(),
+                },
+            )
+        });
+        assert_eq!(
+            violation(orphan_session),
+            (
+                DatabaseErrorKind::ForeignKeyViolation,
+                "sessions_user_id_fkey".into()
+            )
+        );
+    });
+}
+
+#[test]
+fn deleting_a_user_cascades_to_carts_items_and_sessions_but_products_stay() {
+    in_rolled_back_transaction(|conn| {
+        let user = new_user(conn, "leaver");
+        let product = new_product(conn, "Kettle", "30.00", 5);
+        let cart = carts::open_cart_for(conn, user.id).unwrap();
+        carts::add_item(conn, cart.id, product.id, 2).unwrap();
+        sessions::insert(
+            conn,
+            &NewSession {
+                user_id: user.id,
+                token_hash: &[1; 32],
+                expires_at: Utc::now() + chrono::Duration::hours(1),
+            },
+        )
+        .unwrap();
+
+        // A product that some cart refers to cannot be deleted (orders keep their products).
+        let delete_product = conn
+            .transaction(|c| diesel::delete(schema::products::table.find(product.id)).execute(c));
+        assert_eq!(
+            violation(delete_product),
+            (
+                DatabaseErrorKind::ForeignKeyViolation,
+                "cart_items_product_id_fkey".into()
+            )
+        );
+
+        diesel::delete(schema::users::table.find(user.id))
+            .execute(conn)
+            .unwrap();
+        let count = |table: &str, conn: &mut PgConnection| -> i64 {
+            #[derive(QueryableByName)]
+            struct Count {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                n: i64,
+            }
+            diesel::sql_query(format!("SELECT count(*) AS n FROM {table}"))
+                .get_result::<Count>(conn)
+                .unwrap()
+                .n
+        };
+        assert_eq!(count("carts", conn), 0);
+        assert_eq!(count("cart_items", conn), 0);
+        assert_eq!(count("sessions", conn), 0);
+        assert_eq!(count("products", conn), 1);
+    });
+}
+
+// ---------------------------------------------------------------- repository functions
+
+#[test]
+fn users_are_found_by_username_or_email_in_any_case() {
+    in_rolled_back_transaction(|conn| {
+        let created = new_user(conn, "bob");
+        assert!(!created.is_admin);
+        let by_name = users::find_for_login(conn, "bob")
+            .unwrap()
+            .expect("found by username");
+        let by_email = users::find_for_login(conn, "BOB@EXAMPLE.com")
+            .unwrap()
+            .expect("by email");
+        assert_eq!(by_name.id, created.id);
+        assert_eq!(by_email.id, created.id);
+        assert!(by_name.password_hash.starts_with("$argon2id$"));
+        assert!(users::find_for_login(conn, "nobody").unwrap().is_none());
+        // Debug output of the full row must not carry the hash into logs.
+        assert!(!format!("{by_name:?}").contains("argon2"));
+
+        assert_eq!(users::find_profile(conn, created.id).unwrap(), created);
+        let promoted = users::set_admin(conn, "bob", true)
+            .unwrap()
+            .expect("bob exists");
+        assert!(promoted.is_admin);
+        assert!(users::set_admin(conn, "nobody", true).unwrap().is_none());
+    });
+}
+
+#[test]
+fn products_are_created_updated_and_archived() {
+    in_rolled_back_transaction(|conn| {
+        let product = new_product(conn, "Teapot", "19.99", 7);
+        assert_eq!(product.price, money("19.99"));
+        assert_eq!(product.archived_at, None);
+        assert_eq!(products::find_live(conn, product.id).unwrap(), product);
+
+        let updated = products::update(
+            conn,
+            product.id,
+            &ProductChanges {
+                price: Some(money("17.50")),
+                description: Some(None),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(updated.price, money("17.50"));
+        assert_eq!(updated.description, None);
+        assert_eq!(updated.name, "Teapot");
+        assert_eq!(updated.inventory_count, 7);
+        // An empty change set changes nothing and still finds the product.
+        assert_eq!(
+            products::update(conn, product.id, &ProductChanges::default()).unwrap(),
+            updated
+        );
+
+        let archived = products::archive(conn, product.id).unwrap();
+        assert!(archived.archived_at.is_some());
+        assert_eq!(
+            products::find_live(conn, product.id),
+            Err(DieselError::NotFound)
+        );
+        assert_eq!(
+            products::archive(conn, product.id),
+            Err(DieselError::NotFound)
+        );
+        assert_eq!(
+            products::update(
+                conn,
+                product.id,
+                &ProductChanges {
+                    inventory_count: Some(1),
+                    ..Default::default()
+                }
+            ),
+            Err(DieselError::NotFound)
+        );
+    });
+}
+
+#[test]
+fn prices_keep_their_exact_cents() {
+    in_rolled_back_transaction(|conn| {
+        let dime = new_product(conn, "Dime", "0.10", 1);
+        let twenty = new_product(conn, "Twenty", "0.20", 1);
+        assert_eq!(dime.price.clone() + twenty.price.clone(), money("0.30"));
+        assert_eq!(dime.price.to_string(), "0.10");
+    });
+}
+
+#[test]
+fn a_user_has_one_open_cart_and_adding_twice_sums_the_line() {
+    in_rolled_back_transaction(|conn| {
+        let user = new_user(conn, "shopper");
+        let product = new_product(conn, "Socks", "3.99", 100);
+        let cart = carts::open_cart_for(conn, user.id).unwrap();
+        assert_eq!(cart.status, CartStatus::Open);
+        assert_eq!(carts::open_cart_for(conn, user.id).unwrap().id, cart.id);
+
+        let second_open = conn.transaction(|c| {
+            diesel::insert_into(schema::carts::table)
+                .values(schema::carts::user_id.eq(user.id))
+                .execute(c)
+        });
+        assert_eq!(
+            violation(second_open),
+            (
+                DatabaseErrorKind::UniqueViolation,
+                "carts_one_open_per_user_idx".into()
+            )
+        );
+
+        let first = carts::add_item(conn, cart.id, product.id, 2).unwrap();
+        let second = carts::add_item(conn, cart.id, product.id, 3).unwrap();
+        assert_eq!(second.id, first.id);
+        assert_eq!(second.quantity, 5);
+        assert_eq!(second.unit_price, None);
+
+        let lines = carts::items_with_products(conn, cart.id).unwrap();
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].1.name, "Socks");
+        assert_eq!(lines[0].0.quantity, 5);
+    });
+}
+
+#[test]
+fn cart_items_can_only_be_changed_by_their_owner() {
+    in_rolled_back_transaction(|conn| {
+        let owner = new_user(conn, "owner");
+        let intruder = new_user(conn, "intruder");
+        let product = new_product(conn, "Hat", "12.00", 10);
+        let cart = carts::open_cart_for(conn, owner.id).unwrap();
+        let item = carts::add_item(conn, cart.id, product.id, 1).unwrap();
+
+        assert_eq!(
+            carts::set_item_quantity(conn, intruder.id, item.id, 9),
+            Err(DieselError::NotFound)
+        );
+        assert_eq!(
+            carts::remove_item(conn, intruder.id, item.id),
+            Err(DieselError::NotFound)
+        );
+        assert_eq!(
+            carts::set_item_quantity(conn, owner.id, item.id, 4)
+                .unwrap()
+                .quantity,
+            4
+        );
+        carts::remove_item(conn, owner.id, item.id).unwrap();
+        assert!(carts::items_with_products(conn, cart.id)
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            carts::remove_item(conn, owner.id, item.id),
+            Err(DieselError::NotFound)
+        );
+    });
+}
+
+#[test]
+fn sessions_authenticate_until_they_expire_or_are_deleted() {
+    in_rolled_back_transaction(|conn| {
+        let user = new_user(conn, "sessioned");
+        let live = [9u8; 32];
+        let expired = [8u8; 32];
+        sessions::insert(
+            conn,
+            &NewSession {
+                user_id: user.id,
+                token_hash: &live,
+                expires_at: Utc::now() + chrono::Duration::hours(1),
+            },
+        )
+        .unwrap();
+        sessions::insert(
+            conn,
+            &NewSession {
+                user_id: user.id,
+                token_hash: &expired,
+                expires_at: Utc::now() - chrono::Duration::seconds(1),
+            },
+        )
+        .unwrap();
+
+        assert_eq!(
+            sessions::find_user(conn, &live).unwrap(),
+            Some(user.clone())
+        );
+        assert_eq!(sessions::find_user(conn, &expired).unwrap(), None);
+        assert_eq!(sessions::find_user(conn, &[0; 32]).unwrap(), None);
+        assert_eq!(sessions::delete_expired(conn).unwrap(), 1);
+        assert!(sessions::delete(conn, &live).unwrap());
+        assert_eq!(sessions::find_user(conn, &live).unwrap(), None);
+        assert!(!sessions::delete(conn, &live).unwrap());
+    });
+}
+
+#[test]
+fn concurrent_first_requests_share_one_open_cart() {
+    let db = TestDb::new();
+    let user = new_user(&mut db.connect(), "racer");
+    let ids: BTreeSet<i32> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let db = &db;
+                scope.spawn(move || carts::open_cart_for(&mut db.connect(), user.id).unwrap().id)
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(ids.len(), 1, "one cart for all: {ids:?}");
+}
+
+#[test]
+fn the_transaction_helper_commits_on_ok_and_rolls_back_on_err() {
+    let db = TestDb::new();
+    let mut conn = db.connect();
+
+    let failed: Result<(), DieselError> = repository::in_transaction(&mut conn, |c| {
+        new_user(c, "ghost");
+        Err(DieselError::RollbackTransaction)
+    });
+    assert_eq!(failed, Err(DieselError::RollbackTransaction));
+    assert!(users::find_for_login(&mut conn, "ghost").unwrap().is_none());
+
+    let committed: Result<UserProfile, DieselError> =
+        repository::in_transaction(&mut conn, |c| Ok(new_user(c, "real")));
+    let committed = committed.unwrap();
+    // Seen from another connection, so it really was committed.
+    let seen = users::find_for_login(&mut db.connect(), "real")
+        .unwrap()
+        .unwrap();
+    assert_eq!(seen.id, committed.id);
+}
+
+// ---------------------------------------------------------------- migrations
+
+#[test]
+fn reverting_every_migration_and_running_them_again_rebuilds_the_same_schema() {
+    let db = TestDb::new();
+    let mut conn = db.connect();
+    let before = (
+        columns(&mut conn),
+        indexes(&mut conn),
+        constraints(&mut conn),
+        triggers(&mut conn),
+    );
+
+    conn.revert_all_migrations(MIGRATIONS)
+        .expect("every down.sql runs");
+    assert!(
+        columns(&mut conn).is_empty(),
+        "down migrations leave no table behind"
+    );
+    assert!(triggers(&mut conn).is_empty());
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let functions =
+        diesel::sql_query("SELECT count(*) AS n FROM pg_proc WHERE proname LIKE 'diesel\\_%'")
+            .get_result::<Count>(&mut conn)
+            .unwrap();
+    assert_eq!(functions.n, 0, "the initial setup's functions are gone too");
+
+    db::run_pending_migrations(&mut conn).expect("every up.sql runs again");
+    let after = (
+        columns(&mut conn),
+        indexes(&mut conn),
+        constraints(&mut conn),
+        triggers(&mut conn),
+    );
+    assert_eq!(before, after);
+}
+
+#[test]
+fn status_lists_every_migration_as_applied_or_pending() {
+    let db = TestDb::empty();
+    let mut conn = db.connect();
+    let status = db::migration_status(&mut conn).unwrap();
+    assert_eq!(status.len(), 6);
+    assert!(status.iter().all(|m| !m.applied));
+    assert_eq!(status[1].name, "2026-11-22-170001_create_users");
+
+    db::run_pending_migrations(&mut conn).unwrap();
+    assert!(db::migration_status(&mut conn)
+        .unwrap()
+        .iter()
+        .all(|m| m.applied));
+    let reverted = db::revert_last_migration(&mut conn).unwrap();
+    assert_eq!(reverted, "20261122170005");
+    let status = db::migration_status(&mut conn).unwrap();
+    assert_eq!(status.iter().filter(|m| !m.applied).count(), 1);
+    assert_eq!(
+        db::redo_last_migration(&mut conn).unwrap(),
+        "20261122170004"
+    );
+    assert_eq!(
+        db::run_pending_migrations(&mut conn).unwrap(),
+        ["20261122170005"]
+    );
+}
+
+#[test]
+fn instances_starting_together_apply_each_migration_once() {
+    let db = TestDb::not_yet_created();
+    let applied: Vec<Vec<String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| scope.spawn(|| db::prepare_database(db.url()).expect("prepare database")))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut all: Vec<String> = applied.into_iter().flatten().collect();
+    all.sort();
+    let expected = [
+        "00000000000000",
+        "20261122170001",
+        "20261122170002",
+        "20261122170003",
+        "20261122170004",
+        "20261122170005",
+    ];
+    assert_eq!(
+        all, expected,
+        "each migration applied by exactly one instance"
+    );
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let recorded = diesel::sql_query("SELECT count(*) AS n FROM __diesel_schema_migrations")
+        .get_result::<Count>(&mut db.connect())
+        .unwrap();
+    assert_eq!(recorded.n, 6);
+}
+
+// ---------------------------------------------------------------- pool
+
+#[test]
+fn the_pool_serves_connections_with_the_configured_session_settings() {
+    let db = TestDb::new();
+    let pool = db.pool();
+    let mut conn = pool.get().unwrap();
+    #[derive(QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = Text)]
+        value: String,
+    }
+    let timeout = diesel::sql_query("SELECT current_setting('statement_timeout') AS value")
+        .get_result::<Setting>(&mut conn)
+        .unwrap();
+    assert_eq!(timeout.value, "10s");
+    let name = diesel::sql_query("SELECT current_setting('application_name') AS value")
+        .get_result::<Setting>(&mut conn)
+        .unwrap();
+    assert_eq!(name.value, "storefront");
+    assert_eq!(pool.max_size(), 4);
+}
+
+#[test]
+fn a_refused_connection_fails_fast_with_an_error_naming_the_host() {
+    // Port 1 on loopback: nothing listens, the kernel refuses at once.
+    let url = DatabaseUrl::parse("postgres://postgres@127.0.0.1:1/storefront").unwrap();
+    let started = Instant::now();
+    let err = db::build_pool(
+        &database_config(url),
+        storefront::telemetry::Metrics::new().pool_events(),
+    )
+    .expect_err("nothing listens on port 1");
+    let message = err.to_string();
+    assert!(matches!(err, DbError::Unreachable { .. }));
+    assert!(message.contains("127.0.0.1:1"), "{message}");
+    assert!(message.contains("DATABASE_URL"), "{message}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_server_that_never_answers_times_out_within_the_pool_timeout() {
+    // A socket that accepts TCP (the kernel's backlog does) but never speaks: the hang a
+    // half-dead database produces. The pool must give up after its connection timeout.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let url =
+        DatabaseUrl::parse(&format!("postgres://postgres@127.0.0.1:{port}/storefront")).unwrap();
+    let config = database_config(url);
+    let started = Instant::now();
+    let err = db::build_pool(&config, storefront::telemetry::Metrics::new().pool_events())
+        .expect_err("a silent server yields no connection");
+    let elapsed = started.elapsed();
+    assert!(
+        err.to_string().contains(&format!("127.0.0.1:{port}")),
+        "{err}"
+    );
+    assert!(
+        elapsed >= config.pool_connection_timeout,
+        "gave up early: {elapsed:?}"
+    );
+    // Generous bound: the point is "bounded by the timeout", not a speed target.
+    assert!(
+        elapsed < config.pool_connection_timeout + Duration::from_secs(5),
+        "hung: {elapsed:?}"
+    );
+    drop(silent);
+}
+
+#[test]
+fn the_database_is_created_when_missing_and_creation_is_idempotent() {
+    let db = TestDb::not_yet_created();
+    db::ensure_database_exists(db.url()).unwrap();
+    db::ensure_database_exists(db.url()).unwrap();
+    db.connect(); // it exists now
+}
+
+// ---------------------------------------------------------------- catalogue query plans
+
+#[test]
+fn catalogue_queries_use_their_indexes_on_a_large_catalogue() {
+    use diesel::connection::SimpleConnection;
+    use storefront::repository::catalogue::{
+        self, After, ProductFilter, ProductListing, ProductSort,
+    };
+
+    let db = TestDb::new();
+    let mut conn = db.connect();
+    // 50,000 products, one in a thousand a teapot: big enough that the planner prefers
+    // the indexes over a sequential scan.
+    conn.batch_execute(
+        "INSERT INTO products (name, description, price, inventory_count, created_at)
+         SELECT CASE WHEN g % 1000 = 0 THEN 'Teapot ' ELSE 'Widget ' END || g,
+                'sturdy item number ' || g, (g % 1000) + 0.99, g % 7,
+                now() - g * interval '1 second'
+         FROM generate_series(1, 50000) g;
+         ANALYZE products;",
+    )
+    .unwrap();
+    let listing = |sort, text: Option<&str>, after| ProductListing {
+        filter: ProductFilter {
+            text: text.map(str::to_owned),
+            ..Default::default()
+        },
+        sort,
+        after,
+        limit: 21,
+    };
+    let cases = [
+        (
+            listing(ProductSort::Relevance, Some("teapot"), None),
+            "products_search_vector_idx",
+        ),
+        (
+            listing(
+                ProductSort::Relevance,
+                Some("teapot"),
+                Some(After::Relevance { rank: 0.5, id: 100 }),
+            ),
+            "products_search_vector_idx",
+        ),
+        (
+            listing(ProductSort::PriceAsc, None, None),
+            "products_price_id_idx",
+        ),
+        (
+            listing(
+                ProductSort::PriceAsc,
+                None,
+                Some(After::Price {
+                    price: money("500.99"),
+                    id: 9_500,
+                }),
+            ),
+            "products_price_id_idx",
+        ),
+        (
+            listing(
+                ProductSort::PriceDesc,
+                None,
+                Some(After::Price {
+                    price: money("500.99"),
+                    id: 9_500,
+                }),
+            ),
+            "products_price_id_idx",
+        ),
+        (
+            listing(ProductSort::Newest, None, None),
+            "products_created_at_id_idx",
+        ),
+        (
+            listing(
+                ProductSort::Newest,
+                None,
+                Some(After::Newest {
+                    created_at: Utc::now() - chrono::Duration::hours(2),
+                    id: 7_000,
+                }),
+            ),
+            "products_created_at_id_idx",
+        ),
+    ];
+    for (listing, index) in cases {
+        let plan = catalogue::explain(&mut conn, &listing).unwrap();
+        assert!(
+            plan.contains(index),
+            "{listing:?} should use {index}:\n{plan}"
+        );
+        assert!(
+            !plan.contains("Seq Scan"),
+            "{listing:?} scans the table:\n{plan}"
+        );
+    }
+    // And the keyset page really continues where the first ended.
+    let first = catalogue::list(&mut conn, &listing(ProductSort::PriceAsc, None, None)).unwrap();
+    let last = &first[19].product;
+    let second = catalogue::list(
+        &mut conn,
+        &listing(
+            ProductSort::PriceAsc,
+            None,
+            Some(After::Price {
+                price: last.price.clone(),
+                id: last.id,
+            }),
+        ),
+    )
+    .unwrap();
+    assert!(
+        (second[0].product.price.clone(), second[0].product.id) > (last.price.clone(), last.id)
+    );
+}
+
+// ---------------------------------------------------------------- schema-doc and seed
+
+#[test]
+fn docs_schema_md_is_what_schema_doc_writes_for_a_fresh_database() {
+    let db = TestDb::new();
+    let generated = storefront::schema_doc::render(&mut db.connect()).unwrap();
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/schema.md"))
+        .expect("docs/schema.md is committed");
+    assert!(
+        generated == committed,
+        "docs/schema.md is stale; regenerate it with `cargo run -- schema-doc -o docs/schema.md` \
+         against a freshly migrated database"
+    );
+    for expected in [
+        "## products",
+        "products_search_vector_idx",
+        "argon2id PHC string",
+        "set_updated_at",
+    ] {
+        assert!(generated.contains(expected), "{expected} missing");
+    }
+}
+
+#[test]
+fn seed_loads_a_realistic_reproducible_data_set() {
+    use storefront::seed;
+    let first = TestDb::new();
+    let second = TestDb::new();
+    let report = seed::seed(&mut first.connect(), 30, 300, "hash").unwrap();
+    assert_eq!((report.users, report.products), (30, 300));
+    assert!(
+        report.carts > 0 && report.cart_items >= report.carts,
+        "{report:?}"
+    );
+    assert_eq!(
+        seed::seed(&mut second.connect(), 30, 300, "hash").unwrap(),
+        report
+    );
+
+    let catalogue = |db: &TestDb| -> Vec<(String, BigDecimal, i32)> {
+        schema::products::table
+            .order(schema::products::id)
+            .select((
+                schema::products::name,
+                schema::products::price,
+                schema::products::inventory_count,
+            ))
+            .load(&mut db.connect())
+            .unwrap()
+    };
+    let products = catalogue(&first);
+    assert_eq!(products, catalogue(&second), "same seed, same data");
+    assert!(
+        products.iter().any(|(_, _, stock)| *stock == 0),
+        "some products are out of stock"
+    );
+    assert!(products
+        .iter()
+        .any(|(_, price, _)| price.to_string().ends_with(|c: char| c != '0')));
+    // Real words, so search finds things.
+    let found = storefront::repository::catalogue::list(
+        &mut first.connect(),
+        &storefront::repository::catalogue::ProductListing {
+            filter: storefront::repository::catalogue::ProductFilter {
+                text: Some("handmade".into()),
+                ..Default::default()
+            },
+            sort: storefront::repository::catalogue::ProductSort::Relevance,
+            after: None,
+            limit: 5,
+        },
+    )
+    .unwrap();
+    assert!(!found.is_empty());
+    // Seeding again continues rather than colliding.
+    assert_eq!(
+        seed::seed(&mut first.connect(), 5, 0, "hash")
+            .unwrap()
+            .users,
+        5
+    );
+}
