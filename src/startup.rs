@@ -145,15 +145,28 @@ fn method_not_allowed<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHand
 }
 
 /// `storefront serve`: serves until SIGTERM / Ctrl-C, after which in-flight requests
-/// drain. Meanwhile a background thread creates the database if needed and applies
-/// migrations, retrying with backoff while the database is unreachable: the service
-/// starts (liveness 200, everything else 503) and becomes ready when the database does.
+/// drain. It first creates the database if needed and applies migrations; if the database
+/// is unreachable it serves anyway (liveness 200, everything else 503) while a background
+/// thread retries with backoff, and becomes ready when the database does.
 pub fn serve(config: &Config) -> anyhow::Result<()> {
-    let services = Services::connect_lazily(config);
-    prepare_in_background(
-        db::connection_url(&config.database),
-        services.schema.clone(),
-    );
+    let url = db::connection_url(&config.database);
+    // One attempt up front, before the pool exists: in the usual case (database reachable,
+    // perhaps not yet created) the pool's first connections then find the database there
+    // instead of logging connection errors.
+    let services = match db::prepare_database(&url) {
+        Ok(applied) => {
+            log_prepared(&applied);
+            let services = Services::connect_lazily(config);
+            services.schema.mark_ready();
+            services
+        }
+        Err(err) => {
+            tracing::warn!(%err, "database not ready; serving and retrying in the background");
+            let services = Services::connect_lazily(config);
+            prepare_in_background(url, services.schema.clone());
+            services
+        }
+    };
     let listener = TcpListener::bind(config.http.bind_addr).map_err(|err| {
         anyhow::anyhow!(
             "cannot listen on BIND_ADDR={}: {err}",
@@ -171,23 +184,29 @@ pub fn serve(config: &Config) -> anyhow::Result<()> {
 const FIRST_RETRY: Duration = Duration::from_millis(500);
 const MAX_RETRY: Duration = Duration::from_secs(10);
 
+fn log_prepared(applied: &[String]) {
+    if !applied.is_empty() {
+        tracing::info!(?applied, "applied migrations");
+    }
+    tracing::info!("database ready");
+}
+
+/// Retries `prepare_database` with backoff until it succeeds (the first attempt has
+/// already failed), then marks the schema ready.
 fn prepare_in_background(url: DatabaseUrl, schema: SchemaState) {
     std::thread::spawn(move || {
         let mut delay = FIRST_RETRY;
         loop {
+            std::thread::sleep(delay);
             match db::prepare_database(&url) {
                 Ok(applied) => {
-                    if !applied.is_empty() {
-                        tracing::info!(?applied, "applied migrations");
-                    }
+                    log_prepared(&applied);
                     schema.mark_ready();
-                    tracing::info!("database ready");
                     return;
                 }
                 Err(err) => {
-                    tracing::warn!(%err, retry_in = ?delay, "database not ready");
-                    std::thread::sleep(delay);
                     delay = (delay * 2).min(MAX_RETRY);
+                    tracing::warn!(%err, retry_in = ?delay, "database not ready");
                 }
             }
         }
