@@ -4,7 +4,7 @@
 //! variable and the form it expects, instead of surfacing later as a confusing runtime error.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use url::Url;
@@ -17,6 +17,8 @@ pub struct Config {
     /// How long a login session (bearer token) stays valid.
     pub session_lifetime: Duration,
     pub login_throttle: LoginThrottleConfig,
+    /// `RUST_LOG`: a tracing `EnvFilter` directive string, checked to parse.
+    pub log_filter: String,
 }
 
 /// Connection and pool settings; see the README's configuration table for the defaults.
@@ -196,11 +198,7 @@ impl Config {
             });
         }
         let http = HttpConfig {
-            bind_addr: vars.parsed(
-                "BIND_ADDR",
-                "127.0.0.1:8080",
-                "an address such as 127.0.0.1:8080",
-            )?,
+            bind_addr: vars.socket_addr("BIND_ADDR", "127.0.0.1:8080")?,
             workers: vars.number("WORKERS", default_workers(), 1..=1024)? as usize,
             keep_alive: Duration::from_secs(
                 vars.number("HTTP_KEEP_ALIVE_SECS", 75, 1..=3_600)?.into(),
@@ -224,11 +222,13 @@ impl Config {
                     .into(),
             ),
         };
+        let log_filter = vars.log_filter("RUST_LOG", "info")?;
         Ok(Self {
             database,
             http,
             session_lifetime,
             login_throttle,
+            log_filter,
         })
     }
 }
@@ -260,17 +260,32 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
         })
     }
 
-    fn parsed<T: std::str::FromStr>(
-        &self,
-        name: &'static str,
-        default: &str,
-        expected: &str,
-    ) -> Result<T, ConfigError> {
+    /// `host:port`; a host name is resolved now, so a typo fails the start, not the bind.
+    fn socket_addr(&self, name: &'static str, default: &str) -> Result<SocketAddr, ConfigError> {
         let raw = self.get(name).unwrap_or_else(|| default.to_owned());
-        raw.trim().parse().map_err(|_| ConfigError {
+        let error = || ConfigError {
             variable: name,
-            problem: format!("expected {expected}, got {raw:?}"),
-        })
+            problem: format!("expected host:port such as 127.0.0.1:8080, got {raw:?}"),
+        };
+        if let Ok(addr) = raw.trim().parse() {
+            return Ok(addr);
+        }
+        raw.trim()
+            .to_socket_addrs()
+            .map_err(|_| error())?
+            .next()
+            .ok_or_else(error)
+    }
+
+    fn log_filter(&self, name: &'static str, default: &str) -> Result<String, ConfigError> {
+        let raw = self.get(name).unwrap_or_else(|| default.to_owned());
+        tracing_subscriber::EnvFilter::try_new(raw.trim()).map_err(|err| ConfigError {
+            variable: name,
+            problem: format!(
+                "expected a log filter such as info or storefront=debug ({err}), got {raw:?}"
+            ),
+        })?;
+        Ok(raw.trim().to_owned())
     }
 
     fn number(
@@ -375,6 +390,8 @@ mod tests {
             ("DATABASE_URL", "mysql://x/y"),
             ("DATABASE_URL", "postgres://localhost"),
             ("BIND_ADDR", "localhost"),
+            ("BIND_ADDR", "no-such-host.invalid:8080"),
+            ("RUST_LOG", "warn,foo=[["),
             ("DB_POOL_MAX_SIZE", "0"),
             ("DB_POOL_MAX_SIZE", "lots"),
             ("DB_POOL_TIMEOUT_MS", "-5"),
@@ -384,6 +401,13 @@ mod tests {
             let err = config_from(&[URL, (name, value)]).unwrap_err();
             assert_eq!(err.variable, name, "{name}={value} gave {err}");
         }
+    }
+
+    #[test]
+    fn bind_addr_accepts_a_host_name() {
+        let config = config_from(&[URL, ("BIND_ADDR", "localhost:9090")]).unwrap();
+        assert!(config.http.bind_addr.ip().is_loopback());
+        assert_eq!(config.http.bind_addr.port(), 9090);
     }
 
     #[test]

@@ -21,9 +21,7 @@ fn main() -> ExitCode {
     };
     // Logs go to stderr, so a command's own output on stdout stays machine-readable.
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(EnvFilter::new(&config.log_filter))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();

@@ -119,8 +119,10 @@ pub fn build_server(
             .app_data(extract::query_config())
             .app_data(extract::path_config())
             .wrap(ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, method_not_allowed))
-            .wrap(from_fn(observe_request))
             .wrap(from_fn(require_schema))
+            // Outermost, so every answer (even require_schema's 503) is logged, counted
+            // and carries a request id.
+            .wrap(from_fn(observe_request))
             .configure(routes::configure)
             .default_service(web::to(routes::not_found))
     })

@@ -19,9 +19,23 @@ const MIGRATION_LOCK_KEY: i64 = 0x5354_4f52_4546_524e; // "STOREFRN"
 /// Creates the database if it is missing, then applies pending migrations.
 /// Returns the versions applied by this call (empty when the schema was current).
 pub fn prepare_database(url: &DatabaseUrl) -> Result<Vec<String>, DbError> {
-    ensure_database_exists(url)?;
-    let mut conn = establish(url)?;
+    let mut conn = connect_creating_database(url)?;
     run_pending_migrations(&mut conn)
+}
+
+/// Connects to the database in `url`, creating it first if that is what the connection
+/// lacked. The target is tried first, so a role allowed to reach only its own database
+/// never needs the `postgres` maintenance database.
+pub fn connect_creating_database(url: &DatabaseUrl) -> Result<PgConnection, DbError> {
+    match establish(url) {
+        Ok(conn) => Ok(conn),
+        // Whatever the failure was, the first error is the one worth reporting when
+        // creating the database does not help (server down, wrong password, ...).
+        Err(first) => match ensure_database_exists(url) {
+            Ok(()) => establish(url),
+            Err(_) => Err(first),
+        },
+    }
 }
 
 /// Creates the database named in `url` unless it exists. Connects to the server's

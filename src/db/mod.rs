@@ -7,8 +7,8 @@ mod migrations;
 mod pool;
 
 pub use migrations::{
-    ensure_database_exists, migration_status, prepare_database, redo_last_migration,
-    revert_last_migration, run_pending_migrations, MigrationState, MIGRATIONS,
+    connect_creating_database, ensure_database_exists, migration_status, prepare_database,
+    redo_last_migration, revert_last_migration, run_pending_migrations, MigrationState, MIGRATIONS,
 };
 pub use pool::{
     build_pool, build_pool_lazily, connection_url, establish, pool_state, DbConnection, DbPool,

@@ -65,10 +65,10 @@ impl Metrics {
         let latency = HistogramVec::new(
             HistogramOpts::new(
                 "http_request_duration_seconds",
-                "Time to answer, by route pattern",
+                "Time to answer, by route pattern and status class",
             )
             .buckets(LATENCY_BUCKETS.to_vec()),
-            &["method", "route"],
+            &["method", "route", "status"],
         )
         .expect("valid metric definition");
         let pool_size =
@@ -144,7 +144,7 @@ impl Metrics {
             .with_label_values(&[method, route, class])
             .inc();
         self.latency
-            .with_label_values(&[method, route])
+            .with_label_values(&[method, route, class])
             .observe(elapsed.as_secs_f64());
     }
 }

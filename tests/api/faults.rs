@@ -122,6 +122,8 @@ async fn started_without_its_database_it_waits_and_becomes_ready() {
         .send()
         .await
         .unwrap();
+    // Answered before any handler runs, yet logged and traceable like every response.
+    assert!(products.headers().contains_key("x-request-id"));
     expect_problem(
         products,
         StatusCode::SERVICE_UNAVAILABLE,

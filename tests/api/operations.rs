@@ -23,7 +23,7 @@ async fn metrics_count_requests_per_route_and_report_the_pool() {
     for expected in [
         r#"http_requests_total{method="GET",route="/api/v1/products/{id}",status="4xx"} 2"#,
         r#"http_requests_total{method="GET",route="/health/live",status="2xx"} 1"#,
-        r#"http_request_duration_seconds_count{method="GET",route="/api/v1/products/{id}"} 2"#,
+        r#"http_request_duration_seconds_count{method="GET",route="/api/v1/products/{id}",status="4xx"} 2"#,
         "db_pool_max_size 4",
         "db_pool_connections ",
         "db_pool_idle_connections ",

@@ -244,6 +244,8 @@ pub fn test_config(db: &TestDb, bind_addr: std::net::SocketAddr) -> Config {
             max_failures: 3,
             window: Duration::from_secs(60),
         },
+        // The harness installs no subscriber; nothing reads this.
+        log_filter: "warn".into(),
     }
 }
 
