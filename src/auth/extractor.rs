@@ -51,6 +51,24 @@ impl BearerToken {
     ) -> Result<UserProfile, ApiError> {
         sessions::find_user(conn, &self.0)?.ok_or(ApiError::Unauthorized)
     }
+
+    /// Passes a request's own problem (unreadable body, invalid field, bad header) on
+    /// only to a client whose token is valid: anyone else learns 401 and nothing about
+    /// what the route expects. The session lookup costs a hop only on this error path.
+    pub async fn report_after_authentication<T>(
+        &self,
+        pool: &web::Data<DbPool>,
+        input: Result<T, actix_web::Error>,
+    ) -> Result<T, actix_web::Error> {
+        match input {
+            Ok(value) => Ok(value),
+            Err(problem) => {
+                let token = *self;
+                with_conn(pool, move |conn| token.authenticate(conn)).await?;
+                Err(problem)
+            }
+        }
+    }
 }
 
 impl FromRequest for BearerToken {

@@ -162,11 +162,15 @@ pub struct AddItemRequest {
 async fn add_item(
     pool: web::Data<DbPool>,
     token: BearerToken,
-    body: ApiJson<AddItemRequest>,
-) -> Result<HttpResponse, ApiError> {
-    let quantity = valid_quantity(body.quantity)?;
-    // An id outside the column's range names no product.
-    let product_id = i32::try_from(body.product_id).map_err(|_| ApiError::NotFound)?;
+    body: Result<ApiJson<AddItemRequest>, actix_web::Error>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let input = body.and_then(|body| {
+        let quantity = valid_quantity(body.quantity)?;
+        // An id outside the column's range names no product.
+        let product_id = i32::try_from(body.product_id).map_err(|_| ApiError::NotFound)?;
+        Ok((product_id, quantity))
+    });
+    let (product_id, quantity) = token.report_after_authentication(&pool, input).await?;
     let cart = with_conn(&pool, move |conn| {
         let user_id = token.authenticate(conn)?.id;
         Ok(carts::add_to_open_cart(
@@ -195,9 +199,10 @@ async fn set_quantity(
     pool: web::Data<DbPool>,
     token: BearerToken,
     item_id: web::Path<i32>,
-    body: ApiJson<SetQuantityRequest>,
-) -> Result<HttpResponse, ApiError> {
-    let quantity = valid_quantity(body.quantity)?;
+    body: Result<ApiJson<SetQuantityRequest>, actix_web::Error>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let input = body.and_then(|body| Ok(valid_quantity(body.quantity)?));
+    let quantity = token.report_after_authentication(&pool, input).await?;
     let item_id = item_id.into_inner();
     let cart = with_conn(&pool, move |conn| {
         let user_id = token.authenticate(conn)?.id;
@@ -237,7 +242,10 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
         .to_str()
         .ok()
         .map(str::trim)
-        .filter(|key| !key.is_empty() && key.len() <= MAX_IDEMPOTENCY_KEY_LEN)
+        .filter(|key| {
+            (1..=MAX_IDEMPOTENCY_KEY_LEN).contains(&key.len())
+                && key.bytes().all(|b| b.is_ascii_graphic())
+        })
         .ok_or_else(|| {
             ApiError::BadRequest(format!(
                 "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters"
@@ -254,8 +262,9 @@ async fn checkout(
     req: HttpRequest,
     pool: web::Data<DbPool>,
     token: BearerToken,
-) -> Result<HttpResponse, ApiError> {
-    let key = idempotency_key(&req)?;
+) -> Result<HttpResponse, actix_web::Error> {
+    let key = idempotency_key(&req).map_err(actix_web::Error::from);
+    let key = token.report_after_authentication(&pool, key).await?;
     let outcome = with_conn(&pool, move |conn| {
         let user_id = token.authenticate(conn)?.id;
         Ok(orders::checkout(conn, user_id, key.as_deref())?)

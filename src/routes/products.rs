@@ -320,9 +320,10 @@ fn parse_inventory(raw: i64) -> Result<i32, String> {
 async fn create(
     _admin: AdminUser,
     pool: web::Data<DbPool>,
-    body: ApiJson<CreateProductRequest>,
-) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
+    // A Result, so AdminUser's 401 / 403 comes before any complaint about the body.
+    body: Result<ApiJson<CreateProductRequest>, actix_web::Error>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let body = body?.into_inner();
     let mut validator = Validator::default();
     let name = validator.check("name", parse_name(&body.name));
     let description = validator.check("description", parse_description(body.description));
@@ -335,7 +336,7 @@ async fn create(
     let (Some(name), Some(description), Some(price), Some(inventory_count)) =
         (name, description, price, inventory_count)
     else {
-        return Err(ApiError::Internal("validator passed without values".into()));
+        return Err(ApiError::Internal("validator passed without values".into()).into());
     };
     let product = with_conn(&pool, move |conn| {
         Ok(products::insert(
@@ -362,9 +363,10 @@ async fn update(
     _admin: AdminUser,
     pool: web::Data<DbPool>,
     id: web::Path<i32>,
-    body: ApiJson<UpdateProductRequest>,
-) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
+    // A Result, so AdminUser's 401 / 403 comes before any complaint about the body.
+    body: Result<ApiJson<UpdateProductRequest>, actix_web::Error>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let body = body?.into_inner();
     let mut validator = Validator::default();
     let changes = ProductChanges {
         name: body

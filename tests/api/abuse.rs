@@ -473,3 +473,104 @@ impl TestApp {
         token
     }
 }
+
+#[tokio::test]
+async fn without_a_valid_token_a_bad_body_is_still_just_401_and_without_admin_403() {
+    let w = world().await;
+    let before = snapshot(&w.app);
+    let (unknown, _) = new_token();
+    let item = format!("/api/v1/cart/items/{}", w.alice_item);
+    let cases = [
+        (Method::POST, "/api/v1/cart/items", "{not json"),
+        (
+            Method::POST,
+            "/api/v1/cart/items",
+            r#"{"product_id": 1, "quantity": 0}"#,
+        ),
+        (Method::PATCH, item.as_str(), r#"{"quantity": -1}"#),
+        (Method::PATCH, item.as_str(), "[]"),
+    ];
+    for (method, path, body) in cases {
+        let response = w
+            .app
+            .client
+            .request(method.clone(), w.app.url(path))
+            .bearer_auth(&unknown)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(
+            response,
+            StatusCode::UNAUTHORIZED,
+            &format!("{method} {path} {body}"),
+        )
+        .await;
+    }
+    let checkout = w
+        .app
+        .client
+        .post(w.app.url("/api/v1/cart/checkout"))
+        .bearer_auth(&unknown)
+        .header("idempotency-key", "has spaces in it")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(
+        checkout,
+        StatusCode::UNAUTHORIZED,
+        "checkout with a bad key",
+    )
+    .await;
+
+    // A customer (valid token, not an admin) learns 403 whatever the body looks like.
+    let product = format!("/api/v1/products/{}", w.product["id"]);
+    for (method, path) in [
+        (Method::POST, "/api/v1/products"),
+        (Method::PATCH, product.as_str()),
+    ] {
+        let response = w
+            .app
+            .client
+            .request(method.clone(), w.app.url(path))
+            .bearer_auth(&w.mallory.token)
+            .header("content-type", "text/plain")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
+        assert_problem(response, StatusCode::FORBIDDEN, &format!("{method} {path}")).await;
+    }
+    // With a valid token the body's own problem is reported.
+    let response = w
+        .app
+        .post_json(
+            "/api/v1/cart/items",
+            &json!({"product_id": w.product["id"], "quantity": 0}),
+            Some(&w.alice.token),
+        )
+        .await;
+    assert_problem(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "valid token, bad quantity",
+    )
+    .await;
+    let response = w
+        .app
+        .client
+        .post(w.app.url("/api/v1/cart/checkout"))
+        .bearer_auth(&w.alice.token)
+        .header("idempotency-key", "has spaces in it")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(
+        response,
+        StatusCode::BAD_REQUEST,
+        "valid token, key with spaces",
+    )
+    .await;
+    assert_eq!(snapshot(&w.app), before);
+}
