@@ -1,9 +1,11 @@
 //! Queries on `carts` and `cart_items`. Every item query is scoped by the owner's user id,
 //! so one user can never read or change another's cart by guessing an id.
 //!
-//! Cart changes lock the open cart row `FOR SHARE` inside their transaction, and checkout
-//! locks it `FOR UPDATE`: a change racing a checkout either lands before it (and is
-//! ordered) or waits and then lands in the user's next open cart, never in an order.
+//! Cart changes start by touching the open cart row (`UPDATE ... SET updated_at`), which
+//! both tells clients the cart changed and locks the row until the transaction ends;
+//! checkout locks it `FOR UPDATE`. So changes to one cart queue behind each other, and a
+//! change racing a checkout either lands before it (and is ordered) or waits and then
+//! lands in the user's next open cart, never in an order.
 //!
 //! Cart changes commit with `synchronous_commit = off`: they do not wait for the WAL
 //! flush, so a crash may forget the last fraction of a second of cart edits (never an
@@ -67,18 +69,13 @@ pub fn find_open_cart(conn: &mut PgConnection, user_id: i32) -> QueryResult<Opti
         .optional()
 }
 
-/// The open cart, created if needed, locked `FOR SHARE` until the transaction ends.
+/// The open cart, created if needed, touched and so locked until the transaction ends.
 /// Must run inside a transaction.
 pub fn lock_open_cart_for_change(conn: &mut PgConnection, user_id: i32) -> QueryResult<Cart> {
-    // A checkout committing between our insert and select can leave no open cart for an
+    // A checkout committing between our insert and update can leave no open cart for an
     // instant; a second round creates the next one.
     for _ in 0..3 {
-        let locked = open_cart_query(user_id)
-            .select(Cart::as_select())
-            .for_share()
-            .first(conn)
-            .optional()?;
-        if let Some(cart) = locked {
+        if let Some(cart) = lock_existing_open_cart(conn, user_id)? {
             return Ok(cart);
         }
         create_open_cart(conn, user_id)?;
@@ -86,13 +83,14 @@ pub fn lock_open_cart_for_change(conn: &mut PgConnection, user_id: i32) -> Query
     Err(diesel::result::Error::NotFound)
 }
 
-/// The open cart, if there is one, locked `FOR SHARE` (changing an existing line must not
-/// create a cart as a side effect of a 404).
+/// The open cart, if there is one, with its `updated_at` moved to now: one statement that
+/// locks the row and returns it (changing an existing line must not create a cart as a
+/// side effect of a 404). Rolled back with the rest when the change is refused.
 fn lock_existing_open_cart(conn: &mut PgConnection, user_id: i32) -> QueryResult<Option<Cart>> {
-    open_cart_query(user_id)
-        .select(Cart::as_select())
-        .for_share()
-        .first(conn)
+    diesel::update(open_cart_query(user_id))
+        .set(carts::updated_at.eq(diesel::dsl::now))
+        .returning(Cart::as_returning())
+        .get_result(conn)
         .optional()
 }
 

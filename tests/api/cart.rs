@@ -362,3 +362,46 @@ async fn concurrent_adds_of_one_product_make_one_line_with_the_sum() {
     assert_eq!(cart["items"].as_array().unwrap().len(), 1);
     assert_eq!(cart["items"][0]["quantity"], 20);
 }
+
+#[tokio::test]
+async fn every_change_moves_the_carts_updated_at_and_a_refused_one_does_not() {
+    let (app, admin, alice) = shop().await;
+    let lamp = app.product(&admin, "Lamp", "bright", "10.00", 5).await;
+    let updated_at = |cart: &Value| {
+        chrono::DateTime::parse_from_rfc3339(cart["updated_at"].as_str().unwrap()).unwrap()
+    };
+    let added = expect_json(
+        app.add_to_cart(&alice, &lamp["id"], 1).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let added_again = expect_json(
+        app.add_to_cart(&alice, &lamp["id"], 1).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert!(updated_at(&added_again) > updated_at(&added));
+
+    let item = format!("/api/v1/cart/items/{}", added["items"][0]["id"]);
+    let patched = expect_json(
+        app.patch_json(&item, &json!({"quantity": 3}), Some(&alice.token))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(updated_at(&patched) > updated_at(&added_again));
+
+    expect_problem(
+        app.add_to_cart(&alice, &lamp["id"], 50).await,
+        StatusCode::CONFLICT,
+        "insufficient_stock",
+    )
+    .await;
+    assert_eq!(updated_at(&app.cart(&alice).await), updated_at(&patched));
+
+    assert_eq!(
+        app.delete_as(&item, Some(&alice.token)).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert!(updated_at(&app.cart(&alice).await) > updated_at(&patched));
+}
