@@ -1,5 +1,6 @@
 //! Failed-login throttle: after `max_failures` failures within `window`, further attempts
-//! for that login name, or from that client address, get 429 until the window ends.
+//! for that login name, that account (whichever of its username or email is typed), or
+//! from that client address, get 429 until the window ends.
 //!
 //! Kept in process memory: it needs no table and no extra query per login, at the price
 //! that each instance counts on its own (N instances allow N times the failures).
@@ -24,6 +25,8 @@ pub struct LoginThrottle {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
     Login(String),
+    /// The account behind a login, so its username and email share one allowance.
+    Account(i32),
     Address(IpAddr),
 }
 
@@ -42,15 +45,31 @@ impl LoginThrottle {
         }
     }
 
-    fn keys(login: &str, address: Option<IpAddr>) -> impl Iterator<Item = Key> {
-        std::iter::once(Key::Login(login.trim().to_lowercase())).chain(address.map(Key::Address))
+    fn keys(
+        login: &str,
+        address: Option<IpAddr>,
+        account: Option<i32>,
+    ) -> impl Iterator<Item = Key> {
+        std::iter::once(Key::Login(login.trim().to_lowercase()))
+            .chain(address.map(Key::Address))
+            .chain(account.map(Key::Account))
     }
 
     /// 429 with the seconds left when this login or address has used up its failures.
+    /// Called before the account is looked up.
     pub fn check(&self, login: &str, address: Option<IpAddr>) -> Result<(), ApiError> {
+        self.check_keys(Self::keys(login, address, None))
+    }
+
+    /// 429 when the account a login resolved to has used up its failures.
+    pub fn check_account(&self, account: i32) -> Result<(), ApiError> {
+        self.check_keys(std::iter::once(Key::Account(account)))
+    }
+
+    fn check_keys(&self, keys: impl Iterator<Item = Key>) -> Result<(), ApiError> {
         let now = Instant::now();
         let failures = self.lock();
-        let blocked_for = Self::keys(login, address)
+        let blocked_for = keys
             .filter_map(|key| failures.get(&key).copied())
             .filter(|window| window.failures >= self.max_failures)
             .filter_map(|window| (window.started + self.window).checked_duration_since(now))
@@ -63,13 +82,15 @@ impl LoginThrottle {
         }
     }
 
-    pub fn record_failure(&self, login: &str, address: Option<IpAddr>) {
+    /// Counts a failure against the login, the address and, when the login named one,
+    /// the account.
+    pub fn record_failure(&self, login: &str, address: Option<IpAddr>, account: Option<i32>) {
         let now = Instant::now();
         let mut failures = self.lock();
         if failures.len() >= SWEEP_THRESHOLD {
             failures.retain(|_, window| now.duration_since(window.started) < self.window);
         }
-        for key in Self::keys(login, address) {
+        for key in Self::keys(login, address, account) {
             let window = failures.entry(key).or_insert(Window {
                 started: now,
                 failures: 0,
@@ -84,9 +105,12 @@ impl LoginThrottle {
         }
     }
 
-    /// A successful login clears its name's count (the address keeps its own).
-    pub fn record_success(&self, login: &str) {
-        self.lock().remove(&Key::Login(login.trim().to_lowercase()));
+    /// A successful login clears its name's and its account's counts (the address keeps
+    /// its own).
+    pub fn record_success(&self, login: &str, account: i32) {
+        let mut failures = self.lock();
+        failures.remove(&Key::Login(login.trim().to_lowercase()));
+        failures.remove(&Key::Account(account));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Window>> {
@@ -113,9 +137,9 @@ mod tests {
         let throttle = throttle(2, Duration::from_secs(60));
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
-        throttle.record_failure("Alice", Some(a));
+        throttle.record_failure("Alice", Some(a), None);
         assert!(throttle.check("alice", Some(b)).is_ok());
-        throttle.record_failure("alice", Some(a));
+        throttle.record_failure("alice", Some(a), None);
         match throttle.check("ALICE", Some(b)) {
             Err(ApiError::RateLimited { retry_after_secs }) => {
                 assert!((1..=60).contains(&retry_after_secs))
@@ -130,12 +154,29 @@ mod tests {
     #[test]
     fn windows_expire_and_success_clears_the_login() {
         let throttle = throttle(1, Duration::from_millis(20));
-        throttle.record_failure("carol", None);
+        throttle.record_failure("carol", None, Some(7));
         assert!(throttle.check("carol", None).is_err());
         std::thread::sleep(Duration::from_millis(30));
         assert!(throttle.check("carol", None).is_ok());
-        throttle.record_failure("carol", None);
-        throttle.record_success("carol");
+        throttle.record_failure("carol", None, Some(7));
+        throttle.record_success("carol", 7);
         assert!(throttle.check("carol", None).is_ok());
+        assert!(throttle.check_account(7).is_ok());
+    }
+
+    #[test]
+    fn an_accounts_username_and_email_share_one_allowance() {
+        let throttle = throttle(2, Duration::from_secs(60));
+        throttle.record_failure("dave", None, Some(9));
+        throttle.record_failure("dave@example.com", None, Some(9));
+        assert!(
+            throttle.check("dave", None).is_ok(),
+            "each name failed once"
+        );
+        assert!(
+            throttle.check_account(9).is_err(),
+            "the account failed twice"
+        );
+        assert!(throttle.check_account(10).is_ok());
     }
 }

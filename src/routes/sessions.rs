@@ -1,5 +1,6 @@
 //! Login sessions: `POST /sessions` (log in) and `DELETE /sessions/current` (log out).
 
+use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -62,14 +63,18 @@ async fn log_in(
     } else {
         with_conn(&pool, move |conn| Ok(users::find_for_login(conn, &lookup)?)).await?
     };
+    let account = user.as_ref().map(|user| user.id);
+    if let Some(account) = account {
+        throttle.check_account(account)?;
+    }
     // Unknown login and wrong password take the same time and give the same answer.
     let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
     let verified = passwords.verify(password, stored_hash).await?;
     let Some(user) = user.filter(|_| verified) else {
-        throttle.record_failure(&login, address);
+        throttle.record_failure(&login, address, account);
         return Err(ApiError::Unauthorized);
     };
-    throttle.record_success(&login);
+    throttle.record_success(&login, user.id);
 
     let (token, token_hash) = new_token();
     let lifetime = chrono::Duration::from_std(config.session_lifetime)
@@ -88,12 +93,15 @@ async fn log_in(
         )?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(SessionResponse {
-        token,
-        token_type: "Bearer",
-        expires_at: session.expires_at,
-        user: UserResponse::from(crate::models::UserProfile::from(user)),
-    }))
+    // The body is a credential: no cache, shared or private, may keep it.
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(SessionResponse {
+            token,
+            token_type: "Bearer",
+            expires_at: session.expires_at,
+            user: UserResponse::from(crate::models::UserProfile::from(user)),
+        }))
 }
 
 /// Revokes the session whose token authenticated this request; other sessions of the

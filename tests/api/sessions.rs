@@ -15,16 +15,15 @@ async fn logging_in_by_username_or_email_returns_a_bearer_token() {
     let app = TestApp::spawn().await;
     let alice = app.customer("alice").await;
     for login in ["alice", "alice@example.com", "ALICE@EXAMPLE.COM"] {
-        let session = expect_json(
-            app.post_json(
+        let response = app
+            .post_json(
                 "/api/v1/sessions",
                 &json!({"login": login, "password": "correct horse"}),
                 None,
             )
-            .await,
-            StatusCode::OK,
-        )
-        .await;
+            .await;
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        let session = expect_json(response, StatusCode::OK).await;
         assert_eq!(session["token_type"], "Bearer");
         assert_eq!(session["user"]["id"], alice.id);
         let token = session["token"].as_str().unwrap();
