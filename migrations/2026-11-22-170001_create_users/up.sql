@@ -22,3 +22,6 @@ COMMENT ON COLUMN users.username IS 'Public login name, unique; 3 to 50 letters,
 COMMENT ON COLUMN users.email IS 'Login and contact address, unique case-insensitively.';
 COMMENT ON COLUMN users.password_hash IS 'argon2id PHC string; never leaves the database layer.';
 COMMENT ON COLUMN users.is_admin IS 'Staff flag: may create, edit and archive products.';
+COMMENT ON COLUMN users.id IS 'Surrogate key; the user id in the API.';
+COMMENT ON COLUMN users.created_at IS 'When the account was registered.';
+COMMENT ON COLUMN users.updated_at IS 'Last change to the row; kept by the set_updated_at trigger.';

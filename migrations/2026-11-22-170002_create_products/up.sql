@@ -28,7 +28,12 @@ CREATE INDEX products_created_at_id_idx ON products (created_at, id) WHERE archi
 SELECT diesel_manage_updated_at('products');
 
 COMMENT ON TABLE products IS 'The catalogue; rows are archived, never deleted.';
+COMMENT ON COLUMN products.id IS 'Surrogate key; the product id in the API and in cart_items.';
+COMMENT ON COLUMN products.name IS 'Display name; searched with weight A.';
+COMMENT ON COLUMN products.description IS 'Optional longer text; searched with weight B.';
 COMMENT ON COLUMN products.price IS 'Current unit price; orders freeze their own copy in cart_items.unit_price.';
 COMMENT ON COLUMN products.inventory_count IS 'Units in stock; checkout decrements it and it never goes below 0.';
 COMMENT ON COLUMN products.archived_at IS 'Set when staff archive the product; archived products are hidden from the catalogue.';
 COMMENT ON COLUMN products.search_vector IS 'Full-text search document: name (weight A) and description (weight B), english.';
+COMMENT ON COLUMN products.created_at IS 'When the product was added; the sort=newest key.';
+COMMENT ON COLUMN products.updated_at IS 'Last change to the row; kept by the set_updated_at trigger.';

@@ -25,6 +25,10 @@ CREATE INDEX carts_orders_idx ON carts (user_id, checked_out_at, id) WHERE statu
 SELECT diesel_manage_updated_at('carts');
 
 COMMENT ON TABLE carts IS 'Shopping carts; a checked-out cart is an order.';
+COMMENT ON COLUMN carts.id IS 'Surrogate key; also the order id once checked out.';
+COMMENT ON COLUMN carts.user_id IS 'Owner; deleting the user deletes their carts and orders.';
 COMMENT ON COLUMN carts.status IS 'open while shopping, checked_out once ordered.';
 COMMENT ON COLUMN carts.checked_out_at IS 'When checkout succeeded; NULL while open.';
 COMMENT ON COLUMN carts.idempotency_key IS 'Idempotency-Key of the checkout request that created this order, unique per user.';
+COMMENT ON COLUMN carts.created_at IS 'When the cart was opened.';
+COMMENT ON COLUMN carts.updated_at IS 'Last change to the row; kept by the set_updated_at trigger.';

@@ -17,5 +17,8 @@ CREATE TABLE cart_items (
 CREATE INDEX cart_items_product_id_idx ON cart_items (product_id);
 
 COMMENT ON TABLE cart_items IS 'Lines of a cart or order: one per product.';
+COMMENT ON COLUMN cart_items.id IS 'Surrogate key; the item id in /cart/items/{item_id}.';
+COMMENT ON COLUMN cart_items.cart_id IS 'The cart or order this line belongs to.';
+COMMENT ON COLUMN cart_items.product_id IS 'The product ordered; never cascades, so orders keep their products.';
 COMMENT ON COLUMN cart_items.quantity IS 'Units ordered, at least 1.';
 COMMENT ON COLUMN cart_items.unit_price IS 'Price frozen at checkout; NULL while the cart is open.';

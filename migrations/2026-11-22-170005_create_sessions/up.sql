@@ -15,5 +15,8 @@ CREATE INDEX sessions_user_id_idx ON sessions (user_id);
 CREATE INDEX sessions_expires_at_idx ON sessions (expires_at);
 
 COMMENT ON TABLE sessions IS 'Bearer-token login sessions; deleting a row logs that session out.';
+COMMENT ON COLUMN sessions.id IS 'Surrogate key; BIGINT because every login adds a row.';
+COMMENT ON COLUMN sessions.user_id IS 'The logged-in user; deleting the user ends their sessions.';
 COMMENT ON COLUMN sessions.token_hash IS 'SHA-256 of the 256-bit random bearer token; the token itself is never stored.';
 COMMENT ON COLUMN sessions.expires_at IS 'The token stops working at this time.';
+COMMENT ON COLUMN sessions.created_at IS 'When the user logged in.';
