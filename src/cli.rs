@@ -137,10 +137,12 @@ fn seed(users: usize, products: usize, config: &Config) -> anyhow::Result<()> {
     let report = seed::seed(&mut conn, users, products, &password_hash)?;
     seed::refresh_statistics(&mut conn)?;
     println!(
-        "Seeded {} users, {} products, {} carts with {} items in {:.1?} (password for every user: {})",
+        "Seeded {} users, {} products, {} open carts and {} orders with {} items in {:.1?} \
+         (password for every user: {})",
         report.users,
         report.products,
         report.carts,
+        report.orders,
         report.cart_items,
         started.elapsed(),
         seed::SEED_PASSWORD

@@ -1,27 +1,41 @@
 //! `storefront seed`: a realistic, reproducible data set for demos and benchmarks.
 //!
 //! Product names and descriptions are made of real words, so full-text search means
-//! something; prices have cents; about one product in ten is out of stock; about a third
-//! of the users have an open cart with a few items. The same arguments on an empty
-//! database give the same rows (a fixed random seed). Rows go in with multi-row INSERTs
-//! of a few thousand rows each, so 100,000 products take seconds.
+//! something; prices have cents; about one product in ten is out of stock. Products and
+//! users appear over the past year (ids grow with creation time, as in a live shop), so
+//! `sort=newest` has a real order to follow. About two users in five have past orders
+//! (checked-out carts with frozen prices) and about a third an open cart. The same
+//! arguments and reference time on an empty database give the same rows (a fixed random
+//! seed). Rows go in with binary COPY, their ids reserved from the tables' sequences
+//! first, so 100,000 products take seconds (most of it PostgreSQL computing the search
+//! vectors and filling the GIN index).
 
 use bigdecimal::BigDecimal;
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Text};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
-use crate::models::{NewCartItem, NewProduct, NewUser};
+use crate::models::CartStatus;
 use crate::schema::{cart_items, carts, products, users};
 
 /// Every seeded user's password (they share one argon2 hash, computed once).
 pub const SEED_PASSWORD: &str = "storefront-demo";
 
-/// Rows per INSERT: well under PostgreSQL's 65,535 bind parameters.
-const BATCH: usize = 5_000;
+/// Rows per COPY: small enough for the progress bar to move, large enough to amortise.
+const BATCH: usize = 10_000;
+
+const MICROS_PER_DAY: i64 = 24 * 3_600 * 1_000_000;
+/// Products and users are created over this span before the reference time.
+const HISTORY_DAYS: i64 = 365;
+/// Past orders were checked out within this span.
+const ORDER_DAYS: i64 = 180;
+/// Open carts were started within this span.
+const OPEN_CART_DAYS: i64 = 14;
 
 const ADJECTIVES: &[&str] = &[
     "classic",
@@ -117,29 +131,51 @@ const QUALITIES: &[&str] = &[
 pub struct SeedReport {
     pub users: usize,
     pub products: usize,
+    /// Open carts (at most one per user).
     pub carts: usize,
+    /// Checked-out carts: past orders with frozen unit prices.
+    pub orders: usize,
+    /// Lines of carts and orders together.
     pub cart_items: usize,
 }
 
-/// Inserts `user_count` users and `product_count` products (and carts), all in one
-/// transaction. `password_hash` is the hash every seeded user gets.
+/// Inserts `user_count` users and `product_count` products (with carts and orders), all in
+/// one transaction, with timestamps in the year before now. `password_hash` is the hash
+/// every seeded user gets.
 pub fn seed(
     conn: &mut PgConnection,
     user_count: usize,
     product_count: usize,
     password_hash: &str,
 ) -> QueryResult<SeedReport> {
+    seed_as_of(conn, Utc::now(), user_count, product_count, password_hash)
+}
+
+/// [`seed`] with the reference time given, so two runs can produce identical rows,
+/// timestamps included.
+pub fn seed_as_of(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    user_count: usize,
+    product_count: usize,
+    password_hash: &str,
+) -> QueryResult<SeedReport> {
     let mut rng = StdRng::seed_from_u64(0x5EED);
+    // PostgreSQL keeps microseconds; computing in them means what is stored is exactly
+    // what was computed (and ordered).
+    let now = now.trunc_subsecs(6);
     let progress = progress_bar((user_count + product_count) as u64);
     conn.transaction(|conn| {
-        let product_ids = insert_products(conn, &mut rng, product_count, &progress)?;
-        let user_ids = insert_users(conn, user_count, password_hash, &progress)?;
-        let (carts, cart_items) = insert_carts(conn, &mut rng, &user_ids, &product_ids)?;
+        let products = insert_products(conn, &mut rng, now, product_count, &progress)?;
+        let users = insert_users(conn, &mut rng, now, user_count, password_hash, &progress)?;
+        let plans = plan_carts(&mut rng, now, &users, &products);
+        let (carts, orders, cart_items) = insert_carts(conn, &plans, &products)?;
         progress.finish_and_clear();
         Ok(SeedReport {
-            users: user_ids.len(),
-            products: product_ids.len(),
+            users: users.len(),
+            products: products.len(),
             carts,
+            orders,
             cart_items,
         })
     })
@@ -162,6 +198,50 @@ fn progress_bar(total: u64) -> ProgressBar {
     bar
 }
 
+/// `count` distinct instants in the `days` before `now`, oldest first: one at a random
+/// point of each of `count` equal slots, so they never collide and rows inserted in this
+/// order get ids that grow with their creation time.
+fn spread_over(
+    rng: &mut StdRng,
+    now: DateTime<Utc>,
+    days: i64,
+    count: usize,
+) -> Vec<DateTime<Utc>> {
+    let span = days * MICROS_PER_DAY;
+    let slot = (span / count.max(1) as i64).max(1);
+    (0..count as i64)
+        .map(|i| now - TimeDelta::microseconds(span - (i + 1) * slot + rng.gen_range(0..slot)))
+        .collect()
+}
+
+/// A random instant in `[from, to)`; `None` when that is empty.
+fn between(rng: &mut StdRng, from: DateTime<Utc>, to: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let span = (to - from).num_seconds();
+    (span > 0).then(|| from + TimeDelta::seconds(rng.gen_range(0..span)))
+}
+
+/// Takes `count` ids from `table`'s id sequence, ascending. COPY returns nothing, so rows
+/// are sent with their ids; taking them from the sequence keeps later inserts (and a
+/// concurrent writer) from colliding with them.
+fn reserve_ids(conn: &mut PgConnection, table: &str, count: usize) -> QueryResult<Vec<i32>> {
+    #[derive(QueryableByName)]
+    struct Reserved {
+        #[diesel(sql_type = Integer)]
+        id: i32,
+    }
+    let mut ids: Vec<i32> = diesel::sql_query(
+        "SELECT nextval(pg_get_serial_sequence($1, 'id'))::int AS id FROM generate_series(1, $2)",
+    )
+    .bind::<Text, _>(table)
+    .bind::<BigInt, _>(count as i64)
+    .load::<Reserved>(conn)?
+    .into_iter()
+    .map(|reserved| reserved.id)
+    .collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
+
 struct ProductRow {
     name: String,
     description: String,
@@ -169,14 +249,15 @@ struct ProductRow {
     inventory_count: i32,
 }
 
-fn product_row(rng: &mut StdRng, n: usize) -> ProductRow {
+fn product_row(rng: &mut StdRng, id: i32) -> ProductRow {
     let pick = |rng: &mut StdRng, words: &[&'static str]| *words.choose(rng).unwrap_or(&"item");
     let (adjective, material, noun) = (
         pick(rng, ADJECTIVES),
         pick(rng, MATERIALS),
         pick(rng, NOUNS),
     );
-    let name = format!("{} {material} {noun} no. {n}", capitalise(adjective));
+    // The id in the name keeps names unique and easy to find again.
+    let name = format!("{} {material} {noun} no. {id}", capitalise(adjective));
     let description = format!(
         "{} {adjective} {noun} made of {material}, {}. {} {}",
         if adjective.starts_with(['a', 'e', 'i', 'o', 'u']) {
@@ -210,127 +291,234 @@ fn capitalise(word: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A seeded product, as later steps need it.
+struct SeededProduct {
+    id: i32,
+    created_at: DateTime<Utc>,
+    price: BigDecimal,
+}
+
+/// Inserts the products; returns them oldest first.
 fn insert_products(
     conn: &mut PgConnection,
     rng: &mut StdRng,
+    now: DateTime<Utc>,
     count: usize,
     progress: &ProgressBar,
-) -> QueryResult<Vec<i32>> {
-    let mut ids = Vec::with_capacity(count);
-    let mut next = 0;
-    while next < count {
-        let rows: Vec<ProductRow> = (next..count.min(next + BATCH))
-            .map(|n| product_row(rng, n + 1))
-            .collect();
-        let new_products: Vec<NewProduct<'_>> = rows
+) -> QueryResult<Vec<SeededProduct>> {
+    let ids = reserve_ids(conn, "products", count)?;
+    let created = spread_over(rng, now, HISTORY_DAYS, count);
+    let mut seeded = Vec::with_capacity(count);
+    for (ids, times) in ids.chunks(BATCH).zip(created.chunks(BATCH)) {
+        let rows: Vec<ProductRow> = ids.iter().map(|id| product_row(rng, *id)).collect();
+        let values: Vec<_> = rows
             .iter()
-            .map(|row| NewProduct {
-                name: &row.name,
-                description: Some(&row.description),
-                price: &row.price,
-                inventory_count: row.inventory_count,
+            .zip(ids.iter().zip(times))
+            .map(|(row, (id, created_at))| {
+                (
+                    products::id.eq(id),
+                    products::name.eq(&row.name),
+                    products::description.eq(Some(&row.description)),
+                    products::price.eq(&row.price),
+                    products::inventory_count.eq(row.inventory_count),
+                    products::created_at.eq(created_at),
+                    products::updated_at.eq(created_at),
+                )
             })
             .collect();
-        ids.extend(
-            diesel::insert_into(products::table)
-                .values(&new_products)
-                .returning(products::id)
-                .get_results::<i32>(conn)?,
+        diesel::copy_from(products::table)
+            .from_insertable(&values)
+            .execute(conn)?;
+        seeded.extend(
+            ids.iter()
+                .zip(rows)
+                .zip(times)
+                .map(|((id, row), created_at)| SeededProduct {
+                    id: *id,
+                    created_at: *created_at,
+                    price: row.price,
+                }),
         );
-        next += rows.len();
-        progress.inc(rows.len() as u64);
+        progress.inc(times.len() as u64);
     }
-    Ok(ids)
+    Ok(seeded)
 }
 
+/// Inserts the users; returns (id, created_at) oldest first.
 fn insert_users(
     conn: &mut PgConnection,
+    rng: &mut StdRng,
+    now: DateTime<Utc>,
     count: usize,
     password_hash: &str,
     progress: &ProgressBar,
-) -> QueryResult<Vec<i32>> {
-    // Continue numbering after existing users, so seeding twice does not collide.
-    let first: i32 = users::table
-        .select(diesel::dsl::max(users::id))
-        .first::<Option<i32>>(conn)?
-        .unwrap_or(0)
-        + 1;
-    let mut ids = Vec::with_capacity(count);
-    let mut next = 0;
-    while next < count {
-        let names: Vec<(String, String)> = (next..count.min(next + BATCH))
-            .map(|n| {
-                let username = format!("shopper{}", first as usize + n);
-                let email = format!("{username}@example.com");
-                (username, email)
-            })
-            .collect();
-        let new_users: Vec<NewUser<'_>> = names
+) -> QueryResult<Vec<(i32, DateTime<Utc>)>> {
+    let ids = reserve_ids(conn, "users", count)?;
+    let created = spread_over(rng, now, HISTORY_DAYS, count);
+    let mut seeded = Vec::with_capacity(count);
+    for (ids, times) in ids.chunks(BATCH).zip(created.chunks(BATCH)) {
+        // Named after their ids, so seeding again continues rather than colliding.
+        let names: Vec<(String, String)> = ids
             .iter()
-            .map(|(username, email)| NewUser {
-                username,
-                email,
-                password_hash,
+            .map(|id| (format!("shopper{id}"), format!("shopper{id}@example.com")))
+            .collect();
+        let values: Vec<_> = names
+            .iter()
+            .zip(ids.iter().zip(times))
+            .map(|((username, email), (id, created_at))| {
+                (
+                    users::id.eq(id),
+                    users::username.eq(username),
+                    users::email.eq(email),
+                    users::password_hash.eq(password_hash),
+                    users::created_at.eq(created_at),
+                    users::updated_at.eq(created_at),
+                )
             })
             .collect();
-        ids.extend(
-            diesel::insert_into(users::table)
-                .values(&new_users)
-                .returning(users::id)
-                .get_results::<i32>(conn)?,
-        );
-        next += names.len();
-        progress.inc(names.len() as u64);
+        diesel::copy_from(users::table)
+            .from_insertable(&values)
+            .execute(conn)?;
+        seeded.extend(ids.iter().copied().zip(times.iter().copied()));
+        progress.inc(times.len() as u64);
     }
-    Ok(ids)
+    Ok(seeded)
 }
 
-/// Open carts for about a third of the users, with 1 to 4 distinct products each.
+/// One cart to insert: an order when `checked_out_at` is set, else the user's open cart.
+struct CartPlan {
+    user_id: i32,
+    created_at: DateTime<Utc>,
+    checked_out_at: Option<DateTime<Utc>>,
+    idempotency_key: Option<String>,
+    /// (index into the products, quantity)
+    lines: Vec<(usize, i32)>,
+}
+
+/// Past orders for about two users in five (1 to 3 each, in the last six months) and an
+/// open cart, started after the user's last order, for about a third; 1 to 4 distinct
+/// products per cart, each created before the cart was. Sorted by creation time, so cart
+/// ids grow with it.
+fn plan_carts(
+    rng: &mut StdRng,
+    now: DateTime<Utc>,
+    users: &[(i32, DateTime<Utc>)],
+    products: &[SeededProduct],
+) -> Vec<CartPlan> {
+    let mut plans = Vec::new();
+    if products.is_empty() {
+        return plans;
+    }
+    let order_window = now - TimeDelta::days(ORDER_DAYS);
+    let open_window = now - TimeDelta::days(OPEN_CART_DAYS);
+    let pick_lines = |rng: &mut StdRng, created_at: DateTime<Utc>| {
+        // Products are oldest first, so those that existed by then are a prefix.
+        let available = products.partition_point(|p| p.created_at <= created_at);
+        let count = rng.gen_range(1..=4).min(available);
+        rand::seq::index::sample(rng, available, count)
+            .into_iter()
+            .map(|index| (index, rng.gen_range(1..=3)))
+            .collect::<Vec<_>>()
+    };
+    for &(user_id, registered) in users {
+        let mut last_order = registered;
+        if rng.gen_ratio(2, 5) {
+            let orders = rng.gen_range(1..=3);
+            for n in 0..orders {
+                let Some(checked_out_at) = between(rng, registered.max(order_window), now) else {
+                    break;
+                };
+                // Shopping took between ten minutes and two days, not before registering.
+                let started = checked_out_at - TimeDelta::minutes(rng.gen_range(10..=2_880));
+                let created_at = started.max(registered);
+                let lines = pick_lines(rng, created_at);
+                if lines.is_empty() {
+                    continue;
+                }
+                last_order = last_order.max(checked_out_at);
+                plans.push(CartPlan {
+                    user_id,
+                    created_at,
+                    checked_out_at: Some(checked_out_at),
+                    // Half the orders came from clients that sent an Idempotency-Key;
+                    // unique per user, as carts_user_id_idempotency_key_idx requires.
+                    idempotency_key: rng.gen_bool(0.5).then(|| format!("seed-{user_id}-{n}")),
+                    lines,
+                });
+            }
+        }
+        if rng.gen_ratio(1, 3) {
+            let Some(created_at) = between(rng, last_order.max(open_window), now) else {
+                continue;
+            };
+            let lines = pick_lines(rng, created_at);
+            if !lines.is_empty() {
+                plans.push(CartPlan {
+                    user_id,
+                    created_at,
+                    checked_out_at: None,
+                    idempotency_key: None,
+                    lines,
+                });
+            }
+        }
+    }
+    plans.sort_by_key(|plan| plan.created_at);
+    plans
+}
+
+/// Inserts the planned carts and their lines; returns (open carts, orders, lines).
+/// Order lines carry the product's price, frozen as checkout would have done.
 fn insert_carts(
     conn: &mut PgConnection,
-    rng: &mut StdRng,
-    user_ids: &[i32],
-    product_ids: &[i32],
-) -> QueryResult<(usize, usize)> {
-    if product_ids.is_empty() {
-        return Ok((0, 0));
-    }
-    let shoppers: Vec<i32> = user_ids
-        .iter()
-        .copied()
-        .filter(|_| rng.gen_ratio(1, 3))
-        .collect();
-    let mut cart_ids = Vec::with_capacity(shoppers.len());
-    for chunk in shoppers.chunks(BATCH) {
-        let rows: Vec<_> = chunk
+    plans: &[CartPlan],
+    products: &[SeededProduct],
+) -> QueryResult<(usize, usize, usize)> {
+    let cart_ids = reserve_ids(conn, "carts", plans.len())?;
+    for (chunk, ids) in plans.chunks(BATCH).zip(cart_ids.chunks(BATCH)) {
+        let values: Vec<_> = chunk
             .iter()
-            .map(|user_id| carts::user_id.eq(*user_id))
+            .zip(ids)
+            .map(|(plan, id)| {
+                let status = match plan.checked_out_at {
+                    Some(_) => CartStatus::CheckedOut,
+                    None => CartStatus::Open,
+                };
+                (
+                    carts::id.eq(id),
+                    carts::user_id.eq(plan.user_id),
+                    carts::status.eq(status),
+                    carts::checked_out_at.eq(plan.checked_out_at),
+                    carts::idempotency_key.eq(plan.idempotency_key.as_deref()),
+                    carts::created_at.eq(plan.created_at),
+                    carts::updated_at.eq(plan.checked_out_at.unwrap_or(plan.created_at)),
+                )
+            })
             .collect();
-        cart_ids.extend(
-            diesel::insert_into(carts::table)
-                .values(&rows)
-                .returning(carts::id)
-                .get_results::<i32>(conn)?,
-        );
+        diesel::copy_from(carts::table)
+            .from_insertable(&values)
+            .execute(conn)?;
     }
-    let items: Vec<NewCartItem> = cart_ids
+    let items: Vec<_> = plans
         .iter()
-        .flat_map(|cart_id| {
-            let lines = rng.gen_range(1..=4).min(product_ids.len());
-            product_ids
-                .choose_multiple(rng, lines)
-                .map(|product_id| NewCartItem {
-                    cart_id: *cart_id,
-                    product_id: *product_id,
-                    quantity: rng.gen_range(1..=3),
-                })
-                .collect::<Vec<_>>()
+        .zip(&cart_ids)
+        .flat_map(|(plan, cart_id)| {
+            plan.lines.iter().map(move |&(index, quantity)| {
+                let product = &products[index];
+                (
+                    cart_items::cart_id.eq(*cart_id),
+                    cart_items::product_id.eq(product.id),
+                    cart_items::quantity.eq(quantity),
+                    cart_items::unit_price.eq(plan.checked_out_at.map(|_| &product.price)),
+                )
+            })
         })
         .collect();
     for chunk in items.chunks(BATCH) {
-        diesel::insert_into(cart_items::table)
-            .values(chunk)
+        diesel::copy_from(cart_items::table)
+            .from_insertable(chunk)
             .execute(conn)?;
     }
-    Ok((cart_ids.len(), items.len()))
+    let orders = plans.iter().filter(|p| p.checked_out_at.is_some()).count();
+    Ok((plans.len() - orders, orders, items.len()))
 }

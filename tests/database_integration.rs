@@ -1292,37 +1292,63 @@ fn seed_loads_a_realistic_reproducible_data_set() {
     use storefront::seed;
     let first = TestDb::new();
     let second = TestDb::new();
-    let report = seed::seed(&mut first.connect(), 30, 300, "hash").unwrap();
+    // One reference time for both, so every row, timestamps included, must match.
+    let as_of = Utc::now();
+    let report = seed::seed_as_of(&mut first.connect(), as_of, 30, 300, "hash").unwrap();
     assert_eq!((report.users, report.products), (30, 300));
     assert!(
-        report.carts > 0 && report.cart_items >= report.carts,
+        report.carts > 0 && report.orders > 0 && report.cart_items >= report.carts + report.orders,
         "{report:?}"
     );
     assert_eq!(
-        seed::seed(&mut second.connect(), 30, 300, "hash").unwrap(),
+        seed::seed_as_of(&mut second.connect(), as_of, 30, 300, "hash").unwrap(),
         report
     );
 
-    let catalogue = |db: &TestDb| -> Vec<(String, BigDecimal, i32)> {
+    type CatalogueRow = (i32, String, BigDecimal, i32, chrono::DateTime<Utc>);
+    let catalogue = |db: &TestDb| -> Vec<CatalogueRow> {
         schema::products::table
             .order(schema::products::id)
             .select((
+                schema::products::id,
                 schema::products::name,
                 schema::products::price,
                 schema::products::inventory_count,
+                schema::products::created_at,
+            ))
+            .load(&mut db.connect())
+            .unwrap()
+    };
+    type CartRow = (
+        i32,
+        i32,
+        CartStatus,
+        Option<chrono::DateTime<Utc>>,
+        Option<String>,
+    );
+    let carts_of = |db: &TestDb| -> Vec<CartRow> {
+        schema::carts::table
+            .order(schema::carts::id)
+            .select((
+                schema::carts::id,
+                schema::carts::user_id,
+                schema::carts::status,
+                schema::carts::checked_out_at,
+                schema::carts::idempotency_key,
             ))
             .load(&mut db.connect())
             .unwrap()
     };
     let products = catalogue(&first);
     assert_eq!(products, catalogue(&second), "same seed, same data");
+    assert_eq!(carts_of(&first), carts_of(&second), "same seed, same carts");
     assert!(
-        products.iter().any(|(_, _, stock)| *stock == 0),
+        products.iter().any(|(_, _, _, stock, _)| *stock == 0),
         "some products are out of stock"
     );
     assert!(products
         .iter()
-        .any(|(_, price, _)| price.to_string().ends_with(|c: char| c != '0')));
+        .any(|(_, _, price, _, _)| price.to_string().ends_with(|c: char| c != '0')));
     // Real words, so search finds things.
     let found = storefront::repository::catalogue::list(
         &mut first.connect(),
@@ -1345,4 +1371,102 @@ fn seed_loads_a_realistic_reproducible_data_set() {
             .users,
         5
     );
+}
+
+#[test]
+fn seeded_products_span_months_and_seeded_users_have_orders_with_frozen_prices() {
+    use schema::{cart_items, carts as cart_rows, products as product_rows, users as user_rows};
+    use storefront::seed;
+    type Time = chrono::DateTime<Utc>;
+    /// (cart status, unit_price, product price, product created_at, cart created_at)
+    type LineRow = (CartStatus, Option<BigDecimal>, BigDecimal, Time, Time);
+    let db = TestDb::new();
+    let mut conn = db.connect();
+    let report = seed::seed(&mut conn, 60, 500, "hash").unwrap();
+
+    // Creation times: all distinct, spread over months, in the past, growing with the id
+    // (as in a shop that has been running), so sort=newest has a real order.
+    let created: Vec<Time> = product_rows::table
+        .order(product_rows::id)
+        .select(product_rows::created_at)
+        .load(&mut conn)
+        .unwrap();
+    let distinct: BTreeSet<_> = created.iter().collect();
+    assert_eq!(distinct.len(), created.len(), "every created_at differs");
+    assert!(created.windows(2).all(|pair| pair[0] < pair[1]));
+    let (oldest, newest) = (created[0], created[created.len() - 1]);
+    assert!(newest <= Utc::now(), "no product from the future");
+    assert!(
+        newest - oldest > chrono::Duration::days(90),
+        "spread over months: {oldest} .. {newest}"
+    );
+
+    // Orders: checked-out carts with a checkout time, every line's price frozen at the
+    // product's price; open carts keep unit_price NULL; at most one open cart per user.
+    let carts: Vec<storefront::models::Cart> = cart_rows::table
+        .select(storefront::models::Cart::as_select())
+        .load(&mut conn)
+        .unwrap();
+    let (orders, open): (Vec<_>, Vec<_>) = carts
+        .iter()
+        .partition(|cart| cart.status == CartStatus::CheckedOut);
+    assert_eq!((orders.len(), open.len()), (report.orders, report.carts));
+    assert!(!orders.is_empty() && !open.is_empty(), "{report:?}");
+    for order in &orders {
+        let checked_out_at = order.checked_out_at.expect("an order has checked_out_at");
+        assert!(order.created_at <= checked_out_at && checked_out_at <= Utc::now());
+    }
+    let open_owners: BTreeSet<i32> = open.iter().map(|cart| cart.user_id).collect();
+    assert_eq!(open_owners.len(), open.len(), "one open cart per user");
+    let keys: BTreeSet<(i32, &str)> = orders
+        .iter()
+        .filter_map(|order| Some((order.user_id, order.idempotency_key.as_deref()?)))
+        .collect();
+    assert!(!keys.is_empty(), "some orders carry an Idempotency-Key");
+    assert!(open.iter().all(|cart| cart.idempotency_key.is_none()));
+
+    let lines: Vec<LineRow> = cart_items::table
+        .inner_join(cart_rows::table)
+        .inner_join(product_rows::table)
+        .select((
+            cart_rows::status,
+            cart_items::unit_price,
+            product_rows::price,
+            product_rows::created_at,
+            cart_rows::created_at,
+        ))
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(lines.len(), report.cart_items);
+    for (status, unit_price, price, product_created, cart_created) in lines {
+        match status {
+            CartStatus::CheckedOut => assert_eq!(unit_price, Some(price)),
+            CartStatus::Open => assert_eq!(unit_price, None),
+        }
+        assert!(
+            product_created <= cart_created,
+            "no product bought before it existed"
+        );
+    }
+    let registered: Vec<(i32, Time)> = user_rows::table
+        .select((user_rows::id, user_rows::created_at))
+        .load(&mut conn)
+        .unwrap();
+    for cart in &carts {
+        let (_, at) = registered
+            .iter()
+            .find(|(id, _)| *id == cart.user_id)
+            .unwrap();
+        assert!(
+            *at <= cart.created_at,
+            "no cart before its owner registered"
+        );
+    }
+
+    // GET /orders has something to show: the order history of a seeded customer.
+    let history =
+        storefront::repository::orders::list_orders(&mut conn, orders[0].user_id, None, 20)
+            .unwrap();
+    assert!(!history.is_empty());
+    assert!(history.iter().all(|(_, lines)| !lines.is_empty()));
 }
