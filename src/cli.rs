@@ -90,6 +90,20 @@ fn migrate(action: MigrateAction, config: &Config) -> anyhow::Result<()> {
         db::ensure_database_exists(&url)?;
     }
     let mut conn = db::establish(&url)?;
+    // Diesel's own error here tells the user to run `diesel migration run`, a tool they
+    // may not have; checking first lets us name ours. (Its message only reaches us as
+    // text inside DbError, so asking the database is sturdier than matching on it.)
+    if matches!(action, MigrateAction::Revert | MigrateAction::Redo)
+        && !db::migration_status(&mut conn)?
+            .iter()
+            .any(|migration| migration.applied)
+    {
+        anyhow::bail!(
+            "no migrations are applied to database {:?}, so there is nothing to revert; \
+             apply them with `storefront migrate run`",
+            url.database_name()
+        );
+    }
     match action {
         MigrateAction::Run => {
             let applied = db::run_pending_migrations(&mut conn)?;

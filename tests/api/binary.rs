@@ -341,3 +341,130 @@ async fn sigterm_under_load_finishes_what_it_accepted_and_half_writes_nothing() 
     );
     assert_eq!(unpriced_order_lines, 0, "no order without frozen prices");
 }
+
+/// Runs the binary against `db` and returns its stdout; fails the test, showing stderr,
+/// when it exits unsuccessfully.
+fn run_ok(db: &TestDb, args: &[&str]) -> String {
+    let output = storefront()
+        .env("DATABASE_URL", db.url().expose())
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The number just before `label` in `text` ("… 12 orders …" -> 12).
+fn count_before(text: &str, label: &str) -> i64 {
+    let before = &text[..text
+        .find(label)
+        .unwrap_or_else(|| panic!("{label:?} in {text}"))];
+    before
+        .split_whitespace()
+        .last()
+        .and_then(|word| word.parse().ok())
+        .unwrap_or_else(|| panic!("a number before {label:?} in {text}"))
+}
+
+#[test]
+fn seed_creates_and_migrates_the_database_and_loads_what_it_reports() {
+    use diesel::dsl::count_star;
+    use diesel::prelude::*;
+    use storefront::models::CartStatus;
+    use storefront::schema::{cart_items, carts, products, users};
+
+    let db = TestDb::not_yet_created();
+    let stdout = run_ok(&db, &["seed", "--users", "25", "--products", "60"]);
+
+    assert!(stdout.contains("Seeded 25 users, 60 products"), "{stdout}");
+    let mut conn = db.connect();
+    let count = |query: Result<i64, diesel::result::Error>| query.unwrap();
+    assert_eq!(
+        count(users::table.select(count_star()).first(&mut conn)),
+        25
+    );
+    assert_eq!(
+        count(products::table.select(count_star()).first(&mut conn)),
+        60
+    );
+    let carts_with = |conn: &mut PgConnection, status| {
+        carts::table
+            .filter(carts::status.eq(status))
+            .select(count_star())
+            .first::<i64>(conn)
+            .unwrap()
+    };
+    let (open, orders) = (
+        carts_with(&mut conn, CartStatus::Open),
+        carts_with(&mut conn, CartStatus::CheckedOut),
+    );
+    assert_eq!(open, count_before(&stdout, "open carts"), "{stdout}");
+    assert_eq!(orders, count_before(&stdout, "orders"), "{stdout}");
+    assert!(open > 0 && orders > 0, "{stdout}");
+    assert_eq!(
+        count(cart_items::table.select(count_star()).first(&mut conn)),
+        count_before(&stdout, "items"),
+        "{stdout}"
+    );
+    // The database it created is fully migrated.
+    assert!(storefront::db::migration_status(&mut conn)
+        .unwrap()
+        .iter()
+        .all(|migration| migration.applied));
+}
+
+#[test]
+fn schema_doc_writes_the_committed_docs_schema_md_for_a_fresh_database() {
+    let db = TestDb::new();
+    let path = std::env::temp_dir().join(format!("{}-schema.md", db.name()));
+    let stdout = run_ok(&db, &["schema-doc", "-o", path.to_str().unwrap()]);
+    let written = std::fs::read_to_string(&path);
+    let _ = std::fs::remove_file(&path);
+    let written = written.expect("schema-doc -o wrote the file");
+    assert!(stdout.is_empty(), "the document goes to the file: {stdout}");
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/schema.md")).unwrap();
+    assert!(
+        written == committed,
+        "`storefront schema-doc -o` differs from docs/schema.md"
+    );
+}
+
+#[test]
+fn migrate_status_lists_every_migration_pending_before_run_and_applied_after() {
+    let db = TestDb::empty();
+    let mut names: Vec<String> =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+    names.sort();
+    let listing = |state: &str| -> String {
+        names
+            .iter()
+            .map(|name| format!("{state:<8} {name}\n"))
+            .collect()
+    };
+
+    assert_eq!(run_ok(&db, &["migrate", "status"]), listing("pending"));
+    // Nothing to revert yet: our own message, naming our command, not diesel_cli's.
+    for action in ["revert", "redo"] {
+        let output = storefront()
+            .env("DATABASE_URL", db.url().expose())
+            .args(["migrate", action])
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{action} with nothing applied");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("storefront migrate run"), "{stderr}");
+        assert!(!stderr.contains("diesel migration run"), "{stderr}");
+    }
+    assert_eq!(run_ok(&db, &["migrate", "status"]), listing("pending"));
+
+    run_ok(&db, &["migrate", "run"]);
+    assert_eq!(run_ok(&db, &["migrate", "status"]), listing("applied"));
+}
