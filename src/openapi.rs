@@ -1,15 +1,19 @@
 //! The OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]` annotations and
 //! the request and response types themselves, served at `/openapi.json`; and `/docs`, a
-//! Swagger UI whose assets are compiled into the binary (no CDN, works offline).
+//! Swagger UI whose assets are compiled into the binary (no CDN, works offline). The
+//! document is also where a 405's `Allow` header comes from.
 
-use std::sync::OnceLock;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
+use utoipa::openapi::path::PathItem;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
-use utoipa_swagger_ui::SwaggerUi;
 
+use crate::error::ApiError;
 use crate::routes::{cart, health, metrics, orders, products, sessions, users};
 
 #[derive(OpenApi)]
@@ -65,13 +69,54 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The Swagger UI's files: a route of its own, not part of the document.
+const DOCS_FILES: &str = "/docs/{file:.*}";
+
 /// `/openapi.json` and the `/docs` page.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/openapi.json").route(web::get().to(openapi_json)))
         .service(web::resource("/docs").route(web::get().to(docs)))
-        .service(
-            SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")),
-        );
+        .service(web::resource(DOCS_FILES).route(web::get().to(docs_file)));
+}
+
+/// The methods a route answers, as an `Allow` header value (`GET, POST`), by the pattern
+/// actix matched (`/api/v1/products/{id}`, as `HttpRequest::match_pattern` gives it).
+/// Read from the document, whose paths are the route patterns, so a 405 cannot list other
+/// methods than the document does; tests/api/errors.rs checks each path against the
+/// router.
+pub fn allowed_methods(pattern: &str) -> Option<&'static str> {
+    static TABLE: OnceLock<HashMap<String, String>> = OnceLock::new();
+    TABLE
+        .get_or_init(|| {
+            let mut table: HashMap<String, String> = ApiDoc::openapi()
+                .paths
+                .paths
+                .iter()
+                .map(|(path, item)| (path.clone(), methods_of(item)))
+                .collect();
+            table.insert(DOCS_FILES.into(), "GET".into());
+            table
+        })
+        .get(pattern)
+        .map(String::as_str)
+}
+
+fn methods_of(item: &PathItem) -> String {
+    [
+        ("GET", &item.get),
+        ("HEAD", &item.head),
+        ("POST", &item.post),
+        ("PUT", &item.put),
+        ("PATCH", &item.patch),
+        ("DELETE", &item.delete),
+        ("OPTIONS", &item.options),
+        ("TRACE", &item.trace),
+    ]
+    .iter()
+    .filter(|(_, operation)| operation.is_some())
+    .map(|(method, _)| *method)
+    .collect::<Vec<_>>()
+    .join(", ")
 }
 
 /// The document, built once.
@@ -96,4 +141,24 @@ async fn docs() -> HttpResponse {
     HttpResponse::PermanentRedirect()
         .insert_header((header::LOCATION, "/docs/"))
         .finish()
+}
+
+/// The page's files (served by `utoipa_swagger_ui::serve` rather than its `SwaggerUi`
+/// service, whose 404 is an empty body: here a missing file is problem+json like every
+/// other error).
+async fn docs_file(file: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let config = Arc::new(utoipa_swagger_ui::Config::from("/openapi.json"));
+    match utoipa_swagger_ui::serve(&file, config) {
+        Ok(Some(file)) => {
+            let body = match file.bytes {
+                Cow::Borrowed(bytes) => web::Bytes::from_static(bytes),
+                Cow::Owned(bytes) => web::Bytes::from(bytes),
+            };
+            Ok(HttpResponse::Ok()
+                .content_type(file.content_type)
+                .body(body))
+        }
+        Ok(None) => Err(ApiError::NotFound),
+        Err(err) => Err(ApiError::Internal(format!("swagger ui file {file}: {err}"))),
+    }
 }

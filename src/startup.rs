@@ -137,10 +137,25 @@ pub fn build_server(
 }
 
 /// actix answers a known path with an unknown method by an empty 405; clients get the
-/// same problem+json as for every other error.
+/// same problem+json as for every other error, and the `Allow` header RFC 9110 requires
+/// (the route's methods, from the OpenAPI document).
 fn method_not_allowed<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
     let (req, _) = res.into_parts();
-    let problem = ApiError::MethodNotAllowed.error_response();
+    let mut problem = ApiError::MethodNotAllowed.error_response();
+    let allow = req
+        .match_pattern()
+        .and_then(|pattern| crate::openapi::allowed_methods(&pattern));
+    match allow {
+        Some(methods) => {
+            problem.headers_mut().insert(
+                actix_web::http::header::ALLOW,
+                actix_web::http::header::HeaderValue::from_static(methods),
+            );
+        }
+        None => {
+            tracing::warn!(path = %req.path(), "405 for a route the OpenAPI document does not list")
+        }
+    }
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(req, problem).map_into_right_body(),
     ))

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::ApiJson;
+use super::extract::{whole_number, ApiJson};
 use super::with_conn;
 use crate::auth::BearerToken;
 use crate::db::DbPool;
@@ -150,8 +150,12 @@ fn valid_quantity(raw: i64) -> Result<i32, ApiError> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddItemRequest {
+    /// A product id (ids are 32-bit; one that names no live product is a 404).
+    #[serde(deserialize_with = "whole_number")]
+    #[schema(minimum = 1, maximum = 2147483647)]
     product_id: i64,
     /// 1 to 999 units.
+    #[serde(deserialize_with = "whole_number")]
     #[schema(minimum = 1, maximum = 999)]
     quantity: i64,
 }
@@ -187,6 +191,7 @@ async fn add_item(
 #[serde(deny_unknown_fields)]
 pub struct SetQuantityRequest {
     /// 1 to 999 units.
+    #[serde(deserialize_with = "whole_number")]
     #[schema(minimum = 1, maximum = 999)]
     quantity: i64,
 }
@@ -255,7 +260,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
 }
 
 #[utoipa::path(post, path = "/api/v1/cart/checkout", tag = "cart", security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried checkout return the first order (1-255 visible ASCII characters)")),
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "Makes a retried checkout return the first order (1-255 visible ASCII characters)")),
     responses((status = 201, description = "Order placed (or replayed: Idempotent-Replayed: true); Location: /api/v1/orders/{id}", body = CartResponse),
         (status = 400, description = "Malformed JSON, query or body type", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing, unknown, expired or revoked token", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Not enough stock (insufficient_stock, with items)", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Empty cart (empty_cart), or the key was used for another cart", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable or pool exhausted (Retry-After)", body = Problem, content_type = "application/problem+json")))]
 async fn checkout(

@@ -1,9 +1,12 @@
 //! Extractor settings, so malformed input never reaches a handler and every rejection is
-//! problem+json: malformed JSON or query is 400, JSON of the wrong shape (unknown field,
-//! wrong type, missing field) is 422, an oversized body 413, a path id that cannot exist 404.
+//! problem+json: malformed JSON or query is 400, JSON of the wrong shape (unknown, missing,
+//! duplicate field, wrong type) is 422 naming the field, an oversized body 413, a path id
+//! that cannot exist 404. Also the serde helpers request bodies share.
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::{web, HttpRequest};
+use serde::de::{self, Deserialize, Deserializer, Unexpected};
+use serde_json::value::RawValue;
 
 use crate::error::{ApiError, FieldError};
 
@@ -39,25 +42,37 @@ fn json_error(err: JsonPayloadError) -> ApiError {
         JsonPayloadError::ContentType => {
             ApiError::BadRequest("expected a JSON body with Content-Type: application/json".into())
         }
-        JsonPayloadError::Deserialize(err) if err.is_data() => {
-            ApiError::Validation(vec![field_error(&err.to_string())])
-        }
         JsonPayloadError::Deserialize(err) => {
             ApiError::BadRequest(format!("malformed JSON: {err}"))
         }
-        other => ApiError::BadRequest(format!("unreadable body: {other}")),
+        // A broken Content-Encoding stream, a connection cut mid-body, ...: the details
+        // (I/O error debug text) are ours, not the client's.
+        other => {
+            tracing::debug!(error = %other, "unreadable request body");
+            ApiError::BadRequest(
+                "the request body could not be read (is its Content-Encoding right?)".into(),
+            )
+        }
     }
 }
 
-/// Names the field serde complained about where its message says (`unknown field `x``,
-/// `missing field `x``); otherwise the whole body.
-fn field_error(message: &str) -> FieldError {
-    let field = message
-        .split('`')
-        .nth(1)
-        .filter(|_| message.starts_with("unknown field") || message.starts_with("missing field"))
-        .unwrap_or("body");
-    let message = message.split(" at line ").next().unwrap_or(message);
+/// The field a shape error is about: its path in the body (`username`), or, for errors
+/// about the object itself (`unknown field `x``, `missing field `x``, `duplicate field
+/// `x``), the field its message names; `body` when the body as a whole is wrong.
+fn shape_error(err: &serde_path_to_error::Error<serde_json::Error>) -> FieldError {
+    let message = err.inner().to_string();
+    let message = message.split(" at line ").next().unwrap_or(&message);
+    let path = err.path().to_string();
+    let field = if path != "." && !path.is_empty() {
+        path.as_str()
+    } else {
+        ["unknown field", "missing field", "duplicate field"]
+            .iter()
+            .any(|prefix| message.starts_with(prefix))
+            .then(|| message.split('`').nth(1))
+            .flatten()
+            .unwrap_or("body")
+    };
     FieldError::new(field, message)
 }
 
@@ -69,9 +84,9 @@ fn inner_message(err: &QueryPayloadError) -> String {
 }
 
 /// A JSON request body, parsed in two steps so the status says what is wrong: text that
-/// is not JSON at all is a 400 (`bad_request`), JSON of the wrong shape (unknown or
-/// missing field, wrong type) a 422 naming the field. `web::Json` alone reports both as
-/// one, depending on which problem serde happens to meet first.
+/// is not JSON at all is a 400 (`bad_request`), JSON of the wrong shape (unknown, missing
+/// or duplicate field, wrong type) a 422 naming the field. `web::Json` alone reports both
+/// as one, depending on which problem serde happens to meet first.
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
@@ -95,13 +110,87 @@ impl<T: serde::de::DeserializeOwned> actix_web::FromRequest for ApiJson<T> {
         std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, actix_web::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
-        // Limit, content type and syntax are checked here, by `json_config`'s rules.
-        let value = web::Json::<serde_json::Value>::from_request(req, payload);
+        // Limit, content type, Content-Encoding and syntax are checked here, by
+        // `json_config`'s rules. `RawValue` only validates and keeps the text, so the shape
+        // is then read from the text itself: numbers keep their exact spelling (a price is
+        // never read through a float), duplicate keys are seen, and serde_path_to_error
+        // names the field a `serde_json::Value` round trip would lose.
+        let raw = web::Json::<Box<RawValue>>::from_request(req, payload);
         Box::pin(async move {
-            let value = value.await?.into_inner();
-            serde_json::from_value(value)
+            let raw = raw.await?.into_inner();
+            let mut deserializer = serde_json::Deserializer::from_str(raw.get());
+            serde_path_to_error::deserialize(&mut deserializer)
                 .map(ApiJson)
-                .map_err(|err| ApiError::Validation(vec![field_error(&err.to_string())]).into())
+                .map_err(|err| ApiError::Validation(vec![shape_error(&err)]).into())
         })
+    }
+}
+
+/// An integer field: a JSON integer, or a number with no fractional part (`3.0`), which
+/// JSON Schema (and so the OpenAPI document) counts as the integer 3 and some encoders
+/// write for whole floats. Anything else is a 422 naming the field.
+pub fn whole_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    WholeNumber::deserialize(deserializer).map(|n| n.0)
+}
+
+/// `whole_number` for an optional field: null or absent is `None`.
+pub fn optional_whole_number<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
+    Option::<WholeNumber>::deserialize(deserializer).map(|n| n.map(|n| n.0))
+}
+
+/// `whole_number` for a field that may be absent (with `#[serde(default)]`) but, when
+/// present, must not be null.
+pub fn present_whole_number<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
+    WholeNumber::deserialize(deserializer).map(|n| Some(n.0))
+}
+
+/// A field that may be absent (with `#[serde(default)]`) but not null: in a partial
+/// update, null would otherwise read as "leave unchanged", which a client that meant
+/// "clear" would never learn.
+pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
+}
+
+struct WholeNumber(i64);
+
+impl<'de> Deserialize<'de> for WholeNumber {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_i64(WholeNumberVisitor)
+            .map(WholeNumber)
+    }
+}
+
+struct WholeNumberVisitor;
+
+impl de::Visitor<'_> for WholeNumberVisitor {
+    type Value = i64;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a whole number")
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<i64, E> {
+        Ok(value)
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<i64, E> {
+        i64::try_from(value).map_err(|_| E::invalid_value(Unexpected::Unsigned(value), &self))
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<i64, E> {
+        // 2^63 is exact as an f64; every whole float below it converts without loss.
+        const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+        if value.fract() == 0.0 && (-LIMIT..LIMIT).contains(&value) {
+            Ok(value as i64)
+        } else {
+            Err(E::invalid_value(Unexpected::Float(value), &self))
+        }
     }
 }

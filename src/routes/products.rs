@@ -6,17 +6,18 @@ use actix_web::{web, HttpResponse};
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
 use utoipa::{IntoParams, ToSchema};
 
 use super::cursor;
-use super::extract::ApiJson;
+use super::extract::{optional_whole_number, present, present_whole_number, ApiJson};
 use super::with_conn;
 use crate::auth::AdminUser;
 use crate::db::DbPool;
-use crate::domain::{format_money, is_negative, parse_decimal, parse_price, Validator};
+use crate::domain::{format_money, parse_decimal, parse_price, PriceInput, Validator};
 use crate::error::{ApiError, Problem};
 use crate::models::{NewProduct, Product, ProductChanges};
-use crate::repository::catalogue::{self, After, ProductFilter, ProductListing, ProductSort};
+use crate::repository::catalogue::{self, ProductFilter, ProductListing, ProductSort};
 use crate::repository::products;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -83,25 +84,42 @@ const MAX_LIMIT: i64 = 100;
 const MAX_SEARCH_LEN: usize = 200;
 
 /// Query parameters as sent; unknown parameters are ignored (caches and analytics add
-/// their own). Types that do not parse are a 400; values out of range a 422.
+/// their own), and so are empty ones (`min_price=`, as an HTML form sends an empty field).
+/// Values that do not parse as their type are a 400; values out of range a 422.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// Full-text search, web-search syntax (`"a phrase"`, `-without`, `or`).
+    /// Full-text search, web-search syntax (`"a phrase"`, `-without`, `or`); up to 200
+    /// characters.
+    #[param(max_length = 200, pattern = r"^[^\u0000]*$")]
     q: Option<String>,
-    /// Lowest price, inclusive (a decimal such as `9.99`).
+    /// Lowest price, inclusive: a plain decimal such as `10` or `9.99`.
+    #[param(pattern = r"^([0-9]{1,20}(\.[0-9]{1,20})?)?$", example = "9.99")]
     min_price: Option<String>,
-    /// Highest price, inclusive.
+    /// Highest price, inclusive (below `min_price`: an empty page).
+    #[param(pattern = r"^([0-9]{1,20}(\.[0-9]{1,20})?)?$", example = "50")]
     max_price: Option<String>,
     /// `true`: only products in stock.
     in_stock: Option<bool>,
-    /// `relevance` (default with `q`), `newest` (default otherwise), `price_asc`, `price_desc`.
+    /// `relevance` (default with `q`; without `q` it means `newest`), `newest` (default
+    /// otherwise), `price_asc`, `price_desc`.
+    #[param(schema_with = sort_schema)]
     sort: Option<String>,
     /// Page size, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page, as it came. It marks where that page ended in
+    /// any order, so the other parameters should stay the same; a string not of this
+    /// shape is a 400.
+    #[param(pattern = "^([A-Za-z0-9_-]{32})?$")]
     cursor: Option<String>,
+}
+
+fn sort_schema() -> utoipa::openapi::Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::new(Type::String))
+        .enum_values(Some(["relevance", "newest", "price_asc", "price_desc"]))
+        .build()
 }
 
 #[utoipa::path(get, path = "/api/v1/products", tag = "catalogue", params(ListQuery),
@@ -111,14 +129,13 @@ async fn list(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (listing, limit) = listing_from(query.into_inner())?;
-    let sort = listing.sort;
     let rows = with_conn(&pool, move |conn| Ok(catalogue::list(conn, &listing)?)).await?;
 
     let has_more = rows.len() as i64 > limit;
     let mut rows = rows;
     rows.truncate(limit as usize);
     let next_cursor = match rows.last() {
-        Some(last) if has_more => Some(cursor::encode(&after_row(sort, last))),
+        Some(last) if has_more => Some(cursor::encode(last)),
         _ => None,
     };
     Ok(HttpResponse::Ok().json(ProductPage {
@@ -132,11 +149,7 @@ async fn list(
 
 fn listing_from(query: ListQuery) -> Result<(ProductListing, i64), ApiError> {
     let mut validator = Validator::default();
-    let text = query
-        .q
-        .map(|q| q.trim().to_owned())
-        .filter(|q| !q.is_empty());
-    if let Some(q) = &text {
+    if let Some(q) = &query.q {
         if q.contains('\0') {
             validator.check::<()>("q", Err("must not contain NUL characters".into()));
         } else if q.chars().count() > MAX_SEARCH_LEN {
@@ -146,17 +159,13 @@ fn listing_from(query: ListQuery) -> Result<(ProductListing, i64), ApiError> {
             );
         }
     }
-    let min_price = query
-        .min_price
-        .and_then(|raw| validator.check("min_price", price_bound(&raw)));
-    let max_price = query
-        .max_price
-        .and_then(|raw| validator.check("max_price", price_bound(&raw)));
-    if let (Some(min), Some(max)) = (&min_price, &max_price) {
-        if min > max {
-            validator.check::<()>("min_price", Err("must not exceed max_price".into()));
-        }
-    }
+    let text = query
+        .q
+        .map(|q| q.trim().to_owned())
+        .filter(|q| !q.is_empty());
+    // min_price above max_price is no error: the range is empty, and so is the page.
+    let min_price = price_bound("min_price", query.min_price.as_deref(), &mut validator)?;
+    let max_price = price_bound("max_price", query.max_price.as_deref(), &mut validator)?;
     let sort = match query.sort.as_deref() {
         None if text.is_some() => Some(ProductSort::Relevance),
         None => Some(ProductSort::Newest),
@@ -173,16 +182,12 @@ fn listing_from(query: ListQuery) -> Result<(ProductListing, i64), ApiError> {
         Some(sort) => sort,
         None => ProductSort::Newest,
     };
-    let after = match query.cursor {
-        Some(raw) => Some(
-            cursor::decode(&raw)
-                .filter(|after| fits(sort, after))
-                .ok_or_else(|| {
-                    ApiError::BadRequest(
-                        "the cursor is not valid for this listing; start again without it".into(),
-                    )
-                })?,
-        ),
+    let after = match query.cursor.filter(|raw| !raw.is_empty()) {
+        Some(raw) => Some(cursor::decode(&raw, sort).ok_or_else(|| {
+            ApiError::BadRequest(
+                "the cursor is not one this service issued; start again without it".into(),
+            )
+        })?),
         None => None,
     };
     let listing = ProductListing {
@@ -199,10 +204,25 @@ fn listing_from(query: ListQuery) -> Result<(ProductListing, i64), ApiError> {
     Ok((listing, limit))
 }
 
-fn price_bound(raw: &str) -> Result<BigDecimal, String> {
-    parse_decimal(raw.trim())
-        .filter(|price| !is_negative(price))
-        .ok_or_else(|| "must be a non-negative decimal such as 10 or 9.99".into())
+/// A price bound: empty is none; text that is not a plain decimal a 400 (like `limit=ten`,
+/// it does not parse as its type); a negative one a 422 (it parses, but is out of range).
+fn price_bound(
+    field: &str,
+    raw: Option<&str>,
+    validator: &mut Validator,
+) -> Result<Option<BigDecimal>, ApiError> {
+    let Some(raw) = raw.filter(|raw| !raw.is_empty()) else {
+        return Ok(None);
+    };
+    let price = parse_decimal(raw).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "malformed query string: {field} must be a decimal such as 10 or 9.99"
+        ))
+    })?;
+    if raw.starts_with('-') {
+        validator.check::<()>(field, Err("must not be negative".into()));
+    }
+    Ok(Some(price))
 }
 
 fn parse_sort(raw: &str) -> Result<ProductSort, String> {
@@ -215,64 +235,40 @@ fn parse_sort(raw: &str) -> Result<ProductSort, String> {
     }
 }
 
-/// Whether a cursor belongs to a listing in this order.
-fn fits(sort: ProductSort, after: &After) -> bool {
-    matches!(
-        (sort, after),
-        (ProductSort::Relevance, After::Relevance { .. })
-            | (
-                ProductSort::PriceAsc | ProductSort::PriceDesc,
-                After::Price { .. }
-            )
-            | (ProductSort::Newest, After::Newest { .. })
-    )
-}
-
-fn after_row(sort: ProductSort, row: &catalogue::ListedProduct) -> After {
-    let id = row.product.id;
-    match (sort, row.rank) {
-        (ProductSort::Relevance, Some(rank)) => After::Relevance { rank, id },
-        (ProductSort::PriceAsc | ProductSort::PriceDesc, _) => After::Price {
-            price: row.product.price.clone(),
-            id,
-        },
-        _ => After::Newest {
-            created_at: row.product.created_at,
-            id,
-        },
-    }
-}
-
 // ------------------------------------------------------------------ writing (admins)
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProductRequest {
-    /// 1 to 255 characters.
-    #[schema(example = "Blue teapot")]
+    #[schema(schema_with = name_schema)]
     name: String,
     #[serde(default)]
+    #[schema(schema_with = description_schema)]
     description: Option<String>,
-    /// Non-negative, at most two decimal places; a decimal string is preferred.
-    #[schema(value_type = String, example = "19.99")]
-    price: serde_json::Value,
-    /// Units in stock, default 0.
-    #[serde(default)]
+    #[schema(schema_with = crate::domain::price_schema)]
+    price: PriceInput,
+    /// Units in stock; absent or null: 0.
+    #[serde(default, deserialize_with = "optional_whole_number")]
     #[schema(minimum = 0, maximum = 2147483647)]
     inventory_count: Option<i64>,
 }
 
-/// Absent fields stay as they are; `"description": null` clears the description.
+/// Absent fields stay as they are; `"description": null` clears the description. The
+/// other fields cannot be cleared, so null for them is a 422, not a silent no-op.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProductRequest {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = name_schema)]
     name: Option<String>,
     #[serde(default, deserialize_with = "present_or_null")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = description_schema)]
     description: Option<Option<String>>,
-    #[schema(value_type = Option<String>, example = "17.50")]
-    price: Option<serde_json::Value>,
-    #[schema(minimum = 0, maximum = 2147483647)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = crate::domain::price_schema)]
+    price: Option<PriceInput>,
+    #[serde(default, deserialize_with = "present_whole_number")]
+    #[schema(value_type = i64, minimum = 0, maximum = 2147483647)]
     inventory_count: Option<i64>,
 }
 
@@ -283,28 +279,65 @@ fn present_or_null<'de, D: Deserializer<'de>>(
     Option::<String>::deserialize(deserializer).map(Some)
 }
 
+const MAX_NAME_LEN: usize = 255;
 const MAX_DESCRIPTION_LEN: usize = 10_000;
 
+/// Rust's `char::is_whitespace` (what `str::trim` removes) as a regex class body.
+const WHITESPACE: &str =
+    r"\u0009-\u000d\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+
+// Lengths are counted before trimming, as the document's maxLength counts them.
 fn parse_name(raw: &str) -> Result<String, String> {
-    let name = raw.trim();
-    if name.contains('\0') {
+    if raw.contains('\0') {
         return Err("must not contain NUL characters".into());
     }
-    match name.chars().count() {
-        0 => Err("must not be blank".into()),
-        1..=255 => Ok(name.to_owned()),
-        _ => Err("must be at most 255 characters long".into()),
+    if raw.chars().count() > MAX_NAME_LEN {
+        return Err(format!("must be at most {MAX_NAME_LEN} characters long"));
+    }
+    match raw.trim() {
+        // Not "must not be blank": fuzzers read that (Spring's wording) as "required",
+        // which a partial update's `name` is not.
+        "" => Err("must have a character other than whitespace".into()),
+        name => Ok(name.to_owned()),
     }
 }
 
 fn parse_description(raw: Option<String>) -> Result<Option<String>, String> {
-    match raw.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty()) {
+    match raw {
         Some(d) if d.contains('\0') => Err("must not contain NUL characters".into()),
         Some(d) if d.chars().count() > MAX_DESCRIPTION_LEN => Err(format!(
             "must be at most {MAX_DESCRIPTION_LEN} characters long"
         )),
-        other => Ok(other),
+        other => Ok(other.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty())),
     }
+}
+
+/// What `parse_name` accepts: 1 to 255 characters, not all whitespace, no NUL.
+fn name_schema() -> utoipa::openapi::Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::new(Type::String))
+        .min_length(Some(1))
+        .max_length(Some(MAX_NAME_LEN))
+        .pattern(Some(format!(
+            "^[^\\u0000]*[^\\u0000{WHITESPACE}][^\\u0000]*$"
+        )))
+        .description(Some(
+            "1 to 255 characters, not all whitespace (leading and trailing whitespace is trimmed).",
+        ))
+        .examples(["Blue teapot"])
+        .build()
+}
+
+/// What `parse_description` accepts; blank or null means no description.
+fn description_schema() -> utoipa::openapi::Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .max_length(Some(MAX_DESCRIPTION_LEN))
+        .pattern(Some(r"^[^\u0000]*$"))
+        .description(Some(
+            "Up to 10,000 characters; null or blank: no description (on update: clears it).",
+        ))
+        .build()
 }
 
 fn parse_inventory(raw: i64) -> Result<i32, String> {
@@ -355,7 +388,7 @@ async fn create(
         .json(ProductResponse::from(product)))
 }
 
-#[utoipa::path(patch, path = "/api/v1/products/{id}", tag = "catalogue", security(("bearer" = [])), request_body = UpdateProductRequest,
+#[utoipa::path(patch, path = "/api/v1/products/{id}", tag = "catalogue", security(("bearer" = [])), request_body = inline(UpdateProductRequest),
     params(("id" = i32, Path, description = "Product id")),
     responses((status = 200, description = "Updated", body = ProductResponse),
         (status = 400, description = "Malformed JSON, query or body type", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing, unknown, expired or revoked token", body = Problem, content_type = "application/problem+json"), (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Missing or archived", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid field values", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable or pool exhausted (Retry-After)", body = Problem, content_type = "application/problem+json")))]

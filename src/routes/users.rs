@@ -48,13 +48,11 @@ impl From<UserProfile> for UserResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    /// 3 to 50 letters, digits, `_`, `-` or `.`.
-    #[schema(example = "alice")]
+    #[schema(schema_with = crate::domain::username_schema)]
     username: String,
-    #[schema(example = "alice@example.com")]
+    #[schema(schema_with = crate::domain::email_schema)]
     email: String,
-    /// 8 to 128 characters.
-    #[schema(example = "correct horse")]
+    #[schema(schema_with = crate::domain::password_schema)]
     password: String,
 }
 

@@ -405,3 +405,44 @@ async fn every_change_moves_the_carts_updated_at_and_a_refused_one_does_not() {
     );
     assert!(updated_at(&app.cart(&alice).await) > updated_at(&patched));
 }
+
+#[tokio::test]
+async fn whole_floats_are_integers_and_fractions_are_not() {
+    let (app, admin, alice) = shop().await;
+    let teapot = app.product(&admin, "Teapot", "Blue", "19.90", 10).await;
+    let added = |body: String| {
+        let app = &app;
+        let token = alice.token.clone();
+        async move {
+            app.client
+                .post(app.url("/api/v1/cart/items"))
+                .bearer_auth(token)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let cart = expect_json(
+        added(format!(
+            r#"{{"product_id": {}.0, "quantity": 2.0}}"#,
+            teapot["id"]
+        ))
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(cart["item_count"], 2);
+    let problem = expect_problem(
+        added(format!(
+            r#"{{"product_id": {}, "quantity": 1.5}}"#,
+            teapot["id"]
+        ))
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(error_fields(&problem), ["quantity"]);
+}

@@ -1,6 +1,9 @@
 //! Errors outside any handler: unknown paths and wrong methods answer problem+json too.
 
+use reqwest::StatusCode;
+
 use crate::common::TestApp;
+use crate::helpers::{error_fields, expect_problem};
 
 #[tokio::test]
 async fn unknown_paths_are_404_problem_json() {
@@ -36,4 +39,164 @@ async fn wrong_methods_are_405_problem_json() {
     );
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["code"], "method_not_allowed");
+}
+
+/// Every documented path, with `{params}` filled in.
+async fn documented_paths(app: &TestApp) -> Vec<(String, Vec<String>)> {
+    let document: serde_json::Value = app.get("/openapi.json").await.json().await.unwrap();
+    document["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(path, item)| {
+            let concrete = path
+                .split('/')
+                .map(|segment| {
+                    if segment.starts_with('{') {
+                        "1"
+                    } else {
+                        segment
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            let methods = item
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(|method| method.to_uppercase())
+                .collect();
+            (concrete, methods)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_405_says_which_methods_the_document_lists_and_the_router_serves_them() {
+    let app = TestApp::spawn().await;
+    let all = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "TRACE"];
+    for (path, documented) in documented_paths(&app).await {
+        for method in all {
+            let response = app
+                .client
+                .request(method.parse().unwrap(), app.url(&path))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            if documented.iter().any(|m| m == method) {
+                assert_ne!(status, 405, "{method} {path} is documented but not routed");
+                continue;
+            }
+            assert_eq!(status, 405, "{method} {path}");
+            let allow = response.headers()["allow"].to_str().unwrap().to_owned();
+            let mut allowed: Vec<&str> = allow.split(", ").collect();
+            allowed.sort_unstable();
+            let mut expected: Vec<&str> = documented.iter().map(String::as_str).collect();
+            expected.sort_unstable();
+            assert_eq!(allowed, expected, "Allow of {path}");
+            if method != "HEAD" {
+                assert_eq!(
+                    response.headers()["content-type"],
+                    "application/problem+json"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn missing_docs_files_are_404_problem_json_and_the_page_is_served() {
+    let app = TestApp::spawn().await;
+    let response = app.get("/docs/nonexistent").await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "not_found");
+    let page = app.get("/docs/").await;
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("swagger"));
+    let initializer = app.get("/docs/swagger-initializer.js").await;
+    assert_eq!(initializer.status(), 200);
+    assert!(initializer.text().await.unwrap().contains("/openapi.json"));
+}
+
+/// Posts `body` verbatim as JSON.
+async fn post_raw(app: &TestApp, path: &str, body: &'static str) -> reqwest::Response {
+    app.client
+        .post(app.url(path))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn body_shape_errors_name_the_field() {
+    let app = TestApp::spawn().await;
+    for (body, field) in [
+        // Wrong type: the field, not "body".
+        (
+            r#"{"username":5,"email":"a@b.co","password":"12345678"}"#,
+            "username",
+        ),
+        (
+            r#"{"username":"alice","email":["a@b.co"],"password":"12345678"}"#,
+            "email",
+        ),
+        // A key twice is ambiguous: refused, never last-wins.
+        (
+            r#"{"username":"alice","username":"mallory","email":"a@b.co","password":"12345678"}"#,
+            "username",
+        ),
+        (r#"{"username":"alice","email":"a@b.co"}"#, "password"),
+        (
+            r#"{"username":"alice","email":"a@b.co","password":"12345678","is_admin":true}"#,
+            "is_admin",
+        ),
+        (r#"["alice"]"#, "body"),
+    ] {
+        let problem = expect_problem(
+            post_raw(&app, "/api/v1/users", body).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(error_fields(&problem), [field], "{body}: {problem}");
+    }
+    // Nothing was registered by the duplicate-key body.
+    expect_problem(
+        app.post_json(
+            "/api/v1/sessions",
+            &serde_json::json!({"login": "alice", "password": "12345678"}),
+            None,
+        )
+        .await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_unreadable_body_is_a_400_that_shows_no_internals() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/users"))
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(r#"{"username":"alice","email":"a@b.co","password":"12345678"}"#)
+        .send()
+        .await
+        .unwrap();
+    let problem = expect_problem(response, StatusCode::BAD_REQUEST, "bad_request").await;
+    let detail = problem["detail"].as_str().unwrap();
+    for internal in ["Some(", "Custom", "kind", "Eof", "gzip header"] {
+        assert!(!detail.contains(internal), "{detail}");
+    }
 }
