@@ -1,21 +1,55 @@
-//! Opaque keyset cursors for the catalogue: where the previous page ended, as 32 base64url
-//! characters (24 bytes). A cursor carries every sort key of its row (price, creation
-//! time, search rank) and the id, so it names a position in any of the listing's orders,
-//! and every string of that shape decodes to some position: the OpenAPI pattern says
-//! exactly which cursors are accepted (`^([A-Za-z0-9_-]{32})?$`, empty being none), and one
-//! that is not of that shape is a 400. A
-//! forged cursor can only name a position, which is no secret; it is never trusted into
-//! the SQL text (all values are bound).
+//! Opaque keyset cursors: where the previous page ended. A catalogue cursor carries every
+//! sort key of its row (price, creation time, search rank) and the id, so it names a
+//! position in any of the listing's orders. Every cursor ends in a check of its bytes, so
+//! one that was altered or made up is a 400 (`bad_request`), never a wrong page or a 500.
+//! The check is a tamper seal, not a secret: a cursor only names a position, and its
+//! values are always bound into the SQL, never spliced into it.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use bigdecimal::num_bigint::BigInt;
 use bigdecimal::{BigDecimal, ToPrimitive};
 use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
 
 use crate::repository::catalogue::{After, ListedProduct, ProductSort};
 
+/// Bytes of SHA-256 kept as the check: 48 bits, so a changed cursor passes by chance
+/// once in 2^48 tries; with the 24-byte payload the cursor is 40 characters, no padding.
+const CHECK: usize = 6;
+
+/// base64url of `payload` followed by its check; `kind` keeps one listing's cursors from
+/// passing as another's.
+pub fn seal(kind: &str, payload: &[u8]) -> String {
+    let mut bytes = payload.to_vec();
+    bytes.extend_from_slice(&check(kind, payload));
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The payload of a cursor `seal` made for `kind`; `None` for anything else.
+pub fn open<const N: usize>(kind: &str, raw: &str) -> Option<[u8; N]> {
+    let bytes = URL_SAFE_NO_PAD.decode(raw).ok()?;
+    if bytes.len() != N + CHECK {
+        return None;
+    }
+    let (payload, seal) = bytes.split_at(N);
+    (seal == check(kind, payload)).then(|| payload.try_into().ok())?
+}
+
+fn check(kind: &str, payload: &[u8]) -> [u8; CHECK] {
+    let digest = Sha256::new()
+        .chain_update(b"storefront cursor\0")
+        .chain_update(kind.as_bytes())
+        .chain_update(b"\0")
+        .chain_update(payload)
+        .finalize();
+    let mut out = [0u8; CHECK];
+    out.copy_from_slice(&digest[..CHECK]);
+    out
+}
+
 const BYTES: usize = 24;
+const KIND: &str = "products";
 
 /// The position after `row`: price in cents, creation time in microseconds, rank (0
 /// unless the listing ranked), id; big-endian.
@@ -30,13 +64,13 @@ pub fn encode(row: &ListedProduct) -> String {
     bytes[8..16].copy_from_slice(&product.created_at.timestamp_micros().to_be_bytes());
     bytes[16..20].copy_from_slice(&row.rank.unwrap_or(0.0).to_be_bytes());
     bytes[20..24].copy_from_slice(&product.id.to_be_bytes());
-    URL_SAFE_NO_PAD.encode(bytes)
+    seal(KIND, &bytes)
 }
 
 /// The position a cursor names, as the listing in `sort` order continues from it; `None`
-/// only for a string that is not a cursor at all (wrong length or alphabet).
+/// for a string that is not a catalogue cursor this service issued.
 pub fn decode(raw: &str, sort: ProductSort) -> Option<After> {
-    let bytes: [u8; BYTES] = URL_SAFE_NO_PAD.decode(raw).ok()?.try_into().ok()?;
+    let bytes: [u8; BYTES] = open(KIND, raw)?;
     let int = |range: std::ops::Range<usize>| -> [u8; 8] {
         let mut out = [0u8; 8];
         out.copy_from_slice(&bytes[range]);
@@ -82,6 +116,9 @@ mod tests {
     use crate::models::Product;
     use std::str::FromStr;
 
+    /// What the OpenAPI pattern of `cursor` says.
+    const PRODUCT_CURSOR_LEN: usize = 40;
+
     fn row(price: &str, rank: Option<f32>) -> ListedProduct {
         let at = DateTime::parse_from_rfc3339("2026-11-22T17:00:00.123456Z")
             .unwrap()
@@ -105,7 +142,7 @@ mod tests {
     fn a_cursor_names_its_row_in_every_order() {
         let row = row("19.99", Some(0.607_927_1));
         let cursor = encode(&row);
-        assert_eq!(cursor.len(), 32);
+        assert_eq!(cursor.len(), PRODUCT_CURSOR_LEN);
         assert_eq!(
             decode(&cursor, ProductSort::PriceAsc),
             Some(After::Price {
@@ -130,31 +167,47 @@ mod tests {
     }
 
     #[test]
-    fn every_string_of_the_shape_is_a_position_and_nothing_else_is() {
+    fn an_altered_or_made_up_cursor_is_refused() {
+        let cursor = encode(&row("19.99", None));
+        assert_eq!(cursor.len(), PRODUCT_CURSOR_LEN);
         for sort in [
             ProductSort::PriceAsc,
             ProductSort::Newest,
             ProductSort::Relevance,
         ] {
-            assert!(decode(&"_".repeat(32), sort).is_some());
-            assert!(decode(&"A".repeat(32), sort).is_some());
+            assert!(decode(&cursor, sort).is_some());
+            // Every single-character change, at every position, is caught.
+            for at in 0..cursor.len() {
+                for replacement in ['A', 'z', '0', '_', '-'] {
+                    let mut altered: Vec<char> = cursor.chars().collect();
+                    if altered[at] == replacement {
+                        continue;
+                    }
+                    altered[at] = replacement;
+                    let altered: String = altered.into_iter().collect();
+                    assert_eq!(decode(&altered, sort), None, "{altered}");
+                }
+            }
             for bad in [
                 "",
                 "!!!",
-                &"A".repeat(31),
-                &"A".repeat(33),
-                &"+/".repeat(16),
+                &"_".repeat(PRODUCT_CURSOR_LEN),
+                &"A".repeat(PRODUCT_CURSOR_LEN),
+                &cursor[..PRODUCT_CURSOR_LEN - 1],
+                &format!("{cursor}A"),
+                &"+/".repeat(PRODUCT_CURSOR_LEN / 2),
             ] {
                 assert_eq!(decode(bad, sort), None, "{bad}");
             }
         }
-        assert_eq!(
-            decode(&"_".repeat(32), ProductSort::Relevance),
-            Some(After::Relevance {
-                rank: f32::INFINITY,
-                id: -1
-            })
-        );
+        // A seal for one listing does not open another's.
+        let payload = [7u8; BYTES];
+        assert_eq!(open::<BYTES>(KIND, &seal(KIND, &payload)), Some(payload));
+        assert_eq!(open::<BYTES>("orders", &seal(KIND, &payload)), None);
+    }
+
+    #[test]
+    fn positions_beyond_the_representable_are_clamped() {
         assert_eq!(timestamp(i64::MIN).timestamp(), -62_135_596_800);
         assert_eq!(timestamp(i64::MAX).timestamp(), 253_402_300_799);
     }

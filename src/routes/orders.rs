@@ -1,13 +1,12 @@
 //! Order history: `GET /orders` (newest first, keyset paginated) and `GET /orders/{id}`.
 
 use actix_web::{web, HttpResponse};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::cart::CartResponse;
+use super::cursor::{open, seal, timestamp};
 use super::with_conn;
 use crate::auth::BearerToken;
 use crate::db::DbPool;
@@ -26,9 +25,9 @@ pub struct ListQuery {
     /// Page size, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
-    /// `next_cursor` of the previous page, as it came (empty: none; a string not of this
-    /// shape is a 400).
-    #[param(pattern = "^([A-Za-z0-9_-]{16})?$")]
+    /// `next_cursor` of the previous page, as it came (empty: none). A cursor this service
+    /// did not issue, or one altered, is a 400.
+    #[param(pattern = "^([A-Za-z0-9_-]{24})?$")]
     cursor: Option<String>,
 }
 
@@ -96,24 +95,25 @@ async fn show(
     Ok(HttpResponse::Ok().json(CartResponse::from(order)))
 }
 
-/// Opaque to clients: base64url of the checkout time in microseconds (8 bytes) and the id
-/// (4 bytes), big-endian: 16 characters. Every string of that shape names a position
-/// (as for the catalogue's cursors), so the OpenAPI pattern says exactly what is accepted.
+/// Opaque to clients: the checkout time in microseconds (8 bytes) and the id (4 bytes),
+/// big-endian, sealed as the catalogue's cursors are: 24 characters.
 fn encode_cursor(checked_out_at: DateTime<Utc>, id: i32) -> String {
     let mut bytes = [0u8; 12];
     bytes[..8].copy_from_slice(&checked_out_at.timestamp_micros().to_be_bytes());
     bytes[8..].copy_from_slice(&id.to_be_bytes());
-    URL_SAFE_NO_PAD.encode(bytes)
+    seal(CURSOR_KIND, &bytes)
 }
 
 fn decode_cursor(raw: &str) -> Option<OrderPosition> {
-    let bytes: [u8; 12] = URL_SAFE_NO_PAD.decode(raw).ok()?.try_into().ok()?;
+    let bytes: [u8; 12] = open(CURSOR_KIND, raw)?;
     let (at, id) = bytes.split_at(8);
     Some(OrderPosition {
-        checked_out_at: super::cursor::timestamp(i64::from_be_bytes(at.try_into().ok()?)),
+        checked_out_at: timestamp(i64::from_be_bytes(at.try_into().ok()?)),
         id: i32::from_be_bytes(id.try_into().ok()?),
     })
 }
+
+const CURSOR_KIND: &str = "orders";
 
 #[cfg(test)]
 mod tests {
@@ -131,12 +131,20 @@ mod tests {
                 id: 42
             })
         );
-        assert!(decode_cursor(&"_".repeat(16)).is_some());
+        let cursor = encode_cursor(at, 42);
+        assert_eq!(cursor.len(), 24);
+        let altered = format!(
+            "{}{}",
+            &cursor[..23],
+            if cursor.ends_with('A') { 'B' } else { 'A' }
+        );
         for bad in [
             "",
             "???",
             "bm9wZQ",
-            &URL_SAFE_NO_PAD.encode("2026-11-22T17:00:00Z,x"),
+            &"_".repeat(24),
+            &"A".repeat(16),
+            &altered,
         ] {
             assert_eq!(decode_cursor(bad), None, "{bad}");
         }

@@ -109,9 +109,9 @@ pub struct ListQuery {
     #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// `next_cursor` of the previous page, as it came. It marks where that page ended in
-    /// any order, so the other parameters should stay the same; a string not of this
-    /// shape is a 400.
-    #[param(pattern = "^([A-Za-z0-9_-]{32})?$")]
+    /// any order, so the other parameters should stay the same. A cursor this service did
+    /// not issue, or one altered, is a 400.
+    #[param(pattern = "^([A-Za-z0-9_-]{40})?$")]
     cursor: Option<String>,
 }
 

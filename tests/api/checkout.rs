@@ -272,6 +272,11 @@ async fn orders_are_listed_newest_first_and_only_to_their_owner() {
         ),
         ("limit=x", StatusCode::BAD_REQUEST, "bad_request"),
         ("cursor=nonsense", StatusCode::BAD_REQUEST, "bad_request"),
+        (
+            "cursor=AAAAAAAAAAAAAAAAAAAAAAAA",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
     ] {
         expect_problem(
             app.get_as(&format!("/api/v1/orders?{query}"), &alice.token)

@@ -501,15 +501,14 @@ async fn bad_listing_parameters_are_400_or_422() {
         .await;
     }
     // A cursor names a position in every order: used with another sort it continues
-    // after its product in that order. Any string of the documented shape is a position
-    // (the OpenAPI pattern says exactly what is accepted), a tampered one included.
+    // after its product in that order. One altered or made up is a 400 under every sort.
     let first = expect_json(
         app.get("/api/v1/products?limit=1&sort=price_asc").await,
         StatusCode::OK,
     )
     .await;
     let cursor = first["next_cursor"].as_str().unwrap().to_owned();
-    assert_eq!(cursor.len(), 32);
+    assert_eq!(cursor.len(), 40);
     expect_json(
         app.get(&format!(
             "/api/v1/products?limit=1&sort=newest&cursor={cursor}"
@@ -518,12 +517,16 @@ async fn bad_listing_parameters_are_400_or_422() {
         StatusCode::OK,
     )
     .await;
-    for forged in ["_".repeat(32), "A".repeat(32), "-".repeat(32)] {
+    let mut altered = cursor.clone().into_bytes();
+    altered[5] = if altered[5] == b'A' { b'B' } else { b'A' };
+    let altered = String::from_utf8(altered).unwrap();
+    for forged in [altered, "_".repeat(40), "A".repeat(40), "-".repeat(32)] {
         for sort in ["newest", "price_asc", "price_desc", "relevance&q=p"] {
-            expect_json(
+            expect_problem(
                 app.get(&format!("/api/v1/products?sort={sort}&cursor={forged}"))
                     .await,
-                StatusCode::OK,
+                StatusCode::BAD_REQUEST,
+                "bad_request",
             )
             .await;
         }
