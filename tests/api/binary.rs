@@ -32,19 +32,7 @@ fn a_bad_setting_stops_the_start_with_a_message_naming_it() {
 #[test]
 fn migrate_creates_runs_and_reports_status() {
     let db = TestDb::not_yet_created();
-    let run = |args: &[&str]| {
-        let output = storefront()
-            .env("DATABASE_URL", db.url().expose())
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
-    };
+    let run = |args: &[&str]| run_ok(&db, args);
     let applied = run(&["migrate", "run"]);
     assert_eq!(applied.lines().count(), 6, "{applied}");
     let status = run(&["migrate", "status"]);
