@@ -56,6 +56,9 @@ pub struct HttpConfig {
     /// Threads per worker for blocking work (queries, password hashing). Few suffice:
     /// more threads than pooled connections only queue on the pool.
     pub blocking_threads_per_worker: usize,
+    /// Browser origins (`https://shop.example.com`) allowed to call the API across
+    /// origins, or `*` for any; empty: no CORS headers at all.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 /// Failed logins allowed per login name and per client address within `window`.
@@ -210,6 +213,7 @@ impl Config {
             )?,
             blocking_threads_per_worker: vars.number("BLOCKING_THREADS_PER_WORKER", 4, 1..=512)?
                 as usize,
+            cors_allowed_origins: vars.origins("CORS_ALLOWED_ORIGINS")?,
         };
         let session_lifetime = Duration::from_secs(
             vars.number("SESSION_LIFETIME_SECS", 86_400, 60..=31_536_000)?
@@ -275,6 +279,39 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
             .map_err(|_| error())?
             .next()
             .ok_or_else(error)
+    }
+
+    /// A comma-separated list of origins exactly as browsers send them (scheme, host and
+    /// port if not the default; no path, no trailing slash), or `*`.
+    fn origins(&self, name: &'static str) -> Result<Vec<String>, ConfigError> {
+        let Some(raw) = self.get(name) else {
+            return Ok(Vec::new());
+        };
+        let origins: Vec<String> = raw
+            .split(',')
+            .map(str::trim)
+            .filter(|origin| !origin.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if origins == ["*"] {
+            return Ok(origins);
+        }
+        for origin in &origins {
+            let canonical = Url::parse(origin)
+                .ok()
+                .filter(|url| matches!(url.scheme(), "http" | "https"))
+                .map(|url| url.origin().ascii_serialization());
+            if canonical.as_deref() != Some(origin.as_str()) {
+                return Err(ConfigError {
+                    variable: name,
+                    problem: format!(
+                        "expected * or origins such as https://shop.example.com,http://localhost:3000 \
+                         (scheme://host[:port], no path), got {origin:?}"
+                    ),
+                });
+            }
+        }
+        Ok(origins)
     }
 
     fn log_filter(&self, name: &'static str, default: &str) -> Result<String, ConfigError> {
@@ -397,6 +434,11 @@ mod tests {
             ("DB_POOL_TIMEOUT_MS", "-5"),
             ("DB_POOL_TEST_ON_CHECKOUT", "maybe"),
             ("WORKERS", "0"),
+            ("CORS_ALLOWED_ORIGINS", "shop.example.com"),
+            ("CORS_ALLOWED_ORIGINS", "https://shop.example.com/"),
+            ("CORS_ALLOWED_ORIGINS", "https://shop.example.com:443"),
+            ("CORS_ALLOWED_ORIGINS", "ftp://shop.example.com"),
+            ("CORS_ALLOWED_ORIGINS", "https://a.example,*"),
         ] {
             let err = config_from(&[URL, (name, value)]).unwrap_err();
             assert_eq!(err.variable, name, "{name}={value} gave {err}");
@@ -408,6 +450,29 @@ mod tests {
         let config = config_from(&[URL, ("BIND_ADDR", "localhost:9090")]).unwrap();
         assert!(config.http.bind_addr.ip().is_loopback());
         assert_eq!(config.http.bind_addr.port(), 9090);
+    }
+
+    #[test]
+    fn cors_origins_are_a_list_or_a_wildcard_and_none_by_default() {
+        assert!(config_from(&[URL])
+            .unwrap()
+            .http
+            .cors_allowed_origins
+            .is_empty());
+        let config = config_from(&[
+            URL,
+            (
+                "CORS_ALLOWED_ORIGINS",
+                " https://shop.example.com, http://localhost:3000 ",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.http.cors_allowed_origins,
+            ["https://shop.example.com", "http://localhost:3000"]
+        );
+        let config = config_from(&[URL, ("CORS_ALLOWED_ORIGINS", "*")]).unwrap();
+        assert_eq!(config.http.cors_allowed_origins, ["*"]);
     }
 
     #[test]

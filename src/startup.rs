@@ -14,6 +14,7 @@ use actix_web::{web, App, HttpServer, ResponseError};
 
 use crate::auth::{LoginThrottle, Passwords};
 use crate::config::{Config, DatabaseUrl};
+use crate::cors;
 use crate::db::{self, DbError, DbPool};
 use crate::error::ApiError;
 use crate::routes::{self, extract};
@@ -107,6 +108,7 @@ pub fn build_server(
     let passwords = web::Data::new(Passwords::new(config.http.workers));
     let throttle = web::Data::new(LoginThrottle::new(&config.login_throttle));
     let shared_config = web::Data::new(config.clone());
+    let cors_origins = config.http.cors_allowed_origins.clone();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(pool.clone())
@@ -120,6 +122,12 @@ pub fn build_server(
             .app_data(extract::path_config())
             .wrap(ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, method_not_allowed))
             .wrap(from_fn(require_schema))
+            // Outside everything that answers, so error responses carry CORS headers too.
+            .wrap(cors::middleware(&cors_origins))
+            .wrap(
+                ErrorHandlers::new()
+                    .handler(StatusCode::BAD_REQUEST, cors::plain_bad_request_as_problem),
+            )
             // Outermost, so every answer (even require_schema's 503) is logged, counted
             // and carries a request id.
             .wrap(from_fn(observe_request))

@@ -238,6 +238,7 @@ pub fn test_config(db: &TestDb, bind_addr: std::net::SocketAddr) -> Config {
             keep_alive: Duration::from_secs(75),
             client_request_timeout: Duration::from_secs(5),
             blocking_threads_per_worker: 16,
+            cors_allowed_origins: Vec::new(),
         },
         session_lifetime: Duration::from_secs(3600),
         login_throttle: LoginThrottleConfig {
