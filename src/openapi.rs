@@ -79,7 +79,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource(DOCS_FILES).route(web::get().to(docs_file)));
 }
 
-/// The methods a route answers, as an `Allow` header value (`GET, POST`), by the pattern
+/// The methods a route answers, as an `Allow` header value (`GET, HEAD`), by the pattern
 /// actix matched (`/api/v1/products/{id}`, as `HttpRequest::match_pattern` gives it).
 /// Read from the document, whose paths are the route patterns, so a 405 cannot list other
 /// methods than the document does; tests/api/errors.rs checks each path against the
@@ -94,7 +94,7 @@ pub fn allowed_methods(pattern: &str) -> Option<&'static str> {
                 .iter()
                 .map(|(path, item)| (path.clone(), methods_of(item)))
                 .collect();
-            table.insert(DOCS_FILES.into(), "GET".into());
+            table.insert(DOCS_FILES.into(), "GET, HEAD".into());
             table
         })
         .get(pattern)
@@ -113,7 +113,8 @@ fn methods_of(item: &PathItem) -> String {
         ("TRACE", &item.trace),
     ]
     .iter()
-    .filter(|(_, operation)| operation.is_some())
+    // HEAD is answered wherever GET is (startup::head_as_get).
+    .filter(|(method, operation)| operation.is_some() || (*method == "HEAD" && item.get.is_some()))
     .map(|(method, _)| *method)
     .collect::<Vec<_>>()
     .join(", ")

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::{from_fn, ErrorHandlerResponse, ErrorHandlers, Next};
 use actix_web::{web, App, HttpServer, ResponseError};
 
@@ -96,6 +96,19 @@ async fn require_schema(
     Ok(req.into_response(problem).map_into_right_body())
 }
 
+/// HEAD is GET without the body (RFC 9110 §9.3.2), so every GET route answers it: the
+/// GET handler runs, and actix's HTTP/1 encoder leaves the body out for a HEAD request
+/// while keeping its headers (Content-Length included).
+async fn head_as_get(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if req.method() == Method::HEAD {
+        req.head_mut().method = Method::GET;
+    }
+    next.call(req).await
+}
+
 /// The configured server, not yet running: await it (or spawn it) to serve.
 pub fn build_server(
     listener: TcpListener,
@@ -120,6 +133,7 @@ pub fn build_server(
             .app_data(extract::json_config())
             .app_data(extract::query_config())
             .app_data(extract::path_config())
+            .wrap(from_fn(head_as_get))
             .wrap(ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, method_not_allowed))
             .wrap(from_fn(require_schema))
             // Outside everything that answers, so error responses carry CORS headers too.

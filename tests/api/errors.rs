@@ -41,7 +41,7 @@ async fn wrong_methods_are_405_problem_json() {
     assert_eq!(body["code"], "method_not_allowed");
 }
 
-/// Every documented path, with `{params}` filled in.
+/// Every documented path, with `{params}` filled in, and the methods it answers.
 async fn documented_paths(app: &TestApp) -> Vec<(String, Vec<String>)> {
     let document: serde_json::Value = app.get("/openapi.json").await.json().await.unwrap();
     document["paths"]
@@ -60,12 +60,16 @@ async fn documented_paths(app: &TestApp) -> Vec<(String, Vec<String>)> {
                 })
                 .collect::<Vec<_>>()
                 .join("/");
-            let methods = item
+            let mut methods: Vec<String> = item
                 .as_object()
                 .unwrap()
                 .keys()
                 .map(|method| method.to_uppercase())
                 .collect();
+            // HEAD is answered wherever GET is, documented or not.
+            if methods.iter().any(|m| m == "GET") {
+                methods.push("HEAD".into());
+            }
             (concrete, methods)
         })
         .collect()
@@ -102,6 +106,37 @@ async fn a_405_says_which_methods_the_document_lists_and_the_router_serves_them(
                 );
             }
         }
+    }
+}
+
+#[tokio::test]
+async fn head_is_get_without_the_body() {
+    let app = TestApp::spawn().await;
+    for path in ["/health/live", "/api/v1/products", "/openapi.json"] {
+        let get = app.get(path).await;
+        let head = app.client.head(app.url(path)).send().await.unwrap();
+        assert_eq!(head.status(), get.status(), "{path}");
+        assert_eq!(
+            head.headers()["content-type"],
+            get.headers()["content-type"],
+            "{path}"
+        );
+        let length = get.bytes().await.unwrap().len();
+        assert!(length > 0);
+        assert_eq!(
+            head.headers()["content-length"].to_str().unwrap(),
+            length.to_string(),
+            "{path}"
+        );
+        assert!(head.bytes().await.unwrap().is_empty(), "{path}");
+    }
+    // A route that needs a token still needs one; an unknown product is still 404.
+    for (path, status) in [
+        ("/api/v1/users/me", StatusCode::UNAUTHORIZED),
+        ("/api/v1/products/999999", StatusCode::NOT_FOUND),
+    ] {
+        let head = app.client.head(app.url(path)).send().await.unwrap();
+        assert_eq!(head.status(), status, "{path}");
     }
 }
 
