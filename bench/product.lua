@@ -1,6 +1,6 @@
 -- GET /api/v1/products/{random id in 1..PRODUCTS}
 local products = tonumber(os.getenv("BENCH_PRODUCTS") or "100000")
-math.randomseed(os.time())
+dofile(os.getenv("BENCH_DIR") .. "/random.lua")
 request = function()
   return wrk.format("GET", "/api/v1/products/" .. math.random(1, products))
 end
