@@ -89,7 +89,18 @@ fn migrate(action: MigrateAction, config: &Config) -> anyhow::Result<()> {
     if matches!(action, MigrateAction::Run) {
         db::ensure_database_exists(&url)?;
     }
-    let mut conn = db::establish(&url)?;
+    let mut conn = match db::establish(&url) {
+        Ok(conn) => conn,
+        // Nothing is applied to a database that does not exist yet: say so, as status.
+        Err(missing @ db::DbError::MissingDatabase { .. })
+            if matches!(action, MigrateAction::Status) =>
+        {
+            eprintln!("{missing}");
+            print_status(&db::embedded_migrations_against(&[])?);
+            return Ok(());
+        }
+        Err(err) => return Err(err.into()),
+    };
     // Diesel's own error here tells the user to run `diesel migration run`, a tool they
     // may not have; checking first lets us name ours. (Its message only reaches us as
     // text inside DbError, so asking the database is sturdier than matching on it.)
@@ -116,18 +127,20 @@ fn migrate(action: MigrateAction, config: &Config) -> anyhow::Result<()> {
         }
         MigrateAction::Revert => println!("Reverted {}", db::revert_last_migration(&mut conn)?),
         MigrateAction::Redo => println!("Redid {}", db::redo_last_migration(&mut conn)?),
-        MigrateAction::Status => {
-            for migration in db::migration_status(&mut conn)? {
-                let state = if migration.applied {
-                    "applied"
-                } else {
-                    "pending"
-                };
-                println!("{state:<8} {}", migration.name);
-            }
-        }
+        MigrateAction::Status => print_status(&db::migration_status(&mut conn)?),
     }
     Ok(())
+}
+
+fn print_status(migrations: &[db::MigrationState]) {
+    for migration in migrations {
+        let state = if migration.applied {
+            "applied"
+        } else {
+            "pending"
+        };
+        println!("{state:<8} {}", migration.name);
+    }
 }
 
 fn promote(username: &str, config: &Config) -> anyhow::Result<()> {

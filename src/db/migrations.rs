@@ -113,6 +113,11 @@ pub fn migration_status(conn: &mut PgConnection) -> Result<Vec<MigrationState>, 
         .iter()
         .map(ToString::to_string)
         .collect();
+    embedded_migrations_against(&applied)
+}
+
+/// Every embedded migration, each marked applied when its version is in `applied`.
+pub fn embedded_migrations_against(applied: &[String]) -> Result<Vec<MigrationState>, DbError> {
     let migrations = diesel::migration::MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS)
         .map_err(|err| DbError::Migration(err.to_string()))?;
     Ok(migrations

@@ -7,8 +7,9 @@ mod migrations;
 mod pool;
 
 pub use migrations::{
-    connect_creating_database, ensure_database_exists, migration_status, prepare_database,
-    redo_last_migration, revert_last_migration, run_pending_migrations, MigrationState, MIGRATIONS,
+    connect_creating_database, embedded_migrations_against, ensure_database_exists,
+    migration_status, prepare_database, redo_last_migration, revert_last_migration,
+    run_pending_migrations, MigrationState, MIGRATIONS,
 };
 pub use pool::{
     build_pool, build_pool_lazily, connection_url, establish, pool_state, DbConnection, DbPool,
@@ -25,6 +26,8 @@ pub enum DbError {
         database: String,
         reason: String,
     },
+    #[error("database {database:?} does not exist on the PostgreSQL server at {host}; `storefront migrate run` (or `storefront serve`) creates it")]
+    MissingDatabase { host: String, database: String },
     #[error("migrations failed: {0}")]
     Migration(String),
     #[error(transparent)]

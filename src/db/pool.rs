@@ -32,10 +32,21 @@ pub fn connection_url(config: &DatabaseConfig) -> DatabaseUrl {
 
 /// Opens one connection outside the pool (migrations, CLI commands).
 pub fn establish(url: &DatabaseUrl) -> Result<PgConnection, DbError> {
-    PgConnection::establish(url.expose()).map_err(|err| DbError::Unreachable {
-        host: url.host_description(),
-        database: url.database_name().to_owned(),
-        reason: err.to_string().trim().to_owned(),
+    PgConnection::establish(url.expose()).map_err(|err| {
+        let reason = err.to_string().trim().to_owned();
+        let host = url.host_description();
+        let database = url.database_name().to_owned();
+        // The server's FATAL for a missing database (SQLSTATE 3D000, which libpq reports
+        // only as text): the server is fine, and the fix is different.
+        if reason.contains(&format!("database \"{database}\" does not exist")) {
+            DbError::MissingDatabase { host, database }
+        } else {
+            DbError::Unreachable {
+                host,
+                database,
+                reason,
+            }
+        }
     })
 }
 

@@ -33,6 +33,22 @@ fn a_bad_setting_stops_the_start_with_a_message_naming_it() {
 fn migrate_creates_runs_and_reports_status() {
     let db = TestDb::not_yet_created();
     let run = |args: &[&str]| run_ok(&db, args);
+    // Before the database exists: everything pending, and a word on how to create it.
+    let status = storefront()
+        .env("DATABASE_URL", db.url().expose())
+        .args(["migrate", "status"])
+        .output()
+        .unwrap();
+    assert!(status.status.success());
+    let stdout = String::from_utf8(status.stdout).unwrap();
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("pending")).count(),
+        6,
+        "{stdout}"
+    );
+    let stderr = String::from_utf8(status.stderr).unwrap();
+    assert!(stderr.contains("does not exist"), "{stderr}");
+    assert!(stderr.contains("storefront migrate run"), "{stderr}");
     let applied = run(&["migrate", "run"]);
     assert_eq!(applied.lines().count(), 6, "{applied}");
     let status = run(&["migrate", "status"]);
