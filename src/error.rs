@@ -27,6 +27,14 @@ impl FieldError {
             message: message.into(),
         }
     }
+
+    pub fn username_taken() -> Self {
+        Self::new("username", "is already taken")
+    }
+
+    pub fn email_taken() -> Self {
+        Self::new("email", "is already registered")
+    }
 }
 
 pub use crate::domain::StockShortage;
@@ -278,8 +286,8 @@ fn is_transient(message: &str) -> bool {
 /// Which request field a unique constraint guards; the message the client sees.
 fn unique_violation_field(constraint: &str) -> FieldError {
     match constraint {
-        "users_username_key" => FieldError::new("username", "is already taken"),
-        "users_email_lower_key" => FieldError::new("email", "is already registered"),
+        "users_username_key" => FieldError::username_taken(),
+        "users_email_lower_key" => FieldError::email_taken(),
         other => FieldError::new(other, "already exists"),
     }
 }

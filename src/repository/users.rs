@@ -17,6 +17,29 @@ pub fn insert(conn: &mut PgConnection, new_user: &NewUser<'_>) -> QueryResult<Us
         .get_result(conn)
 }
 
+/// Which of `username` and `email` (compared as the unique index does, case-insensitively)
+/// an existing user holds: to name every taken field after a unique violation, which
+/// reports only the first constraint it hit.
+pub fn taken_fields(
+    conn: &mut PgConnection,
+    username: &str,
+    email: &str,
+) -> QueryResult<(bool, bool)> {
+    let holders: Vec<(String, String)> = users::table
+        .filter(
+            users::username
+                .eq(username)
+                .or(lower(users::email).eq(lower(email))),
+        )
+        .select((users::username, users::email))
+        .load(conn)?;
+    let email = email.to_lowercase();
+    Ok((
+        holders.iter().any(|(name, _)| name == username),
+        holders.iter().any(|(_, held)| held.to_lowercase() == email),
+    ))
+}
+
 pub fn find_profile(conn: &mut PgConnection, user_id: i32) -> QueryResult<UserProfile> {
     users::table
         .find(user_id)

@@ -3,6 +3,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -11,7 +12,7 @@ use super::with_conn;
 use crate::auth::{AuthUser, Passwords};
 use crate::db::DbPool;
 use crate::domain::{Email, Password, Username, Validator};
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, FieldError, Problem};
 use crate::models::{NewUser, UserProfile};
 use crate::repository::users;
 
@@ -76,14 +77,34 @@ async fn register(
 
     let password_hash = passwords.hash(password).await?;
     // A taken username or email surfaces as a unique violation, mapped to 409: checking
-    // first and inserting after would race.
+    // first and inserting after would race. Only then are the taken fields looked up, so
+    // the 409 names each of them, not just the constraint PostgreSQL hit first.
     let user = with_conn(&pool, move |conn| {
         let new_user = NewUser {
             username: username.as_str(),
             email: email.as_str(),
             password_hash: &password_hash,
         };
-        Ok(users::insert(conn, &new_user)?)
+        match users::insert(conn, &new_user) {
+            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)) => {
+                let (name_taken, email_taken) =
+                    users::taken_fields(conn, username.as_str(), email.as_str())?;
+                let mut taken = Vec::new();
+                if name_taken {
+                    taken.push(FieldError::username_taken());
+                }
+                if email_taken {
+                    taken.push(FieldError::email_taken());
+                }
+                Err(if taken.is_empty() {
+                    // The holder is gone already: report what PostgreSQL said.
+                    DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info).into()
+                } else {
+                    ApiError::AlreadyExists(taken)
+                })
+            }
+            result => Ok(result?),
+        }
     })
     .await?;
     Ok(HttpResponse::Created()

@@ -119,33 +119,27 @@ async fn extra_fields_such_as_is_admin_are_rejected_and_nothing_is_created() {
 }
 
 #[tokio::test]
-async fn a_taken_username_or_email_in_any_case_is_409() {
+async fn a_taken_username_or_email_in_any_case_is_409_naming_each() {
     let app = TestApp::spawn().await;
     app.customer("alice").await;
-    let taken_name = expect_problem(
-        app.post_json(
-            "/api/v1/users",
-            &json!({"username": "alice", "email": "other@example.com", "password": "correct horse"}),
-            None,
+    for (username, email, taken) in [
+        ("alice", "other@example.com", &["username"][..]),
+        ("alice2", "ALICE@example.COM", &["email"]),
+        ("alice", "Alice@Example.com", &["username", "email"]),
+    ] {
+        let problem = expect_problem(
+            app.post_json(
+                "/api/v1/users",
+                &json!({"username": username, "email": email, "password": "correct horse"}),
+                None,
+            )
+            .await,
+            StatusCode::CONFLICT,
+            "already_exists",
         )
-        .await,
-        StatusCode::CONFLICT,
-        "already_exists",
-    )
-    .await;
-    assert_eq!(error_fields(&taken_name), ["username"]);
-    let taken_email = expect_problem(
-        app.post_json(
-            "/api/v1/users",
-            &json!({"username": "alice2", "email": "ALICE@example.COM", "password": "correct horse"}),
-            None,
-        )
-        .await,
-        StatusCode::CONFLICT,
-        "already_exists",
-    )
-    .await;
-    assert_eq!(error_fields(&taken_email), ["email"]);
+        .await;
+        assert_eq!(error_fields(&problem), taken, "{username} {email}");
+    }
     assert_eq!(user_count(&app), 1);
 }
 
