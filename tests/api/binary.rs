@@ -81,17 +81,7 @@ fn admin_promote_makes_an_existing_user_an_admin() {
     )
     .unwrap();
     assert!(!user.is_admin);
-    let output = storefront()
-        .env("DATABASE_URL", db.url().expose())
-        .args(["admin", "promote", "dana"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(String::from_utf8_lossy(&output.stdout).contains("dana"));
+    assert!(run_ok(&db, &["admin", "promote", "dana"]).contains("dana"));
     let promoted = storefront::repository::users::find_profile(&mut db.connect(), user.id).unwrap();
     assert!(promoted.is_admin);
 
