@@ -1,6 +1,17 @@
 //! `ApiError`: the one error type every handler returns, rendered as RFC 9457
 //! `application/problem+json`.
 //!
+//! Which layer returns which error:
+//! - `repository` returns Diesel's `QueryResult`, or `repository::ShopError` where a
+//!   query has outcomes other than rows (empty cart, short stock, a taken username).
+//!   It knows nothing of HTTP.
+//! - `db` returns `db::DbError` from what runs before serving (connecting, creating the
+//!   database, migrating) and from CLI commands; its blocking helper (`db::with_conn`)
+//!   is where a pool timeout or a failed blocking task becomes an `ApiError`.
+//! - `auth`, `routes` and the middleware return `ApiError`, converted from the two
+//!   above by the `From` impls here: this file is the one place that decides what a
+//!   database outcome means to a client (status, code, which field).
+//!
 //! Internals (database messages, panics in blocking tasks) are logged in full and never
 //! shown to the client: a 500 body says only that something went wrong.
 
@@ -9,6 +20,8 @@ use actix_web::{HttpResponse, ResponseError};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::Serialize;
 use utoipa::ToSchema;
+
+use crate::repository::{constraints, ShopError, Shortage, TakenField};
 
 /// Seconds a client should wait before retrying after a 503.
 const RETRY_AFTER_UNAVAILABLE_SECS: u64 = 1;
@@ -28,16 +41,32 @@ impl FieldError {
         }
     }
 
-    pub fn username_taken() -> Self {
-        Self::new("username", "is already taken")
-    }
-
-    pub fn email_taken() -> Self {
-        Self::new("email", "is already registered")
+    fn taken(field: TakenField) -> Self {
+        match field {
+            TakenField::Username => Self::new("username", "is already taken"),
+            TakenField::Email => Self::new("email", "is already registered"),
+        }
     }
 }
 
-pub use crate::domain::StockShortage;
+/// A cart line that cannot be filled: what was asked for and what is left (0 for a
+/// product that has been archived).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct StockShortage {
+    pub product_id: i32,
+    pub requested: i32,
+    pub available: i32,
+}
+
+impl From<Shortage> for StockShortage {
+    fn from(shortage: Shortage) -> Self {
+        Self {
+            product_id: shortage.product_id,
+            requested: shortage.requested,
+            available: shortage.available,
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -241,12 +270,15 @@ impl From<DieselError> for ApiError {
                 let constraint = info.constraint_name().unwrap_or_default();
                 match kind {
                     DatabaseErrorKind::UniqueViolation => {
-                        Self::AlreadyExists(vec![unique_violation_field(constraint)])
+                        Self::AlreadyExists(vec![constraints::taken_field(constraint).map_or_else(
+                            || FieldError::new(constraint, "already exists"),
+                            FieldError::taken,
+                        )])
                     }
                     // A reference to a row that does not exist (or vanished meanwhile).
                     DatabaseErrorKind::ForeignKeyViolation => Self::NotFound,
                     DatabaseErrorKind::CheckViolation => Self::Validation(vec![FieldError::new(
-                        check_violation_field(constraint),
+                        constraints::checked_field(constraint),
                         "is out of range",
                     )]),
                     DatabaseErrorKind::ClosedConnection
@@ -283,31 +315,17 @@ fn is_transient(message: &str) -> bool {
     .any(|needle| message.contains(needle))
 }
 
-/// Which request field a unique constraint guards; the message the client sees.
-fn unique_violation_field(constraint: &str) -> FieldError {
-    match constraint {
-        "users_username_key" => FieldError::username_taken(),
-        "users_email_lower_key" => FieldError::email_taken(),
-        other => FieldError::new(other, "already exists"),
-    }
-}
-
-fn check_violation_field(constraint: &str) -> &str {
-    match constraint {
-        "products_price_check" | "cart_items_unit_price_check" => "price",
-        "products_inventory_count_check" => "inventory_count",
-        "cart_items_quantity_check" => "quantity",
-        other => other,
-    }
-}
-
-impl From<crate::repository::ShopError> for ApiError {
-    fn from(err: crate::repository::ShopError) -> Self {
-        use crate::repository::ShopError;
+impl From<ShopError> for ApiError {
+    fn from(err: ShopError) -> Self {
         match err {
             ShopError::NotFound => Self::NotFound,
             ShopError::EmptyCart => Self::EmptyCart,
-            ShopError::InsufficientStock(items) => Self::InsufficientStock(items),
+            ShopError::InsufficientStock(items) => {
+                Self::InsufficientStock(items.into_iter().map(StockShortage::from).collect())
+            }
+            ShopError::AlreadyTaken(fields) => {
+                Self::AlreadyExists(fields.into_iter().map(FieldError::taken).collect())
+            }
             ShopError::IdempotencyKeyReused => Self::Validation(vec![FieldError::new(
                 "Idempotency-Key",
                 "was already used to check out a different cart; send a new key",

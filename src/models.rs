@@ -19,29 +19,6 @@ use diesel::sql_types::Text;
 
 use crate::schema::{cart_items, carts, products, sessions, users};
 
-/// A full user row, password hash included. Only the login path reads this.
-#[derive(Queryable, Selectable, Identifiable, Clone, PartialEq, Eq)]
-#[diesel(table_name = users, check_for_backend(Pg))]
-pub struct User {
-    pub id: i32,
-    pub username: String,
-    pub email: String,
-    pub password_hash: String,
-    pub is_admin: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl fmt::Debug for User {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("User")
-            .field("id", &self.id)
-            .field("username", &self.username)
-            .field("is_admin", &self.is_admin)
-            .finish_non_exhaustive()
-    }
-}
-
 /// A user without the password hash: what every query outside login selects, so the hash
 /// is not even fetched.
 #[derive(Queryable, Selectable, Identifiable, Debug, Clone, PartialEq, Eq)]
@@ -55,16 +32,20 @@ pub struct UserProfile {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<User> for UserProfile {
-    fn from(user: User) -> Self {
-        Self {
-            id: user.id,
-            username: user.username,
-            email: user.email,
-            is_admin: user.is_admin,
-            created_at: user.created_at,
-            updated_at: user.updated_at,
-        }
+/// A full user row, password hash included. Only the login path reads this.
+#[derive(Queryable, Selectable, Clone, PartialEq, Eq)]
+#[diesel(table_name = users, check_for_backend(Pg))]
+pub struct User {
+    #[diesel(embed)]
+    pub profile: UserProfile,
+    pub password_hash: String,
+}
+
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("profile", &self.profile)
+            .finish_non_exhaustive()
     }
 }
 
@@ -88,6 +69,17 @@ pub struct Product {
     pub archived_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl Product {
+    /// Units a cart may take: none once archived.
+    pub fn available_stock(&self) -> i32 {
+        if self.archived_at.is_some() {
+            0
+        } else {
+            self.inventory_count
+        }
+    }
 }
 
 #[derive(Insertable, Debug)]

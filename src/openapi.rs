@@ -14,7 +14,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::ApiError;
-use crate::routes::{cart, health, metrics, orders, products, sessions, users};
+use crate::routes::{carts, health, metrics, orders, products, sessions, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -35,17 +35,17 @@ use crate::routes::{cart, health, metrics, orders, products, sessions, users};
         products::show,
         products::update,
         products::archive,
-        cart::show,
-        cart::add_item,
-        cart::set_quantity,
-        cart::remove_item,
-        cart::checkout,
+        carts::show,
+        carts::add_item,
+        carts::set_quantity,
+        carts::remove_item,
+        carts::checkout,
         orders::list,
         orders::show,
         openapi_json,
         docs,
     ),
-    components(schemas(crate::error::Problem, crate::error::FieldError, crate::domain::StockShortage)),
+    components(schemas(crate::error::Problem, crate::error::FieldError, crate::error::StockShortage)),
     modifiers(&BearerAuth),
     tags(
         (name = "accounts", description = "Registration and login sessions"),

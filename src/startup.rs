@@ -2,21 +2,20 @@
 //! so tests bind port 0 and drive the very same app over real HTTP.
 
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::{from_fn, ErrorHandlerResponse, ErrorHandlers, Next};
-use actix_web::{web, App, HttpServer, ResponseError};
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer, ResponseError};
 
 use crate::auth::{LoginThrottle, Passwords};
 use crate::config::{Config, DatabaseUrl};
 use crate::cors;
-use crate::db::{self, DbError, DbPool};
+use crate::db::{self, DbError, DbPool, SchemaState};
 use crate::error::ApiError;
+use crate::openapi;
 use crate::routes::{self, extract};
 use crate::telemetry::{observe_request, Metrics};
 
@@ -53,29 +52,6 @@ impl Services {
             metrics,
             schema: SchemaState::pending(),
         }
-    }
-}
-
-/// Whether the database schema is known to be current. Until it is, API routes and
-/// readiness answer 503 instead of querying tables that may not exist yet.
-#[derive(Clone)]
-pub struct SchemaState(Arc<AtomicBool>);
-
-impl SchemaState {
-    pub fn ready() -> Self {
-        Self(Arc::new(AtomicBool::new(true)))
-    }
-
-    fn pending() -> Self {
-        Self(Arc::new(AtomicBool::new(false)))
-    }
-
-    pub fn is_ready(&self) -> bool {
-        self.0.load(Ordering::Acquire)
-    }
-
-    fn mark_ready(&self) {
-        self.0.store(true, Ordering::Release);
     }
 }
 
@@ -146,7 +122,8 @@ pub fn build_server(
             // and carries a request id.
             .wrap(from_fn(observe_request))
             .configure(routes::configure)
-            .default_service(web::to(routes::not_found))
+            .configure(openapi::configure)
+            .default_service(web::to(not_found))
     })
     .workers(config.http.workers)
     .worker_max_blocking_threads(config.http.blocking_threads_per_worker)
@@ -158,6 +135,11 @@ pub fn build_server(
     Ok(server)
 }
 
+/// The answer for paths no route matches.
+async fn not_found(_req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}
+
 /// actix answers a known path with an unknown method by an empty 405; clients get the
 /// same problem+json as for every other error, and the `Allow` header RFC 9110 requires
 /// (the route's methods, from the OpenAPI document).
@@ -166,7 +148,7 @@ fn method_not_allowed<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHand
     let mut problem = ApiError::MethodNotAllowed.error_response();
     let allow = req
         .match_pattern()
-        .and_then(|pattern| crate::openapi::allowed_methods(&pattern));
+        .and_then(|pattern| openapi::allowed_methods(&pattern));
     match allow {
         Some(methods) => {
             problem.headers_mut().insert(

@@ -740,8 +740,8 @@ fn users_are_found_by_username_or_email_in_any_case() {
         let by_email = users::find_for_login(conn, "BOB@EXAMPLE.com")
             .unwrap()
             .expect("by email");
-        assert_eq!(by_name.id, created.id);
-        assert_eq!(by_email.id, created.id);
+        assert_eq!(by_name.profile.id, created.id);
+        assert_eq!(by_email.profile.id, created.id);
         assert!(by_name.password_hash.starts_with("$argon2id$"));
         assert!(users::find_for_login(conn, "nobody").unwrap().is_none());
         // Debug output of the full row must not carry the hash into logs.
@@ -960,7 +960,7 @@ fn the_transaction_helper_commits_on_ok_and_rolls_back_on_err() {
     let seen = users::find_for_login(&mut db.connect(), "real")
         .unwrap()
         .unwrap();
-    assert_eq!(seen.id, committed.id);
+    assert_eq!(seen.profile.id, committed.id);
 }
 
 // ---------------------------------------------------------------- migrations

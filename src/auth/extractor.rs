@@ -8,12 +8,13 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 
+use diesel::pg::PgConnection;
+
 use super::token::{hash_token, TokenHash};
-use crate::db::DbPool;
+use crate::db::{with_conn, DbPool};
 use crate::error::ApiError;
 use crate::models::UserProfile;
 use crate::repository::sessions;
-use crate::routes::with_conn;
 
 /// The user whose unexpired session token came with the request.
 #[derive(Debug, Clone)]
@@ -45,11 +46,22 @@ pub struct BearerToken(TokenHash);
 
 impl BearerToken {
     /// The user holding this token's unexpired session; 401 otherwise.
-    pub fn authenticate(
-        &self,
-        conn: &mut diesel::pg::PgConnection,
-    ) -> Result<UserProfile, ApiError> {
+    pub fn authenticate(&self, conn: &mut PgConnection) -> Result<UserProfile, ApiError> {
         sessions::find_user(conn, &self.0)?.ok_or(ApiError::Unauthorized)
+    }
+
+    /// Runs `work` for the token's user, given a pooled connection and the user's id: the
+    /// session lookup and the work share one blocking call and one connection.
+    pub async fn with_user<T, F>(self, pool: &DbPool, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut PgConnection, i32) -> Result<T, ApiError> + Send + 'static,
+    {
+        with_conn(pool, move |conn| {
+            let user_id = self.authenticate(conn)?.id;
+            work(conn, user_id)
+        })
+        .await
     }
 
     /// Passes a request's own problem (unreadable body, invalid field, bad header) on
@@ -57,14 +69,13 @@ impl BearerToken {
     /// what the route expects. The session lookup costs a hop only on this error path.
     pub async fn report_after_authentication<T>(
         &self,
-        pool: &web::Data<DbPool>,
+        pool: &DbPool,
         input: Result<T, actix_web::Error>,
     ) -> Result<T, actix_web::Error> {
         match input {
             Ok(value) => Ok(value),
             Err(problem) => {
-                let token = *self;
-                with_conn(pool, move |conn| token.authenticate(conn)).await?;
+                self.with_user(pool, |_, _| Ok(())).await?;
                 Err(problem)
             }
         }

@@ -6,7 +6,8 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
-use super::{establish, DbError};
+use super::error::DbError;
+use super::pool::establish;
 use crate::config::DatabaseUrl;
 
 /// Every migration under `migrations/` (build.rs makes cargo re-embed them when they change).

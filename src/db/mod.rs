@@ -1,10 +1,17 @@
-//! The database layer's plumbing: the connection pool and schema migrations.
+//! The database layer's plumbing: the connection pool, the blocking helper handlers
+//! reach it through, and schema migrations.
 //!
-//! Queries themselves live in `crate::repository`; this module only hands out connections
+//! Queries themselves live in the repository; this module only hands out connections
 //! and keeps the schema current.
 
+mod blocking;
+mod error;
 mod migrations;
 mod pool;
+mod schema_state;
+
+pub use blocking::with_conn;
+pub use error::DbError;
 
 pub use migrations::{
     connect_creating_database, embedded_migrations_against, ensure_database_exists,
@@ -13,23 +20,5 @@ pub use migrations::{
 };
 pub use pool::{
     build_pool, build_pool_lazily, connection_url, establish, pool_state, DbConnection, DbPool,
-    PoolState,
 };
-
-/// Why the database could not be reached or brought up to date. Messages name the server
-/// and what to check, because they are what an operator reads when the start fails.
-#[derive(Debug, thiserror::Error)]
-pub enum DbError {
-    #[error("cannot connect to PostgreSQL at {host} (database {database:?}): {reason}. Check that the server is running and that DATABASE_URL points at it.")]
-    Unreachable {
-        host: String,
-        database: String,
-        reason: String,
-    },
-    #[error("database {database:?} does not exist on the PostgreSQL server at {host}; `storefront migrate run` (or `storefront serve`) creates it")]
-    MissingDatabase { host: String, database: String },
-    #[error("migrations failed: {0}")]
-    Migration(String),
-    #[error(transparent)]
-    Query(#[from] diesel::result::Error),
-}
+pub use schema_state::SchemaState;

@@ -7,9 +7,9 @@ use diesel::pg::PgConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use diesel::Connection;
 
-use super::DbError;
+use super::error::DbError;
 use crate::config::{DatabaseConfig, DatabaseUrl};
-use crate::telemetry::SlowQueryLog;
+use crate::telemetry::{PoolState, SlowQueryLog};
 
 pub type DbPool = Pool<ConnectionManager<PgConnection>>;
 pub type DbConnection = PooledConnection<ConnectionManager<PgConnection>>;
@@ -110,13 +110,6 @@ impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for SessionSettings 
 }
 
 /// A snapshot of the pool for readiness and metrics.
-#[derive(Debug, Clone, Copy, serde::Serialize, utoipa::ToSchema)]
-pub struct PoolState {
-    pub max_size: u32,
-    pub connections: u32,
-    pub idle_connections: u32,
-}
-
 pub fn pool_state(pool: &DbPool) -> PoolState {
     let state = pool.state();
     PoolState {

@@ -16,8 +16,8 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 
-use super::ShopError;
-use crate::domain::StockShortage;
+use super::{ShopError, Shortage};
+use crate::domain::Quantity;
 use crate::models::{Cart, CartItem, CartStatus, NewCart, NewCartItem, Product};
 use crate::schema::{cart_items, carts, products};
 
@@ -31,17 +31,22 @@ pub fn open_cart_for(conn: &mut PgConnection, user_id: i32) -> QueryResult<Cart>
     if let Some(cart) = find_open_cart(conn, user_id)? {
         return Ok(cart);
     }
-    conn.transaction(|conn| {
-        relax_durability(conn)?;
-        create_open_cart(conn, user_id)
-    })?;
+    change_cart(conn, |conn| create_open_cart(conn, user_id))?;
     find_open_cart(conn, user_id)?.ok_or(diesel::result::Error::NotFound)
 }
 
-/// Lets this transaction commit without waiting for the WAL flush (see the module doc).
-fn relax_durability(conn: &mut PgConnection) -> QueryResult<()> {
+/// Runs a cart change in its own transaction, committed without waiting for the WAL
+/// flush (see the module doc).
+fn change_cart<T, E, F>(conn: &mut PgConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
     use diesel::connection::SimpleConnection;
-    conn.batch_execute("SET LOCAL synchronous_commit = off")
+    conn.transaction(|conn| {
+        conn.batch_execute("SET LOCAL synchronous_commit = off")?;
+        work(conn)
+    })
 }
 
 fn create_open_cart(conn: &mut PgConnection, user_id: i32) -> QueryResult<usize> {
@@ -133,10 +138,9 @@ pub fn add_to_open_cart(
     conn: &mut PgConnection,
     user_id: i32,
     product_id: i32,
-    quantity: i32,
+    quantity: Quantity,
 ) -> Result<CartWithLines, ShopError> {
-    conn.transaction(|conn| {
-        relax_durability(conn)?;
+    change_cart(conn, |conn| {
         let product =
             super::products::find_live(conn, product_id).map_err(ShopError::from_not_found)?;
         let cart = lock_open_cart_for_change(conn, user_id)?;
@@ -147,15 +151,11 @@ pub fn add_to_open_cart(
             .first(conn)
             .optional()?
             .unwrap_or(0);
-        let requested = in_cart.saturating_add(quantity);
-        if requested > product.inventory_count {
-            return Err(ShopError::InsufficientStock(vec![StockShortage {
-                product_id,
-                requested,
-                available: product.inventory_count,
-            }]));
+        let requested = in_cart.saturating_add(quantity.get());
+        if let Some(shortage) = Shortage::of(product_id, requested, product.available_stock()) {
+            return Err(ShopError::InsufficientStock(vec![shortage]));
         }
-        add_item(conn, cart.id, product_id, quantity)?;
+        add_item(conn, cart.id, product_id, quantity.get())?;
         Ok((cart.clone(), items_with_products(conn, cart.id)?))
     })
 }
@@ -165,10 +165,9 @@ pub fn set_quantity_in_open_cart(
     conn: &mut PgConnection,
     user_id: i32,
     item_id: i32,
-    quantity: i32,
+    quantity: Quantity,
 ) -> Result<CartWithLines, ShopError> {
-    conn.transaction(|conn| {
-        relax_durability(conn)?;
+    change_cart(conn, |conn| {
         let cart = lock_existing_open_cart(conn, user_id)?.ok_or(ShopError::NotFound)?;
         let (item, product) = cart_items::table
             .inner_join(products::table)
@@ -178,19 +177,11 @@ pub fn set_quantity_in_open_cart(
             .first(conn)
             .optional()?
             .ok_or(ShopError::NotFound)?;
-        let available = if product.archived_at.is_some() {
-            0
-        } else {
-            product.inventory_count
-        };
-        if quantity > available {
-            return Err(ShopError::InsufficientStock(vec![StockShortage {
-                product_id: item.product_id,
-                requested: quantity,
-                available,
-            }]));
+        let shortage = Shortage::of(item.product_id, quantity.get(), product.available_stock());
+        if let Some(shortage) = shortage {
+            return Err(ShopError::InsufficientStock(vec![shortage]));
         }
-        set_item_quantity(conn, user_id, item_id, quantity)?;
+        set_item_quantity(conn, user_id, item_id, quantity.get())?;
         Ok((cart.clone(), items_with_products(conn, cart.id)?))
     })
 }
@@ -201,8 +192,7 @@ pub fn remove_from_open_cart(
     user_id: i32,
     item_id: i32,
 ) -> Result<(), ShopError> {
-    conn.transaction(|conn| {
-        relax_durability(conn)?;
+    change_cart(conn, |conn| {
         lock_existing_open_cart(conn, user_id)?.ok_or(ShopError::NotFound)?;
         remove_item(conn, user_id, item_id).map_err(ShopError::from_not_found)
     })
@@ -228,15 +218,12 @@ pub fn items_with_products(
         .load(conn)
 }
 
-/// Ids of the user's open carts, for scoping item changes to their owner.
-fn open_cart_ids_of(
+/// The id of the user's open cart (none or one), as a subquery: scopes item changes to
+/// their owner.
+pub(super) fn open_cart_ids_of(
     user_id: i32,
 ) -> carts::BoxedQuery<'static, diesel::pg::Pg, diesel::sql_types::Integer> {
-    carts::table
-        .filter(carts::user_id.eq(user_id))
-        .filter(carts::status.eq(CartStatus::Open))
-        .select(carts::id)
-        .into_boxed()
+    open_cart_query(user_id).select(carts::id).into_boxed()
 }
 
 /// Sets a line's quantity. `NotFound` unless the line is in this user's open cart.

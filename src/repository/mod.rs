@@ -1,20 +1,23 @@
 //! Queries, one module per table. Each is a plain function over `&mut PgConnection`
-//! returning `QueryResult`, so it runs the same inside a handler's `web::block`, a CLI
-//! command or a test transaction, and never knows about HTTP.
+//! returning `QueryResult` (or `ShopError` where a query has outcomes other than rows),
+//! so it runs the same inside a handler's blocking call, a CLI command or a test
+//! transaction, and never knows about HTTP.
 
 pub mod carts;
 pub mod catalogue;
+pub mod constraints;
 pub mod orders;
 pub mod products;
 pub mod sessions;
 pub mod users;
 
 use diesel::pg::PgConnection;
-use diesel::Connection;
+use diesel::{Connection, RunQueryDsl};
 
-use crate::domain::StockShortage;
+pub use constraints::TakenField;
 
-/// Outcomes of cart and checkout operations that are not plain query failures.
+/// Outcomes of account, cart and checkout operations that are not plain query failures.
+/// The HTTP layer (`error.rs`) decides what each means to a client.
 #[derive(Debug, thiserror::Error)]
 pub enum ShopError {
     #[error("not found")]
@@ -22,10 +25,13 @@ pub enum ShopError {
     #[error("the cart is empty")]
     EmptyCart,
     #[error("insufficient stock")]
-    InsufficientStock(Vec<StockShortage>),
+    InsufficientStock(Vec<Shortage>),
     /// An Idempotency-Key already used for another cart's checkout.
     #[error("idempotency key reused for a different cart")]
     IdempotencyKeyReused,
+    /// Unique fields another row already holds (every one of them, not only the first).
+    #[error("already taken: {0:?}")]
+    AlreadyTaken(Vec<TakenField>),
     #[error(transparent)]
     Database(#[from] diesel::result::Error),
 }
@@ -40,6 +46,26 @@ impl ShopError {
     }
 }
 
+/// A cart line that cannot be filled: what was asked for and what is left (0 for a
+/// product that has been archived).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shortage {
+    pub product_id: i32,
+    pub requested: i32,
+    pub available: i32,
+}
+
+impl Shortage {
+    /// The shortage when `requested` units exceed what is `available`.
+    pub fn of(product_id: i32, requested: i32, available: i32) -> Option<Self> {
+        (requested > available).then_some(Self {
+            product_id,
+            requested,
+            available,
+        })
+    }
+}
+
 /// Runs `work` in one transaction: committed when it returns `Ok`, rolled back on `Err`
 /// (or on panic). Nested calls become savepoints.
 pub fn in_transaction<T, E, F>(conn: &mut PgConnection, work: F) -> Result<T, E>
@@ -48,4 +74,9 @@ where
     E: From<diesel::result::Error>,
 {
     conn.transaction(work)
+}
+
+/// One round trip that proves the connection (and the server behind it) answers.
+pub fn ping(conn: &mut PgConnection) -> diesel::QueryResult<()> {
+    diesel::sql_query("SELECT 1").execute(conn).map(drop)
 }

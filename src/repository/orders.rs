@@ -10,9 +10,10 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::Integer;
 
-use super::carts::{items_with_products, lock_open_cart_for_checkout, CartWithLines};
-use super::ShopError;
-use crate::domain::StockShortage;
+use super::carts::{
+    items_with_products, lock_open_cart_for_checkout, open_cart_ids_of, CartWithLines,
+};
+use super::{ShopError, Shortage};
 use crate::models::{Cart, CartItem, CartStatus, Product};
 use crate::schema::{cart_items, carts, products};
 
@@ -92,18 +93,13 @@ fn checkout_once(
         .into_iter()
         .map(|product| (product.id, product))
         .collect();
-    let shortages: Vec<StockShortage> = items
+    let shortages: Vec<Shortage> = items
         .iter()
         .filter_map(|item| {
             let available = locked
                 .get(&item.product_id)
-                .filter(|product| product.archived_at.is_none())
-                .map_or(0, |product| product.inventory_count);
-            (item.quantity > available).then_some(StockShortage {
-                product_id: item.product_id,
-                requested: item.quantity,
-                available,
-            })
+                .map_or(0, Product::available_stock);
+            Shortage::of(item.product_id, item.quantity, available)
         })
         .collect();
     if !shortages.is_empty() {
@@ -141,10 +137,7 @@ fn nothing_to_check_out(
     user_id: i32,
     idempotency_key: Option<&str>,
 ) -> Result<CheckoutOutcome, ShopError> {
-    if let Some(outcome) = replay_by_key(conn, user_id, idempotency_key)? {
-        return Ok(outcome);
-    }
-    Err(ShopError::EmptyCart)
+    replay_by_key(conn, user_id, idempotency_key)?.ok_or(ShopError::EmptyCart)
 }
 
 /// The earlier order placed with this key, replayed; `None` without a key or an order.
@@ -179,10 +172,7 @@ fn replay(
     order: Cart,
 ) -> Result<CheckoutOutcome, ShopError> {
     let open_cart_has_items: bool = diesel::select(diesel::dsl::exists(
-        cart_items::table
-            .inner_join(carts::table)
-            .filter(carts::user_id.eq(user_id))
-            .filter(carts::status.eq(CartStatus::Open)),
+        cart_items::table.filter(cart_items::cart_id.eq_any(open_cart_ids_of(user_id))),
     ))
     .get_result(conn)?;
     if open_cart_has_items {
@@ -190,6 +180,16 @@ fn replay(
     }
     let lines = items_with_products(conn, order.id)?;
     Ok(CheckoutOutcome::Replayed((order, lines)))
+}
+
+/// The user's checked-out carts, as a query that can still be filtered and ordered.
+#[diesel::dsl::auto_type]
+fn orders_of(user_id: i32) -> _ {
+    let checked_out: diesel::dsl::Eq<carts::status, CartStatus> =
+        carts::status.eq(CartStatus::CheckedOut);
+    carts::table
+        .filter(carts::user_id.eq(user_id))
+        .filter(checked_out)
 }
 
 /// Where the previous page of orders ended.
@@ -207,9 +207,7 @@ pub fn list_orders(
     after: Option<OrderPosition>,
     limit: i64,
 ) -> QueryResult<Vec<CartWithLines>> {
-    let mut query = carts::table
-        .filter(carts::user_id.eq(user_id))
-        .filter(carts::status.eq(CartStatus::CheckedOut))
+    let mut query = orders_of(user_id)
         .select(Cart::as_select())
         .order((carts::checked_out_at.desc(), carts::id.desc()))
         .limit(limit)
@@ -253,10 +251,8 @@ pub fn find_order(
     user_id: i32,
     order_id: i32,
 ) -> QueryResult<CartWithLines> {
-    let order = carts::table
-        .find(order_id)
-        .filter(carts::user_id.eq(user_id))
-        .filter(carts::status.eq(CartStatus::CheckedOut))
+    let order = orders_of(user_id)
+        .filter(carts::id.eq(order_id))
         .select(Cart::as_select())
         .first(conn)?;
     let lines = items_with_products(conn, order.id)?;

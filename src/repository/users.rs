@@ -3,6 +3,10 @@
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use super::constraints::TakenField;
+use super::ShopError;
 use crate::models::{NewUser, User, UserProfile};
 use crate::schema::users;
 
@@ -17,14 +21,35 @@ pub fn insert(conn: &mut PgConnection, new_user: &NewUser<'_>) -> QueryResult<Us
         .get_result(conn)
 }
 
+/// Registers a user. A taken username or email is `AlreadyTaken`, naming every taken
+/// field: the insert's unique violation reports only the constraint PostgreSQL hit first,
+/// so the holders are looked up after it (checking first and inserting after would race).
+pub fn register(conn: &mut PgConnection, new_user: &NewUser<'_>) -> Result<UserProfile, ShopError> {
+    match insert(conn, new_user) {
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)) => {
+            let (name_taken, email_taken) = taken_fields(conn, new_user.username, new_user.email)?;
+            let taken: Vec<TakenField> = [
+                name_taken.then_some(TakenField::Username),
+                email_taken.then_some(TakenField::Email),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            Err(if taken.is_empty() {
+                // The holder is gone already: report what PostgreSQL said.
+                DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info).into()
+            } else {
+                ShopError::AlreadyTaken(taken)
+            })
+        }
+        result => Ok(result?),
+    }
+}
+
 /// Which of `username` and `email` (compared as the unique index does, case-insensitively)
 /// an existing user holds: to name every taken field after a unique violation, which
 /// reports only the first constraint it hit.
-pub fn taken_fields(
-    conn: &mut PgConnection,
-    username: &str,
-    email: &str,
-) -> QueryResult<(bool, bool)> {
+fn taken_fields(conn: &mut PgConnection, username: &str, email: &str) -> QueryResult<(bool, bool)> {
     let holders: Vec<(String, String)> = users::table
         .filter(
             users::username

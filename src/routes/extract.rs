@@ -8,6 +8,7 @@ use actix_web::{web, HttpRequest};
 use serde::de::{self, Deserialize, Deserializer, Unexpected};
 use serde_json::value::RawValue;
 
+use crate::domain::Price;
 use crate::error::{ApiError, FieldError};
 
 /// Largest JSON body accepted. Every request of this API is far smaller.
@@ -157,6 +158,29 @@ pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     T::deserialize(deserializer).map(Some)
 }
 
+/// A price as the client sent it: the exact JSON text of the value (a string with its
+/// quotes, or a number as written), so a number is never read through a float, where
+/// `1.0000000000000001` would silently become `1`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(transparent)]
+pub struct PriceInput(Box<RawValue>);
+
+impl PriceInput {
+    /// The price it spells: a JSON string (`"19.99"`, the documented form) or a JSON
+    /// number, both read from their decimal text with the same rules.
+    pub fn parse(&self) -> Result<Price, String> {
+        let raw = self.0.get();
+        let text = if raw.starts_with('"') {
+            serde_json::from_str::<String>(raw).map_err(|_| Price::SHAPE_MESSAGE.to_owned())?
+        } else if raw.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+            raw.to_owned()
+        } else {
+            return Err(Price::SHAPE_MESSAGE.into());
+        };
+        Price::parse(&text)
+    }
+}
+
 struct WholeNumber(i64);
 
 impl<'de> Deserialize<'de> for WholeNumber {
@@ -191,6 +215,53 @@ impl de::Visitor<'_> for WholeNumberVisitor {
             Ok(value as i64)
         } else {
             Err(E::invalid_value(Unexpected::Float(value), &self))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::format_money;
+
+    fn price(json: &str) -> Result<String, String> {
+        let input: PriceInput = serde_json::from_str(json).expect("valid JSON");
+        input.parse().map(|p| format_money(p.as_decimal()))
+    }
+
+    #[test]
+    fn prices_are_exact_two_place_decimals() {
+        assert_eq!(price(r#""19.99""#).unwrap(), "19.99");
+        assert_eq!(price(r#""5""#).unwrap(), "5.00");
+        assert_eq!(price("0.1").unwrap(), "0.10");
+        assert_eq!(price("17").unwrap(), "17.00");
+        assert_eq!(price(r#""9999999999.99""#).unwrap(), "9999999999.99");
+        assert_eq!(price("9999999999.99").unwrap(), "9999999999.99");
+        for bad in [
+            r#""-1""#,
+            "-1",
+            r#""1.999""#,
+            // Through an f64 these two would be 1 and 20: read exactly, they have too
+            // many places.
+            "1.0000000000000001",
+            "19.999999999999999999",
+            // Exponents: refused as a string and as a number alike.
+            r#""1e3""#,
+            "1e3",
+            "1E2",
+            r#""NaN""#,
+            r#""abc""#,
+            r#""""#,
+            r#"" 19.99""#,
+            r#""10000000000.00""#,
+            "10000000000",
+            r#""00000000001""#,
+            "true",
+            "null",
+            "[1]",
+            "1e300",
+        ] {
+            assert!(price(bad).is_err(), "{bad}");
         }
     }
 }

@@ -2,14 +2,13 @@
 //! its database).
 
 use actix_web::{web, HttpResponse};
-use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::with_conn;
-use crate::db::{pool_state, DbPool, PoolState};
-use crate::error::{ApiError, Problem};
-use crate::startup::SchemaState;
+use super::responses;
+use crate::db::{self, with_conn, DbPool, SchemaState};
+use crate::error::ApiError;
+use crate::repository;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/health/live").route(web::get().to(live)))
@@ -31,6 +30,24 @@ pub struct ReadyResponse {
     pool: PoolState,
 }
 
+/// A snapshot of the pool for readiness and metrics.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PoolState {
+    max_size: u32,
+    connections: u32,
+    idle_connections: u32,
+}
+
+impl From<crate::telemetry::PoolState> for PoolState {
+    fn from(state: crate::telemetry::PoolState) -> Self {
+        Self {
+            max_size: state.max_size,
+            connections: state.connections,
+            idle_connections: state.idle_connections,
+        }
+    }
+}
+
 /// 200 while the process can serve HTTP at all; touches nothing else.
 #[utoipa::path(get, path = "/health/live", tag = "operations",
     responses((status = 200, description = "The process serves HTTP", body = LiveResponse)))]
@@ -41,7 +58,7 @@ async fn live() -> HttpResponse {
 /// 200 with the pool's state once a pooled connection answers `SELECT 1`; 503
 /// problem+json when the database is unreachable or the pool has no connection to spare.
 #[utoipa::path(get, path = "/health/ready", tag = "operations",
-    responses((status = 200, description = "The database answers", body = ReadyResponse), (status = 503, description = "Database unavailable or pool exhausted (Retry-After)", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "The database answers", body = ReadyResponse), responses::Unavailable))]
 async fn ready(
     pool: web::Data<DbPool>,
     schema: web::Data<SchemaState>,
@@ -51,14 +68,10 @@ async fn ready(
             "schema migrations not applied yet".into(),
         ));
     }
-    with_conn(&pool, |conn| {
-        diesel::sql_query("SELECT 1").execute(conn)?;
-        Ok(())
-    })
-    .await?;
+    with_conn(&pool, |conn| Ok(repository::ping(conn)?)).await?;
     Ok(HttpResponse::Ok().json(ReadyResponse {
         status: "ready",
         database: "up",
-        pool: pool_state(&pool),
+        pool: db::pool_state(&pool).into(),
     }))
 }

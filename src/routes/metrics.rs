@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpResponse};
 
-use crate::db::DbPool;
+use crate::db::{pool_state, DbPool};
 use crate::telemetry::{render_metrics, Metrics};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -14,5 +14,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 async fn metrics(metrics: web::Data<Metrics>, pool: web::Data<DbPool>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(render_metrics(&metrics, &pool))
+        .body(render_metrics(&metrics, pool_state(&pool)))
 }

@@ -5,13 +5,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::cart::CartResponse;
+use super::carts::CartResponse;
 use super::cursor::{open, seal, timestamp};
-use super::with_conn;
+use super::paging::split_page;
+use super::responses;
 use crate::auth::BearerToken;
 use crate::db::DbPool;
-use crate::domain::Validator;
-use crate::error::{ApiError, Problem};
+use crate::domain::PageSize;
+use crate::error::{ApiError, FieldError, Problem};
 use crate::repository::orders::{self, OrderPosition};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -38,40 +39,35 @@ pub struct OrderPage {
     next_cursor: Option<String>,
 }
 
-const DEFAULT_LIMIT: i64 = 20;
-const MAX_LIMIT: i64 = 100;
-
 #[utoipa::path(get, path = "/api/v1/orders", tag = "orders", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, description = "A page of orders, newest first", body = OrderPage), (status = 400, description = "Malformed JSON, query or body type", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing, unknown, expired or revoked token", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid field values", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable or pool exhausted (Retry-After)", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "A page of orders, newest first", body = OrderPage), responses::BadRequest, responses::Unauthorized, responses::Invalid, responses::Unavailable))]
 async fn list(
     pool: web::Data<DbPool>,
     token: BearerToken,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let ListQuery { limit, cursor } = query.into_inner();
-    let limit = limit.unwrap_or(DEFAULT_LIMIT);
-    let mut validator = Validator::default();
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        validator.check::<()>("limit", Err(format!("must be from 1 to {MAX_LIMIT}")));
-    }
-    validator.finish()?;
+    let size = PageSize::parse(limit)
+        .map_err(|message| ApiError::Validation(vec![FieldError::new("limit", message)]))?;
     let after = match cursor.filter(|raw| !raw.is_empty()) {
         Some(raw) => Some(decode_cursor(&raw).ok_or_else(|| {
             ApiError::BadRequest("the cursor is not valid; start again without it".into())
         })?),
         None => None,
     };
-    let mut page = with_conn(&pool, move |conn| {
-        let user_id = token.authenticate(conn)?.id;
-        Ok(orders::list_orders(conn, user_id, after, limit + 1)?)
-    })
-    .await?;
-    let has_more = page.len() as i64 > limit;
-    page.truncate(limit as usize);
-    let next_cursor = page
-        .last()
-        .filter(|_| has_more)
-        .and_then(|(order, _)| order.checked_out_at.map(|at| encode_cursor(at, order.id)));
+    let rows = token
+        .with_user(&pool, move |conn, user_id| {
+            Ok(orders::list_orders(
+                conn,
+                user_id,
+                after,
+                size.with_lookahead(),
+            )?)
+        })
+        .await?;
+    let (page, next_cursor) = split_page(rows, size, |(order, _)| {
+        order.checked_out_at.map(|at| encode_cursor(at, order.id))
+    });
     Ok(HttpResponse::Ok().json(OrderPage {
         items: page.into_iter().map(CartResponse::from).collect(),
         next_cursor,
@@ -80,18 +76,18 @@ async fn list(
 
 #[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders", security(("bearer" = [])),
     params(("id" = i32, Path, description = "Order id")),
-    responses((status = 200, description = "The order", body = CartResponse), (status = 401, description = "Missing, unknown, expired or revoked token", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such order of yours", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable or pool exhausted (Retry-After)", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "The order", body = CartResponse), responses::Unauthorized, (status = 404, description = "No such order of yours", body = Problem, content_type = "application/problem+json"), responses::Unavailable))]
 async fn show(
     pool: web::Data<DbPool>,
     token: BearerToken,
     id: web::Path<i32>,
 ) -> Result<HttpResponse, ApiError> {
     let order_id = id.into_inner();
-    let order = with_conn(&pool, move |conn| {
-        let user_id = token.authenticate(conn)?.id;
-        Ok(orders::find_order(conn, user_id, order_id)?)
-    })
-    .await?;
+    let order = token
+        .with_user(&pool, move |conn, user_id| {
+            Ok(orders::find_order(conn, user_id, order_id)?)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(CartResponse::from(order)))
 }
 

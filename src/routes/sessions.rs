@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::extract::ApiJson;
+use super::responses;
 use super::users::UserResponse;
-use super::with_conn;
 use crate::auth::{new_token, AuthUser, LoginThrottle, Passwords};
 use crate::config::Config;
-use crate::db::DbPool;
+use crate::db::{with_conn, DbPool};
 use crate::error::{ApiError, Problem};
 use crate::models::NewSession;
 use crate::repository::{sessions, users};
@@ -30,19 +30,19 @@ pub struct LoginRequest {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct SessionResponse {
+pub struct SessionResponse<'a> {
     /// Send as `Authorization: Bearer <token>`.
     token: String,
     #[schema(example = "Bearer")]
     token_type: &'static str,
     expires_at: DateTime<Utc>,
-    user: UserResponse,
+    user: UserResponse<'a>,
 }
 
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "accounts", request_body = LoginRequest,
     responses((status = 200, description = "Logged in", body = SessionResponse),
-        (status = 400, description = "Malformed JSON, query or body type", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Unknown login or wrong password", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid field values", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed logins for this login or address (Retry-After)", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable or pool exhausted (Retry-After)", body = Problem, content_type = "application/problem+json"), (status = 500, description = "A bug; the body carries no internals", body = Problem, content_type = "application/problem+json")))]
+        responses::BadRequest, (status = 401, description = "Unknown login or wrong password", body = Problem, content_type = "application/problem+json"), responses::TooLarge, responses::Invalid,
+        (status = 429, description = "Too many failed logins for this login or address (Retry-After)", body = Problem, content_type = "application/problem+json"), responses::Unavailable, responses::Bug))]
 async fn log_in(
     req: HttpRequest,
     pool: web::Data<DbPool>,
@@ -63,7 +63,7 @@ async fn log_in(
     } else {
         with_conn(&pool, move |conn| Ok(users::find_for_login(conn, &lookup)?)).await?
     };
-    let account = user.as_ref().map(|user| user.id);
+    let account = user.as_ref().map(|user| user.profile.id);
     if let Some(account) = account {
         throttle.check_account(account)?;
     }
@@ -74,13 +74,13 @@ async fn log_in(
         throttle.record_failure(&login, address, account);
         return Err(ApiError::Unauthorized);
     };
-    throttle.record_success(&login, user.id);
+    throttle.record_success(&login, user.profile.id);
 
     let (token, token_hash) = new_token();
     let lifetime = chrono::Duration::from_std(config.session_lifetime)
         .map_err(|err| ApiError::Internal(format!("session lifetime: {err}")))?;
     let expires_at = Utc::now() + lifetime;
-    let user_id = user.id;
+    let user_id = user.profile.id;
     let session = with_conn(&pool, move |conn| {
         sessions::delete_expired_for(conn, user_id)?;
         Ok(sessions::insert(
@@ -100,14 +100,14 @@ async fn log_in(
             token,
             token_type: "Bearer",
             expires_at: session.expires_at,
-            user: UserResponse::from(crate::models::UserProfile::from(user)),
+            user: UserResponse::from(&user.profile),
         }))
 }
 
 /// Revokes the session whose token authenticated this request; other sessions of the
 /// same user (other devices) stay logged in.
 #[utoipa::path(delete, path = "/api/v1/sessions/current", tag = "accounts", security(("bearer" = [])),
-    responses((status = 204, description = "Logged out; the token no longer works"), (status = 401, description = "Missing, unknown, expired or revoked token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable or pool exhausted (Retry-After)", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204, description = "Logged out; the token no longer works"), responses::Unauthorized, responses::Unavailable))]
 async fn log_out(pool: web::Data<DbPool>, auth: AuthUser) -> Result<HttpResponse, ApiError> {
     let token_hash = auth.token_hash;
     with_conn(&pool, move |conn| Ok(sessions::delete(conn, &token_hash)?)).await?;

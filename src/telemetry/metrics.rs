@@ -10,7 +10,13 @@ use prometheus::{
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
-use crate::db::{pool_state, DbPool};
+/// A snapshot of a connection pool, as the pool gauges (and readiness) report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolState {
+    pub max_size: u32,
+    pub connections: u32,
+    pub idle_connections: u32,
+}
 
 /// Latency buckets in seconds: 1 ms to 5 s.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -162,9 +168,8 @@ impl r2d2::HandleEvent for SharedPoolEvents {
     }
 }
 
-/// The Prometheus text exposition of every metric, with the pool gauges read now.
-pub fn render(metrics: &Metrics, pool: &DbPool) -> String {
-    let state = pool_state(pool);
+/// The Prometheus text exposition of every metric, with the pool gauges set to `state`.
+pub fn render(metrics: &Metrics, state: PoolState) -> String {
     metrics.pool_size.set(i64::from(state.connections));
     metrics.pool_idle.set(i64::from(state.idle_connections));
     metrics.pool_max.set(i64::from(state.max_size));

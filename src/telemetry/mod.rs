@@ -5,6 +5,6 @@ mod metrics;
 mod request_log;
 mod slow_query;
 
-pub use metrics::{render as render_metrics, Metrics, PoolEvents};
+pub use metrics::{render as render_metrics, Metrics, PoolEvents, PoolState};
 pub use request_log::{observe_request, REQUEST_ID_HEADER};
 pub use slow_query::SlowQueryLog;

@@ -10,7 +10,7 @@ use actix_web::middleware::Next;
 use actix_web::web;
 use rand::Rng;
 
-use super::Metrics;
+use super::metrics::Metrics;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 

@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::extract::{whole_number, ApiJson};
-use super::with_conn;
+use super::responses;
 use crate::auth::BearerToken;
 use crate::db::DbPool;
-use crate::domain::format_money;
+use crate::domain::{format_money, Quantity};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::models::{Cart, CartItem, Product};
 use crate::repository::carts::{self, CartWithLines};
@@ -122,29 +122,20 @@ impl Line {
 }
 
 #[utoipa::path(get, path = "/api/v1/cart", tag = "cart", security(("bearer" = [])),
-    responses((status = 200, description = "The open cart", body = CartResponse), (status = 401, description = "Missing, unknown, expired or revoked token", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable or pool exhausted (Retry-After)", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "The open cart", body = CartResponse), responses::Unauthorized, responses::Unavailable))]
 async fn show(pool: web::Data<DbPool>, token: BearerToken) -> Result<HttpResponse, ApiError> {
-    let cart = with_conn(&pool, move |conn| {
-        let user_id = token.authenticate(conn)?.id;
-        Ok(carts::open_cart_with_lines(conn, user_id)?)
-    })
-    .await?;
+    let cart = token
+        .with_user(&pool, |conn, user_id| {
+            Ok(carts::open_cart_with_lines(conn, user_id)?)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(CartResponse::from(cart)))
 }
 
-/// Most units of one product a single request may add or set.
-const MAX_QUANTITY: i64 = 999;
-
-/// A quantity of 1 to `MAX_QUANTITY`, or a 422 naming the `quantity` field.
-fn valid_quantity(raw: i64) -> Result<i32, ApiError> {
-    if (1..=MAX_QUANTITY).contains(&raw) {
-        Ok(raw as i32)
-    } else {
-        Err(ApiError::Validation(vec![FieldError::new(
-            "quantity",
-            format!("must be a whole number from 1 to {MAX_QUANTITY}"),
-        )]))
-    }
+/// A quantity, or a 422 naming the `quantity` field.
+fn valid_quantity(raw: i64) -> Result<Quantity, ApiError> {
+    Quantity::parse(raw)
+        .map_err(|message| ApiError::Validation(vec![FieldError::new("quantity", message)]))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -162,7 +153,7 @@ pub struct AddItemRequest {
 
 #[utoipa::path(post, path = "/api/v1/cart/items", tag = "cart", security(("bearer" = [])), request_body = AddItemRequest,
     responses((status = 201, description = "Added; the cart", body = CartResponse),
-        (status = 400, description = "Malformed JSON, query or body type", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing, unknown, expired or revoked token", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such product, or archived", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Not enough stock (insufficient_stock, with items)", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid field values", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable or pool exhausted (Retry-After)", body = Problem, content_type = "application/problem+json")))]
+        responses::BadRequest, responses::Unauthorized, (status = 404, description = "No such product, or archived", body = Problem, content_type = "application/problem+json"), responses::OutOfStock, responses::TooLarge, responses::Invalid, responses::Unavailable))]
 async fn add_item(
     pool: web::Data<DbPool>,
     token: BearerToken,
@@ -175,13 +166,13 @@ async fn add_item(
         Ok((product_id, quantity))
     });
     let (product_id, quantity) = token.report_after_authentication(&pool, input).await?;
-    let cart = with_conn(&pool, move |conn| {
-        let user_id = token.authenticate(conn)?.id;
-        Ok(carts::add_to_open_cart(
-            conn, user_id, product_id, quantity,
-        )?)
-    })
-    .await?;
+    let cart = token
+        .with_user(&pool, move |conn, user_id| {
+            Ok(carts::add_to_open_cart(
+                conn, user_id, product_id, quantity,
+            )?)
+        })
+        .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, "/api/v1/cart"))
         .json(CartResponse::from(cart)))
@@ -199,7 +190,7 @@ pub struct SetQuantityRequest {
 #[utoipa::path(patch, path = "/api/v1/cart/items/{item_id}", tag = "cart", security(("bearer" = [])), request_body = SetQuantityRequest,
     params(("item_id" = i32, Path, description = "Cart line id")),
     responses((status = 200, description = "Changed; the cart", body = CartResponse),
-        (status = 400, description = "Malformed JSON, query or body type", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing, unknown, expired or revoked token", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such line in your cart", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Not enough stock (insufficient_stock, with items)", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid field values", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable or pool exhausted (Retry-After)", body = Problem, content_type = "application/problem+json")))]
+        responses::BadRequest, responses::Unauthorized, (status = 404, description = "No such line in your cart", body = Problem, content_type = "application/problem+json"), responses::OutOfStock, responses::TooLarge, responses::Invalid, responses::Unavailable))]
 async fn set_quantity(
     pool: web::Data<DbPool>,
     token: BearerToken,
@@ -209,30 +200,30 @@ async fn set_quantity(
     let input = body.and_then(|body| Ok(valid_quantity(body.quantity)?));
     let quantity = token.report_after_authentication(&pool, input).await?;
     let item_id = item_id.into_inner();
-    let cart = with_conn(&pool, move |conn| {
-        let user_id = token.authenticate(conn)?.id;
-        Ok(carts::set_quantity_in_open_cart(
-            conn, user_id, item_id, quantity,
-        )?)
-    })
-    .await?;
+    let cart = token
+        .with_user(&pool, move |conn, user_id| {
+            Ok(carts::set_quantity_in_open_cart(
+                conn, user_id, item_id, quantity,
+            )?)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(CartResponse::from(cart)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/cart/items/{item_id}", tag = "cart", security(("bearer" = [])),
     params(("item_id" = i32, Path, description = "Cart line id")),
-    responses((status = 204, description = "Removed"), (status = 401, description = "Missing, unknown, expired or revoked token", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such line in your cart", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable or pool exhausted (Retry-After)", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204, description = "Removed"), responses::Unauthorized, (status = 404, description = "No such line in your cart", body = Problem, content_type = "application/problem+json"), responses::Unavailable))]
 async fn remove_item(
     pool: web::Data<DbPool>,
     token: BearerToken,
     item_id: web::Path<i32>,
 ) -> Result<HttpResponse, ApiError> {
     let item_id = item_id.into_inner();
-    with_conn(&pool, move |conn| {
-        let user_id = token.authenticate(conn)?.id;
-        Ok(carts::remove_from_open_cart(conn, user_id, item_id)?)
-    })
-    .await?;
+    token
+        .with_user(&pool, move |conn, user_id| {
+            Ok(carts::remove_from_open_cart(conn, user_id, item_id)?)
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -262,7 +253,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
 #[utoipa::path(post, path = "/api/v1/cart/checkout", tag = "cart", security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "Makes a retried checkout return the first order (1-255 visible ASCII characters)")),
     responses((status = 201, description = "Order placed (or replayed: Idempotent-Replayed: true); Location: /api/v1/orders/{id}", body = CartResponse),
-        (status = 400, description = "Malformed JSON, query or body type", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Missing, unknown, expired or revoked token", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Not enough stock (insufficient_stock, with items)", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Empty cart (empty_cart), or the key was used for another cart", body = Problem, content_type = "application/problem+json"), (status = 503, description = "Database unavailable or pool exhausted (Retry-After)", body = Problem, content_type = "application/problem+json")))]
+        responses::BadRequest, responses::Unauthorized, responses::OutOfStock, (status = 422, description = "Empty cart (empty_cart), or the key was used for another cart", body = Problem, content_type = "application/problem+json"), responses::Unavailable))]
 async fn checkout(
     req: HttpRequest,
     pool: web::Data<DbPool>,
@@ -270,11 +261,11 @@ async fn checkout(
 ) -> Result<HttpResponse, actix_web::Error> {
     let key = idempotency_key(&req).map_err(actix_web::Error::from);
     let key = token.report_after_authentication(&pool, key).await?;
-    let outcome = with_conn(&pool, move |conn| {
-        let user_id = token.authenticate(conn)?.id;
-        Ok(orders::checkout(conn, user_id, key.as_deref())?)
-    })
-    .await?;
+    let outcome = token
+        .with_user(&pool, move |conn, user_id| {
+            Ok(orders::checkout(conn, user_id, key.as_deref())?)
+        })
+        .await?;
     let (order, replayed) = match outcome {
         CheckoutOutcome::Placed(order) => (order, false),
         CheckoutOutcome::Replayed(order) => (order, true),

@@ -1,0 +1,202 @@
+//! Catalogue fields: product name, description, price, inventory; and money as text.
+
+use std::str::FromStr;
+
+use bigdecimal::BigDecimal;
+
+/// A product name: 1 to 255 characters once trimmed, not all whitespace, no NUL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductName(String);
+
+impl ProductName {
+    pub const MAX_LEN: usize = 255;
+
+    /// Lengths are counted before trimming, as the document's maxLength counts them.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw.contains('\0') {
+            return Err("must not contain NUL characters".into());
+        }
+        if raw.chars().count() > Self::MAX_LEN {
+            return Err(format!("must be at most {} characters long", Self::MAX_LEN));
+        }
+        match raw.trim() {
+            // Not "must not be blank": fuzzers read that (Spring's wording) as "required",
+            // which a partial update's `name` is not.
+            "" => Err("must have a character other than whitespace".into()),
+            name => Ok(Self(name.to_owned())),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// A product description: up to 10,000 characters, no NUL, trimmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Description(String);
+
+impl Description {
+    pub const MAX_LEN: usize = 10_000;
+
+    /// A blank description is none at all (`Ok(None)`).
+    pub fn parse(raw: &str) -> Result<Option<Self>, String> {
+        if raw.contains('\0') {
+            return Err("must not contain NUL characters".into());
+        }
+        if raw.chars().count() > Self::MAX_LEN {
+            return Err(format!("must be at most {} characters long", Self::MAX_LEN));
+        }
+        Ok(Some(raw.trim())
+            .filter(|d| !d.is_empty())
+            .map(|d| Self(d.to_owned())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// Units in stock: 0 to `i32::MAX` (the column is INTEGER with a CHECK >= 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InventoryCount(i32);
+
+impl InventoryCount {
+    pub fn parse(raw: i64) -> Result<Self, String> {
+        i32::try_from(raw)
+            .ok()
+            .filter(|count| *count >= 0)
+            .map(Self)
+            .ok_or_else(|| format!("must be a whole number from 0 to {}", i32::MAX))
+    }
+
+    pub fn get(self) -> i32 {
+        self.0
+    }
+}
+
+/// A price: non-negative, at most two decimal places, within NUMERIC(12,2), read from
+/// its decimal text in plain notation only (`1e3` is refused), so no float rounding
+/// ever happens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Price(BigDecimal);
+
+impl Price {
+    /// Largest price NUMERIC(12,2) holds.
+    pub const MAX: &'static str = "9999999999.99";
+    /// What a price looks like, as a string or as the text of a JSON number.
+    pub const PATTERN: &'static str = r"^[0-9]{1,10}(\.[0-9]{1,2})?$";
+    /// The complaint about a value that is not decimal text at all.
+    pub const SHAPE_MESSAGE: &'static str = "must be a decimal string such as \"19.99\"";
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let Some(price) = parse_decimal(text) else {
+            return Err(if text.contains(['e', 'E']) {
+                "must be in plain decimal notation, without an exponent".into()
+            } else {
+                Self::SHAPE_MESSAGE.into()
+            });
+        };
+        if text.starts_with('-') {
+            return Err("must not be negative".into());
+        }
+        let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+        if fraction.len() > 2 {
+            return Err("must have at most two decimal places".into());
+        }
+        if whole.len() > 10 {
+            return Err(format!(
+                "must be at most {} (ten digits before the point)",
+                Self::MAX
+            ));
+        }
+        Ok(Self(price.with_scale(2)))
+    }
+
+    pub fn as_decimal(&self) -> &BigDecimal {
+        &self.0
+    }
+
+    pub fn into_decimal(self) -> BigDecimal {
+        self.0
+    }
+}
+
+/// A plain decimal (`12`, `12.5`, `-0.25`); rejects exponents, `NaN` and the like that
+/// BigDecimal's own parser would accept.
+pub fn parse_decimal(text: &str) -> Option<BigDecimal> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let plain = !whole.is_empty()
+        && whole.len() <= 20
+        && fraction.len() <= 20
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && fraction.bytes().all(|b| b.is_ascii_digit())
+        && (fraction.is_empty() != digits.contains('.'));
+    plain.then(|| BigDecimal::from_str(text).ok()).flatten()
+}
+
+/// Money as clients see it: a decimal string with exactly two places.
+pub fn format_money(amount: &BigDecimal) -> String {
+    amount.with_scale(2).to_plain_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn price(text: &str) -> Result<String, String> {
+        Price::parse(text).map(|p| format_money(p.as_decimal()))
+    }
+
+    #[test]
+    fn prices_are_exact_two_place_decimals() {
+        assert_eq!(price("19.99").unwrap(), "19.99");
+        assert_eq!(price("5").unwrap(), "5.00");
+        assert_eq!(price("9999999999.99").unwrap(), "9999999999.99");
+        for bad in [
+            "-1",
+            "1.999",
+            // Through an f64 these two would be 1 and 20: read exactly, they have too
+            // many places.
+            "1.0000000000000001",
+            "19.999999999999999999",
+            "1e3",
+            "1E2",
+            "NaN",
+            "abc",
+            "",
+            " 19.99",
+            "10000000000.00",
+            "00000000001",
+            "1e300",
+        ] {
+            assert!(price(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(ProductName::parse("  Teapot ").unwrap().as_str(), "Teapot");
+        assert!(ProductName::parse(" \t").is_err());
+        assert!(ProductName::parse("a\0b").is_err());
+        assert!(ProductName::parse(&"x".repeat(256)).is_err());
+        assert_eq!(Description::parse("  ").unwrap(), None);
+        assert!(Description::parse(&"x".repeat(10_001)).is_err());
+    }
+
+    #[test]
+    fn inventory_is_a_non_negative_i32() {
+        assert_eq!(InventoryCount::parse(0).map(InventoryCount::get), Ok(0));
+        assert!(InventoryCount::parse(-1).is_err());
+        assert!(InventoryCount::parse(i64::from(i32::MAX) + 1).is_err());
+    }
+}

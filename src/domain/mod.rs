@@ -1,0 +1,17 @@
+//! Validated values: request input is parsed into these at the boundary, so code past a
+//! handler's first lines holds only valid values. Each parser says what is wrong in
+//! words a client can show its user.
+//!
+//! The bottom layer: pure types over std, bigdecimal and chrono. No IO, no HTTP, no
+//! OpenAPI; the documents that describe these rules (routes/schemas.rs) read the limits
+//! from here.
+
+mod account;
+mod cart;
+mod catalogue;
+mod paging;
+
+pub use account::{Email, Password, Username};
+pub use cart::Quantity;
+pub use catalogue::{format_money, parse_decimal, Description, InventoryCount, Price, ProductName};
+pub use paging::PageSize;

@@ -1,0 +1,28 @@
+//! What the schema's named constraints guard, in one place: the migrations name them,
+//! and this table says which request field each one is about.
+
+/// A unique field of a new or changed row that another row already holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TakenField {
+    Username,
+    Email,
+}
+
+/// The field a unique constraint guards; `None` for one no request field maps to.
+pub fn taken_field(constraint: &str) -> Option<TakenField> {
+    match constraint {
+        "users_username_key" => Some(TakenField::Username),
+        "users_email_lower_key" => Some(TakenField::Email),
+        _ => None,
+    }
+}
+
+/// The request field a CHECK constraint guards (the constraint's own name otherwise).
+pub fn checked_field(constraint: &str) -> &str {
+    match constraint {
+        "products_price_check" | "cart_items_unit_price_check" => "price",
+        "products_inventory_count_check" => "inventory_count",
+        "cart_items_quantity_check" => "quantity",
+        other => other,
+    }
+}

@@ -1,0 +1,87 @@
+//! The catalogue's JSON: the product as clients see it, a page of them, and the bodies
+//! admins send to create and change products.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+
+use crate::domain::format_money;
+use crate::models::Product;
+use crate::routes::extract::{optional_whole_number, present, present_whole_number, PriceInput};
+use crate::routes::schemas::{description_schema, price_schema, product_name_schema};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductResponse {
+    pub id: i32,
+    pub name: String,
+    pub description: Option<String>,
+    /// Decimal string, two places.
+    #[schema(example = "19.99")]
+    pub price: String,
+    pub inventory_count: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Product> for ProductResponse {
+    fn from(product: Product) -> Self {
+        Self {
+            id: product.id,
+            price: format_money(&product.price),
+            name: product.name,
+            description: product.description,
+            inventory_count: product.inventory_count,
+            created_at: product.created_at,
+            updated_at: product.updated_at,
+        }
+    }
+}
+
+/// A page of the catalogue; `next_cursor` is null on the last page.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductPage {
+    pub items: Vec<ProductResponse>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProductRequest {
+    #[schema(schema_with = product_name_schema)]
+    pub name: String,
+    #[serde(default)]
+    #[schema(schema_with = description_schema)]
+    pub description: Option<String>,
+    #[schema(schema_with = price_schema)]
+    pub price: PriceInput,
+    /// Units in stock; absent or null: 0.
+    #[serde(default, deserialize_with = "optional_whole_number")]
+    #[schema(minimum = 0, maximum = 2147483647)]
+    pub inventory_count: Option<i64>,
+}
+
+/// Absent fields stay as they are; `"description": null` clears the description. The
+/// other fields cannot be cleared, so null for them is a 422, not a silent no-op.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProductRequest {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = product_name_schema)]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "present_or_null")]
+    #[schema(schema_with = description_schema)]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = price_schema)]
+    pub price: Option<PriceInput>,
+    #[serde(default, deserialize_with = "present_whole_number")]
+    #[schema(value_type = i64, minimum = 0, maximum = 2147483647)]
+    pub inventory_count: Option<i64>,
+}
+
+/// Tells `"field": null` (Some(None)) from an absent field (None).
+fn present_or_null<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
+}

@@ -1,0 +1,159 @@
+//! The catalogue: list and search (anyone), read one (anyone), create / update / archive
+//! (admins). The handlers come first; `listing` parses the list's query, `body` holds
+//! the JSON shapes.
+
+mod body;
+mod listing;
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+
+pub use body::{CreateProductRequest, ProductPage, ProductResponse, UpdateProductRequest};
+use listing::{listing_from, ListQuery};
+
+use super::cursor;
+use super::extract::ApiJson;
+use super::paging::split_page;
+use super::responses;
+use super::validate::{all_valid, Validator};
+use crate::auth::AdminUser;
+use crate::db::{with_conn, DbPool};
+use crate::domain::{Description, InventoryCount, ProductName};
+use crate::error::{ApiError, Problem};
+use crate::models::{NewProduct, ProductChanges};
+use crate::repository::catalogue;
+use crate::repository::products;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/products")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .service(
+        web::resource("/products/{id}")
+            .route(web::get().to(show))
+            .route(web::patch().to(update))
+            .route(web::delete().to(archive)),
+    );
+}
+
+// ------------------------------------------------------------------ reading
+
+#[utoipa::path(get, path = "/api/v1/products/{id}", tag = "catalogue",
+    params(("id" = i32, Path, description = "Product id")),
+    responses((status = 200, description = "The product", body = ProductResponse), (status = 404, description = "Missing or archived", body = Problem, content_type = "application/problem+json"), responses::Unavailable))]
+async fn show(pool: web::Data<DbPool>, id: web::Path<i32>) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let product = with_conn(&pool, move |conn| Ok(products::find_live(conn, id)?)).await?;
+    Ok(HttpResponse::Ok().json(ProductResponse::from(product)))
+}
+
+#[utoipa::path(get, path = "/api/v1/products", tag = "catalogue", params(ListQuery),
+    responses((status = 200, description = "A page of products", body = ProductPage), responses::BadRequest, responses::Invalid, responses::Unavailable))]
+async fn list(
+    pool: web::Data<DbPool>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (listing, size) = listing_from(query.into_inner())?;
+    let rows = with_conn(&pool, move |conn| Ok(catalogue::list(conn, &listing)?)).await?;
+    let (rows, next_cursor) = split_page(rows, size, |last| Some(cursor::encode(last)));
+    Ok(HttpResponse::Ok().json(ProductPage {
+        items: rows
+            .into_iter()
+            .map(|row| ProductResponse::from(row.product))
+            .collect(),
+        next_cursor,
+    }))
+}
+
+// ------------------------------------------------------------------ writing (admins)
+
+#[utoipa::path(post, path = "/api/v1/products", tag = "catalogue", security(("bearer" = [])), request_body = CreateProductRequest,
+    responses((status = 201, description = "Created; Location: /api/v1/products/{id}", body = ProductResponse),
+        responses::BadRequest, responses::Unauthorized, responses::Forbidden, responses::TooLarge, responses::Invalid, responses::Unavailable))]
+async fn create(
+    _admin: AdminUser,
+    pool: web::Data<DbPool>,
+    // A Result, so AdminUser's 401 / 403 comes before any complaint about the body.
+    body: Result<ApiJson<CreateProductRequest>, actix_web::Error>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let body = body?.into_inner();
+    let (name, description, price, inventory_count) = all_valid!(
+        name: "name" => ProductName::parse(&body.name),
+        description: "description" => optional_description(body.description.as_deref()),
+        price: "price" => body.price.parse(),
+        inventory_count: "inventory_count" => InventoryCount::parse(body.inventory_count.unwrap_or(0)),
+    )?;
+    let product = with_conn(&pool, move |conn| {
+        Ok(products::insert(
+            conn,
+            &NewProduct {
+                name: name.as_str(),
+                description: description.as_ref().map(Description::as_str),
+                price: price.as_decimal(),
+                inventory_count: inventory_count.get(),
+            },
+        )?)
+    })
+    .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/products/{}", product.id)))
+        .json(ProductResponse::from(product)))
+}
+
+/// A description that may be absent or null: either is none.
+fn optional_description(raw: Option<&str>) -> Result<Option<Description>, String> {
+    raw.map_or(Ok(None), Description::parse)
+}
+
+#[utoipa::path(patch, path = "/api/v1/products/{id}", tag = "catalogue", security(("bearer" = [])), request_body = inline(UpdateProductRequest),
+    params(("id" = i32, Path, description = "Product id")),
+    responses((status = 200, description = "Updated", body = ProductResponse),
+        responses::BadRequest, responses::Unauthorized, responses::Forbidden, (status = 404, description = "Missing or archived", body = Problem, content_type = "application/problem+json"), responses::TooLarge, responses::Invalid, responses::Unavailable))]
+async fn update(
+    _admin: AdminUser,
+    pool: web::Data<DbPool>,
+    id: web::Path<i32>,
+    // A Result, so AdminUser's 401 / 403 comes before any complaint about the body.
+    body: Result<ApiJson<UpdateProductRequest>, actix_web::Error>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let body = body?.into_inner();
+    let mut validator = Validator::default();
+    let changes = ProductChanges {
+        name: body
+            .name
+            .and_then(|raw| validator.check("name", ProductName::parse(&raw)))
+            .map(ProductName::into_inner),
+        description: body
+            .description
+            .and_then(|raw| validator.check("description", optional_description(raw.as_deref())))
+            .map(|description| description.map(Description::into_inner)),
+        price: body
+            .price
+            .and_then(|raw| validator.check("price", raw.parse()))
+            .map(|price| price.into_decimal()),
+        inventory_count: body
+            .inventory_count
+            .and_then(|raw| validator.check("inventory_count", InventoryCount::parse(raw)))
+            .map(InventoryCount::get),
+    };
+    validator.finish()?;
+    let id = id.into_inner();
+    let product = with_conn(&pool, move |conn| Ok(products::update(conn, id, &changes)?)).await?;
+    Ok(HttpResponse::Ok().json(ProductResponse::from(product)))
+}
+
+/// Archives: the row stays (orders refer to it) but the catalogue no longer shows it.
+#[utoipa::path(delete, path = "/api/v1/products/{id}", tag = "catalogue", security(("bearer" = [])),
+    params(("id" = i32, Path, description = "Product id")),
+    responses((status = 204, description = "Archived"), responses::Unauthorized, responses::Forbidden, (status = 404, description = "Missing or already archived", body = Problem, content_type = "application/problem+json"), responses::Unavailable))]
+async fn archive(
+    _admin: AdminUser,
+    pool: web::Data<DbPool>,
+    id: web::Path<i32>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    with_conn(&pool, move |conn| Ok(products::archive(conn, id)?)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

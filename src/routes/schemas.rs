@@ -1,0 +1,106 @@
+//! OpenAPI schemas of the validated fields: exactly what the `domain` parsers accept, so
+//! a client (or a fuzzer) can tell valid input from the document alone. Limits come from
+//! the domain types; the patterns restate their rules as regular expressions.
+
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::Object;
+
+use crate::domain::{Description, Email, Password, Price, ProductName, Username};
+
+/// Rust's `char::is_whitespace` and `char::is_control` together, as a regex class body:
+/// what `Email::parse` refuses anywhere in an address.
+const SPACE_OR_CONTROL: &str =
+    r"\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+
+/// Rust's `char::is_whitespace` (what `str::trim` removes) as a regex class body.
+const WHITESPACE: &str =
+    r"\u0009-\u000d\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+
+fn string_schema() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(SchemaType::new(Type::String))
+}
+
+pub fn username_schema() -> Object {
+    string_schema()
+        .min_length(Some(Username::MIN_LEN))
+        .max_length(Some(Username::MAX_LEN))
+        .pattern(Some(r"^[A-Za-z0-9_.-]{3,50}$"))
+        .description(Some("3 to 50 letters, digits, `_`, `-` or `.`."))
+        .examples(["alice"])
+        .build()
+}
+
+pub fn email_schema() -> Object {
+    let outside = SPACE_OR_CONTROL;
+    let local = Email::MAX_LOCAL_LEN;
+    string_schema()
+        .min_length(Some(3))
+        .max_length(Some(Email::MAX_LEN))
+        .pattern(Some(format!(
+            "^[^@{outside}]{{1,{local}}}@[^@.{outside}]+(\\.[^@.{outside}]+)+$"
+        )))
+        .description(Some(
+            "An address with one `@`, a local part of 1 to 64 characters and a dotted domain; no spaces or control characters; at most 255 characters.",
+        ))
+        .examples(["alice@example.com"])
+        .build()
+}
+
+pub fn password_schema() -> Object {
+    string_schema()
+        .min_length(Some(Password::MIN_LEN))
+        .max_length(Some(Password::MAX_LEN))
+        .description(Some("8 to 128 characters."))
+        .examples(["correct horse"])
+        .build()
+}
+
+/// A price field: a decimal string or a JSON number in plain notation.
+pub fn price_schema() -> Schema {
+    OneOfBuilder::new()
+        .item(
+            string_schema()
+                .pattern(Some(Price::PATTERN))
+                .examples(["19.99"]),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(SchemaType::new(Type::Number))
+                .minimum(Some(0))
+                .maximum(Some(9_999_999_999.99))
+                .multiple_of(Some(0.01))
+                .description(Some("In plain decimal notation (no exponent); read exactly, never through a float.")),
+        )
+        .description(Some(
+            "Non-negative, at most two decimal places, at most 9999999999.99: a decimal string (preferred) or a JSON number in plain notation.",
+        ))
+        .build()
+        .into()
+}
+
+/// What `ProductName::parse` accepts: 1 to 255 characters, not all whitespace, no NUL.
+pub fn product_name_schema() -> Object {
+    string_schema()
+        .min_length(Some(1))
+        .max_length(Some(ProductName::MAX_LEN))
+        .pattern(Some(format!(
+            "^[^\\u0000]*[^\\u0000{WHITESPACE}][^\\u0000]*$"
+        )))
+        .description(Some(
+            "1 to 255 characters, not all whitespace (leading and trailing whitespace is trimmed).",
+        ))
+        .examples(["Blue teapot"])
+        .build()
+}
+
+/// What `Description::parse` accepts; blank or null means no description.
+pub fn description_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .max_length(Some(Description::MAX_LEN))
+        .pattern(Some(r"^[^\u0000]*$"))
+        .description(Some(
+            "Up to 10,000 characters; null or blank: no description (on update: clears it).",
+        ))
+        .build()
+}
