@@ -162,7 +162,7 @@ impl ApiError {
             Self::PayloadTooLarge => "The request body is too large.".into(),
             Self::Validation(fields) => join_messages(fields),
             Self::EmptyCart => "The cart has no items to check out.".into(),
-            Self::RateLimited { .. } => "Too many failed attempts; try again later.".into(),
+            Self::RateLimited { .. } => "Too many attempts; try again later.".into(),
             Self::ServiceUnavailable(_) => {
                 "The service cannot reach its database right now; try again shortly.".into()
             }

@@ -59,6 +59,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    throttle_counters (key) {
+        key -> Text,
+        attempts -> Int4,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Int4,
         #[max_length = 50]
@@ -77,4 +85,11 @@ diesel::joinable!(cart_items -> products (product_id));
 diesel::joinable!(carts -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(cart_items, carts, products, sessions, users,);
+diesel::allow_tables_to_appear_in_same_query!(
+    cart_items,
+    carts,
+    products,
+    sessions,
+    throttle_counters,
+    users,
+);

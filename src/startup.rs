@@ -10,14 +10,14 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::{from_fn, ErrorHandlerResponse, ErrorHandlers, Next};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer, ResponseError};
 
-use crate::auth::{LoginThrottle, Passwords};
+use crate::auth::{Passwords, Throttle};
 use crate::config::{Config, DatabaseUrl};
 use crate::cors;
-use crate::db::{self, DbError, DbPool, SchemaState};
+use crate::db::{self, CatalogueReads, DbError, DbPool, SchemaState};
 use crate::error::ApiError;
 use crate::openapi;
 use crate::routes::{self, extract};
-use crate::telemetry::{observe_request, Metrics};
+use crate::telemetry::{observe_request, Metrics, REPLICA};
 
 /// Seconds in-flight requests get to finish after SIGTERM / Ctrl-C.
 const SHUTDOWN_GRACE_SECS: u64 = 30;
@@ -25,32 +25,49 @@ const SHUTDOWN_GRACE_SECS: u64 = 30;
 /// What the app shares between requests, built before the server.
 pub struct Services {
     pub pool: DbPool,
+    pub reads: CatalogueReads,
     pub metrics: Metrics,
     pub schema: SchemaState,
 }
 
 impl Services {
-    /// Builds the pool (reporting to a fresh metrics registry) for a database that is
-    /// already migrated; fails fast, naming the server, when it cannot be reached.
+    /// Builds the pools (reporting to a fresh metrics registry) for a database that is
+    /// already migrated; fails fast, naming the server, when the primary cannot be
+    /// reached. The replica, if any, is only probed: one that is down is used once it
+    /// is up.
     pub fn connect(config: &Config) -> Result<Self, DbError> {
         let metrics = Metrics::new();
         let pool = db::build_pool(&config.database, metrics.pool_events())?;
-        Ok(Self {
-            pool,
-            metrics,
-            schema: SchemaState::ready(),
-        })
+        Ok(Self::around(config, pool, metrics, SchemaState::ready()))
     }
 
-    /// Builds the pool without touching the database; `schema` turns ready once the
+    /// Builds the pools without touching the database; `schema` turns ready once the
     /// migrations have been applied (see `serve`).
     fn connect_lazily(config: &Config) -> Self {
         let metrics = Metrics::new();
         let pool = db::build_pool_lazily(&config.database, metrics.pool_events());
+        Self::around(config, pool, metrics, SchemaState::pending())
+    }
+
+    fn around(config: &Config, pool: DbPool, metrics: Metrics, schema: SchemaState) -> Self {
+        let reads = match (config.replica_database(), &config.replica) {
+            (Some(database), Some(replica)) => {
+                let replica_pool =
+                    db::build_pool_lazily(&database, metrics.pool_events_for(REPLICA));
+                CatalogueReads::with_replica(
+                    pool.clone(),
+                    replica_pool,
+                    replica.max_lag,
+                    metrics.clone(),
+                )
+            }
+            _ => CatalogueReads::primary_only(pool.clone(), metrics.clone()),
+        };
         Self {
             pool,
+            reads,
             metrics,
-            schema: SchemaState::pending(),
+            schema,
         }
     }
 }
@@ -92,19 +109,26 @@ pub fn build_server(
     config: &Config,
 ) -> std::io::Result<Server> {
     let pool = web::Data::new(services.pool);
+    let reads = web::Data::new(services.reads);
     let metrics = web::Data::new(services.metrics);
     let schema = web::Data::new(services.schema);
     let passwords = web::Data::new(Passwords::new(config.http.workers));
-    let throttle = web::Data::new(LoginThrottle::new(&config.login_throttle));
+    let throttle = web::Data::new(Throttle::new(
+        &config.login_throttle,
+        config.registration_limit,
+    ));
+    let trusted_proxies = web::Data::new(config.http.trusted_proxies.clone());
     let shared_config = web::Data::new(config.clone());
     let cors_origins = config.http.cors_allowed_origins.clone();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(pool.clone())
+            .app_data(reads.clone())
             .app_data(metrics.clone())
             .app_data(schema.clone())
             .app_data(passwords.clone())
             .app_data(throttle.clone())
+            .app_data(trusted_proxies.clone())
             .app_data(shared_config.clone())
             .app_data(extract::json_config())
             .app_data(extract::query_config())

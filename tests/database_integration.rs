@@ -251,6 +251,15 @@ fn every_column_has_its_designed_type_and_nullability() {
                 "NO",
                 None,
             ),
+            ("throttle_counters", "key", "text", "NO", None),
+            ("throttle_counters", "attempts", "integer", "NO", None),
+            (
+                "throttle_counters",
+                "expires_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
             ("users", "id", "integer", "NO", None),
             ("users", "username", "character varying", "NO", Some(50)),
             ("users", "email", "character varying", "NO", Some(255)),
@@ -381,6 +390,7 @@ fn every_designed_index_exists_with_its_definition() {
         expect("sessions_token_hash_key", &["UNIQUE", "(token_hash)"]);
         expect("sessions_user_id_idx", &["(user_id)"]);
         expect("sessions_expires_at_idx", &["(expires_at)"]);
+        expect("throttle_counters_expires_at_idx", &["(expires_at)"]);
         let names: BTreeSet<&str> = indexes.iter().map(|i| i.name.as_str()).collect();
         for pkey in [
             "users_pkey",
@@ -388,10 +398,11 @@ fn every_designed_index_exists_with_its_definition() {
             "carts_pkey",
             "cart_items_pkey",
             "sessions_pkey",
+            "throttle_counters_pkey",
         ] {
             assert!(names.contains(pkey), "{pkey} missing");
         }
-        assert_eq!(names.len(), 20, "unexpected indexes: {names:?}");
+        assert_eq!(names.len(), 22, "unexpected indexes: {names:?}");
     });
 }
 
@@ -1009,7 +1020,7 @@ fn status_lists_every_migration_as_applied_or_pending() {
     let db = TestDb::empty();
     let mut conn = db.connect();
     let status = db::migration_status(&mut conn).unwrap();
-    assert_eq!(status.len(), 6);
+    assert_eq!(status.len(), 7);
     assert!(status.iter().all(|m| !m.applied));
     assert_eq!(status[1].name, "2026-11-22-170001_create_users");
 
@@ -1019,16 +1030,16 @@ fn status_lists_every_migration_as_applied_or_pending() {
         .iter()
         .all(|m| m.applied));
     let reverted = db::revert_last_migration(&mut conn).unwrap();
-    assert_eq!(reverted, "20261122170005");
+    assert_eq!(reverted, "20261126000001");
     let status = db::migration_status(&mut conn).unwrap();
     assert_eq!(status.iter().filter(|m| !m.applied).count(), 1);
     assert_eq!(
         db::redo_last_migration(&mut conn).unwrap(),
-        "20261122170004"
+        "20261122170005"
     );
     assert_eq!(
         db::run_pending_migrations(&mut conn).unwrap(),
-        ["20261122170005"]
+        ["20261126000001"]
     );
 }
 
@@ -1050,6 +1061,7 @@ fn instances_starting_together_apply_each_migration_once() {
         "20261122170003",
         "20261122170004",
         "20261122170005",
+        "20261126000001",
     ];
     assert_eq!(
         all, expected,
@@ -1063,7 +1075,7 @@ fn instances_starting_together_apply_each_migration_once() {
     let recorded = diesel::sql_query("SELECT count(*) AS n FROM __diesel_schema_migrations")
         .get_result::<Count>(&mut db.connect())
         .unwrap();
-    assert_eq!(recorded.n, 6);
+    assert_eq!(recorded.n, 7);
 }
 
 // ---------------------------------------------------------------- pool

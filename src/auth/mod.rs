@@ -8,5 +8,5 @@ mod token;
 
 pub use extractor::{AdminUser, AuthUser, BearerToken};
 pub use password::{hash_blocking, Passwords};
-pub use throttle::LoginThrottle;
+pub use throttle::Throttle;
 pub use token::{hash_token, new_token, TokenHash};

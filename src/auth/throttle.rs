@@ -1,182 +1,125 @@
-//! Failed-login throttle: after `max_failures` failures within `window`, further attempts
-//! for that login name, that account (whichever of its username or email is typed), or
-//! from that client address, get 429 until the window ends.
+//! Login and registration throttles, shared by every instance through PostgreSQL
+//! (`repository::throttle`).
 //!
-//! Kept in process memory: it needs no table and no extra query per login, at the price
-//! that each instance counts on its own (N instances allow N times the failures).
+//! A login attempt counts against its login name and the account it names (5 per window
+//! by default: what an attacker aims at) and against the client address (50: offices
+//! and mobile carriers put many customers behind one address). When any is used up the
+//! attempt gets 429 before a password is checked. A successful login clears its name and
+//! account and gives its address the attempt back, so only failures add up. Each
+//! registration counts against its client address.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::config::LoginThrottleConfig;
+use diesel::pg::PgConnection;
+use diesel::QueryResult;
+
+use crate::config::{LoginThrottleConfig, RateLimit};
 use crate::error::ApiError;
+use crate::repository::throttle::{self, Counter, TakeError};
 
-/// Entries kept before expired ones are swept, bounding memory under a spraying attack.
-const SWEEP_THRESHOLD: usize = 10_000;
+/// Every this many attempts, expired counters are swept (a bounded batch), so the table
+/// does not grow under a spraying attack.
+const SWEEP_EVERY: u32 = 64;
+const SWEEP_BATCH: i64 = 1_000;
 
-pub struct LoginThrottle {
-    max_failures: u32,
-    window: Duration,
-    failures: Mutex<HashMap<Key, Window>>,
+pub struct Throttle {
+    login: LoginThrottleConfig,
+    registration: RateLimit,
+    attempts: AtomicU32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Key {
-    Login(String),
-    /// The account behind a login, so its username and email share one allowance.
-    Account(i32),
-    Address(IpAddr),
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Window {
-    started: Instant,
-    failures: u32,
-}
-
-impl LoginThrottle {
-    pub fn new(config: &LoginThrottleConfig) -> Self {
+impl Throttle {
+    pub fn new(login: &LoginThrottleConfig, registration: RateLimit) -> Self {
         Self {
-            max_failures: config.max_failures,
-            window: config.window,
-            failures: Mutex::new(HashMap::new()),
+            login: login.clone(),
+            registration,
+            attempts: AtomicU32::new(0),
         }
     }
 
-    fn keys(
+    /// Counts a login attempt; 429 with the seconds left when its name, its account or
+    /// its client address has no attempt left.
+    pub fn take_login(
+        &self,
+        conn: &mut PgConnection,
         login: &str,
         address: Option<IpAddr>,
         account: Option<i32>,
-    ) -> impl Iterator<Item = Key> {
-        std::iter::once(Key::Login(login.trim().to_lowercase()))
-            .chain(address.map(Key::Address))
-            .chain(account.map(Key::Account))
+    ) -> Result<(), ApiError> {
+        let per_key = |key: String| Counter {
+            key,
+            max: self.login.max_failures,
+            window: self.login.window,
+        };
+        let mut counters = vec![per_key(login_key(login))];
+        counters.extend(account.map(|id| per_key(account_key(id))));
+        counters.extend(address.map(|address| Counter {
+            key: address_key(address),
+            max: self.login.max_failures_per_address,
+            window: self.login.window,
+        }));
+        self.take(conn, &counters)
     }
 
-    /// 429 with the seconds left when this login or address has used up its failures.
-    /// Called before the account is looked up.
-    pub fn check(&self, login: &str, address: Option<IpAddr>) -> Result<(), ApiError> {
-        self.check_keys(Self::keys(login, address, None))
+    /// After a successful login: its name and account start afresh, and its attempt no
+    /// longer counts against the address.
+    pub fn login_succeeded(
+        &self,
+        conn: &mut PgConnection,
+        login: &str,
+        address: Option<IpAddr>,
+        account: i32,
+    ) -> QueryResult<()> {
+        let returned: Vec<String> = address.map(address_key).into_iter().collect();
+        throttle::give_back(conn, &[login_key(login), account_key(account)], &returned)
     }
 
-    /// 429 when the account a login resolved to has used up its failures.
-    pub fn check_account(&self, account: i32) -> Result<(), ApiError> {
-        self.check_keys(std::iter::once(Key::Account(account)))
+    /// Counts a registration; 429 when the client address has used up its allowance.
+    pub fn take_registration(
+        &self,
+        conn: &mut PgConnection,
+        address: Option<IpAddr>,
+    ) -> Result<(), ApiError> {
+        let Some(address) = address else {
+            return Ok(());
+        };
+        let counter = Counter {
+            key: format!("registration:{address}"),
+            max: self.registration.max,
+            window: self.registration.window,
+        };
+        self.take(conn, &[counter])
     }
 
-    fn check_keys(&self, keys: impl Iterator<Item = Key>) -> Result<(), ApiError> {
-        let now = Instant::now();
-        let failures = self.lock();
-        let blocked_for = keys
-            .filter_map(|key| failures.get(&key).copied())
-            .filter(|window| window.failures >= self.max_failures)
-            .filter_map(|window| (window.started + self.window).checked_duration_since(now))
-            .max();
-        match blocked_for {
-            Some(left) => Err(ApiError::RateLimited {
-                retry_after_secs: left.as_secs().max(1),
-            }),
-            None => Ok(()),
+    fn take(&self, conn: &mut PgConnection, counters: &[Counter]) -> Result<(), ApiError> {
+        if self.attempts.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == 0 {
+            throttle::sweep_expired(conn, SWEEP_BATCH)?;
         }
-    }
-
-    /// Counts a failure against the login, the address and, when the login named one,
-    /// the account.
-    pub fn record_failure(&self, login: &str, address: Option<IpAddr>, account: Option<i32>) {
-        let now = Instant::now();
-        let mut failures = self.lock();
-        if failures.len() >= SWEEP_THRESHOLD {
-            failures.retain(|_, window| now.duration_since(window.started) < self.window);
-        }
-        for key in Self::keys(login, address, account) {
-            let window = failures.entry(key).or_insert(Window {
-                started: now,
-                failures: 0,
-            });
-            if now.duration_since(window.started) >= self.window {
-                *window = Window {
-                    started: now,
-                    failures: 0,
-                };
-            }
-            window.failures += 1;
-        }
-    }
-
-    /// A successful login clears its name's and its account's counts (the address keeps
-    /// its own).
-    pub fn record_success(&self, login: &str, account: i32) {
-        let mut failures = self.lock();
-        failures.remove(&Key::Login(login.trim().to_lowercase()));
-        failures.remove(&Key::Account(account));
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Window>> {
-        // A panic while holding this lock leaves counts that are still valid numbers.
-        self.failures
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        throttle::take(conn, counters).map_err(|err| match err {
+            TakeError::Exhausted { retry_after } => ApiError::RateLimited {
+                // Whole seconds, rounded up: a client that waits that long gets through.
+                retry_after_secs: retry_after.as_secs_f64().ceil().max(1.0) as u64,
+            },
+            TakeError::Database(err) => err.into(),
+        })
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Login names are counted as typed, ignoring case and surrounding space (the account
+/// counter catches the same account under its other name). NUL, which PostgreSQL text
+/// cannot hold, is replaced.
+fn login_key(login: &str) -> String {
+    format!(
+        "login:{}",
+        login.trim().to_lowercase().replace('\0', "\u{fffd}")
+    )
+}
 
-    fn throttle(max_failures: u32, window: Duration) -> LoginThrottle {
-        LoginThrottle::new(&LoginThrottleConfig {
-            max_failures,
-            window,
-        })
-    }
+fn account_key(account: i32) -> String {
+    format!("account:{account}")
+}
 
-    #[test]
-    fn blocks_a_login_after_its_failures_whatever_the_address() {
-        let throttle = throttle(2, Duration::from_secs(60));
-        let a: IpAddr = "10.0.0.1".parse().unwrap();
-        let b: IpAddr = "10.0.0.2".parse().unwrap();
-        throttle.record_failure("Alice", Some(a), None);
-        assert!(throttle.check("alice", Some(b)).is_ok());
-        throttle.record_failure("alice", Some(a), None);
-        match throttle.check("ALICE", Some(b)) {
-            Err(ApiError::RateLimited { retry_after_secs }) => {
-                assert!((1..=60).contains(&retry_after_secs))
-            }
-            other => panic!("expected 429, got {other:?}"),
-        }
-        // The address is blocked for other logins too.
-        assert!(throttle.check("bob", Some(a)).is_err());
-        assert!(throttle.check("bob", Some(b)).is_ok());
-    }
-
-    #[test]
-    fn windows_expire_and_success_clears_the_login() {
-        let throttle = throttle(1, Duration::from_millis(20));
-        throttle.record_failure("carol", None, Some(7));
-        assert!(throttle.check("carol", None).is_err());
-        std::thread::sleep(Duration::from_millis(30));
-        assert!(throttle.check("carol", None).is_ok());
-        throttle.record_failure("carol", None, Some(7));
-        throttle.record_success("carol", 7);
-        assert!(throttle.check("carol", None).is_ok());
-        assert!(throttle.check_account(7).is_ok());
-    }
-
-    #[test]
-    fn an_accounts_username_and_email_share_one_allowance() {
-        let throttle = throttle(2, Duration::from_secs(60));
-        throttle.record_failure("dave", None, Some(9));
-        throttle.record_failure("dave@example.com", None, Some(9));
-        assert!(
-            throttle.check("dave", None).is_ok(),
-            "each name failed once"
-        );
-        assert!(
-            throttle.check_account(9).is_err(),
-            "the account failed twice"
-        );
-        assert!(throttle.check_account(10).is_ok());
-    }
+fn address_key(address: IpAddr) -> String {
+    format!("address:{address}")
 }

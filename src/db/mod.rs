@@ -8,6 +8,7 @@ mod blocking;
 mod error;
 mod migrations;
 mod pool;
+mod replica;
 mod schema_state;
 
 pub use blocking::with_conn;
@@ -21,4 +22,5 @@ pub use migrations::{
 pub use pool::{
     build_pool, build_pool_lazily, connection_url, establish, pool_state, DbConnection, DbPool,
 };
+pub use replica::{CatalogueReads, ReplicaHealth};
 pub use schema_state::SchemaState;

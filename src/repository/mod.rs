@@ -9,6 +9,7 @@ pub mod constraints;
 pub mod orders;
 pub mod products;
 pub mod sessions;
+pub mod throttle;
 pub mod users;
 
 use diesel::pg::PgConnection;

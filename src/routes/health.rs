@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::responses;
-use crate::db::{self, with_conn, DbPool, SchemaState};
+use crate::db::{self, with_conn, CatalogueReads, DbPool, SchemaState};
 use crate::error::ApiError;
 use crate::repository;
 
@@ -27,6 +27,10 @@ pub struct ReadyResponse {
     status: &'static str,
     #[schema(example = "up")]
     database: &'static str,
+    /// `none` without a replica; `up`, `lagging` (further behind than allowed: reads go
+    /// to the primary) or `down`. Readiness does not depend on it.
+    #[schema(example = "none")]
+    replica: &'static str,
     pool: PoolState,
 }
 
@@ -61,6 +65,7 @@ async fn live() -> HttpResponse {
     responses((status = 200, description = "The database answers", body = ReadyResponse), responses::Unavailable))]
 async fn ready(
     pool: web::Data<DbPool>,
+    reads: web::Data<CatalogueReads>,
     schema: web::Data<SchemaState>,
 ) -> Result<HttpResponse, ApiError> {
     if !schema.is_ready() {
@@ -72,6 +77,7 @@ async fn ready(
     Ok(HttpResponse::Ok().json(ReadyResponse {
         status: "ready",
         database: "up",
+        replica: reads.replica_health().as_str(),
         pool: db::pool_state(&pool).into(),
     }))
 }

@@ -9,12 +9,13 @@ use utoipa::ToSchema;
 use super::extract::ApiJson;
 use super::responses;
 use super::users::UserResponse;
-use crate::auth::{new_token, AuthUser, LoginThrottle, Passwords};
+use crate::auth::{new_token, AuthUser, Passwords, Throttle};
 use crate::config::Config;
 use crate::db::{with_conn, DbPool};
 use crate::error::{ApiError, Problem};
 use crate::models::NewSession;
 use crate::repository::{sessions, users};
+use crate::telemetry::client_addr;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/sessions").route(web::post().to(log_in)))
@@ -47,34 +48,37 @@ async fn log_in(
     req: HttpRequest,
     pool: web::Data<DbPool>,
     passwords: web::Data<Passwords>,
-    throttle: web::Data<LoginThrottle>,
+    throttle: web::Data<Throttle>,
     config: web::Data<Config>,
     body: ApiJson<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let LoginRequest { login, password } = body.into_inner();
-    // The peer address, not X-Forwarded-For: a client can write any header it likes.
-    let address = req.peer_addr().map(|addr| addr.ip());
-    throttle.check(&login, address)?;
+    let address = client_addr(&req);
 
-    let lookup = login.clone();
-    // PostgreSQL text cannot hold NUL: such a login names nobody.
-    let user = if lookup.contains('\0') {
-        None
-    } else {
-        with_conn(&pool, move |conn| Ok(users::find_for_login(conn, &lookup)?)).await?
+    // One hop: find the account, then count the attempt against the name, the account
+    // and the address (429 when any is used up) before any password is checked.
+    let user = {
+        let (login, throttle) = (login.clone(), throttle.clone());
+        with_conn(&pool, move |conn| {
+            // PostgreSQL text cannot hold NUL: such a login names nobody.
+            let user = if login.contains('\0') {
+                None
+            } else {
+                users::find_for_login(conn, &login)?
+            };
+            let account = user.as_ref().map(|user| user.profile.id);
+            throttle.take_login(conn, &login, address, account)?;
+            Ok(user)
+        })
+        .await?
     };
-    let account = user.as_ref().map(|user| user.profile.id);
-    if let Some(account) = account {
-        throttle.check_account(account)?;
-    }
-    // Unknown login and wrong password take the same time and give the same answer.
+    // Unknown login and wrong password take the same time and give the same answer; the
+    // attempt taken above is the failure's count.
     let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
     let verified = passwords.verify(password, stored_hash).await?;
     let Some(user) = user.filter(|_| verified) else {
-        throttle.record_failure(&login, address, account);
         return Err(ApiError::Unauthorized);
     };
-    throttle.record_success(&login, user.profile.id);
 
     let (token, token_hash) = new_token();
     let lifetime = chrono::Duration::from_std(config.session_lifetime)
@@ -82,6 +86,7 @@ async fn log_in(
     let expires_at = Utc::now() + lifetime;
     let user_id = user.profile.id;
     let session = with_conn(&pool, move |conn| {
+        throttle.login_succeeded(conn, &login, address, user_id)?;
         sessions::delete_expired_for(conn, user_id)?;
         Ok(sessions::insert(
             conn,

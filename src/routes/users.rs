@@ -1,7 +1,7 @@
 //! Accounts: `POST /users` (register) and `GET /users/me`.
 
 use actix_web::http::header;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -10,12 +10,13 @@ use super::extract::ApiJson;
 use super::responses;
 use super::schemas::{email_schema, password_schema, username_schema};
 use super::validate::all_valid;
-use crate::auth::{AuthUser, Passwords};
+use crate::auth::{AuthUser, Passwords, Throttle};
 use crate::db::{with_conn, DbPool};
 use crate::domain::{Email, Password, Username};
 use crate::error::{ApiError, Problem};
 use crate::models::{NewUser, UserProfile};
 use crate::repository::users;
+use crate::telemetry::client_addr;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/users").route(web::post().to(register)))
@@ -60,10 +61,13 @@ pub struct RegisterRequest {
 
 #[utoipa::path(post, path = "/api/v1/users", tag = "accounts", request_body = RegisterRequest,
     responses((status = 201, description = "Registered; Location: /api/v1/users/me", body = UserResponse),
-        responses::BadRequest, (status = 409, description = "Username or email already taken", body = Problem, content_type = "application/problem+json"), responses::TooLarge, responses::Invalid, responses::Unavailable, responses::Bug))]
+        responses::BadRequest, (status = 409, description = "Username or email already taken", body = Problem, content_type = "application/problem+json"), responses::TooLarge, responses::Invalid,
+        (status = 429, description = "Too many registrations from this client address (Retry-After)", body = Problem, content_type = "application/problem+json"), responses::Unavailable, responses::Bug))]
 async fn register(
+    req: HttpRequest,
     pool: web::Data<DbPool>,
     passwords: web::Data<Passwords>,
+    throttle: web::Data<Throttle>,
     body: ApiJson<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -72,6 +76,15 @@ async fn register(
         email: "email" => Email::parse(&body.email),
         password: "password" => Password::parse(&body.password),
     )?;
+
+    // Counted before the expensive hash, so a script cannot make the server hash (or
+    // fill the table) faster than the allowance.
+    let address = client_addr(&req);
+    let registrations = throttle.clone();
+    with_conn(&pool, move |conn| {
+        registrations.take_registration(conn, address)
+    })
+    .await?;
 
     let password_hash = passwords.hash(password).await?;
     let user = with_conn(&pool, move |conn| {

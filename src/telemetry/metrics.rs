@@ -1,13 +1,12 @@
 //! Prometheus metrics: request counts and latency per route pattern and status class,
-//! the r2d2 pool's state, waits and timeouts, and build info. One registry per app, so
+//! each connection pool's state, waits and timeouts (labelled `pool="primary"` or
+//! `pool="replica"`), catalogue reads per pool, and build info. One registry per app, so
 //! several servers in one process (tests) keep separate figures.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// A snapshot of a connection pool, as the pool gauges (and readiness) report it.
@@ -23,31 +22,40 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 
+/// The primary's label; the replica's is `"replica"`.
+pub const PRIMARY: &str = "primary";
+pub const REPLICA: &str = "replica";
+
 #[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
-    pool_size: IntGauge,
-    pool_idle: IntGauge,
-    pool_max: IntGauge,
-    pool: Arc<PoolEvents>,
+    pool_size: IntGaugeVec,
+    pool_idle: IntGaugeVec,
+    pool_max: IntGaugeVec,
+    checkout_wait: HistogramVec,
+    timeouts: IntCounterVec,
+    catalogue_reads: IntCounterVec,
 }
 
-/// Pool events r2d2 reports as they happen (its event handler).
+/// Pool events r2d2 reports as they happen (its event handler), for one pool.
 #[derive(Debug)]
 pub struct PoolEvents {
-    checkout_wait: Histogram,
-    timeouts: IntCounter,
+    pool: &'static str,
+    checkout_wait: HistogramVec,
+    timeouts: IntCounterVec,
 }
 
 impl r2d2::HandleEvent for PoolEvents {
     fn handle_checkout(&self, event: r2d2::event::CheckoutEvent) {
-        self.checkout_wait.observe(event.duration().as_secs_f64());
+        self.checkout_wait
+            .with_label_values(&[self.pool])
+            .observe(event.duration().as_secs_f64());
     }
 
     fn handle_timeout(&self, _event: r2d2::event::TimeoutEvent) {
-        self.timeouts.inc();
+        self.timeouts.with_label_values(&[self.pool]).inc();
     }
 }
 
@@ -55,6 +63,10 @@ impl Default for Metrics {
     fn default() -> Self {
         Self::new()
     }
+}
+
+fn per_pool_gauge(name: &str, help: &str) -> IntGaugeVec {
+    IntGaugeVec::new(Opts::new(name, help), &["pool"]).expect("valid metric definition")
 }
 
 impl Metrics {
@@ -77,23 +89,32 @@ impl Metrics {
             &["method", "route", "status"],
         )
         .expect("valid metric definition");
-        let pool_size =
-            IntGauge::new("db_pool_connections", "Open connections in the pool").expect("valid");
-        let pool_idle = IntGauge::new("db_pool_idle_connections", "Idle connections in the pool")
-            .expect("valid");
-        let pool_max =
-            IntGauge::new("db_pool_max_size", "Most connections the pool opens").expect("valid");
-        let checkout_wait = Histogram::with_opts(
+        let pool_size = per_pool_gauge("db_pool_connections", "Open connections in the pool");
+        let pool_idle = per_pool_gauge("db_pool_idle_connections", "Idle connections in the pool");
+        let pool_max = per_pool_gauge("db_pool_max_size", "Most connections the pool opens");
+        let checkout_wait = HistogramVec::new(
             HistogramOpts::new(
                 "db_pool_checkout_wait_seconds",
                 "Time requests waited for a connection",
             )
             .buckets(LATENCY_BUCKETS.to_vec()),
+            &["pool"],
         )
         .expect("valid metric definition");
-        let timeouts = IntCounter::new(
-            "db_pool_timeouts_total",
-            "Checkouts that gave up waiting (answered 503)",
+        let timeouts = IntCounterVec::new(
+            Opts::new(
+                "db_pool_timeouts_total",
+                "Checkouts that gave up waiting (answered 503, or for the replica: read from the primary)",
+            ),
+            &["pool"],
+        )
+        .expect("valid metric definition");
+        let catalogue_reads = IntCounterVec::new(
+            Opts::new(
+                "db_catalogue_reads_total",
+                "Anonymous catalogue reads, by the pool that served them",
+            ),
+            &["pool"],
         )
         .expect("valid metric definition");
         let build_info = IntGaugeVec::new(
@@ -104,6 +125,10 @@ impl Metrics {
         build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
+        // Present from the start, so a scrape shows 0 rather than nothing.
+        timeouts.with_label_values(&[PRIMARY]);
+        checkout_wait.with_label_values(&[PRIMARY]);
+        catalogue_reads.with_label_values(&[PRIMARY]);
 
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
@@ -113,6 +138,7 @@ impl Metrics {
             Box::new(pool_max.clone()),
             Box::new(checkout_wait.clone()),
             Box::new(timeouts.clone()),
+            Box::new(catalogue_reads.clone()),
             Box::new(build_info),
         ] {
             registry
@@ -126,16 +152,32 @@ impl Metrics {
             pool_size,
             pool_idle,
             pool_max,
-            pool: Arc::new(PoolEvents {
-                checkout_wait,
-                timeouts,
-            }),
+            checkout_wait,
+            timeouts,
+            catalogue_reads,
         }
     }
 
-    /// The handler to give r2d2, feeding this registry.
+    /// The handler to give the primary's r2d2 pool, feeding this registry.
     pub fn pool_events(&self) -> Box<dyn r2d2::HandleEvent> {
-        Box::new(SharedPoolEvents(self.pool.clone()))
+        self.pool_events_for(PRIMARY)
+    }
+
+    /// The handler for the pool labelled `pool`.
+    pub fn pool_events_for(&self, pool: &'static str) -> Box<dyn r2d2::HandleEvent> {
+        self.timeouts.with_label_values(&[pool]);
+        self.checkout_wait.with_label_values(&[pool]);
+        self.catalogue_reads.with_label_values(&[pool]);
+        Box::new(PoolEvents {
+            pool,
+            checkout_wait: self.checkout_wait.clone(),
+            timeouts: self.timeouts.clone(),
+        })
+    }
+
+    /// Counts a catalogue read served by the pool labelled `pool`.
+    pub fn observe_catalogue_read(&self, pool: &str) {
+        self.catalogue_reads.with_label_values(&[pool]).inc();
     }
 
     pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
@@ -155,24 +197,24 @@ impl Metrics {
     }
 }
 
-#[derive(Debug)]
-struct SharedPoolEvents(Arc<PoolEvents>);
-
-impl r2d2::HandleEvent for SharedPoolEvents {
-    fn handle_checkout(&self, event: r2d2::event::CheckoutEvent) {
-        self.0.handle_checkout(event);
+/// The Prometheus text exposition of every metric, with the pool gauges set to the
+/// states given (one per pool label).
+pub fn render(metrics: &Metrics, pools: &[(&str, PoolState)]) -> String {
+    for (pool, state) in pools {
+        let labels = [*pool];
+        metrics
+            .pool_size
+            .with_label_values(&labels)
+            .set(i64::from(state.connections));
+        metrics
+            .pool_idle
+            .with_label_values(&labels)
+            .set(i64::from(state.idle_connections));
+        metrics
+            .pool_max
+            .with_label_values(&labels)
+            .set(i64::from(state.max_size));
     }
-
-    fn handle_timeout(&self, event: r2d2::event::TimeoutEvent) {
-        self.0.handle_timeout(event);
-    }
-}
-
-/// The Prometheus text exposition of every metric, with the pool gauges set to `state`.
-pub fn render(metrics: &Metrics, state: PoolState) -> String {
-    metrics.pool_size.set(i64::from(state.connections));
-    metrics.pool_idle.set(i64::from(state.idle_connections));
-    metrics.pool_max.set(i64::from(state.max_size));
     let mut buffer = Vec::new();
     if let Err(err) = TextEncoder::new().encode(&metrics.registry.gather(), &mut buffer) {
         tracing::error!(%err, "could not encode metrics");

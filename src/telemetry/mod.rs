@@ -1,10 +1,12 @@
-//! Observability: the per-request log line and request id, Prometheus metrics, and the
-//! slow-query log.
+//! Observability: the per-request log line and request id, the client address it names,
+//! Prometheus metrics, and the slow-query log.
 
+mod client_addr;
 mod metrics;
 mod request_log;
 mod slow_query;
 
-pub use metrics::{render as render_metrics, Metrics, PoolEvents, PoolState};
+pub use client_addr::client_addr;
+pub use metrics::{render as render_metrics, Metrics, PoolEvents, PoolState, PRIMARY, REPLICA};
 pub use request_log::{observe_request, REQUEST_ID_HEADER};
 pub use slow_query::SlowQueryLog;

@@ -10,6 +10,7 @@ use actix_web::middleware::Next;
 use actix_web::web;
 use rand::Rng;
 
+use super::client_addr::client_addr;
 use super::metrics::Metrics;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -41,6 +42,7 @@ pub async fn observe_request(
     let request_id = client_request_id(&req).unwrap_or_else(new_request_id);
     let method = req.method().to_string();
     let path = req.path().to_owned();
+    let client = client_addr(req.request());
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
 
     let mut response = next.call(req).await?;
@@ -64,6 +66,7 @@ pub async fn observe_request(
         request_id = %request_id,
         method = %method,
         path = %path,
+        client = client.map(|ip| ip.to_string()).as_deref().unwrap_or("-"),
         status,
         latency_ms = elapsed.as_secs_f64() * 1000.0,
         "request"

@@ -19,6 +19,7 @@ async fn readiness_pings_the_database_and_reports_the_pool() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["status"], "ready");
     assert_eq!(body["database"], "up");
+    assert_eq!(body["replica"], "none");
     assert_eq!(body["pool"]["max_size"], 4);
     assert!(body["pool"]["connections"].as_u64().unwrap() >= 1);
 }

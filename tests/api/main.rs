@@ -15,5 +15,6 @@ mod health;
 mod helpers;
 mod operations;
 mod products;
+mod scale_out;
 mod sessions;
 mod users;

@@ -24,11 +24,13 @@ async fn metrics_count_requests_per_route_and_report_the_pool() {
         r#"http_requests_total{method="GET",route="/api/v1/products/{id}",status="4xx"} 2"#,
         r#"http_requests_total{method="GET",route="/health/live",status="2xx"} 1"#,
         r#"http_request_duration_seconds_count{method="GET",route="/api/v1/products/{id}",status="4xx"} 2"#,
-        "db_pool_max_size 4",
-        "db_pool_connections ",
-        "db_pool_idle_connections ",
-        "db_pool_checkout_wait_seconds_count ",
-        "db_pool_timeouts_total 0",
+        // Pool metrics carry the pool's name (DESIGN §6); no replica is configured here.
+        r#"db_pool_max_size{pool="primary"} 4"#,
+        r#"db_pool_connections{pool="primary"} "#,
+        r#"db_pool_idle_connections{pool="primary"} "#,
+        r#"db_pool_checkout_wait_seconds_count{pool="primary"} "#,
+        r#"db_pool_timeouts_total{pool="primary"} 0"#,
+        r#"db_catalogue_reads_total{pool="primary"} "#,
         "storefront_build_info{version=",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");

@@ -19,7 +19,9 @@ use std::time::Duration;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
-use storefront::config::{Config, DatabaseConfig, DatabaseUrl, HttpConfig, LoginThrottleConfig};
+use storefront::config::{
+    Config, DatabaseConfig, DatabaseUrl, HttpConfig, LoginThrottleConfig, RateLimit, TrustedProxies,
+};
 use storefront::db::{self, DbPool};
 use storefront::startup::Services;
 use storefront::telemetry::Metrics;
@@ -239,11 +241,19 @@ pub fn test_config(db: &TestDb, bind_addr: std::net::SocketAddr) -> Config {
             client_request_timeout: Duration::from_secs(5),
             blocking_threads_per_worker: 16,
             cors_allowed_origins: Vec::new(),
+            trusted_proxies: TrustedProxies::default(),
         },
+        replica: None,
         session_lifetime: Duration::from_secs(3600),
         login_throttle: LoginThrottleConfig {
             max_failures: 3,
+            max_failures_per_address: 20,
             window: Duration::from_secs(60),
+        },
+        // Tests register many users from one address; the limit's own test lowers it.
+        registration_limit: RateLimit {
+            max: 10_000,
+            window: Duration::from_secs(3600),
         },
         // The harness installs no subscriber; nothing reads this.
         log_filter: "warn".into(),

@@ -6,7 +6,8 @@ mod body;
 mod listing;
 
 use actix_web::http::header;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
+use diesel::pg::PgConnection;
 
 pub use body::{CreateProductRequest, ProductPage, ProductResponse, UpdateProductRequest};
 use listing::{listing_from, ListQuery};
@@ -17,7 +18,7 @@ use super::paging::split_page;
 use super::responses;
 use super::validate::{all_valid, Validator};
 use crate::auth::AdminUser;
-use crate::db::{with_conn, DbPool};
+use crate::db::{with_conn, CatalogueReads, DbPool};
 use crate::domain::{Description, InventoryCount, ProductName};
 use crate::error::{ApiError, Problem};
 use crate::models::{NewProduct, ProductChanges};
@@ -43,20 +44,33 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[utoipa::path(get, path = "/api/v1/products/{id}", tag = "catalogue",
     params(("id" = i32, Path, description = "Product id")),
     responses((status = 200, description = "The product", body = ProductResponse), (status = 404, description = "Missing or archived", body = Problem, content_type = "application/problem+json"), responses::Unavailable))]
-async fn show(pool: web::Data<DbPool>, id: web::Path<i32>) -> Result<HttpResponse, ApiError> {
+async fn show(
+    req: HttpRequest,
+    pool: web::Data<DbPool>,
+    reads: web::Data<CatalogueReads>,
+    id: web::Path<i32>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let product = with_conn(&pool, move |conn| Ok(products::find_live(conn, id)?)).await?;
+    let product = read_catalogue(&req, &pool, &reads, move |conn| {
+        Ok(products::find_live(conn, id)?)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(ProductResponse::from(product)))
 }
 
 #[utoipa::path(get, path = "/api/v1/products", tag = "catalogue", params(ListQuery),
     responses((status = 200, description = "A page of products", body = ProductPage), responses::BadRequest, responses::Invalid, responses::Unavailable))]
 async fn list(
+    req: HttpRequest,
     pool: web::Data<DbPool>,
+    reads: web::Data<CatalogueReads>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (listing, size) = listing_from(query.into_inner())?;
-    let rows = with_conn(&pool, move |conn| Ok(catalogue::list(conn, &listing)?)).await?;
+    let rows = read_catalogue(&req, &pool, &reads, move |conn| {
+        Ok(catalogue::list(conn, &listing)?)
+    })
+    .await?;
     let (rows, next_cursor) = split_page(rows, size, |last| Some(cursor::encode(last)));
     Ok(HttpResponse::Ok().json(ProductPage {
         items: rows
@@ -65,6 +79,27 @@ async fn list(
             .collect(),
         next_cursor,
     }))
+}
+
+/// Runs a catalogue read. An anonymous one may be served by the replica (a moment
+/// stale); a request that carries credentials reads from the primary, so staff and
+/// customers see their own writes at once.
+async fn read_catalogue<T, F>(
+    req: &HttpRequest,
+    pool: &DbPool,
+    reads: &CatalogueReads,
+    work: F,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: Fn(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
+{
+    let headers = req.headers();
+    if headers.contains_key(header::AUTHORIZATION) || headers.contains_key("x-cart-token") {
+        with_conn(pool, work).await
+    } else {
+        reads.with_conn(work).await
+    }
 }
 
 // ------------------------------------------------------------------ writing (admins)

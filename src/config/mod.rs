@@ -9,14 +9,22 @@ use std::time::Duration;
 
 use url::Url;
 
+mod trusted_proxies;
+
+pub use trusted_proxies::TrustedProxies;
+
 /// Everything the service needs to run.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database: DatabaseConfig,
+    /// A streaming replica for anonymous catalogue reads; `None`: the primary serves all.
+    pub replica: Option<ReplicaConfig>,
     pub http: HttpConfig,
     /// How long a login session (bearer token) stays valid.
     pub session_lifetime: Duration,
     pub login_throttle: LoginThrottleConfig,
+    /// Registrations allowed per client address.
+    pub registration_limit: RateLimit,
     /// `RUST_LOG`: a tracing `EnvFilter` directive string, checked to parse.
     pub log_filter: String,
 }
@@ -59,12 +67,32 @@ pub struct HttpConfig {
     /// Browser origins (`https://shop.example.com`) allowed to call the API across
     /// origins, or `*` for any; empty: no CORS headers at all.
     pub cors_allowed_origins: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` names the client; empty: the peer is the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
-/// Failed logins allowed per login name and per client address within `window`.
+/// The replica: where it is, how long a read waits for one of its connections before
+/// going to the primary, and how far behind the primary it may be and still serve.
+#[derive(Debug, Clone)]
+pub struct ReplicaConfig {
+    pub url: DatabaseUrl,
+    pub connection_timeout: Duration,
+    pub max_lag: Duration,
+}
+
+/// Failed logins allowed within `window`: `max_failures` per login name and per account,
+/// `max_failures_per_address` per client address (many customers may share one).
 #[derive(Debug, Clone)]
 pub struct LoginThrottleConfig {
     pub max_failures: u32,
+    pub max_failures_per_address: u32,
+    pub window: Duration,
+}
+
+/// At most `max` events per `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub max: u32,
     pub window: Duration,
 }
 
@@ -214,25 +242,58 @@ impl Config {
             blocking_threads_per_worker: vars.number("BLOCKING_THREADS_PER_WORKER", 4, 1..=512)?
                 as usize,
             cors_allowed_origins: vars.origins("CORS_ALLOWED_ORIGINS")?,
+            trusted_proxies: vars
+                .optional("TRUSTED_PROXIES", TrustedProxies::parse)?
+                .unwrap_or_default(),
         };
+        let replica = vars
+            .optional("DATABASE_REPLICA_URL", DatabaseUrl::parse)?
+            .map(|url| -> Result<ReplicaConfig, ConfigError> {
+                Ok(ReplicaConfig {
+                    url,
+                    connection_timeout: vars.millis("DB_REPLICA_TIMEOUT_MS", 250, 1..=60_000)?,
+                    max_lag: vars.millis("DB_REPLICA_MAX_LAG_MS", 1_000, 1..=3_600_000)?,
+                })
+            })
+            .transpose()?;
         let session_lifetime = Duration::from_secs(
             vars.number("SESSION_LIFETIME_SECS", 86_400, 60..=31_536_000)?
                 .into(),
         );
         let login_throttle = LoginThrottleConfig {
             max_failures: vars.number("LOGIN_THROTTLE_MAX_FAILURES", 5, 1..=1_000)?,
-            window: Duration::from_secs(
-                vars.number("LOGIN_THROTTLE_WINDOW_SECS", 300, 1..=86_400)?
-                    .into(),
-            ),
+            max_failures_per_address: vars.number(
+                "LOGIN_THROTTLE_MAX_FAILURES_PER_ADDRESS",
+                50,
+                1..=1_000_000,
+            )?,
+            window: vars.secs("LOGIN_THROTTLE_WINDOW_SECS", 300, 1..=86_400)?,
+        };
+        let registration_limit = RateLimit {
+            max: vars.number("REGISTRATION_MAX_PER_ADDRESS", 20, 1..=1_000_000)?,
+            window: vars.secs("REGISTRATION_WINDOW_SECS", 3_600, 1..=86_400)?,
         };
         let log_filter = vars.log_filter("RUST_LOG", "info")?;
         Ok(Self {
             database,
+            replica,
             http,
             session_lifetime,
             login_throttle,
+            registration_limit,
             log_filter,
+        })
+    }
+}
+
+impl Config {
+    /// The replica's pool settings: the primary's, with the replica's URL and its own
+    /// (short) wait for a connection.
+    pub fn replica_database(&self) -> Option<DatabaseConfig> {
+        self.replica.as_ref().map(|replica| DatabaseConfig {
+            url: replica.url.clone(),
+            pool_connection_timeout: replica.connection_timeout,
+            ..self.database.clone()
         })
     }
 }
@@ -254,13 +315,9 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
         name: &'static str,
         parse: impl Fn(&str) -> Result<T, String>,
     ) -> Result<T, ConfigError> {
-        let raw = self.get(name).ok_or_else(|| ConfigError {
+        self.optional(name, parse)?.ok_or_else(|| ConfigError {
             variable: name,
             problem: "is not set (see .env.example)".into(),
-        })?;
-        parse(raw.trim()).map_err(|problem| ConfigError {
-            variable: name,
-            problem,
         })
     }
 
@@ -355,6 +412,33 @@ impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
     ) -> Result<Duration, ConfigError> {
         let millis = self.number(name, default, range)?;
         Ok(Duration::from_millis(millis.into()))
+    }
+
+    fn secs(
+        &self,
+        name: &'static str,
+        default: u32,
+        range: std::ops::RangeInclusive<u32>,
+    ) -> Result<Duration, ConfigError> {
+        Ok(Duration::from_secs(
+            self.number(name, default, range)?.into(),
+        ))
+    }
+
+    /// A setting without a default: `None` when unset or empty.
+    fn optional<T>(
+        &self,
+        name: &'static str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, ConfigError> {
+        self.get(name)
+            .map(|raw| {
+                parse(raw.trim()).map_err(|problem| ConfigError {
+                    variable: name,
+                    problem,
+                })
+            })
+            .transpose()
     }
 
     /// Seconds, where 0 means "never".
