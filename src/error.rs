@@ -106,6 +106,10 @@ pub enum ApiError {
     /// 503 `service_unavailable`, with Retry-After: database down or pool exhausted.
     #[error("service unavailable: {0}")]
     ServiceUnavailable(String),
+    /// 503 `service_unavailable`, with Retry-After: too many requests already wait for a
+    /// password-hashing permit.
+    #[error("overloaded: {0}")]
+    Overloaded(String),
     /// 500 `internal`: a bug. The cause is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -125,7 +129,7 @@ impl ApiError {
             Self::Validation(_) => "validation_failed",
             Self::EmptyCart => "empty_cart",
             Self::RateLimited { .. } => "rate_limited",
-            Self::ServiceUnavailable(_) => "service_unavailable",
+            Self::ServiceUnavailable(_) | Self::Overloaded(_) => "service_unavailable",
             Self::Internal(_) => "internal",
         }
     }
@@ -143,7 +147,7 @@ impl ApiError {
             Self::Validation(_) => "Invalid input",
             Self::EmptyCart => "Cart is empty",
             Self::RateLimited { .. } => "Too many attempts",
-            Self::ServiceUnavailable(_) => "Service unavailable",
+            Self::ServiceUnavailable(_) | Self::Overloaded(_) => "Service unavailable",
             Self::Internal(_) => "Internal error",
         }
     }
@@ -166,6 +170,7 @@ impl ApiError {
             Self::ServiceUnavailable(_) => {
                 "The service cannot reach its database right now; try again shortly.".into()
             }
+            Self::Overloaded(_) => "The service is busy; try again shortly.".into(),
             Self::Internal(_) => "Something went wrong on our side.".into(),
         }
     }
@@ -213,7 +218,7 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Validation(_) | Self::EmptyCart => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ServiceUnavailable(_) | Self::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -222,6 +227,7 @@ impl ResponseError for ApiError {
         match self {
             Self::Internal(cause) => tracing::error!(%cause, "internal error"),
             Self::ServiceUnavailable(cause) => tracing::warn!(%cause, "database unavailable"),
+            Self::Overloaded(cause) => tracing::warn!(%cause, "overloaded"),
             _ => {}
         }
         let status = self.status_code();
@@ -250,7 +256,7 @@ impl ResponseError for ApiError {
             Self::RateLimited { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
-            Self::ServiceUnavailable(_) => {
+            Self::ServiceUnavailable(_) | Self::Overloaded(_) => {
                 response.insert_header((
                     header::RETRY_AFTER,
                     RETRY_AFTER_UNAVAILABLE_SECS.to_string(),

@@ -112,7 +112,10 @@ pub fn build_server(
     let reads = web::Data::new(services.reads);
     let metrics = web::Data::new(services.metrics);
     let schema = web::Data::new(services.schema);
-    let passwords = web::Data::new(Passwords::new(config.http.workers));
+    let passwords = web::Data::new(Passwords::new(
+        config.http.workers,
+        config.password_queue_timeout,
+    ));
     let throttle = web::Data::new(Throttle::new(
         &config.login_throttle,
         config.registration_limit,

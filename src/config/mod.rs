@@ -25,6 +25,8 @@ pub struct Config {
     pub login_throttle: LoginThrottleConfig,
     /// Registrations allowed per client address.
     pub registration_limit: RateLimit,
+    /// Longest wait for a password-hashing permit before a 503.
+    pub password_queue_timeout: Duration,
     /// `RUST_LOG`: a tracing `EnvFilter` directive string, checked to parse.
     pub log_filter: String,
 }
@@ -273,6 +275,8 @@ impl Config {
             max: vars.number("REGISTRATION_MAX_PER_ADDRESS", 20, 1..=1_000_000)?,
             window: vars.secs("REGISTRATION_WINDOW_SECS", 3_600, 1..=86_400)?,
         };
+        let password_queue_timeout =
+            vars.millis("PASSWORD_QUEUE_TIMEOUT_MS", 2_000, 1..=600_000)?;
         let log_filter = vars.log_filter("RUST_LOG", "info")?;
         Ok(Self {
             database,
@@ -281,6 +285,7 @@ impl Config {
             session_lifetime,
             login_throttle,
             registration_limit,
+            password_queue_timeout,
             log_filter,
         })
     }

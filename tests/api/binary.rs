@@ -183,7 +183,7 @@ async fn sigterm_lets_an_in_flight_checkout_finish_and_exits_0() {
 }
 
 /// Starts the binary on a fresh database with extra settings; waits until it is ready.
-async fn start_binary(db: &TestDb, settings: &[(&str, &str)]) -> (std::process::Child, String) {
+pub async fn start_binary(db: &TestDb, settings: &[(&str, &str)]) -> (std::process::Child, String) {
     let port = free_port();
     let mut command = storefront();
     command

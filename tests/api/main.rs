@@ -13,6 +13,7 @@ mod errors;
 mod faults;
 mod health;
 mod helpers;
+mod memory;
 mod operations;
 mod products;
 mod scale_out;

@@ -255,6 +255,7 @@ pub fn test_config(db: &TestDb, bind_addr: std::net::SocketAddr) -> Config {
             max: 10_000,
             window: Duration::from_secs(3600),
         },
+        password_queue_timeout: Duration::from_secs(10),
         // The harness installs no subscriber; nothing reads this.
         log_filter: "warn".into(),
     }
