@@ -1,0 +1,740 @@
+#!/usr/bin/env python3
+"""Drives a running storefront cluster (scripts/cluster up) from outside, through nginx,
+and checks what DESIGN.md section 6 ("Scaling out") promises:
+
+  a. the customer journey works through the load balancer;
+  b. anonymous catalogue reads are served by the streaming replica;
+  c. 200 concurrent checkouts of a 50-unit product, spread over the instances: exactly
+     50 orders, 150 x 409 insufficient_stock, no 5xx, stock 0;
+  e. the replica stopped under catalogue load: no error, reads move to the primary and
+     come back once the replica does;
+  f. a rolling restart (scripts/cluster restart N, one instance after the other) under a
+     mixed load: no failed request, no lost or doubled order;
+  d. (last: it locks client addresses out) failed logins from one client address throttle
+     it on every instance, in total, and leave another address alone.
+
+Standard library only. Every request opens its own connection, so a client never races
+nginx closing an idle keep-alive connection (nginx does that on reload, which the rolling
+restart uses). Prints a summary; exits 1 if any check failed.
+
+Usually run by `scripts/cluster test`, which passes the arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import concurrent.futures
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import http.client
+from dataclasses import dataclass, field
+
+PASSWORD = "correct horse battery"
+THROTTLE_PER_LOGIN = 5  # LOGIN_THROTTLE_MAX_FAILURES in the instances' environment
+THROTTLE_PER_ADDRESS = 10  # LOGIN_THROTTLE_MAX_FAILURES_PER_ADDRESS
+
+
+# ------------------------------------------------------------------------------- HTTP
+
+
+@dataclass
+class Resp:
+    status: int | None  # None: no HTTP answer at all (connection refused/reset, timeout)
+    headers: dict = field(default_factory=dict)
+    body: bytes = b""
+    error: str | None = None
+
+    def json(self):
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+    def code(self):
+        doc = self.json()
+        return doc.get("code") if isinstance(doc, dict) else None
+
+    def describe(self):
+        if self.status is None:
+            return f"no response ({self.error})"
+        return f"{self.status} {self.body[:200].decode('utf-8', 'replace')}"
+
+
+class Http:
+    """One connection per request; counts requests and status classes per target."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.sent = collections.Counter()  # target -> requests
+        self.classes = collections.Counter()  # (target, class) -> count
+
+    def call(self, base, method, path, body=None, token=None, source=None, headers=None,
+             timeout=30.0, target="nginx"):
+        url = urllib.parse.urlsplit(base)
+        conn = http.client.HTTPConnection(
+            url.hostname, url.port, timeout=timeout,
+            source_address=(source, 0) if source else None)
+        hdrs = {"Connection": "close", "Accept": "application/json"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            hdrs["Content-Type"] = "application/json"
+        if token:
+            hdrs["Authorization"] = f"Bearer {token}"
+        hdrs.update(headers or {})
+        try:
+            conn.request(method, path, body=data, headers=hdrs)
+            res = conn.getresponse()
+            resp = Resp(res.status, {k.lower(): v for k, v in res.getheaders()}, res.read())
+        except (OSError, http.client.HTTPException) as err:
+            resp = Resp(None, error=f"{type(err).__name__}: {err}")
+        finally:
+            conn.close()
+        klass = "error" if resp.status is None else f"{resp.status // 100}xx"
+        with self.lock:
+            self.sent[target] += 1
+            self.classes[(target, klass)] += 1
+        return resp
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+class CheckFailed(Exception):
+    pass
+
+
+class Checks:
+    def __init__(self):
+        self.results = []  # (section, description, ok, detail)
+        self.section = ""
+
+    def expect(self, ok, description, detail=""):
+        self.results.append((self.section, description, bool(ok), detail))
+        mark = "ok  " if ok else "FAIL"
+        print(f"  [{mark}] {description}" + (f"\n         {detail}" if detail and not ok else ""),
+              flush=True)
+        return bool(ok)
+
+    def require(self, ok, description, detail=""):
+        """Like expect, but the rest of the section cannot go on without it."""
+        if not self.expect(ok, description, detail):
+            raise CheckFailed(description)
+
+    @property
+    def failed(self):
+        return [r for r in self.results if not r[2]]
+
+
+class Cluster:
+    def __init__(self, args):
+        self.nginx = args.nginx
+        self.instances = args.instances.split(",")
+        self.primary_url = args.primary_url
+        self.psql_bin = args.psql
+        self.bin = args.bin
+        self.cluster = args.cluster
+        self.http = Http()
+        self.checks = Checks()
+        self.run = format(int(time.time() * 1000) % 16**8, "x")  # unique names per run
+        # Two client addresses for d: loopback addresses other than 127.0.0.1 (nginx's own,
+        # a trusted proxy), new ones per run, so a rerun against the same cluster within the
+        # throttle window does not start out throttled.
+        rnd = random.Random(self.run)
+        net = f"127.{rnd.randint(1, 254)}.{rnd.randint(0, 255)}"
+        self.client_a, self.client_b = f"{net}.2", f"{net}.3"
+        self.summary = collections.OrderedDict()
+        # Working directory for `storefront admin promote`: one with no .env to pick up.
+        self._workdir = tempfile.TemporaryDirectory(prefix="storefront-cluster-test-")
+        self.workdir = self._workdir.name
+
+    # -- helpers -------------------------------------------------------------------
+
+    def api(self, method, path, **kw):
+        return self.http.call(self.nginx, method, "/api/v1" + path, **kw)
+
+    def direct(self, instance, method, path, **kw):
+        return self.http.call(instance, method, path, target="direct", **kw)
+
+    def psql(self, sql):
+        out = subprocess.run([self.psql_bin, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1",
+                              self.primary_url, "-c", sql],
+                             capture_output=True, text=True, check=False)
+        if out.returncode != 0:
+            self.checks.require(False, f"psql on the primary: {sql}", out.stderr.strip())
+        return out.stdout.strip()
+
+    def cluster_cmd(self, *argv):
+        started = time.monotonic()
+        out = subprocess.run([self.cluster, *argv], capture_output=True, text=True, check=False)
+        if out.returncode != 0:
+            self.checks.require(False, f"scripts/cluster {' '.join(argv)}: exit 0",
+                                (out.stdout + out.stderr).strip())
+        return out.stdout.strip(), time.monotonic() - started
+
+    def register(self, username, source=None):
+        return self.api("POST", "/users", body={
+            "username": username, "email": f"{username}@example.com", "password": PASSWORD},
+            source=source)
+
+    def login(self, login, password=PASSWORD, source=None, base=None, headers=None):
+        body = {"login": login, "password": password}
+        if base:
+            return self.http.call(base, "POST", "/api/v1/sessions", body=body, source=source,
+                                  target="direct", headers=headers)
+        return self.api("POST", "/sessions", body=body, source=source, headers=headers)
+
+    def new_user(self, username):
+        resp = self.register(username)
+        self.checks.require(resp.status == 201, f"register {username}: 201", resp.describe())
+        resp = self.login(username)
+        self.checks.require(resp.status == 200 and resp.json().get("token"),
+                            f"log in as {username}: 200 with a token", resp.describe())
+        return resp.json()["token"]
+
+    def create_product(self, name, inventory):
+        resp = self.api("POST", "/products", token=self.admin_token, body={
+            "name": name, "description": "cluster test", "price": "19.99",
+            "inventory_count": inventory})
+        self.checks.require(resp.status == 201, f"admin creates product {name!r}: 201",
+                            resp.describe())
+        return resp.json()["id"]
+
+    def inventory(self, product_id):
+        return int(self.psql(f"SELECT inventory_count FROM products WHERE id = {product_id}"))
+
+    def metrics(self):
+        """{instance: {pool: count}} of db_catalogue_reads_total; an instance whose /metrics
+        lacks the counter maps to None."""
+        out = {}
+        for inst in self.instances:
+            resp = self.direct(inst, "GET", "/metrics")
+            pools = {}
+            if resp.status == 200:
+                for m in re.finditer(r'^db_catalogue_reads_total\{([^}]*)\}\s+(\S+)',
+                                     resp.body.decode(), re.M):
+                    pool = re.search(r'pool="([^"]*)"', m.group(1))
+                    if pool:
+                        pools[pool.group(1)] = pools.get(pool.group(1), 0) + float(m.group(2))
+            out[inst] = pools or None
+        return out
+
+    def route_counts(self, method, route):
+        """Requests each instance answered for one route (http_requests_total, all statuses)."""
+        out = []
+        for inst in self.instances:
+            resp = self.direct(inst, "GET", "/metrics")
+            total = 0.0
+            for m in re.finditer(r'^http_requests_total\{([^}]*)\}\s+(\S+)', resp.body.decode(), re.M):
+                if f'method="{method}"' in m.group(1) and f'route="{route}"' in m.group(1):
+                    total += float(m.group(2))
+            out.append(total)
+        return out
+
+    def pool_totals(self, metrics):
+        if any(v is None for v in metrics.values()):
+            return None
+        return {pool: sum(m.get(pool, 0) for m in metrics.values())
+                for pool in ("primary", "replica")}
+
+    def require_metrics(self, metrics):
+        missing = [i for i, v in metrics.items() if v is None]
+        self.checks.require(
+            not missing,
+            "every instance's /metrics has db_catalogue_reads_total{pool=...}",
+            f"missing on {', '.join(missing)}: this binary does not count catalogue reads "
+            "per pool (replica routing, DESIGN.md §6, not in this build?)")
+        return self.pool_totals(metrics)
+
+    def readiness(self):
+        out = {}
+        for inst in self.instances:
+            resp = self.direct(inst, "GET", "/health/ready")
+            doc = resp.json() if resp.status is not None else None
+            out[inst] = (resp.status, doc.get("replica") if isinstance(doc, dict) else None)
+        return out
+
+    def wait_for(self, predicate, timeout, interval=0.1):
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value or time.monotonic() >= deadline:
+                return value
+            time.sleep(interval)
+
+    # -- a. the customer journey -----------------------------------------------------
+
+    def check_journey(self):
+        c = self.checks
+        admin = f"admin_{self.run}"
+        resp = self.register(admin)
+        c.require(resp.status == 201, "POST /users (register the admin-to-be): 201", resp.describe())
+        out = subprocess.run([self.bin, "admin", "promote", admin], cwd=self.workdir,
+                             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                                  "DATABASE_URL": self.primary_url, "RUST_LOG": "warn"},
+                             capture_output=True, text=True, check=False)
+        c.require(out.returncode == 0, f"storefront admin promote {admin}: exit 0",
+                  (out.stdout + out.stderr).strip())
+        resp = self.login(admin)
+        c.require(resp.status == 200, "POST /sessions (admin): 200", resp.describe())
+        self.admin_token = resp.json()["token"]
+        self.journey_product = self.create_product(f"Blue teapot {self.run}", 10)
+        pid = self.journey_product
+
+        token = self.new_user(f"shopper_{self.run}")
+        # Anonymous reads go to the replica, which sees the product after streaming lag.
+        listed = self.wait_for(lambda: (lambda r: r.status == 200 and any(
+            p["id"] == pid for p in r.json()["items"]))(self.api("GET", "/products?limit=100")), 5)
+        c.expect(listed, "GET /products lists the new product (within 5 s)")
+        resp = self.wait_for(lambda: (lambda r: r if r.status == 200 else None)(
+            self.api("GET", f"/products/{pid}")), 5)
+        c.expect(resp and resp.json()["name"] == f"Blue teapot {self.run}",
+                 f"GET /products/{pid}: 200 with the product", resp and resp.describe())
+        resp = self.api("POST", "/cart/items", token=token, body={"product_id": pid, "quantity": 2})
+        c.require(resp.status == 201, "POST /cart/items: 201", resp.describe())
+        resp = self.api("POST", "/cart/checkout", token=token)
+        c.require(resp.status == 201 and resp.json()["status"] == "checked_out",
+                  "POST /cart/checkout: 201, status checked_out", resp.describe())
+        order_id = resp.json()["id"]
+        resp = self.api("GET", "/orders", token=token)
+        c.expect(resp.status == 200 and [o["id"] for o in resp.json()["items"]] == [order_id],
+                 "GET /orders: 200 listing the order", resp.describe())
+        c.expect(self.inventory(pid) == 8, "stock went from 10 to 8")
+
+    # -- b. catalogue reads from the replica ---------------------------------------------
+
+    def check_replica_reads(self):
+        c = self.checks
+        # Poll while the replica catches up; not at all if the field is missing.
+        ready = self.wait_for(lambda: (lambda r: r if all(
+            s == 200 and rep in ("up", None) for s, rep in r.values()) else None)(self.readiness()), 10)
+        ready = ready or self.readiness()
+        c.expect(all(s == 200 and rep == "up" for s, rep in ready.values()),
+                 'every instance\'s /health/ready: 200 with "replica": "up"',
+                 "; ".join(f"{i}: status {s}, replica={rep!r}" for i, (s, rep) in ready.items())
+                 + ("  (no \"replica\" field: this build has no replica support)"
+                    if any(rep is None for _, rep in ready.values()) else ""))
+        before = self.require_metrics(self.metrics())
+        pid = self.journey_product
+        reads = 30
+        bad = []
+        for i in range(reads):
+            path = f"/products/{pid}" if i % 2 else "/products?limit=5"
+            resp = self.api("GET", path)
+            if resp.status != 200:
+                bad.append(f"GET {path}: {resp.describe()}")
+        c.require(not bad, f"{reads} anonymous GET /products and /products/{{id}} through nginx: 200",
+                  f"{len(bad)} failed, e.g. {bad[:3]}")
+        after = self.pool_totals(self.metrics())
+        delta = {p: after[p] - before[p] for p in after}
+        self.summary["catalogue reads, b (replica healthy)"] = (
+            f"{reads} anonymous reads -> replica +{delta['replica']:.0f}, "
+            f"primary +{delta['primary']:.0f}")
+        c.expect(delta["replica"] >= reads and delta["primary"] == 0,
+                 f"{reads} anonymous catalogue reads all served by the replica pool",
+                 f"replica +{delta['replica']:.0f}, primary +{delta['primary']:.0f}")
+
+    # -- c. 200 concurrent checkouts of 50 units ----------------------------------------
+
+    def check_concurrent_checkouts(self):
+        c = self.checks
+        users, stock = 200, 50
+        pid = self.create_product(f"Limited kettle {self.run}", stock)
+        names = [f"buyer{i:03d}_{self.run}" for i in range(users)]
+
+        started = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:  # argon2: keep it moderate
+            regs = list(pool.map(self.register, names))
+        bad = [r.describe() for r in regs if r.status != 201]
+        c.require(not bad, f"{users} registrations through nginx: all 201",
+                  f"{len(bad)} failed, e.g. {bad[:3]}")
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            logins = list(pool.map(self.login, names))
+        bad = [r.describe() for r in logins if r.status != 200]
+        c.require(not bad, f"{users} logins through nginx: all 200",
+                  f"{len(bad)} failed, e.g. {bad[:3]}")
+        tokens = [r.json()["token"] for r in logins]
+        self.summary["registrations + logins, c"] = f"{users} + {users} in {time.monotonic() - started:.1f} s"
+
+        def add(token):
+            return self.api("POST", "/cart/items", token=token, body={"product_id": pid, "quantity": 1})
+
+        with concurrent.futures.ThreadPoolExecutor(20) as pool:
+            adds = list(pool.map(add, tokens))
+        bad = [r.describe() for r in adds if r.status != 201]
+        c.require(not bad, f"{users} cart adds of 1 unit: all 201", f"{len(bad)} failed, e.g. {bad[:3]}")
+
+        spread_before = self.route_counts("POST", "/api/v1/cart/checkout")
+        barrier = threading.Barrier(users)
+        results = [None] * users
+
+        def checkout(i):
+            barrier.wait()
+            results[i] = self.api("POST", "/cart/checkout", token=tokens[i])
+
+        threads = [threading.Thread(target=checkout, args=(i,)) for i in range(users)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        spread = [a - b for a, b in zip(self.route_counts("POST", "/api/v1/cart/checkout"), spread_before)]
+        statuses = collections.Counter(r.status for r in results)
+        codes = collections.Counter(r.code() for r in results if r.status == 409)
+        self.summary["concurrent checkouts, c"] = (
+            f"{users} at once for {stock} in stock: "
+            + ", ".join(f"{s or 'no response'} x{n}" for s, n in sorted(statuses.items(), key=str)))
+        self.summary["checkouts per instance, c"] = " / ".join(f"{n:.0f}" for n in spread)
+        c.expect(all(n > 0 for n in spread) and sum(spread) == users,
+                 "the checkouts were spread over the three instances by nginx",
+                 f"per instance (http_requests_total): {spread}")
+        c.expect(statuses[201] == stock, f"exactly {stock} checkouts 201", dict(statuses))
+        c.expect(statuses[409] == users - stock and codes["insufficient_stock"] == users - stock,
+                 f"the other {users - stock}: 409 insufficient_stock", f"{dict(statuses)}, codes {dict(codes)}")
+        c.expect(not any(r.status is None or r.status >= 500 for r in results),
+                 "no 5xx, no connection error", dict(statuses))
+        resp = self.api("GET", f"/products/{pid}", token=self.admin_token)
+        left = resp.json().get("inventory_count") if resp.status == 200 else None
+        orders = int(self.psql(
+            "SELECT count(DISTINCT c.id) FROM carts c JOIN cart_items i ON i.cart_id = c.id "
+            f"WHERE c.status = 'checked_out' AND i.product_id = {pid}"))
+        self.summary["orders vs stock, c"] = f"{orders} orders, stock {stock} -> {left}"
+        c.expect(left == 0, "inventory_count ends at 0 (admin GET, primary)", f"inventory_count={left}")
+        c.expect(orders == stock, f"{stock} orders in the database", f"{orders} orders")
+        # The buyers whose checkout went through have empty carts: the rolling restart uses them.
+        self.spare_users = [(names[i], tokens[i]) for i in range(users) if results[i].status == 201]
+
+    # -- e. replica stopped under catalogue load ----------------------------------------
+
+    def check_replica_outage(self):
+        c = self.checks
+        pid = self.journey_product
+        stop = threading.Event()
+        seen = collections.Counter()
+        failures = []
+
+        def reader():
+            i = 0
+            while not stop.is_set():
+                path = f"/products/{pid}" if i % 2 else "/products?limit=5"
+                resp = self.api("GET", path, timeout=10)
+                seen[resp.status] += 1
+                if resp.status != 200:
+                    failures.append(f"GET {path}: {resp.describe()}")
+                i += 1
+
+        readers = [threading.Thread(target=reader) for _ in range(2)]
+        for t in readers:
+            t.start()
+        # Without replica support in the binary there is nothing to wait for below.
+        has_replica_field = any(rep is not None for _, rep in self.readiness().values())
+        try:
+            time.sleep(0.5)
+            metrics_ok = all(v is not None for v in self.metrics().values())
+            before = self.pool_totals(self.metrics()) if metrics_ok else None
+            _, took = self.cluster_cmd("replica", "stop")
+            stopped_at = time.monotonic()
+            moved_after = None
+            if metrics_ok:
+                grew = self.wait_for(lambda: self.pool_totals(self.metrics())["primary"] > before["primary"], 5, 0.05)
+                moved_after = time.monotonic() - stopped_at if grew else None
+            down = has_replica_field and self.wait_for(lambda: (lambda r: r if all(
+                s == 200 and rep == "down" for s, rep in r.values()) else None)(self.readiness()), 5)
+            # Keep reading while the replica is gone: the primary serves every read.
+            time.sleep(0.5)
+            mid = self.pool_totals(self.metrics()) if metrics_ok else None
+            time.sleep(1.0)
+            during = self.pool_totals(self.metrics()) if metrics_ok else None
+            self.cluster_cmd("replica", "start")
+            started_at = time.monotonic()
+            back_after = None
+            if metrics_ok:
+                back = self.wait_for(lambda: self.pool_totals(self.metrics())["replica"] > during["replica"], 20, 0.1)
+                back_after = time.monotonic() - started_at if back else None
+            up = has_replica_field and self.wait_for(lambda: (lambda r: r if all(
+                s == 200 and rep == "up" for s, rep in r.values()) else None)(self.readiness()), 20)
+            time.sleep(0.5)
+        finally:
+            stop.set()
+            for t in readers:
+                t.join()
+        after = self.pool_totals(self.metrics()) if metrics_ok else None
+
+        total = sum(seen.values())
+        self.summary["catalogue reads, e (replica stopped)"] = (
+            f"{total} anonymous reads through nginx: "
+            + ", ".join(f"{s or 'no response'} x{n}" for s, n in sorted(seen.items(), key=str)))
+        self.summary["catalogue reads per pool, e"] = (
+            f"before the stop {fmt_pools(before)}; replica stopped {fmt_pools(during)}; "
+            f"after its restart {fmt_pools(after)}")
+        c.expect(not failures and total > 0,
+                 "replica stopped and restarted under catalogue load: every read 200 (no 5xx, "
+                 "no connection error)", f"{len(failures)} failed of {total}, e.g. {failures[:3]}")
+        self.require_metrics(self.metrics())
+        c.expect(moved_after is not None and moved_after < 3,
+                 "reads move to the primary within about the replica timeout once the replica stops",
+                 f"primary counter {'grew after %.2f s' % moved_after if moved_after else 'did not grow in 5 s'}")
+        c.expect(during["primary"] > mid["primary"] and during["replica"] == mid["replica"],
+                 "while the replica is stopped, the primary serves every catalogue read",
+                 f"over 1 s: primary +{during['primary'] - mid['primary']:.0f}, "
+                 f"replica +{during['replica'] - mid['replica']:.0f}")
+        c.expect(bool(down), 'every /health/ready: 200 with "replica": "down" while it is stopped',
+                 str(self.readiness()))
+        c.expect(back_after is not None, "reads return to the replica after it restarts (within 20 s)",
+                 f"replica counter {'grew after %.1f s' % back_after if back_after else 'did not grow'}")
+        c.expect(bool(up), 'every /health/ready: "replica": "up" again', str(self.readiness()))
+        if moved_after is not None:
+            self.summary["replica failover, e"] = (
+                f"reads on the primary {moved_after:.2f} s after the stop; back on the replica "
+                + (f"{back_after:.1f} s after the restart" if back_after is not None else "never"))
+
+    # -- f. rolling restart under a mixed load ------------------------------------------
+
+    def check_rolling_restart(self, drain=True):
+        c = self.checks
+        shoppers = 4
+        users = self.spare_users[: shoppers * 3]  # buyers from c, their carts are empty
+        while len(users) < shoppers * 3:
+            name = f"shopper{len(users)}_{self.run}"
+            users.append((name, self.new_user(name)))
+        stock = 1_000_000
+        pid = self.create_product(f"Everyday mug {self.run}", stock)
+        # Anonymous reads come from the replica: start the load once it has the product
+        # (a read in the first milliseconds would rightly be a 404, the replica's lag).
+        c.require(self.wait_for(lambda: self.api("GET", f"/products/{pid}").status == 200, 5),
+                  f"the new product is readable anonymously (replica caught up) within 5 s")
+        stop = threading.Event()
+        lock = threading.Lock()
+        failures = []
+        tally = collections.Counter()  # what the client saw succeed
+        pending = {}  # user -> units added but not yet checked out (client's view)
+
+        def fail(what, resp):
+            with lock:
+                failures.append(f"{what}: {resp.describe()}")
+
+        def shopper(users):
+            rnd = random.Random()
+            while not stop.is_set():
+                for name, token in users:
+                    if stop.is_set():
+                        break
+                    for _ in range(rnd.randint(1, 3)):
+                        qty = rnd.randint(1, 3)
+                        resp = self.api("POST", "/cart/items", token=token,
+                                        body={"product_id": pid, "quantity": qty})
+                        if resp.status == 201:
+                            with lock:
+                                tally["cart adds 201"] += 1
+                                pending[name] = pending.get(name, 0) + qty
+                        else:
+                            fail("POST /cart/items", resp)
+                    resp = self.api("POST", "/cart/checkout", token=token)
+                    if resp.status == 201:
+                        units = sum(i["quantity"] for i in resp.json()["items"] if i["product_id"] == pid)
+                        with lock:
+                            tally["checkouts 201"] += 1
+                            tally["units in 201 orders"] += units
+                            if units != pending.get(name, 0):
+                                failures.append(f"{name}: order holds {units} units, "
+                                                f"client added {pending.get(name, 0)}")
+                            pending[name] = 0
+                    else:
+                        fail("POST /cart/checkout", resp)
+
+        def reader():
+            i = 0
+            while not stop.is_set():
+                path = f"/products/{pid}" if i % 2 else "/products?limit=10"
+                resp = self.api("GET", path)
+                if resp.status == 200:
+                    with lock:
+                        tally["reads 200"] += 1
+                else:
+                    fail(f"GET {path}", resp)
+                i += 1
+
+        threads = [threading.Thread(target=shopper, args=(users[k::shoppers],)) for k in range(shoppers)]
+        threads += [threading.Thread(target=reader) for _ in range(2)]
+        restarts = []
+        for t in threads:
+            t.start()
+        try:
+            time.sleep(1.0)
+            for n in (1, 2, 3):
+                argv = ["restart", str(n)] + ([] if drain else ["--no-drain"])
+                out, took = self.cluster_cmd(*argv)
+                restarts.append(f"{out.removeprefix('cluster: ')} in {took:.1f} s")
+                time.sleep(0.5)
+            time.sleep(0.5)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+
+        orders, units = self.psql(
+            "SELECT count(DISTINCT c.id), coalesce(sum(i.quantity), 0) FROM carts c "
+            f"JOIN cart_items i ON i.cart_id = c.id WHERE c.status = 'checked_out' AND i.product_id = {pid}"
+        ).split("|")
+        orders, units = int(orders), int(units)
+        open_units = int(self.psql(
+            "SELECT coalesce(sum(i.quantity), 0) FROM carts c JOIN cart_items i ON i.cart_id = c.id "
+            f"WHERE c.status = 'open' AND i.product_id = {pid}"))
+        left = self.inventory(pid)
+        self.summary["rolling restart, f"] = "; ".join(restarts)
+        self.summary["mixed load during restarts, f"] = (
+            f"{tally['reads 200']} reads, {tally['cart adds 201']} cart adds, "
+            f"{tally['checkouts 201']} checkouts ({tally['units in 201 orders']} units) succeeded")
+        self.summary["rolling-restart failures, f"] = (
+            f"{len(failures)}" + (f" (e.g. {failures[0]})" if failures else ""))
+        self.summary["orders vs stock, f"] = (
+            f"{orders} orders holding {units} units in the database; stock {stock} -> {left}")
+        c.expect(not failures, "rolling restart: zero failed requests (no 5xx, no connection error)",
+                 f"{len(failures)} failed, e.g. {failures[:5]}")
+        c.expect(tally["checkouts 201"] > 0 and tally["reads 200"] > 0,
+                 "the load ran during the restarts", dict(tally))
+        c.expect(orders == tally["checkouts 201"],
+                 "orders in the database == checkout 201s the client saw (none lost or doubled)",
+                 f"{orders} orders, {tally['checkouts 201']} checkouts 201")
+        c.expect(units == tally["units in 201 orders"] and stock - left == units,
+                 "stock decreased by exactly the units the orders hold",
+                 f"units in orders {units}, in 201 bodies {tally['units in 201 orders']}, "
+                 f"stock decrease {stock - left}")
+        c.expect(open_units == sum(pending.values()),
+                 "units still in open carts == units added after the last checkout (no lost add)",
+                 f"{open_units} in open carts, client expects {sum(pending.values())}")
+
+    # -- d. login throttle shared by the instances, per client address --------------------
+
+    def check_login_throttle(self):
+        c = self.checks
+        victim, bob, carol = f"victim_{self.run}", f"bob_{self.run}", f"carol_{self.run}"
+        for name in (victim, bob, carol):
+            resp = self.register(name)
+            c.require(resp.status == 201, f"register {name}: 201", resp.describe())
+
+        # Client A guesses the victim's password: three guesses straight at the three
+        # instances (from an untrusted address: the instances take the peer), two through
+        # nginx (peer nginx, trusted: the address nginx appended to X-Forwarded-For).
+        seen = []
+        for i, inst in enumerate(self.instances):
+            resp = self.login(victim, "wrong password!", source=self.client_a, base=inst)
+            seen.append(resp.status)
+        for _ in range(THROTTLE_PER_LOGIN - len(self.instances)):
+            resp = self.login(victim, "wrong password!", source=self.client_a)
+            seen.append(resp.status)
+        c.expect(seen == [401] * THROTTLE_PER_LOGIN,
+                 f"client A: {THROTTLE_PER_LOGIN} wrong passwords for one login (3 instances directly, "
+                 "2 through nginx): each 401", f"statuses {seen}")
+        resp = self.login(victim, PASSWORD, source=self.client_a)
+        c.expect(resp.status == 429 and "retry-after" in resp.headers,
+                 f"client A: attempt {THROTTLE_PER_LOGIN + 1}, right password, through nginx: 429 with "
+                 f"Retry-After ({THROTTLE_PER_LOGIN} failures in total across the instances, not per instance)",
+                 resp.describe() + "  (throttle state not shared through the database, or the client "
+                 "address not taken from X-Forwarded-For behind TRUSTED_PROXIES? DESIGN.md §6)")
+
+        # Client B, another address, is not affected: it logs in to its own account.
+        resp = self.login(bob, source=self.client_b)
+        c.expect(resp.status == 200, f"client B ({self.client_b}): logs in to another account: 200",
+                 resp.describe())
+
+        # Client A goes on with unknown logins until its address allowance is spent.
+        failures = seen.count(401)
+        statuses = []
+        for i in range(THROTTLE_PER_ADDRESS):
+            resp = self.login(f"ghost{i}_{self.run}", "whatever-password", source=self.client_a)
+            statuses.append(resp.status)
+        failures += statuses.count(401)
+        ordered = statuses == sorted(statuses, key=lambda s: s == 429)
+        c.expect(failures == THROTTLE_PER_ADDRESS and ordered and set(statuses) <= {401, 429},
+                 f"client A: failed logins count per address across the instances: exactly "
+                 f"{THROTTLE_PER_ADDRESS} failures (401) in total, then 429",
+                 f"{failures} failures in total; unknown-login statuses {statuses}")
+        resp = self.login(carol, PASSWORD, source=self.client_a)
+        c.expect(resp.status == 429,
+                 "client A: next login (right password, another account): 429, the address is throttled",
+                 resp.describe())
+        resp = self.login(carol, PASSWORD, source=self.client_a, headers={"X-Forwarded-For": "203.0.113.9"})
+        c.expect(resp.status == 429,
+                 "client A with a forged X-Forwarded-For through nginx: still 429", resp.describe())
+        resp = self.login(carol, PASSWORD, source=self.client_a, base=self.instances[0],
+                          headers={"X-Forwarded-For": "203.0.113.9"})
+        c.expect(resp.status == 429,
+                 "client A with a forged X-Forwarded-For straight at an instance: still 429",
+                 resp.describe())
+        resp = self.login(carol, source=self.client_b)
+        c.expect(resp.status == 200, "client B meanwhile: logs in: 200", resp.describe())
+
+
+def fmt_pools(p):
+    return "n/a (no db_catalogue_reads_total)" if p is None else f"primary {p['primary']:.0f} / replica {p['replica']:.0f}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nginx", default="http://127.0.0.1:18080")
+    parser.add_argument("--instances",
+                        default="http://127.0.0.1:18081,http://127.0.0.1:18082,http://127.0.0.1:18083")
+    parser.add_argument("--primary-url", default="postgres://postgres@127.0.0.1:55432/storefront")
+    parser.add_argument("--psql", default="/usr/lib/postgresql/15/bin/psql")
+    parser.add_argument("--bin", default="target/debug/storefront")
+    parser.add_argument("--cluster", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "cluster"))
+    parser.add_argument("--only", default="abcdef",
+                        help="letters of the checks to run (default: all); f needs a, e needs a")
+    parser.add_argument("--no-drain", action="store_true",
+                        help="rolling restart: SIGTERM instances without taking them out of nginx first")
+    args = parser.parse_args()
+    t = Cluster(args)
+    started = time.monotonic()
+
+    sections = [
+        ("a. customer journey through nginx", t.check_journey),
+        ("b. anonymous catalogue reads served by the replica", t.check_replica_reads),
+        ("c. 200 concurrent checkouts, 50 in stock", t.check_concurrent_checkouts),
+        ("e. replica stopped under catalogue load", t.check_replica_outage),
+        ("f. rolling restart under mixed load", lambda: t.check_rolling_restart(drain=not args.no_drain)),
+        ("d. login throttle shared by the instances, per client address", t.check_login_throttle),
+    ]
+    t.spare_users = []
+    for title, run in sections:
+        if title[0] not in args.only:
+            continue
+        print(f"\n== {title}", flush=True)
+        t.checks.section = title
+        section_started = time.monotonic()
+        try:
+            run()
+        except CheckFailed as err:
+            print(f"  (section stopped: {err})", flush=True)
+        except Exception as err:  # a bug in the test or an unexpected answer shape
+            t.checks.expect(False, f"section ran to the end", f"{type(err).__name__}: {err}")
+        print(f"  ({time.monotonic() - section_started:.1f} s)", flush=True)
+
+    http_ = t.http
+    print("\n== summary")
+    print(f"  instances: {', '.join(t.instances)} behind nginx {t.nginx}")
+    for target in ("nginx", "direct"):
+        classes = {k: v for (tg, k), v in sorted(http_.classes.items()) if tg == target}
+        label = "through nginx" if target == "nginx" else "straight to instances"
+        print(f"  requests {label}: {http_.sent[target]}  "
+              + "  ".join(f"{k}: {v}" for k, v in classes.items()))
+    for key, value in t.summary.items():
+        print(f"  {key}: {value}")
+    failed = t.checks.failed
+    passed = len(t.checks.results) - len(failed)
+    print(f"  checks: {passed} passed, {len(failed)} failed ({time.monotonic() - started:.0f} s)")
+    for section, description, _, detail in failed:
+        print(f"    FAIL [{section[:1]}] {description}" + (f": {detail}" if detail else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
