@@ -76,6 +76,10 @@ pub enum ApiError {
     /// 401 `unauthorized`: no token, or one that is unknown, expired or revoked.
     #[error("unauthorized")]
     Unauthorized,
+    /// 401 `unauthorized` from a login form: the login or the password is wrong (one
+    /// answer for both, so accounts cannot be enumerated).
+    #[error("login failed")]
+    LoginFailed,
     /// 403 `forbidden`: authenticated, but not allowed (not an admin).
     #[error("forbidden")]
     Forbidden,
@@ -119,7 +123,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::BadRequest(_) => "bad_request",
-            Self::Unauthorized => "unauthorized",
+            Self::Unauthorized | Self::LoginFailed => "unauthorized",
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -138,6 +142,7 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => "Malformed request",
             Self::Unauthorized => "Authentication required",
+            Self::LoginFailed => "Login failed",
             Self::Forbidden => "Not allowed",
             Self::NotFound => "Not found",
             Self::MethodNotAllowed => "Method not allowed",
@@ -156,6 +161,7 @@ impl ApiError {
         match self {
             Self::BadRequest(detail) => detail.clone(),
             Self::Unauthorized => "A valid bearer token is required.".into(),
+            Self::LoginFailed => "The login or the password is wrong.".into(),
             Self::Forbidden => "This action needs an administrator account.".into(),
             Self::NotFound => "No such resource.".into(),
             Self::MethodNotAllowed => "This path does not accept that method.".into(),
@@ -196,7 +202,7 @@ pub struct Problem {
     pub status: u16,
     pub detail: String,
     /// Stable machine-readable code to switch on.
-    #[schema(example = "validation_failed")]
+    #[schema(schema_with = problem_code_schema)]
     pub code: &'static str,
     /// For `validation_failed` and `already_exists`: each offending field.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -206,11 +212,38 @@ pub struct Problem {
     pub items: Option<Vec<StockShortage>>,
 }
 
+/// Every `code` a problem can carry: a closed set, so clients can switch on it.
+const PROBLEM_CODES: [&str; 13] = [
+    "bad_request",
+    "unauthorized",
+    "forbidden",
+    "not_found",
+    "method_not_allowed",
+    "already_exists",
+    "insufficient_stock",
+    "payload_too_large",
+    "validation_failed",
+    "empty_cart",
+    "rate_limited",
+    "service_unavailable",
+    "internal",
+];
+
+fn problem_code_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::new(Type::String))
+        .enum_values(Some(PROBLEM_CODES))
+        .description(Some("Stable machine-readable code to switch on."))
+        .examples(["validation_failed"])
+        .build()
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized | Self::LoginFailed => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -250,7 +283,7 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(status);
         response.content_type("application/problem+json");
         match self {
-            Self::Unauthorized => {
+            Self::Unauthorized | Self::LoginFailed => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
             }
             Self::RateLimited { retry_after_secs } => {

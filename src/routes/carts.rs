@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use super::extract::{whole_number, ApiJson};
 use super::responses;
+use super::schemas::string_enum;
 use crate::auth::BearerToken;
 use crate::db::DbPool;
 use crate::domain::{format_money, Quantity};
@@ -34,7 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct CartResponse {
     pub id: i32,
     /// `open` or `checked_out`.
-    #[schema(example = "open")]
+    #[schema(schema_with = cart_status_schema)]
     pub status: &'static str,
     pub items: Vec<LineResponse>,
     /// Units across the lines that count (available ones).
@@ -43,7 +44,14 @@ pub struct CartResponse {
     pub total: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Null while the cart is open.
+    #[schema(required = true)]
     pub checked_out_at: Option<DateTime<Utc>>,
+}
+
+/// `open`, or `checked_out` for an order.
+fn cart_status_schema() -> utoipa::openapi::Object {
+    string_enum(["open", "checked_out"])
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -121,7 +129,12 @@ impl Line {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/cart", tag = "cart", security(("bearer" = [])),
+/// Get the open cart.
+///
+/// The user's open cart (created on first need) with its lines, product names, current
+/// unit prices, line totals, the total and the item count. A line whose product was
+/// archived stays readable, `available: false`, and is left out of the total.
+#[utoipa::path(get, path = "/api/v1/cart", operation_id = "get_cart", tag = "cart", security(("bearer" = [])),
     responses((status = 200, description = "The open cart", body = CartResponse), responses::Unauthorized, responses::Unavailable))]
 async fn show(pool: web::Data<DbPool>, token: BearerToken) -> Result<HttpResponse, ApiError> {
     let cart = token
@@ -151,7 +164,12 @@ pub struct AddItemRequest {
     quantity: i64,
 }
 
-#[utoipa::path(post, path = "/api/v1/cart/items", tag = "cart", security(("bearer" = [])), request_body = AddItemRequest,
+/// Add to the cart.
+///
+/// Adds units of a live product; a product already in the cart adds to its line (one
+/// atomic upsert). 409 `insufficient_stock` when the line would exceed the stock on
+/// hand. Answers 201 with the cart.
+#[utoipa::path(post, path = "/api/v1/cart/items", operation_id = "add_cart_item", tag = "cart", security(("bearer" = [])), request_body = AddItemRequest,
     responses((status = 201, description = "Added; the cart", body = CartResponse),
         responses::BadRequest, responses::Unauthorized, (status = 404, description = "No such product, or archived", body = Problem, content_type = "application/problem+json"), responses::OutOfStock, responses::TooLarge, responses::Invalid, responses::Unavailable))]
 async fn add_item(
@@ -187,7 +205,11 @@ pub struct SetQuantityRequest {
     quantity: i64,
 }
 
-#[utoipa::path(patch, path = "/api/v1/cart/items/{item_id}", tag = "cart", security(("bearer" = [])), request_body = SetQuantityRequest,
+/// Set a cart line's quantity.
+///
+/// Sets the quantity of a line of the user's open cart (1 to 999, within the stock on
+/// hand). Another user's line is 404.
+#[utoipa::path(patch, path = "/api/v1/cart/items/{item_id}", operation_id = "set_cart_item_quantity", tag = "cart", security(("bearer" = [])), request_body = SetQuantityRequest,
     params(("item_id" = i32, Path, description = "Cart line id")),
     responses((status = 200, description = "Changed; the cart", body = CartResponse),
         responses::BadRequest, responses::Unauthorized, (status = 404, description = "No such line in your cart", body = Problem, content_type = "application/problem+json"), responses::OutOfStock, responses::TooLarge, responses::Invalid, responses::Unavailable))]
@@ -210,7 +232,10 @@ async fn set_quantity(
     Ok(HttpResponse::Ok().json(CartResponse::from(cart)))
 }
 
-#[utoipa::path(delete, path = "/api/v1/cart/items/{item_id}", tag = "cart", security(("bearer" = [])),
+/// Remove a cart line.
+///
+/// Removes a line of the user's open cart. Another user's line is 404.
+#[utoipa::path(delete, path = "/api/v1/cart/items/{item_id}", operation_id = "remove_cart_item", tag = "cart", security(("bearer" = [])),
     params(("item_id" = i32, Path, description = "Cart line id")),
     responses((status = 204, description = "Removed"), responses::Unauthorized, (status = 404, description = "No such line in your cart", body = Problem, content_type = "application/problem+json"), responses::Unavailable))]
 async fn remove_item(
@@ -250,9 +275,17 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     Ok(Some(key.to_owned()))
 }
 
-#[utoipa::path(post, path = "/api/v1/cart/checkout", tag = "cart", security(("bearer" = [])),
+/// Check out.
+///
+/// Turns the open cart into an order in one transaction: locks the products in id
+/// order, checks stock, decrements inventory, freezes unit prices. 409
+/// `insufficient_stock` lists each short line; 422 `empty_cart` for an empty cart. With
+/// an `Idempotency-Key`, a retry returns the first order again with
+/// `Idempotent-Replayed: true`.
+#[utoipa::path(post, path = "/api/v1/cart/checkout", operation_id = "check_out", tag = "cart", security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "Makes a retried checkout return the first order (1-255 visible ASCII characters)")),
-    responses((status = 201, description = "Order placed (or replayed: Idempotent-Replayed: true); Location: /api/v1/orders/{id}", body = CartResponse),
+    responses((status = 201, description = "Order placed (or replayed: Idempotent-Replayed: true); Location: /api/v1/orders/{id}", body = CartResponse,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this is the first order again, for a retried Idempotency-Key; absent otherwise"))),
         responses::BadRequest, responses::Unauthorized, responses::OutOfStock, (status = 422, description = "Empty cart (empty_cart), or the key was used for another cart", body = Problem, content_type = "application/problem+json"), responses::Unavailable))]
 async fn checkout(
     req: HttpRequest,

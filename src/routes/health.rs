@@ -6,6 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::responses;
+use super::schemas::string_enum;
 use crate::db::{self, with_conn, CatalogueReads, DbPool, SchemaState};
 use crate::error::ApiError;
 use crate::repository;
@@ -17,21 +18,38 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LiveResponse {
-    #[schema(example = "ok")]
+    #[schema(schema_with = ok_schema)]
     status: &'static str,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReadyResponse {
-    #[schema(example = "ready")]
+    #[schema(schema_with = ready_schema)]
     status: &'static str,
-    #[schema(example = "up")]
+    #[schema(schema_with = up_schema)]
     database: &'static str,
     /// `none` without a replica; `up`, `lagging` (further behind than allowed: reads go
     /// to the primary) or `down`. Readiness does not depend on it.
-    #[schema(example = "none")]
+    #[schema(schema_with = replica_schema)]
     replica: &'static str,
     pool: PoolState,
+}
+
+// The closed sets of values the probes answer with.
+fn ok_schema() -> utoipa::openapi::Object {
+    string_enum(["ok"])
+}
+
+fn ready_schema() -> utoipa::openapi::Object {
+    string_enum(["ready"])
+}
+
+fn up_schema() -> utoipa::openapi::Object {
+    string_enum(["up"])
+}
+
+fn replica_schema() -> utoipa::openapi::Object {
+    string_enum(["none", "up", "lagging", "down"])
 }
 
 /// A snapshot of the pool for readiness and metrics.
@@ -52,16 +70,21 @@ impl From<crate::telemetry::PoolState> for PoolState {
     }
 }
 
+/// Liveness probe.
+///
 /// 200 while the process can serve HTTP at all; touches nothing else.
-#[utoipa::path(get, path = "/health/live", tag = "operations",
+#[utoipa::path(get, path = "/health/live", operation_id = "get_liveness", tag = "operations",
     responses((status = 200, description = "The process serves HTTP", body = LiveResponse)))]
 async fn live() -> HttpResponse {
     HttpResponse::Ok().json(LiveResponse { status: "ok" })
 }
 
-/// 200 with the pool's state once a pooled connection answers `SELECT 1`; 503
-/// problem+json when the database is unreachable or the pool has no connection to spare.
-#[utoipa::path(get, path = "/health/ready", tag = "operations",
+/// Readiness probe.
+///
+/// 200 with the pool's state (and the replica's, if any) once a pooled connection
+/// answers `SELECT 1`; 503 problem+json when the database is unreachable or the pool
+/// has no connection to spare. The replica's health does not decide readiness.
+#[utoipa::path(get, path = "/health/ready", operation_id = "get_readiness", tag = "operations",
     responses((status = 200, description = "The database answers", body = ReadyResponse), responses::Unavailable))]
 async fn ready(
     pool: web::Data<DbPool>,

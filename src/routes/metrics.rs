@@ -9,7 +9,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/metrics").route(web::get().to(metrics)));
 }
 
-#[utoipa::path(get, path = "/metrics", tag = "operations",
+/// Prometheus metrics.
+///
+/// Request counts and latency per route and status class, pool state per pool
+/// (`pool="primary"|"replica"`), pool waits and timeouts, catalogue reads per pool.
+/// Text exposition format.
+#[utoipa::path(get, path = "/metrics", operation_id = "get_metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain")))]
 async fn metrics(
     metrics: web::Data<Metrics>,

@@ -10,7 +10,7 @@ pub mod orders;
 mod paging;
 pub mod products;
 pub mod responses;
-mod schemas;
+pub mod schemas;
 pub mod sessions;
 pub mod users;
 mod validate;

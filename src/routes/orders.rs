@@ -36,10 +36,16 @@ pub struct ListQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderPage {
     items: Vec<CartResponse>,
+    /// Pass back as `cursor` for the next page; null on the last page.
+    #[schema(required = true)]
     next_cursor: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/orders", tag = "orders", security(("bearer" = [])), params(ListQuery),
+/// List orders.
+///
+/// The user's checked-out carts, newest first, keyset paginated (`next_cursor` back as
+/// `cursor` until null).
+#[utoipa::path(get, path = "/api/v1/orders", operation_id = "list_orders", tag = "orders", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, description = "A page of orders, newest first", body = OrderPage), responses::BadRequest, responses::Unauthorized, responses::Invalid, responses::Unavailable))]
 async fn list(
     pool: web::Data<DbPool>,
@@ -74,7 +80,11 @@ async fn list(
     }))
 }
 
-#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders", security(("bearer" = [])),
+/// Get an order.
+///
+/// One of the user's orders, with the unit prices frozen at checkout. Another user's
+/// order is 404.
+#[utoipa::path(get, path = "/api/v1/orders/{id}", operation_id = "get_order", tag = "orders", security(("bearer" = [])),
     params(("id" = i32, Path, description = "Order id")),
     responses((status = 200, description = "The order", body = CartResponse), responses::Unauthorized, (status = 404, description = "No such order of yours", body = Problem, content_type = "application/problem+json"), responses::Unavailable))]
 async fn show(

@@ -16,6 +16,11 @@ const SPACE_OR_CONTROL: &str =
 const WHITESPACE: &str =
     r"\u0009-\u000d\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
 
+/// A string that is one of `values` (a closed set, so generated clients get a union type).
+pub fn string_enum<const N: usize>(values: [&'static str; N]) -> Object {
+    string_schema().enum_values(Some(values)).build()
+}
+
 fn string_schema() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(SchemaType::new(Type::String))
 }

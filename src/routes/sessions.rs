@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use super::extract::ApiJson;
 use super::responses;
+use super::schemas::string_enum;
 use super::users::UserResponse;
 use crate::auth::{new_token, AuthUser, Passwords, Throttle};
 use crate::config::Config;
@@ -34,13 +35,25 @@ pub struct LoginRequest {
 pub struct SessionResponse<'a> {
     /// Send as `Authorization: Bearer <token>`.
     token: String,
-    #[schema(example = "Bearer")]
+    #[schema(schema_with = bearer_schema)]
     token_type: &'static str,
     expires_at: DateTime<Utc>,
     user: UserResponse<'a>,
 }
 
-#[utoipa::path(post, path = "/api/v1/sessions", tag = "accounts", request_body = LoginRequest,
+/// `token_type` is always `Bearer`.
+fn bearer_schema() -> utoipa::openapi::Object {
+    string_enum(["Bearer"])
+}
+
+/// Log in.
+///
+/// Exchanges a username or email and a password for a bearer token (`Authorization:
+/// Bearer <token>`) valid until `expires_at`. A wrong password and an unknown login get
+/// the same 401. Failed logins are limited per login, per account and per client
+/// address, across all instances (429 + Retry-After). The response is `Cache-Control:
+/// no-store`.
+#[utoipa::path(post, path = "/api/v1/sessions", operation_id = "log_in", tag = "accounts", request_body = LoginRequest,
     responses((status = 200, description = "Logged in", body = SessionResponse),
         responses::BadRequest, (status = 401, description = "Unknown login or wrong password", body = Problem, content_type = "application/problem+json"), responses::TooLarge, responses::Invalid,
         (status = 429, description = "Too many failed logins for this login or address (Retry-After)", body = Problem, content_type = "application/problem+json"), responses::Unavailable, responses::Bug))]
@@ -77,7 +90,7 @@ async fn log_in(
     let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
     let verified = passwords.verify(password, stored_hash).await?;
     let Some(user) = user.filter(|_| verified) else {
-        return Err(ApiError::Unauthorized);
+        return Err(ApiError::LoginFailed);
     };
 
     let (token, token_hash) = new_token();
@@ -109,9 +122,11 @@ async fn log_in(
         }))
 }
 
-/// Revokes the session whose token authenticated this request; other sessions of the
-/// same user (other devices) stay logged in.
-#[utoipa::path(delete, path = "/api/v1/sessions/current", tag = "accounts", security(("bearer" = [])),
+/// Log out.
+///
+/// Revokes the session whose token authenticated this request: the token stops working
+/// at once. Other sessions of the same user (other devices) stay logged in.
+#[utoipa::path(delete, path = "/api/v1/sessions/current", operation_id = "log_out", tag = "accounts", security(("bearer" = [])),
     responses((status = 204, description = "Logged out; the token no longer works"), responses::Unauthorized, responses::Unavailable))]
 async fn log_out(pool: web::Data<DbPool>, auth: AuthUser) -> Result<HttpResponse, ApiError> {
     let token_hash = auth.token_hash;

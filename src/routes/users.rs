@@ -59,7 +59,13 @@ pub struct RegisterRequest {
     password: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/users", tag = "accounts", request_body = RegisterRequest,
+/// Register an account.
+///
+/// Creates a customer account and answers 201 with the user and `Location:
+/// /api/v1/users/me`. A taken username or email (emails compare case-insensitively) is
+/// 409 naming every taken field; invalid fields are 422 naming each. Registrations are
+/// limited per client address (429 + Retry-After).
+#[utoipa::path(post, path = "/api/v1/users", operation_id = "register_user", tag = "accounts", request_body = RegisterRequest,
     responses((status = 201, description = "Registered; Location: /api/v1/users/me", body = UserResponse),
         responses::BadRequest, (status = 409, description = "Username or email already taken", body = Problem, content_type = "application/problem+json"), responses::TooLarge, responses::Invalid,
         (status = 429, description = "Too many registrations from this client address (Retry-After)", body = Problem, content_type = "application/problem+json"), responses::Unavailable, responses::Bug))]
@@ -101,7 +107,10 @@ async fn register(
         .json(UserResponse::from(&user)))
 }
 
-#[utoipa::path(get, path = "/api/v1/users/me", tag = "accounts", security(("bearer" = [])),
+/// The current user.
+///
+/// The profile of the user whose bearer token came with the request.
+#[utoipa::path(get, path = "/api/v1/users/me", operation_id = "get_current_user", tag = "accounts", security(("bearer" = [])),
     responses((status = 200, description = "The token holder's profile", body = UserResponse), responses::Unauthorized, responses::Unavailable))]
 async fn me(auth: AuthUser) -> HttpResponse {
     HttpResponse::Ok().json(UserResponse::from(&auth.user))

@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 
 use reqwest::StatusCode;
+use serde_json::json;
 
 use crate::common::TestApp;
 use crate::helpers::expect_json;
@@ -119,9 +120,13 @@ async fn the_openapi_document_describes_every_route() {
                 .map(move |method| (method.clone(), path.clone()))
         })
         .collect();
+    // HEAD is documented wherever GET is (it is answered there).
     let expected: BTreeSet<(String, String)> = OPERATIONS
         .iter()
-        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .flat_map(|(m, p)| {
+            let head = (*m == "get").then(|| ("head".to_string(), p.to_string()));
+            std::iter::once((m.to_string(), p.to_string())).chain(head)
+        })
         .collect();
     assert_eq!(documented, expected);
 
@@ -169,7 +174,10 @@ async fn the_openapi_document_describes_every_route() {
         let routed = status != StatusCode::METHOD_NOT_ALLOWED
             && (status != StatusCode::NOT_FOUND || path.contains('{'));
         assert!(routed, "{method} {path} answered {status}");
-        let secured = operation["security"].is_array();
+        // Public operations say `security: []`; the others name the bearer scheme.
+        let secured = operation["security"]
+            .as_array()
+            .is_some_and(|requirements| !requirements.is_empty());
         if secured {
             assert_eq!(
                 status,
@@ -237,4 +245,51 @@ async fn the_docs_page_renders_every_operation_in_a_real_browser() {
         let rendered = dom.replace('\u{200b}', "").replace("<wbr>", "");
         assert!(rendered.contains(path), "{path} not rendered");
     }
+}
+
+/// What generated clients need of the document: unique operation ids (duplicates make
+/// generators reject it or mistype operations), a summary for each, security stated
+/// even when none is needed, a server, and the headers the middleware adds.
+#[tokio::test]
+async fn every_operation_is_named_once_summarised_and_states_its_security() {
+    let app = TestApp::spawn().await;
+    let doc = expect_json(app.get("/openapi.json").await, StatusCode::OK).await;
+    assert!(!doc["servers"].as_array().unwrap().is_empty());
+    let mut ids = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let id = operation["operationId"].as_str().unwrap().to_owned();
+            assert!(ids.insert(id.clone()), "operationId {id} used twice");
+            assert!(
+                operation["summary"].as_str().is_some_and(|s| !s.is_empty()),
+                "{method} {path} has no summary"
+            );
+            assert!(
+                operation["security"].is_array(),
+                "{method} {path} states no security"
+            );
+            let responses = operation["responses"].as_object().unwrap();
+            assert!(responses.contains_key("405"), "{method} {path}: no 405");
+            for (status, response) in responses {
+                assert!(
+                    response["headers"]["X-Request-Id"].is_object(),
+                    "{method} {path} {status}: X-Request-Id undeclared"
+                );
+            }
+        }
+    }
+    let problem = &doc["components"]["schemas"]["Problem"]["properties"];
+    assert!(problem["code"]["enum"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("insufficient_stock")));
+    let cart = &doc["components"]["schemas"]["CartResponse"];
+    assert_eq!(
+        cart["properties"]["status"]["enum"],
+        json!(["open", "checked_out"])
+    );
+    assert!(cart["required"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("checked_out_at")));
 }

@@ -63,6 +63,11 @@ async fn unknown_login_and_wrong_password_get_the_same_401() {
     )
     .await;
     assert_eq!(wrong_password, unknown);
+    // Worded for a login form, not as the missing-token answer.
+    assert_eq!(
+        wrong_password["detail"],
+        "The login or the password is wrong."
+    );
 }
 
 #[tokio::test]

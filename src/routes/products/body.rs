@@ -14,6 +14,8 @@ use crate::routes::schemas::{description_schema, price_schema, product_name_sche
 pub struct ProductResponse {
     pub id: i32,
     pub name: String,
+    /// Null when the product has none.
+    #[schema(required = true)]
     pub description: Option<String>,
     /// Decimal string, two places.
     #[schema(example = "19.99")]
@@ -41,6 +43,8 @@ impl From<Product> for ProductResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProductPage {
     pub items: Vec<ProductResponse>,
+    /// Pass back as `cursor` for the next page; null on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 

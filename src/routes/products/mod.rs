@@ -41,7 +41,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 // ------------------------------------------------------------------ reading
 
-#[utoipa::path(get, path = "/api/v1/products/{id}", tag = "catalogue",
+/// Get a product.
+///
+/// One live product; archived or missing products are 404. Anonymous requests may be
+/// served by a read replica a moment behind.
+#[utoipa::path(get, path = "/api/v1/products/{id}", operation_id = "get_product", tag = "catalogue",
     params(("id" = i32, Path, description = "Product id")),
     responses((status = 200, description = "The product", body = ProductResponse), (status = 404, description = "Missing or archived", body = Problem, content_type = "application/problem+json"), responses::Unavailable))]
 async fn show(
@@ -58,7 +62,13 @@ async fn show(
     Ok(HttpResponse::Ok().json(ProductResponse::from(product)))
 }
 
-#[utoipa::path(get, path = "/api/v1/products", tag = "catalogue", params(ListQuery),
+/// List and search products.
+///
+/// Live products, newest first, or ranked by relevance with `q` (full-text, web-search
+/// syntax: name matches above description matches). Filters by price range and stock;
+/// keyset paginated: pass `next_cursor` back as `cursor` until it is null. Anonymous
+/// requests may be served by a read replica a moment behind.
+#[utoipa::path(get, path = "/api/v1/products", operation_id = "list_products", tag = "catalogue", params(ListQuery),
     responses((status = 200, description = "A page of products", body = ProductPage), responses::BadRequest, responses::Invalid, responses::Unavailable))]
 async fn list(
     req: HttpRequest,
@@ -104,7 +114,11 @@ where
 
 // ------------------------------------------------------------------ writing (admins)
 
-#[utoipa::path(post, path = "/api/v1/products", tag = "catalogue", security(("bearer" = [])), request_body = CreateProductRequest,
+/// Create a product.
+///
+/// Admins only. Answers 201 with the product and its `Location`. The price is a decimal
+/// string (or a JSON number in plain notation, read exactly).
+#[utoipa::path(post, path = "/api/v1/products", operation_id = "create_product", tag = "catalogue", security(("bearer" = [])), request_body = CreateProductRequest,
     responses((status = 201, description = "Created; Location: /api/v1/products/{id}", body = ProductResponse),
         responses::BadRequest, responses::Unauthorized, responses::Forbidden, responses::TooLarge, responses::Invalid, responses::Unavailable))]
 async fn create(
@@ -142,7 +156,11 @@ fn optional_description(raw: Option<&str>) -> Result<Option<Description>, String
     raw.map_or(Ok(None), Description::parse)
 }
 
-#[utoipa::path(patch, path = "/api/v1/products/{id}", tag = "catalogue", security(("bearer" = [])), request_body = inline(UpdateProductRequest),
+/// Update a product.
+///
+/// Admins only. A partial update: absent fields stay as they are, `"description": null`
+/// clears the description.
+#[utoipa::path(patch, path = "/api/v1/products/{id}", operation_id = "update_product", tag = "catalogue", security(("bearer" = [])), request_body = inline(UpdateProductRequest),
     params(("id" = i32, Path, description = "Product id")),
     responses((status = 200, description = "Updated", body = ProductResponse),
         responses::BadRequest, responses::Unauthorized, responses::Forbidden, (status = 404, description = "Missing or archived", body = Problem, content_type = "application/problem+json"), responses::TooLarge, responses::Invalid, responses::Unavailable))]
@@ -179,8 +197,11 @@ async fn update(
     Ok(HttpResponse::Ok().json(ProductResponse::from(product)))
 }
 
-/// Archives: the row stays (orders refer to it) but the catalogue no longer shows it.
-#[utoipa::path(delete, path = "/api/v1/products/{id}", tag = "catalogue", security(("bearer" = [])),
+/// Archive a product.
+///
+/// Admins only. The row stays (orders refer to it) but the catalogue no longer shows
+/// it; a cart line of it stays readable, marked unavailable.
+#[utoipa::path(delete, path = "/api/v1/products/{id}", operation_id = "archive_product", tag = "catalogue", security(("bearer" = [])),
     params(("id" = i32, Path, description = "Product id")),
     responses((status = 204, description = "Archived"), responses::Unauthorized, responses::Forbidden, (status = 404, description = "Missing or already archived", body = Problem, content_type = "application/problem+json"), responses::Unavailable))]
 async fn archive(

@@ -13,6 +13,10 @@ use utoipa::openapi::path::PathItem;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+mod conventions;
+
+use conventions::Conventions;
+
 use crate::error::ApiError;
 use crate::routes::{carts, health, metrics, orders, products, sessions, users};
 
@@ -46,7 +50,8 @@ use crate::routes::{carts, health, metrics, orders, products, sessions, users};
         docs,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError, crate::error::StockShortage)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &Conventions),
+    servers((url = "/", description = "This service (paths are absolute from its origin)")),
     tags(
         (name = "accounts", description = "Registration and login sessions"),
         (name = "catalogue", description = "Products: browse and search; staff manage"),
@@ -126,8 +131,10 @@ fn document() -> &'static str {
     DOCUMENT.get_or_init(|| ApiDoc::openapi().to_json().unwrap_or_default())
 }
 
-/// This document.
-#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+/// This OpenAPI document.
+///
+/// The OpenAPI 3.1 document of every route of this service.
+#[utoipa::path(get, path = "/openapi.json", operation_id = "get_openapi_document", tag = "operations",
     responses((status = 200, description = "The OpenAPI 3.1 document of this service", content_type = "application/json")))]
 async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok()
@@ -135,8 +142,11 @@ async fn openapi_json() -> HttpResponse {
         .body(document())
 }
 
-/// The API documentation page (Swagger UI, assets served by the binary itself).
-#[utoipa::path(get, path = "/docs", tag = "operations",
+/// API documentation page.
+///
+/// Redirects to `/docs/`, a Swagger UI page served by the binary itself (no network
+/// access needed).
+#[utoipa::path(get, path = "/docs", operation_id = "get_docs_page", tag = "operations",
     responses((status = 308, description = "Redirect to /docs/, the page")))]
 async fn docs() -> HttpResponse {
     HttpResponse::PermanentRedirect()

@@ -1,0 +1,118 @@
+//! Conventions every operation of the document follows, applied here once instead of
+//! restated in each annotation: what the middleware adds to every answer, and what the
+//! router answers for every path.
+//!
+//! - public operations say `security: []` (generators otherwise cannot tell "no auth"
+//!   from "auth not documented");
+//! - every response declares `X-Request-Id`; 401 declares `WWW-Authenticate`; 429 and 503
+//!   declare `Retry-After`; 201 declares `Location`;
+//! - every operation documents 405 with `Allow` (a wrong method on a known path);
+//! - HEAD is documented wherever GET is (`startup::head_as_get` answers it: the GET's
+//!   status and headers without the body).
+
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::Modify;
+
+pub struct Conventions;
+
+impl Modify for Conventions {
+    fn modify(&self, openapi: &mut OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            if let Some(get) = &item.get {
+                item.head = Some(head_of(get));
+            }
+            for operation in operations_mut(item) {
+                if operation.security.is_none() {
+                    operation.security = Some(Vec::new());
+                }
+                operation
+                    .responses
+                    .responses
+                    .insert("405".into(), RefOr::T(method_not_allowed()));
+                for (status, response) in &mut operation.responses.responses {
+                    if let RefOr::T(response) = response {
+                        declare_headers(status, response);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.head,
+        &mut item.post,
+        &mut item.put,
+        &mut item.patch,
+        &mut item.delete,
+        &mut item.options,
+        &mut item.trace,
+    ]
+    .into_iter()
+    .filter_map(Option::as_mut)
+}
+
+/// The GET operation as HEAD: the same statuses and headers, no body.
+fn head_of(get: &Operation) -> Operation {
+    let mut head = get.clone();
+    head.operation_id = get.operation_id.as_ref().map(|id| format!("{id}_head"));
+    head.summary = get
+        .summary
+        .as_ref()
+        .map(|summary| format!("{summary} (headers only)"));
+    head.description =
+        Some("The GET operation's status and headers without the body (RFC 9110 §9.3.2).".into());
+    for response in head.responses.responses.values_mut() {
+        if let RefOr::T(response) = response {
+            response.content.clear();
+        }
+    }
+    head
+}
+
+fn string_header(description: &str) -> utoipa::openapi::header::Header {
+    HeaderBuilder::new()
+        .schema(ObjectBuilder::new().schema_type(SchemaType::new(Type::String)))
+        .description(Some(description))
+        .build()
+}
+
+fn declare_headers(status: &str, response: &mut Response) {
+    let mut add = |name: &str, description: &str| {
+        response
+            .headers
+            .entry(name.into())
+            .or_insert_with(|| string_header(description));
+    };
+    add(
+        "X-Request-Id",
+        "This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line.",
+    );
+    match status {
+        "201" => add("Location", "The URL of what was created."),
+        "401" => add(
+            "WWW-Authenticate",
+            "`Bearer`: the scheme to authenticate with.",
+        ),
+        "405" => add("Allow", "The methods this path answers."),
+        "429" | "503" => add("Retry-After", "Seconds to wait before trying again."),
+        _ => {}
+    }
+}
+
+fn method_not_allowed() -> Response {
+    ResponseBuilder::new()
+        .description("This path does not answer that method (Allow lists the ones it does)")
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
+}
