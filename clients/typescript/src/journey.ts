@@ -1,0 +1,418 @@
+// A shopper's journey through the storefront API, written the way a front end would write
+// it: one typed client from the generated `paths`, no casts, every result checked.
+//
+//   STOREFRONT_URL             the service's root (default http://127.0.0.1:8080)
+//   STOREFRONT_ADMIN_LOGIN     an account already promoted with `storefront admin promote`
+//   STOREFRONT_ADMIN_PASSWORD  its password
+//
+// Prints one line per step; on the first mismatch prints what was expected and what came,
+// and exits 1.
+import createClient from "openapi-fetch";
+import { randomBytes, randomUUID } from "node:crypto";
+import type { components, paths } from "./schema.js";
+
+type Product = components["schemas"]["ProductResponse"];
+type ProductPage = components["schemas"]["ProductPage"];
+type Cart = components["schemas"]["CartResponse"];
+type Line = components["schemas"]["LineResponse"];
+
+class JourneyFailure extends Error {}
+
+let stepNumber = 0;
+
+function fail(step: string, message: string): never {
+    throw new JourneyFailure(`${step}: ${message}`);
+}
+
+function pass(step: string, detail: string): void {
+    stepNumber += 1;
+    console.log(`ok ${String(stepNumber).padStart(2, " ")}  ${step}: ${detail}`);
+}
+
+function check(step: string, condition: boolean, message: string): void {
+    if (!condition) {
+        fail(step, message);
+    }
+}
+
+function equal<T>(step: string, what: string, actual: T, expected: T): void {
+    if (actual !== expected) {
+        fail(step, `${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
+    }
+}
+
+/** The `code` of an RFC 9457 problem body, or a short rendering of whatever came instead. */
+function describeError(error: unknown): string {
+    if (typeof error === "object" && error !== null && "code" in error) {
+        const detail = "detail" in error ? ` (${String(error.detail)})` : "";
+        return `${String(error.code)}${detail}`;
+    }
+    return error === undefined ? "no body" : JSON.stringify(error);
+}
+
+function problemCode(error: unknown): string | undefined {
+    if (typeof error === "object" && error !== null && "code" in error && typeof error.code === "string") {
+        return error.code;
+    }
+    return undefined;
+}
+
+/** What every openapi-fetch call resolves to: data on a 2xx, error otherwise. */
+type Outcome<D, E> =
+    | { data: D; error?: never; response: Response }
+    | { data?: never; error: E; response: Response };
+
+/** Expects `status` with a body; returns the typed body and the response (for headers). */
+async function expectBody<D, E>(
+    step: string,
+    status: number,
+    call: Promise<Outcome<D, E>>,
+): Promise<{ body: NonNullable<D>; response: Response }> {
+    const { data, error, response } = await call;
+    if (response.status !== status) {
+        fail(step, `expected HTTP ${status}, got ${response.status}: ${describeError(error)}`);
+    }
+    if (data === undefined || data === null) {
+        fail(step, `HTTP ${status} without a body`);
+    }
+    return { body: data, response };
+}
+
+/** Expects `status` (a 204) and no body. */
+async function expectEmpty<D, E>(step: string, status: number, call: Promise<Outcome<D, E>>): Promise<Response> {
+    const { error, response } = await call;
+    if (response.status !== status) {
+        fail(step, `expected HTTP ${status}, got ${response.status}: ${describeError(error)}`);
+    }
+    return response;
+}
+
+/** Expects an error `status` whose problem+json body carries `code`. */
+async function expectProblem<D, E>(
+    step: string,
+    status: number,
+    code: string,
+    call: Promise<Outcome<D, E>>,
+): Promise<Response> {
+    const { error, response } = await call;
+    if (response.status !== status) {
+        fail(step, `expected HTTP ${status} ${code}, got ${response.status}: ${describeError(error)}`);
+    }
+    equal(step, "problem code", problemCode(error), code);
+    const contentType = response.headers.get("content-type") ?? "";
+    check(step, contentType.startsWith("application/problem+json"), `content-type ${contentType}`);
+    return response;
+}
+
+// Money is exact decimal strings; compare it in cents, never through a float.
+function cents(step: string, amount: string): bigint {
+    const match = /^(\d+)(?:\.(\d{1,2}))?$/.exec(amount);
+    if (match === null || match[1] === undefined) {
+        return fail(step, `not a decimal amount: ${JSON.stringify(amount)}`);
+    }
+    return BigInt(match[1]) * 100n + BigInt((match[2] ?? "0").padEnd(2, "0"));
+}
+
+function lineFor(step: string, cart: Cart, productId: number): Line {
+    const line = cart.items.find((item) => item.product_id === productId);
+    if (line === undefined) {
+        return fail(step, `no line for product ${productId} in cart ${cart.id}`);
+    }
+    return line;
+}
+
+function letters(count: number): string {
+    return Array.from(randomBytes(count), (byte) => String.fromCharCode(97 + (byte % 26))).join("");
+}
+
+function requiredEnv(name: string): string {
+    const value = process.env[name];
+    if (value === undefined || value === "") {
+        throw new JourneyFailure(`set ${name} (an account promoted with \`storefront admin promote\`)`);
+    }
+    return value;
+}
+
+const baseUrl = process.env["STOREFRONT_URL"] ?? "http://127.0.0.1:8080";
+
+async function journey(): Promise<void> {
+    const adminLogin = requiredEnv("STOREFRONT_ADMIN_LOGIN");
+    const adminPassword = requiredEnv("STOREFRONT_ADMIN_PASSWORD");
+
+    // One word no other product contains, so searches see only this run's products even
+    // on a shared server.
+    const tag = `j${letters(11)}`;
+    const anonymous = createClient<paths>({ baseUrl });
+    const withToken = (token: string) =>
+        createClient<paths>({ baseUrl, headers: { Authorization: `Bearer ${token}` } });
+
+    // --- accounts ---------------------------------------------------------------------
+    let step = "register a shopper (POST /users)";
+    const username = `shopper_${tag}`;
+    const password = "correct horse battery";
+    const registered = await expectBody(
+        step,
+        201,
+        anonymous.POST("/api/v1/users", { body: { username, email: `${tag}@example.com`, password } }),
+    );
+    equal(step, "username", registered.body.username, username);
+    equal(step, "is_admin", registered.body.is_admin, false);
+    equal(step, "Location", registered.response.headers.get("location"), "/api/v1/users/me");
+    pass(step, `201, user ${registered.body.id} ${registered.body.username}`);
+
+    step = "log the shopper in by email (POST /sessions)";
+    const session = await expectBody(
+        step,
+        200,
+        anonymous.POST("/api/v1/sessions", { body: { login: `${tag}@example.com`, password } }),
+    );
+    equal(step, "token_type", session.body.token_type, "Bearer");
+    equal(step, "user.id", session.body.user.id, registered.body.id);
+    check(step, session.body.token.length > 0, "empty token");
+    check(step, Date.parse(session.body.expires_at) > Date.now(), `expires_at ${session.body.expires_at} not in the future`);
+    const shopper = withToken(session.body.token);
+    pass(step, `200, Bearer token until ${session.body.expires_at}`);
+
+    step = "read the own profile (GET /users/me)";
+    const me = await expectBody(step, 200, shopper.GET("/api/v1/users/me"));
+    equal(step, "username", me.body.username, username);
+    pass(step, `200, ${me.body.username} <${me.body.email}>`);
+
+    step = "log the admin in (POST /sessions)";
+    const adminSession = await expectBody(
+        step,
+        200,
+        anonymous.POST("/api/v1/sessions", { body: { login: adminLogin, password: adminPassword } }),
+    );
+    check(step, adminSession.body.user.is_admin, `${adminLogin} is not an admin: run \`storefront admin promote ${adminLogin}\``);
+    const admin = withToken(adminSession.body.token);
+    pass(step, `200, ${adminSession.body.user.username} is_admin`);
+
+    // --- catalogue --------------------------------------------------------------------
+    step = "a shopper cannot create products (POST /products)";
+    await expectProblem(
+        step,
+        403,
+        "forbidden",
+        shopper.POST("/api/v1/products", { body: { name: `Forbidden ${tag}`, price: "1.00" } }),
+    );
+    pass(step, "403 forbidden");
+
+    const wanted = [
+        { name: `Blue teapot ${tag}`, description: "Porcelain, one litre", price: "19.90", inventory_count: 10 },
+        { name: `Enamel mug ${tag}`, description: null, price: "4.50", inventory_count: 50 },
+        { name: `Copper kettle ${tag}`, description: "Whistles", price: "34.00", inventory_count: 3 },
+    ];
+    const created: Product[] = [];
+    for (const product of wanted) {
+        step = `admin creates "${product.name}" (POST /products)`;
+        const made = await expectBody(step, 201, admin.POST("/api/v1/products", { body: product }));
+        equal(step, "name", made.body.name, product.name);
+        equal(step, "price", made.body.price, product.price);
+        equal(step, "inventory_count", made.body.inventory_count, product.inventory_count);
+        equal(step, "Location", made.response.headers.get("location"), `/api/v1/products/${made.body.id}`);
+        created.push(made.body);
+        pass(step, `201, product ${made.body.id} at ${made.body.price}`);
+    }
+    const [teapot, mug, kettle] = created;
+    if (teapot === undefined || mug === undefined || kettle === undefined) {
+        return fail("create products", `made ${created.length} of 3`);
+    }
+
+    step = "read one product (GET /products/{id})";
+    const one = await expectBody(
+        step,
+        200,
+        anonymous.GET("/api/v1/products/{id}", { params: { path: { id: teapot.id } } }),
+    );
+    equal(step, "name", one.body.name, teapot.name);
+    equal(step, "description", one.body.description, "Porcelain, one litre");
+    pass(step, `200, ${one.body.name}`);
+
+    step = "search (GET /products?q=...)";
+    const found = await expectBody(
+        step,
+        200,
+        anonymous.GET("/api/v1/products", { params: { query: { q: `teapot ${tag}` } } }),
+    );
+    equal(step, "hits", found.body.items.map((p) => p.id).join(","), String(teapot.id));
+    equal(step, "next_cursor", found.body.next_cursor ?? null, null);
+    pass(step, `200, "teapot ${tag}" finds only product ${teapot.id}`);
+
+    step = "page through the catalogue (GET /products?sort=price_asc&limit=2&cursor=...)";
+    // What a "load more" button does: ask again with the last page's next_cursor.
+    const pageAfter = async (cursor: string | null): Promise<ProductPage> =>
+        (
+            await expectBody(
+                step,
+                200,
+                anonymous.GET("/api/v1/products", {
+                    params: {
+                        query: { q: tag, sort: "price_asc", limit: 2, ...(cursor === null ? {} : { cursor }) },
+                    },
+                }),
+            )
+        ).body;
+    const seen: Product[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+        pages += 1;
+        check(step, pages <= 10, "more than 10 pages for 3 products: next_cursor never ends");
+        const page = await pageAfter(cursor);
+        check(step, page.items.length <= 2, `page ${pages} has ${page.items.length} items (limit 2)`);
+        seen.push(...page.items);
+        cursor = page.next_cursor ?? null;
+    } while (cursor !== null);
+    const expectedOrder = [mug, teapot, kettle].map((p) => p.id).join(",");
+    equal(step, "ids in price order", seen.map((p) => p.id).join(","), expectedOrder);
+    check(step, pages >= 2, `3 products at limit 2 came in ${pages} page(s)`);
+    pass(step, `${pages} pages, ${seen.length} products, cheapest first`);
+
+    // --- cart -------------------------------------------------------------------------
+    step = "add 2 teapots to the cart (POST /cart/items)";
+    let cart = (await expectBody(step, 201, shopper.POST("/api/v1/cart/items", { body: { product_id: teapot.id, quantity: 2 } }))).body;
+    equal(step, "status", cart.status, "open");
+    equal(step, "teapot quantity", lineFor(step, cart, teapot.id).quantity, 2);
+    pass(step, `201, cart ${cart.id}, ${cart.item_count} items, total ${cart.total}`);
+
+    step = "add a mug (POST /cart/items)";
+    cart = (await expectBody(step, 201, shopper.POST("/api/v1/cart/items", { body: { product_id: mug.id, quantity: 1 } }))).body;
+    equal(step, "lines", cart.items.length, 2);
+    pass(step, `201, ${cart.items.length} lines, total ${cart.total}`);
+
+    step = "add 1 more teapot: the line adds up (POST /cart/items)";
+    cart = (await expectBody(step, 201, shopper.POST("/api/v1/cart/items", { body: { product_id: teapot.id, quantity: 1 } }))).body;
+    equal(step, "lines", cart.items.length, 2);
+    const teapotLine = lineFor(step, cart, teapot.id);
+    equal(step, "teapot quantity", teapotLine.quantity, 3);
+    pass(step, `201, teapot line ${teapotLine.id} now quantity ${teapotLine.quantity}`);
+
+    step = "set the teapot line to 2 (PATCH /cart/items/{item_id})";
+    cart = (
+        await expectBody(
+            step,
+            200,
+            shopper.PATCH("/api/v1/cart/items/{item_id}", {
+                params: { path: { item_id: teapotLine.id } },
+                body: { quantity: 2 },
+            }),
+        )
+    ).body;
+    equal(step, "teapot quantity", lineFor(step, cart, teapot.id).quantity, 2);
+    pass(step, `200, total ${cart.total}`);
+
+    step = "remove the mug line (DELETE /cart/items/{item_id})";
+    const mugLine = lineFor(step, cart, mug.id);
+    await expectEmpty(
+        step,
+        204,
+        shopper.DELETE("/api/v1/cart/items/{item_id}", { params: { path: { item_id: mugLine.id } } }),
+    );
+    pass(step, `204, line ${mugLine.id} gone`);
+
+    step = "add a kettle (POST /cart/items)";
+    cart = (await expectBody(step, 201, shopper.POST("/api/v1/cart/items", { body: { product_id: kettle.id, quantity: 1 } }))).body;
+    pass(step, `201, ${cart.items.length} lines`);
+
+    step = "read the cart (GET /cart)";
+    cart = (await expectBody(step, 200, shopper.GET("/api/v1/cart"))).body;
+    const expectedTotal = cents(step, teapot.price) * 2n + cents(step, kettle.price);
+    equal(step, "lines (product:quantity)", cart.items.map((l) => `${l.product_id}:${l.quantity}`).sort().join(","),
+        [`${teapot.id}:2`, `${kettle.id}:1`].sort().join(","));
+    equal(step, "item_count", cart.item_count, 3);
+    equal(step, "total in cents", cents(step, cart.total), expectedTotal);
+    for (const line of cart.items) {
+        check(step, line.available, `line ${line.id} not available`);
+        equal(step, `line ${line.id} total in cents`, cents(step, line.line_total), cents(step, line.unit_price) * BigInt(line.quantity));
+    }
+    const openCartId = cart.id;
+    pass(step, `200, ${cart.item_count} items, total ${cart.total}`);
+
+    // --- checkout ---------------------------------------------------------------------
+    const idempotencyKey = `journey-${randomUUID()}`;
+    step = "check out with an Idempotency-Key (POST /cart/checkout)";
+    const placed = await expectBody(
+        step,
+        201,
+        shopper.POST("/api/v1/cart/checkout", { params: { header: { "Idempotency-Key": idempotencyKey } } }),
+    );
+    const order = placed.body;
+    equal(step, "status", order.status, "checked_out");
+    equal(step, "order id (the cart's)", order.id, openCartId);
+    equal(step, "total in cents", cents(step, order.total), expectedTotal);
+    check(step, typeof order.checked_out_at === "string", "checked_out_at missing");
+    equal(step, "Location", placed.response.headers.get("location"), `/api/v1/orders/${order.id}`);
+    check(step, placed.response.headers.get("idempotent-replayed") !== "true", "first checkout marked as replayed");
+    pass(step, `201, order ${order.id}, total ${order.total}`);
+
+    step = "retry the checkout with the same key (POST /cart/checkout)";
+    const replayed = await expectBody(
+        step,
+        201,
+        shopper.POST("/api/v1/cart/checkout", { params: { header: { "Idempotency-Key": idempotencyKey } } }),
+    );
+    equal(step, "Idempotent-Replayed", replayed.response.headers.get("idempotent-replayed"), "true");
+    equal(step, "order id", replayed.body.id, order.id);
+    equal(step, "total", replayed.body.total, order.total);
+    pass(step, `201, Idempotent-Replayed: true, same order ${replayed.body.id}`);
+
+    step = "stock went down once (GET /products/{id})";
+    const bought: { product: Product; quantity: number }[] = [
+        { product: teapot, quantity: 2 },
+        { product: kettle, quantity: 1 },
+    ];
+    for (const { product, quantity } of bought) {
+        const now = await expectBody(step, 200, anonymous.GET("/api/v1/products/{id}", { params: { path: { id: product.id } } }));
+        equal(step, `${product.name} inventory_count`, now.body.inventory_count, product.inventory_count - quantity);
+    }
+    pass(step, `teapot ${teapot.inventory_count} -> ${teapot.inventory_count - 2}, kettle ${kettle.inventory_count} -> ${kettle.inventory_count - 1}`);
+
+    step = "a fresh, empty cart after checkout (GET /cart)";
+    const fresh = (await expectBody(step, 200, shopper.GET("/api/v1/cart"))).body;
+    check(step, fresh.id !== order.id, `still cart ${fresh.id}`);
+    equal(step, "status", fresh.status, "open");
+    equal(step, "item_count", fresh.item_count, 0);
+    pass(step, `200, cart ${fresh.id}, empty`);
+
+    // --- orders -----------------------------------------------------------------------
+    step = "list orders (GET /orders)";
+    const orders = await expectBody(step, 200, shopper.GET("/api/v1/orders", { params: { query: { limit: 20 } } }));
+    equal(step, "order ids", orders.body.items.map((o) => o.id).join(","), String(order.id));
+    equal(step, "next_cursor", orders.body.next_cursor ?? null, null);
+    pass(step, `200, ${orders.body.items.length} order(s)`);
+
+    step = "read the order (GET /orders/{id})";
+    const read = await expectBody(step, 200, shopper.GET("/api/v1/orders/{id}", { params: { path: { id: order.id } } }));
+    equal(step, "status", read.body.status, "checked_out");
+    equal(step, "total", read.body.total, order.total);
+    equal(step, "teapot unit_price (frozen)", lineFor(step, read.body, teapot.id).unit_price, teapot.price);
+    pass(step, `200, order ${read.body.id}: ${read.body.items.length} lines, total ${read.body.total}`);
+
+    // --- log out ----------------------------------------------------------------------
+    step = "log out (DELETE /sessions/current)";
+    await expectEmpty(step, 204, shopper.DELETE("/api/v1/sessions/current"));
+    pass(step, "204");
+
+    step = "the old token is refused (GET /users/me)";
+    const refused = await expectProblem(step, 401, "unauthorized", shopper.GET("/api/v1/users/me"));
+    check(step, (refused.headers.get("www-authenticate") ?? "").startsWith("Bearer"), "no WWW-Authenticate: Bearer");
+    pass(step, "401 unauthorized");
+
+    step = "log the admin out (DELETE /sessions/current)";
+    await expectEmpty(step, 204, admin.DELETE("/api/v1/sessions/current"));
+    pass(step, "204");
+}
+
+try {
+    await journey();
+    console.log(`journey passed: ${stepNumber} steps`);
+} catch (error: unknown) {
+    if (error instanceof JourneyFailure) {
+        console.error(`FAIL ${error.message}`);
+    } else {
+        // Not a mismatch: the service could not be reached, or the journey itself broke.
+        console.error(`FAIL journey stopped after ${stepNumber} steps (is ${baseUrl} up?):`, error);
+    }
+    process.exitCode = 1;
+}
