@@ -30,6 +30,7 @@ pub struct UserProfile {
     pub is_admin: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub name: String,
 }
 
 /// A full user row, password hash included. Only the login path reads this.
@@ -55,6 +56,8 @@ pub struct NewUser<'a> {
     pub username: &'a str,
     pub email: &'a str,
     pub password_hash: &'a str,
+    /// `None`: the username (filled in by the database).
+    pub name: Option<&'a str>,
 }
 
 /// A catalogue row. `search_vector` is maintained by PostgreSQL and never read into Rust.

@@ -77,6 +77,8 @@ diesel::table! {
         is_admin -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        #[max_length = 255]
+        name -> Varchar,
     }
 }
 

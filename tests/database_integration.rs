@@ -33,6 +33,7 @@ fn new_user(conn: &mut PgConnection, username: &str) -> UserProfile {
             username,
             email: &format!("{username}@example.com"),
             password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+            name: None,
         },
     )
     .expect("insert user")
@@ -279,6 +280,7 @@ fn every_column_has_its_designed_type_and_nullability() {
                 "NO",
                 None,
             ),
+            ("users", "name", "character varying", "NO", Some(255)),
         ];
         let expected: Vec<_> = expected
             .into_iter()
@@ -618,6 +620,7 @@ fn email_is_unique_whatever_its_case_and_username_is_unique() {
                     username: "alice2",
                     email: "ALICE@Example.COM",
                     password_hash: "x",
+                    name: None,
                 },
             )
         });
@@ -635,6 +638,7 @@ fn email_is_unique_whatever_its_case_and_username_is_unique() {
                     username: "alice",
                     email: "other@example.com",
                     password_hash: "x",
+                    name: None,
                 },
             )
         });
@@ -1020,7 +1024,7 @@ fn status_lists_every_migration_as_applied_or_pending() {
     let db = TestDb::empty();
     let mut conn = db.connect();
     let status = db::migration_status(&mut conn).unwrap();
-    assert_eq!(status.len(), 7);
+    assert_eq!(status.len(), 8);
     assert!(status.iter().all(|m| !m.applied));
     assert_eq!(status[1].name, "2026-11-22-170001_create_users");
 
@@ -1030,16 +1034,16 @@ fn status_lists_every_migration_as_applied_or_pending() {
         .iter()
         .all(|m| m.applied));
     let reverted = db::revert_last_migration(&mut conn).unwrap();
-    assert_eq!(reverted, "20261126000001");
+    assert_eq!(reverted, "20261126000002");
     let status = db::migration_status(&mut conn).unwrap();
     assert_eq!(status.iter().filter(|m| !m.applied).count(), 1);
     assert_eq!(
         db::redo_last_migration(&mut conn).unwrap(),
-        "20261122170005"
+        "20261126000001"
     );
     assert_eq!(
         db::run_pending_migrations(&mut conn).unwrap(),
-        ["20261126000001"]
+        ["20261126000002"]
     );
 }
 
@@ -1062,6 +1066,7 @@ fn instances_starting_together_apply_each_migration_once() {
         "20261122170004",
         "20261122170005",
         "20261126000001",
+        "20261126000002",
     ];
     assert_eq!(
         all, expected,
@@ -1075,7 +1080,7 @@ fn instances_starting_together_apply_each_migration_once() {
     let recorded = diesel::sql_query("SELECT count(*) AS n FROM __diesel_schema_migrations")
         .get_result::<Count>(&mut db.connect())
         .unwrap();
-    assert_eq!(recorded.n, 7);
+    assert_eq!(recorded.n, 8);
 }
 
 // ---------------------------------------------------------------- pool

@@ -62,6 +62,24 @@ impl Email {
     }
 }
 
+/// The name a user is greeted by: up to 255 characters, trimmed, not all whitespace, no
+/// NUL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    pub const MAX_LEN: usize = 255;
+
+    /// Lengths are counted before trimming, as the document's maxLength counts them.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        super::text::trimmed_within(raw, Self::MAX_LEN).map(|name| Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// 8 to 128 characters. Not trimmed: spaces are legitimate password characters.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Password(String);
@@ -128,6 +146,18 @@ mod tests {
         ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn display_names_are_trimmed_and_bounded() {
+        assert_eq!(
+            DisplayName::parse("  Alice A. ").unwrap().as_str(),
+            "Alice A."
+        );
+        assert!(DisplayName::parse(" ").is_err());
+        assert!(DisplayName::parse("a\0b").is_err());
+        assert!(DisplayName::parse(&"é".repeat(255)).is_ok());
+        assert!(DisplayName::parse(&"é".repeat(256)).is_err());
     }
 
     #[test]

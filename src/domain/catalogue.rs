@@ -13,18 +13,7 @@ impl ProductName {
 
     /// Lengths are counted before trimming, as the document's maxLength counts them.
     pub fn parse(raw: &str) -> Result<Self, String> {
-        if raw.contains('\0') {
-            return Err("must not contain NUL characters".into());
-        }
-        if raw.chars().count() > Self::MAX_LEN {
-            return Err(format!("must be at most {} characters long", Self::MAX_LEN));
-        }
-        match raw.trim() {
-            // Not "must not be blank": fuzzers read that (Spring's wording) as "required",
-            // which a partial update's `name` is not.
-            "" => Err("must have a character other than whitespace".into()),
-            name => Ok(Self(name.to_owned())),
-        }
+        super::text::trimmed_within(raw, Self::MAX_LEN).map(|name| Self(name.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {

@@ -10,8 +10,9 @@ mod account;
 mod cart;
 mod catalogue;
 mod paging;
+mod text;
 
-pub use account::{Email, Password, Username};
+pub use account::{DisplayName, Email, Password, Username};
 pub use cart::Quantity;
 pub use catalogue::{format_money, parse_decimal, Description, InventoryCount, Price, ProductName};
 pub use paging::PageSize;

@@ -32,6 +32,7 @@ use crate::routes::{carts, health, metrics, orders, products, sessions, users};
         metrics::metrics,
         users::register,
         users::me,
+        users::update_me,
         sessions::log_in,
         sessions::log_out,
         products::list,

@@ -86,6 +86,14 @@ pub fn find_for_login(conn: &mut PgConnection, login: &str) -> QueryResult<Optio
         .optional()
 }
 
+/// Renames a user; `NotFound` when no such user exists.
+pub fn set_name(conn: &mut PgConnection, user_id: i32, name: &str) -> QueryResult<UserProfile> {
+    diesel::update(users::table.find(user_id))
+        .set(users::name.eq(name))
+        .returning(UserProfile::as_returning())
+        .get_result(conn)
+}
+
 /// Sets or clears the admin flag; `None` when no such user exists.
 pub fn set_admin(
     conn: &mut PgConnection,

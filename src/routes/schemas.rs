@@ -5,7 +5,7 @@
 use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::Object;
 
-use crate::domain::{Description, Email, Password, Price, ProductName, Username};
+use crate::domain::{Description, DisplayName, Email, Password, Price, ProductName, Username};
 
 /// Rust's `char::is_whitespace` and `char::is_control` together, as a regex class body:
 /// what `Email::parse` refuses anywhere in an address.
@@ -85,17 +85,28 @@ pub fn price_schema() -> Schema {
 
 /// What `ProductName::parse` accepts: 1 to 255 characters, not all whitespace, no NUL.
 pub fn product_name_schema() -> Object {
+    trimmed_text_schema(ProductName::MAX_LEN)
+        .examples(["Blue teapot"])
+        .build()
+}
+
+/// What `DisplayName::parse` accepts: the same rule as a product name.
+pub fn display_name_schema() -> Object {
+    trimmed_text_schema(DisplayName::MAX_LEN)
+        .examples(["Alice Liddell"])
+        .build()
+}
+
+fn trimmed_text_schema(max: usize) -> ObjectBuilder {
     string_schema()
         .min_length(Some(1))
-        .max_length(Some(ProductName::MAX_LEN))
+        .max_length(Some(max))
         .pattern(Some(format!(
             "^[^\\u0000]*[^\\u0000{WHITESPACE}][^\\u0000]*$"
         )))
-        .description(Some(
-            "1 to 255 characters, not all whitespace (leading and trailing whitespace is trimmed).",
-        ))
-        .examples(["Blue teapot"])
-        .build()
+        .description(Some(format!(
+            "1 to {max} characters, not all whitespace (leading and trailing whitespace is trimmed)."
+        )))
 }
 
 /// What `Description::parse` accepts; blank or null means no description.

@@ -8,19 +8,23 @@ use utoipa::ToSchema;
 
 use super::extract::ApiJson;
 use super::responses;
-use super::schemas::{email_schema, password_schema, username_schema};
+use super::schemas::{display_name_schema, email_schema, password_schema, username_schema};
 use super::validate::all_valid;
 use crate::auth::{AuthUser, Passwords, Throttle};
 use crate::db::{with_conn, DbPool};
-use crate::domain::{Email, Password, Username};
-use crate::error::{ApiError, Problem};
+use crate::domain::{DisplayName, Email, Password, Username};
+use crate::error::{ApiError, FieldError, Problem};
 use crate::models::{NewUser, UserProfile};
 use crate::repository::users;
 use crate::telemetry::client_addr;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/users").route(web::post().to(register)))
-        .service(web::resource("/users/me").route(web::get().to(me)));
+        .service(
+            web::resource("/users/me")
+                .route(web::get().to(me))
+                .route(web::patch().to(update_me)),
+        );
 }
 
 /// A user as clients see it. Built from `UserProfile`, which has no password hash.
@@ -32,6 +36,8 @@ pub struct UserResponse<'a> {
     pub is_admin: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The name to greet the user by; the username unless they gave one.
+    pub name: &'a str,
 }
 
 impl<'a> From<&'a UserProfile> for UserResponse<'a> {
@@ -39,6 +45,7 @@ impl<'a> From<&'a UserProfile> for UserResponse<'a> {
         Self {
             id: user.id,
             username: &user.username,
+            name: &user.name,
             email: &user.email,
             is_admin: user.is_admin,
             created_at: user.created_at,
@@ -57,6 +64,18 @@ pub struct RegisterRequest {
     email: String,
     #[schema(schema_with = password_schema)]
     password: String,
+    /// Optional; absent or null: the username.
+    #[serde(default)]
+    #[schema(schema_with = display_name_schema, nullable = true)]
+    name: Option<String>,
+}
+
+/// Only `name` can be changed here.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMeRequest {
+    #[schema(schema_with = display_name_schema)]
+    name: String,
 }
 
 /// Register an account.
@@ -77,10 +96,11 @@ async fn register(
     body: ApiJson<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let (username, email, password) = all_valid!(
+    let (username, email, password, name) = all_valid!(
         username: "username" => Username::parse(&body.username),
         email: "email" => Email::parse(&body.email),
         password: "password" => Password::parse(&body.password),
+        name: "name" => body.name.as_deref().map(DisplayName::parse).transpose(),
     )?;
 
     // Counted before the expensive hash, so a script cannot make the server hash (or
@@ -98,6 +118,7 @@ async fn register(
             username: username.as_str(),
             email: email.as_str(),
             password_hash: &password_hash,
+            name: name.as_ref().map(DisplayName::as_str),
         };
         Ok(users::register(conn, &new_user)?)
     })
@@ -114,4 +135,27 @@ async fn register(
     responses((status = 200, description = "The token holder's profile", body = UserResponse), responses::Unauthorized, responses::Unavailable))]
 async fn me(auth: AuthUser) -> HttpResponse {
     HttpResponse::Ok().json(UserResponse::from(&auth.user))
+}
+
+/// Change the current user's name.
+///
+/// Sets the name the shop greets the user by (trimmed; 1 to 255 characters). 422 when it
+/// is empty, blank or too long.
+#[utoipa::path(patch, path = "/api/v1/users/me", operation_id = "update_current_user", tag = "accounts", security(("bearer" = [])), request_body = UpdateMeRequest,
+    responses((status = 200, description = "The changed profile", body = UserResponse), responses::BadRequest, responses::Unauthorized, responses::TooLarge, responses::Invalid, responses::Unavailable))]
+async fn update_me(
+    auth: AuthUser,
+    pool: web::Data<DbPool>,
+    // A Result, so the 401 comes before any complaint about the body.
+    body: Result<ApiJson<UpdateMeRequest>, actix_web::Error>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let body = body?.into_inner();
+    let name = DisplayName::parse(&body.name)
+        .map_err(|message| ApiError::Validation(vec![FieldError::new("name", message)]))?;
+    let user_id = auth.user.id;
+    let user = with_conn(&pool, move |conn| {
+        Ok(users::set_name(conn, user_id, name.as_str())?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(UserResponse::from(&user)))
 }

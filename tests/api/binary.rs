@@ -43,28 +43,28 @@ fn migrate_creates_runs_and_reports_status() {
     let stdout = String::from_utf8(status.stdout).unwrap();
     assert_eq!(
         stdout.lines().filter(|l| l.starts_with("pending")).count(),
-        7,
+        8,
         "{stdout}"
     );
     let stderr = String::from_utf8(status.stderr).unwrap();
     assert!(stderr.contains("does not exist"), "{stderr}");
     assert!(stderr.contains("storefront migrate run"), "{stderr}");
     let applied = run(&["migrate", "run"]);
-    assert_eq!(applied.lines().count(), 7, "{applied}");
+    assert_eq!(applied.lines().count(), 8, "{applied}");
     let status = run(&["migrate", "status"]);
     assert_eq!(
         status.lines().filter(|l| l.starts_with("applied")).count(),
-        7,
+        8,
         "{status}"
     );
-    assert!(run(&["migrate", "revert"]).contains("20261126000001"));
+    assert!(run(&["migrate", "revert"]).contains("20261126000002"));
     let status = run(&["migrate", "status"]);
     assert!(
-        status.contains("pending  2026-11-26-000001_create_throttle_counters"),
+        status.contains("pending  2026-11-26-000002_add_users_name"),
         "{status}"
     );
-    assert!(run(&["migrate", "redo"]).contains("20261122170005"));
-    assert!(run(&["migrate", "run"]).contains("20261126000001"));
+    assert!(run(&["migrate", "redo"]).contains("20261126000001"));
+    assert!(run(&["migrate", "run"]).contains("20261126000002"));
     assert!(run(&["migrate", "run"]).contains("Nothing to do"));
 }
 
@@ -77,6 +77,7 @@ fn admin_promote_makes_an_existing_user_an_admin() {
             username: "dana",
             email: "dana@example.com",
             password_hash: "x",
+            name: None,
         },
     )
     .unwrap();

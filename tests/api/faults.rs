@@ -260,7 +260,7 @@ async fn three_instances_started_together_migrate_a_new_database_once() {
         &mut db.connect(),
     )
     .unwrap();
-    assert_eq!(applied.n, 7);
+    assert_eq!(applied.n, 8);
     for mut server in servers {
         unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
         assert!(server.wait().unwrap().success());

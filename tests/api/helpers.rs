@@ -190,6 +190,7 @@ pub fn shoppers_with_one_unit(
                     username: &username,
                     email: &format!("{username}@example.com"),
                     password_hash: "not-used",
+                    name: None,
                 },
             )
             .unwrap();

@@ -88,6 +88,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/docs"),
     ("post", "/api/v1/users"),
     ("get", "/api/v1/users/me"),
+    ("patch", "/api/v1/users/me"),
     ("post", "/api/v1/sessions"),
     ("delete", "/api/v1/sessions/current"),
     ("get", "/api/v1/products"),

@@ -34,6 +34,7 @@ async fn registering_returns_the_user_without_any_password() {
             "email",
             "id",
             "is_admin",
+            "name",
             "updated_at",
             "username"
         ]
@@ -220,4 +221,105 @@ async fn me_returns_the_token_holder_and_401_without_a_valid_token() {
         .await
         .unwrap();
     expect_problem(basic, StatusCode::UNAUTHORIZED, "unauthorized").await;
+}
+
+#[tokio::test]
+async fn a_name_defaults_to_the_username_and_can_be_given_and_changed() {
+    let app = TestApp::spawn().await;
+    let defaulted = expect_json(
+        app.post_json(
+            "/api/v1/users",
+            &json!({"username": "alice", "email": "alice@example.com", "password": "correct horse"}),
+            None,
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(defaulted["name"], "alice");
+    let given = expect_json(
+        app.post_json(
+            "/api/v1/users",
+            &json!({"username": "bob", "email": "bob@example.com", "password": "correct horse",
+                    "name": "  Bob Bobson "}),
+            None,
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(given["name"], "Bob Bobson");
+
+    let token = app.log_in("alice").await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let changed = expect_json(
+        app.patch_json(
+            "/api/v1/users/me",
+            &json!({"name": "Alice Liddell"}),
+            Some(&token),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(changed["name"], "Alice Liddell");
+    let me = expect_json(app.get_as("/api/v1/users/me", &token).await, StatusCode::OK).await;
+    assert_eq!(me["name"], "Alice Liddell");
+    assert_eq!(me["username"], "alice");
+}
+
+#[tokio::test]
+async fn an_empty_blank_or_too_long_name_is_422_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let alice = app.customer("alice").await;
+    for bad in [
+        json!(""),
+        json!("   "),
+        json!("x".repeat(256)),
+        json!(null),
+        json!(7),
+    ] {
+        let response = app
+            .patch_json(
+                "/api/v1/users/me",
+                &json!({ "name": bad }),
+                Some(&alice.token),
+            )
+            .await;
+        let problem = expect_problem(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(error_fields(&problem), ["name"], "{bad}");
+    }
+    let registered = app
+        .post_json(
+            "/api/v1/users",
+            &json!({"username": "carol", "email": "carol@example.com", "password": "correct horse",
+                    "name": " "}),
+            None,
+        )
+        .await;
+    let problem = expect_problem(
+        registered,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(error_fields(&problem), ["name"]);
+    let me = expect_json(
+        app.get_as("/api/v1/users/me", &alice.token).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(me["name"], "alice");
+    // Without a token: 401 before any word about the body.
+    let anonymous = app
+        .patch_json("/api/v1/users/me", &json!({ "name": "" }), None)
+        .await;
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }

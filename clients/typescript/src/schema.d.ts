@@ -307,7 +307,12 @@ export interface paths {
          * @description The GET operation's status and headers without the body (RFC 9110 §9.3.2).
          */
         head: operations["get_current_user_head"];
-        patch?: never;
+        /**
+         * Change the current user's name.
+         * @description Sets the name the shop greets the user by (trimmed; 1 to 255 characters). 422 when it
+         *     is empty, blank or too long.
+         */
+        patch: operations["update_current_user"];
         trace?: never;
     };
     "/docs": {
@@ -602,6 +607,11 @@ export interface components {
              */
             email: string;
             /**
+             * @description 1 to 255 characters, not all whitespace (leading and trailing whitespace is trimmed).
+             * @example Alice Liddell
+             */
+            name?: string;
+            /**
              * @description 8 to 128 characters.
              * @example correct horse
              */
@@ -640,6 +650,14 @@ export interface components {
             /** Format: int32 */
             requested: number;
         };
+        /** @description Only `name` can be changed here. */
+        UpdateMeRequest: {
+            /**
+             * @description 1 to 255 characters, not all whitespace (leading and trailing whitespace is trimmed).
+             * @example Alice Liddell
+             */
+            name: string;
+        };
         /** @description A user as clients see it. Built from `UserProfile`, which has no password hash. */
         UserResponse: {
             /** Format: date-time */
@@ -648,6 +666,8 @@ export interface components {
             /** Format: int32 */
             id: number;
             is_admin: boolean;
+            /** @description The name to greet the user by; the username unless they gave one. */
+            name: string;
             /** Format: date-time */
             updated_at: string;
             username: string;
@@ -2560,6 +2580,104 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    update_current_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateMeRequest"];
+            };
+        };
+        responses: {
+            /** @description The changed profile */
+            200: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserResponse"];
+                };
+            };
+            /** @description Malformed JSON, query or body type */
+            400: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown, expired or revoked token */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme to authenticate with. */
+                    "WWW-Authenticate"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This path does not answer that method (Allow lists the ones it does) */
+            405: {
+                headers: {
+                    /** @description The methods this path answers. */
+                    Allow?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body over 64 KiB */
+            413: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid field values */
+            422: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Database unavailable or pool exhausted (Retry-After) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
         };
     };
