@@ -1,5 +1,5 @@
-//! The `storefront` command line: `serve` (the default), `migrate`, `seed`, `schema-doc`
-//! and `admin`.
+//! The `storefront` command line: `serve` (the default), `migrate`, `seed`, `schema-doc`,
+//! `admin` and `db`.
 
 use clap::{Parser, Subcommand};
 
@@ -51,6 +51,18 @@ pub enum Command {
         #[command(subcommand)]
         action: AdminAction,
     },
+    /// Database roles (run with the owner's URL: DATABASE_MIGRATION_URL or DATABASE_URL).
+    Db {
+        #[command(subcommand)]
+        action: DbAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbAction {
+    /// Grant an existing role exactly what serving needs (rows of every table, sequences,
+    /// and the same for tables of later migrations); no CREATE, TRUNCATE or ownership.
+    GrantAppRole { role: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,11 +93,26 @@ pub fn run(cli: Cli, config: &Config) -> anyhow::Result<()> {
         Command::Admin {
             action: AdminAction::Promote { username },
         } => promote(&username, config),
+        Command::Db {
+            action: DbAction::GrantAppRole { role },
+        } => grant_app_role(&role, config),
     }
 }
 
+fn grant_app_role(role: &str, config: &Config) -> anyhow::Result<()> {
+    let url = db::connection_url(&config.migration_database());
+    let mut conn = db::establish(&url)?;
+    db::grant_app_role(&mut conn, role)?;
+    println!(
+        "{role} may now read and write the rows of every table of {:?} (and of tables later \
+         migrations add); it cannot create, alter, truncate or drop them",
+        url.database_name()
+    );
+    Ok(())
+}
+
 fn migrate(action: MigrateAction, config: &Config) -> anyhow::Result<()> {
-    let url = db::connection_url(&config.database);
+    let url = db::connection_url(&config.migration_database());
     if matches!(action, MigrateAction::Run) {
         db::ensure_database_exists(&url)?;
     }
@@ -117,6 +144,7 @@ fn migrate(action: MigrateAction, config: &Config) -> anyhow::Result<()> {
     }
     match action {
         MigrateAction::Run => {
+            db::check_unmodified(&mut conn, config.migrations_allow_modified)?;
             let applied = db::run_pending_migrations(&mut conn)?;
             if applied.is_empty() {
                 println!("Nothing to do: every migration is applied.");
@@ -134,10 +162,10 @@ fn migrate(action: MigrateAction, config: &Config) -> anyhow::Result<()> {
 
 fn print_status(migrations: &[db::MigrationState]) {
     for migration in migrations {
-        let state = if migration.applied {
-            "applied"
-        } else {
-            "pending"
+        let state = match (migration.applied, migration.modified) {
+            (true, true) => "modified",
+            (true, false) => "applied",
+            (false, _) => "pending",
         };
         println!("{state:<8} {}", migration.name);
     }
@@ -155,8 +183,9 @@ fn promote(username: &str, config: &Config) -> anyhow::Result<()> {
 }
 
 fn seed(users: usize, products: usize, config: &Config) -> anyhow::Result<()> {
-    let url = db::connection_url(&config.database);
-    db::prepare_database(&url)?;
+    // An operator's command: the owner's URL (it also refreshes statistics).
+    let url = db::connection_url(&config.migration_database());
+    db::prepare_database(&url, config.migrations_allow_modified)?;
     let password = Password::parse(seed::SEED_PASSWORD).map_err(anyhow::Error::msg)?;
     let password_hash = hash_blocking(&password).map_err(|err| anyhow::anyhow!("{err}"))?;
     let mut conn = db::establish(&url)?;

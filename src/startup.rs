@@ -197,21 +197,25 @@ fn method_not_allowed<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHand
 /// is unreachable it serves anyway (liveness 200, everything else 503) while a background
 /// thread retries with backoff, and becomes ready when the database does.
 pub fn serve(config: &Config) -> anyhow::Result<()> {
-    let url = db::connection_url(&config.database);
+    let url = db::connection_url(&config.migration_database());
+    let allow_modified = config.migrations_allow_modified;
     // One attempt up front, before the pool exists: in the usual case (database reachable,
     // perhaps not yet created) the pool's first connections then find the database there
     // instead of logging connection errors.
-    let services = match db::prepare_database(&url) {
+    let services = match db::prepare_database(&url, allow_modified) {
         Ok(applied) => {
             log_prepared(&applied);
+            warn_about_serving_role(config);
             let services = Services::connect_lazily(config);
             services.schema.mark_ready();
             services
         }
+        // Not a database that is down: one whose schema is not what this build expects.
+        Err(err @ DbError::ModifiedMigrations(_)) => return Err(err.into()),
         Err(err) => {
             tracing::warn!(%err, "database not ready; serving and retrying in the background");
             let services = Services::connect_lazily(config);
-            prepare_in_background(url, services.schema.clone());
+            prepare_in_background(url, allow_modified, services.schema.clone());
             services
         }
     };
@@ -228,6 +232,18 @@ pub fn serve(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A WARN when the serving role could do more than serve (drop tables, ...).
+fn warn_about_serving_role(config: &Config) {
+    let checked = db::establish(&db::connection_url(&config.database))
+        .map_err(|err| err.to_string())
+        .and_then(|mut conn| db::serving_role_warning(&mut conn).map_err(|err| err.to_string()));
+    match checked {
+        Ok(Some(warning)) => tracing::warn!("{warning}"),
+        Ok(None) => {}
+        Err(err) => tracing::warn!(%err, "could not check the serving role's privileges"),
+    }
+}
+
 /// Backoff between attempts to reach the database at start: doubling up to a ceiling.
 const FIRST_RETRY: Duration = Duration::from_millis(500);
 const MAX_RETRY: Duration = Duration::from_secs(10);
@@ -241,16 +257,20 @@ fn log_prepared(applied: &[String]) {
 
 /// Retries `prepare_database` with backoff until it succeeds (the first attempt has
 /// already failed), then marks the schema ready.
-fn prepare_in_background(url: DatabaseUrl, schema: SchemaState) {
+fn prepare_in_background(url: DatabaseUrl, allow_modified: bool, schema: SchemaState) {
     std::thread::spawn(move || {
         let mut delay = FIRST_RETRY;
         loop {
             std::thread::sleep(delay);
-            match db::prepare_database(&url) {
+            match db::prepare_database(&url, allow_modified) {
                 Ok(applied) => {
                     log_prepared(&applied);
                     schema.mark_ready();
                     return;
+                }
+                Err(err @ DbError::ModifiedMigrations(_)) => {
+                    tracing::error!(%err, "refusing to serve");
+                    std::process::exit(1);
                 }
                 Err(err) => {
                     delay = (delay * 2).min(MAX_RETRY);

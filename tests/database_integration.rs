@@ -462,10 +462,12 @@ fn every_designed_constraint_exists_with_its_definition() {
 #[test]
 fn updated_at_triggers_exist_on_the_mutable_tables() {
     in_rolled_back_transaction(|conn| {
-        let expected: BTreeSet<String> = ["carts", "products", "users"]
+        let mut expected: BTreeSet<String> = ["carts", "products", "users"]
             .iter()
             .map(|t| format!("{t}.set_updated_at"))
             .collect();
+        // And the one that names a new user after their username.
+        expected.insert("users.users_default_name".into());
         assert_eq!(triggers(conn), expected);
     });
 }
@@ -1052,7 +1054,9 @@ fn instances_starting_together_apply_each_migration_once() {
     let db = TestDb::not_yet_created();
     let applied: Vec<Vec<String>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..4)
-            .map(|_| scope.spawn(|| db::prepare_database(db.url()).expect("prepare database")))
+            .map(|_| {
+                scope.spawn(|| db::prepare_database(db.url(), false).expect("prepare database"))
+            })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });

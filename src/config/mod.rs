@@ -17,6 +17,11 @@ pub use trusted_proxies::TrustedProxies;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database: DatabaseConfig,
+    /// `DATABASE_MIGRATION_URL`: the owner role for migrations (startup and `migrate`);
+    /// `None`: `DATABASE_URL` does both.
+    pub migration_url: Option<DatabaseUrl>,
+    /// Start even when an applied migration's `up.sql` changed since (a WARN each).
+    pub migrations_allow_modified: bool,
     /// A streaming replica for anonymous catalogue reads; `None`: the primary serves all.
     pub replica: Option<ReplicaConfig>,
     pub http: HttpConfig,
@@ -189,6 +194,18 @@ pub struct ConfigError {
 }
 
 impl Config {
+    /// Connection settings for migrating: the migration URL when set, else the
+    /// serving one.
+    pub fn migration_database(&self) -> DatabaseConfig {
+        DatabaseConfig {
+            url: self
+                .migration_url
+                .clone()
+                .unwrap_or_else(|| self.database.url.clone()),
+            ..self.database.clone()
+        }
+    }
+
     /// Reads `.env` (if present; real environment variables win) and then the environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         // A missing .env is normal (production sets real variables); a broken one is not.
@@ -278,8 +295,12 @@ impl Config {
         let password_queue_timeout =
             vars.millis("PASSWORD_QUEUE_TIMEOUT_MS", 2_000, 1..=600_000)?;
         let log_filter = vars.log_filter("RUST_LOG", "info")?;
+        let migration_url = vars.optional("DATABASE_MIGRATION_URL", DatabaseUrl::parse)?;
+        let migrations_allow_modified = vars.boolean("MIGRATIONS_ALLOW_MODIFIED", false)?;
         Ok(Self {
             database,
+            migration_url,
+            migrations_allow_modified,
             replica,
             http,
             session_lifetime,

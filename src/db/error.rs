@@ -14,6 +14,8 @@ pub enum DbError {
     MissingDatabase { host: String, database: String },
     #[error("migrations failed: {0}")]
     Migration(String),
+    #[error("{0}. Restore the SQL that was applied (make changes in a new migration), or set MIGRATIONS_ALLOW_MODIFIED=true to start anyway.")]
+    ModifiedMigrations(String),
     #[error(transparent)]
     Query(#[from] diesel::result::Error),
 }

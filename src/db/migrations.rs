@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
+use super::checksums::{self, Modified};
 use super::error::DbError;
 use super::pool::establish;
 use crate::config::DatabaseUrl;
@@ -19,8 +20,11 @@ const MIGRATION_LOCK_KEY: i64 = 0x5354_4f52_4546_524e; // "STOREFRN"
 
 /// Creates the database if it is missing, then applies pending migrations.
 /// Returns the versions applied by this call (empty when the schema was current).
-pub fn prepare_database(url: &DatabaseUrl) -> Result<Vec<String>, DbError> {
+/// Refuses (`DbError::ModifiedMigrations`) when an applied migration was modified since,
+/// unless `allow_modified`.
+pub fn prepare_database(url: &DatabaseUrl, allow_modified: bool) -> Result<Vec<String>, DbError> {
     let mut conn = connect_creating_database(url)?;
+    check_unmodified(&mut conn, allow_modified)?;
     run_pending_migrations(&mut conn)
 }
 
@@ -76,18 +80,63 @@ pub(crate) fn quote_identifier(name: &str) -> String {
 }
 
 /// Applies pending migrations while holding the migration advisory lock.
+/// Records the checksum of each one applied (and adopts those applied without one).
 pub fn run_pending_migrations(conn: &mut PgConnection) -> Result<Vec<String>, DbError> {
     with_migration_lock(conn, |conn| {
-        conn.run_pending_migrations(MIGRATIONS)
-            .map(|versions| versions.iter().map(ToString::to_string).collect())
+        let applied: Vec<String> = conn
+            .run_pending_migrations(MIGRATIONS)?
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        checksums::record(conn)?;
+        Ok(applied)
     })
+}
+
+/// Applied migrations whose `up.sql` changed since they were applied: an error naming
+/// each, unless `allow` (then a WARN each).
+pub fn check_unmodified(conn: &mut PgConnection, allow: bool) -> Result<(), DbError> {
+    let modified = checksums::modified(conn)?;
+    if modified.is_empty() {
+        return Ok(());
+    }
+    let described: Vec<String> = modified.iter().map(describe).collect();
+    if allow {
+        for line in &described {
+            tracing::warn!("{line} (started anyway: MIGRATIONS_ALLOW_MODIFIED=true)");
+        }
+        return Ok(());
+    }
+    Err(DbError::ModifiedMigrations(described.join("; ")))
+}
+
+fn describe(modified: &Modified) -> String {
+    format!(
+        "migration {} was modified after it was applied: up.sql SHA-256 recorded {}, embedded {}",
+        name_of(&modified.version),
+        modified.recorded,
+        modified.embedded
+    )
+}
+
+/// The migration's full name (`2026-11-22-170001_create_users`) for its version.
+fn name_of(version: &str) -> String {
+    embedded_migrations_against(&[])
+        .ok()
+        .and_then(|all| {
+            all.into_iter()
+                .map(|m| m.name)
+                .find(|name| name.replace('-', "").starts_with(version))
+        })
+        .unwrap_or_else(|| version.to_owned())
 }
 
 /// Reverts the most recently applied migration; returns its version.
 pub fn revert_last_migration(conn: &mut PgConnection) -> Result<String, DbError> {
     with_migration_lock(conn, |conn| {
-        conn.revert_last_migration(MIGRATIONS)
-            .map(|v| v.to_string())
+        let version = conn.revert_last_migration(MIGRATIONS)?.to_string();
+        checksums::forget(conn, &version)?;
+        Ok(version)
     })
 }
 
@@ -95,16 +144,20 @@ pub fn revert_last_migration(conn: &mut PgConnection) -> Result<String, DbError>
 pub fn redo_last_migration(conn: &mut PgConnection) -> Result<String, DbError> {
     with_migration_lock(conn, |conn| {
         let version = conn.revert_last_migration(MIGRATIONS)?.to_string();
+        checksums::forget(conn, &version)?;
         conn.run_next_migration(MIGRATIONS)?;
+        checksums::record(conn)?;
         Ok(version)
     })
 }
 
-/// One embedded migration and whether the database has it.
+/// One embedded migration and whether the database has it (and, if so, whether its
+/// `up.sql` changed since it was applied).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationState {
     pub name: String,
     pub applied: bool,
+    pub modified: bool,
 }
 
 pub fn migration_status(conn: &mut PgConnection) -> Result<Vec<MigrationState>, DbError> {
@@ -114,7 +167,17 @@ pub fn migration_status(conn: &mut PgConnection) -> Result<Vec<MigrationState>, 
         .iter()
         .map(ToString::to_string)
         .collect();
-    embedded_migrations_against(&applied)
+    let modified: Vec<String> = checksums::modified(conn)?
+        .into_iter()
+        .map(|m| m.version)
+        .collect();
+    let mut states = embedded_migrations_against(&applied)?;
+    for state in &mut states {
+        state.modified = modified
+            .iter()
+            .any(|version| state.name.replace('-', "").starts_with(version.as_str()));
+    }
+    Ok(states)
 }
 
 /// Every embedded migration, each marked applied when its version is in `applied`.
@@ -127,6 +190,7 @@ pub fn embedded_migrations_against(applied: &[String]) -> Result<Vec<MigrationSt
             let name = migration.name();
             MigrationState {
                 applied: applied.contains(&name.version().to_string()),
+                modified: false,
                 name: name.to_string(),
             }
         })

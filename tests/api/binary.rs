@@ -339,7 +339,7 @@ async fn sigterm_under_load_finishes_what_it_accepted_and_half_writes_nothing() 
 
 /// Runs the binary against `db` and returns its stdout; fails the test, showing stderr,
 /// when it exits unsuccessfully.
-fn run_ok(db: &TestDb, args: &[&str]) -> String {
+pub fn run_ok(db: &TestDb, args: &[&str]) -> String {
     let output = storefront()
         .env("DATABASE_URL", db.url().expose())
         .args(args)

@@ -16,6 +16,7 @@ mod helpers;
 mod memory;
 mod operations;
 mod products;
+mod roles;
 mod scale_out;
 mod sessions;
 mod users;

@@ -244,6 +244,8 @@ pub fn test_config(db: &TestDb, bind_addr: std::net::SocketAddr) -> Config {
             trusted_proxies: TrustedProxies::default(),
         },
         replica: None,
+        migration_url: None,
+        migrations_allow_modified: false,
         session_lifetime: Duration::from_secs(3600),
         login_throttle: LoginThrottleConfig {
             max_failures: 3,
