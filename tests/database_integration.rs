@@ -1491,3 +1491,24 @@ fn seeded_products_span_months_and_seeded_users_have_orders_with_frozen_prices()
     assert!(!history.is_empty());
     assert!(history.iter().all(|(_, lines)| !lines.is_empty()));
 }
+
+#[test]
+fn the_name_migration_reverts_and_reapplies_naming_every_user() {
+    let db = TestDb::new();
+    let mut conn = db.connect();
+    let alice = new_user(&mut conn, "alice");
+    assert_eq!(alice.name, "alice");
+    users::set_name(&mut conn, alice.id, "Alice Liddell").unwrap();
+    // Its down.sql drops the column, so a redo names every user after their username
+    // again: NOT NULL holds for rows that existed before the migration.
+    assert_eq!(
+        db::redo_last_migration(&mut conn).unwrap(),
+        "20261126000002"
+    );
+    assert_eq!(
+        users::find_profile(&mut conn, alice.id).unwrap().name,
+        "alice"
+    );
+    let bob = new_user(&mut conn, "bob");
+    assert_eq!(bob.name, "bob");
+}
