@@ -14,6 +14,7 @@
 
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
+use diesel::sql_types::Integer;
 use diesel::upsert::excluded;
 
 use super::{ShopError, Shortage};
@@ -141,23 +142,56 @@ pub fn add_to_open_cart(
     quantity: Quantity,
 ) -> Result<CartWithLines, ShopError> {
     change_cart(conn, |conn| {
-        let product =
-            super::products::find_live(conn, product_id).map_err(ShopError::from_not_found)?;
+        // The cart row first: it serialises this cart's changes, so the line read below
+        // cannot change before the upsert that follows it.
         let cart = lock_open_cart_for_change(conn, user_id)?;
-        let in_cart: i32 = cart_items::table
-            .filter(cart_items::cart_id.eq(cart.id))
-            .filter(cart_items::product_id.eq(product_id))
-            .select(cart_items::quantity)
-            .first(conn)
-            .optional()?
-            .unwrap_or(0);
-        let requested = in_cart.saturating_add(quantity.get());
-        if let Some(shortage) = Shortage::of(product_id, requested, product.available_stock()) {
-            return Err(ShopError::InsufficientStock(vec![shortage]));
+        let added: Added = diesel::sql_query(ADD_WITHIN_STOCK)
+            .bind::<Integer, _>(cart.id)
+            .bind::<Integer, _>(product_id)
+            .bind::<Integer, _>(quantity.get())
+            .get_result(conn)?;
+        let Some(available) = added.available else {
+            return Err(ShopError::NotFound); // no such live product
+        };
+        if !added.added {
+            let requested = i32::try_from(added.in_cart + i64::from(quantity.get()))
+                .unwrap_or(i32::MAX);
+            let shortage = Shortage::of(product_id, requested, available);
+            return Err(ShopError::InsufficientStock(shortage.into_iter().collect()));
         }
-        add_item(conn, cart.id, product_id, quantity.get())?;
         Ok((cart.clone(), items_with_products(conn, cart.id)?))
     })
+}
+
+/// One round trip for "add this many, if the line then stays within the stock on hand":
+/// the product's stock, the line's current quantity, and the upsert guarded by both.
+/// `available` is NULL for a missing or archived product; `added` is false when the
+/// line would exceed the stock (nothing changed).
+const ADD_WITHIN_STOCK: &str = "
+    WITH product AS (
+        SELECT inventory_count FROM products WHERE id = $2 AND archived_at IS NULL
+    ), line AS (
+        SELECT quantity FROM cart_items WHERE cart_id = $1 AND product_id = $2
+    ), added AS (
+        INSERT INTO cart_items (cart_id, product_id, quantity)
+        SELECT $1, $2, $3 FROM product
+        WHERE COALESCE((SELECT quantity FROM line), 0)::bigint + $3 <= product.inventory_count
+        ON CONFLICT (cart_id, product_id)
+        DO UPDATE SET quantity = cart_items.quantity + excluded.quantity
+        RETURNING 1
+    )
+    SELECT (SELECT inventory_count FROM product) AS available,
+           COALESCE((SELECT quantity FROM line), 0)::bigint AS in_cart,
+           EXISTS (SELECT 1 FROM added) AS added";
+
+#[derive(QueryableByName)]
+struct Added {
+    #[diesel(sql_type = diesel::sql_types::Nullable<Integer>)]
+    available: Option<i32>,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    in_cart: i64,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    added: bool,
 }
 
 /// Sets the quantity of a line of the user's open cart, within the stock on hand.
@@ -198,10 +232,25 @@ pub fn remove_from_open_cart(
     })
 }
 
-/// The user's open cart (created on first need) with its lines.
+/// The user's open cart (created on first need) with its lines: one query when the cart
+/// has lines (each row carries the cart), a second only for an empty or missing cart.
 pub fn open_cart_with_lines(conn: &mut PgConnection, user_id: i32) -> QueryResult<CartWithLines> {
-    let cart = open_cart_for(conn, user_id)?;
-    let lines = items_with_products(conn, cart.id)?;
+    let rows: Vec<(Cart, CartItem, Product)> = cart_items::table
+        .inner_join(carts::table)
+        .inner_join(products::table)
+        .filter(carts::user_id.eq(user_id))
+        .filter(carts::status.eq(CartStatus::Open))
+        .order(cart_items::id)
+        .select((Cart::as_select(), CartItem::as_select(), Product::as_select()))
+        .load(conn)?;
+    let Some((cart, _, _)) = rows.first() else {
+        return Ok((open_cart_for(conn, user_id)?, Vec::new()));
+    };
+    let cart = cart.clone();
+    let lines = rows
+        .into_iter()
+        .map(|(_, item, product)| (item, product))
+        .collect();
     Ok((cart, lines))
 }
 
