@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use crate::binary::{free_port, storefront};
 use crate::common::proxy::DbProxy;
 use crate::common::{server_url, TestApp, TestDb};
-use crate::helpers::{expect_json, expect_problem};
+use crate::helpers::{expect_json, expect_problem, until_waiting_on_locks};
 
 /// Polls `path` until it answers `status` or `limit` passes; returns how long it took.
 async fn wait_for(
@@ -223,7 +223,19 @@ async fn an_exhausted_pool_answers_503_in_time_while_liveness_answers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_instances_started_together_migrate_a_new_database_once() {
-    let db = TestDb::not_yet_created();
+    // Diesel's bookkeeping table exists (as Diesel creates it) and the test holds it
+    // locked: every instance that reads it waits, so all three come to migrate at the same
+    // moment, when the test lets go, instead of one after the other by luck of timing.
+    let db = TestDb::empty();
+    let mut gate = db.connect();
+    gate.batch_execute(
+        "CREATE TABLE __diesel_schema_migrations (
+             version VARCHAR(50) PRIMARY KEY NOT NULL,
+             run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)",
+    )
+    .unwrap();
+    gate.batch_execute("BEGIN; LOCK TABLE __diesel_schema_migrations IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
     let mut servers = Vec::new();
     let mut bases = Vec::new();
     for _ in 0..3 {
@@ -233,12 +245,17 @@ async fn three_instances_started_together_migrate_a_new_database_once() {
                 .env("DATABASE_URL", db.url().expose())
                 .env("BIND_ADDR", format!("127.0.0.1:{port}"))
                 .env("WORKERS", "1")
-                .stderr(std::process::Stdio::null())
+                .env("RUST_LOG", "info")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
                 .spawn()
                 .unwrap(),
         );
         bases.push(format!("http://127.0.0.1:{port}"));
     }
+    until_waiting_on_locks(&db, 3).await;
+    gate.batch_execute("COMMIT").unwrap();
+
     let client = reqwest::Client::new();
     for base in &bases {
         let ready = wait_for(
@@ -250,19 +267,47 @@ async fn three_instances_started_together_migrate_a_new_database_once() {
         .await;
         assert!(ready.is_some(), "{base} ready");
     }
-    #[derive(diesel::QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let applied: Count = diesel::RunQueryDsl::get_result(
-        diesel::sql_query("SELECT count(*) AS n FROM __diesel_schema_migrations"),
-        &mut db.connect(),
-    )
-    .unwrap();
-    assert_eq!(applied.n, 7);
-    for mut server in servers {
+    let mut logs = Vec::new();
+    for server in servers {
         unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
-        assert!(server.wait().unwrap().success());
+        let output = server.wait_with_output().unwrap();
+        assert!(output.status.success());
+        logs.push(String::from_utf8_lossy(&output.stderr).into_owned());
     }
+
+    // What each instance did, from its log: the versions it applied, and no failed attempt
+    // (a failed start is retried, so the table alone would look right either way).
+    let mut applied: Vec<String> = Vec::new();
+    for log in &logs {
+        assert!(
+            !log.contains("database not ready"),
+            "a failed start:\n{log}"
+        );
+        for line in log
+            .lines()
+            .filter(|line| line.contains("applied migrations"))
+        {
+            let list = line
+                .split_once("applied=[")
+                .and_then(|(_, rest)| rest.split_once(']'))
+                .unwrap_or_else(|| panic!("no version list in {line}"))
+                .0;
+            applied.extend(list.split(", ").map(|v| v.trim_matches('"').to_owned()));
+        }
+    }
+    applied.sort();
+    // The versions, from the migrations directory: its names less their dashes.
+    let mut expected: Vec<String> =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+            .unwrap()
+            .map(|entry| {
+                let name = entry.unwrap().file_name().into_string().unwrap();
+                name.split('_').next().unwrap().replace('-', "")
+            })
+            .collect();
+    expected.sort();
+    assert_eq!(
+        applied, expected,
+        "each migration applied by exactly one instance"
+    );
 }
