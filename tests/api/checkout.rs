@@ -10,7 +10,9 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::common::{TestApp, TestDb};
-use crate::helpers::{expect_json, expect_problem, shoppers_with_one_unit, Customer};
+use crate::helpers::{
+    expect_json, expect_problem, shoppers_with_one_unit, until_waiting_on_locks, Customer,
+};
 
 impl TestApp {
     async fn checkout(&self, customer: &Customer, key: Option<&str>) -> reqwest::Response {
@@ -376,15 +378,56 @@ async fn two_instances_on_one_database_sell_exactly_fifty() {
     assert_eq!((placed, short, first.inventory(&product)), (50, 150, 0));
 }
 
+/// Deadlocks PostgreSQL detected in `db`. A backend reports its statistics when it goes
+/// idle (at most once a second) or exits; so every other connection to `db` (the
+/// server's) is ended first, and its counts read once they have all gone.
+fn deadlocks_detected(db: &TestDb) -> i64 {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = db.connect();
+    let others =
+        "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()";
+    diesel::sql_query(format!(
+        "SELECT count(pg_terminate_backend(pid)) AS n {others}"
+    ))
+    .get_result::<Count>(&mut conn)
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while diesel::sql_query(format!("SELECT count(*) AS n {others}"))
+        .get_result::<Count>(&mut conn)
+        .unwrap()
+        .n
+        > 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the server's connections never ended"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    diesel::sql_query(
+        "SELECT deadlocks AS n FROM pg_stat_database WHERE datname = current_database()",
+    )
+    .get_result::<Count>(&mut db.connect())
+    .unwrap()
+    .n
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crossing_carts_never_deadlock() {
+    use diesel::connection::SimpleConnection;
+
     let app = burst_server(Arc::new(TestDb::new()));
     let admin = app.admin("staff").await;
     let a = app.product(&admin, "A", "first", "1.00", 1_000).await;
     let b = app.product(&admin, "B", "second", "1.00", 1_000).await;
     let alice = app.customer("alice").await;
     let bob = app.customer("bob").await;
-    for round in 0..25 {
+    let mut gate = app.db.connect();
+    for round in 0..10 {
         // Alice adds A then B, Bob B then A: their carts hold the rows in opposite order.
         expect_json(
             app.add_to_cart(&alice, &a["id"], 1).await,
@@ -406,11 +449,26 @@ async fn crossing_carts_never_deadlock() {
             StatusCode::CREATED,
         )
         .await;
-        let (for_alice, for_bob) =
-            tokio::join!(app.checkout(&alice, None), app.checkout(&bob, None));
+        // Both checkouts queue behind the test's locks on A and B and are let go at
+        // once, so every round is a real race for the two rows.
+        gate.batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM products WHERE id IN ({}, {}) FOR UPDATE",
+            a["id"], b["id"]
+        ))
+        .unwrap();
+        let (for_alice, for_bob, ()) = tokio::join!(
+            app.checkout(&alice, None),
+            app.checkout(&bob, None),
+            async {
+                until_waiting_on_locks(&app.db, 2).await;
+                gate.batch_execute("COMMIT").unwrap();
+            }
+        );
         assert_eq!(for_alice.status(), StatusCode::CREATED, "round {round}");
         assert_eq!(for_bob.status(), StatusCode::CREATED, "round {round}");
     }
-    assert_eq!(app.inventory(&a), 950);
-    assert_eq!(app.inventory(&b), 950);
+    assert_eq!(app.inventory(&a), 980);
+    assert_eq!(app.inventory(&b), 980);
+    // Checkout retries a deadlock, so the answers alone would not show one.
+    assert_eq!(deadlocks_detected(&app.db), 0, "PostgreSQL broke deadlocks");
 }
