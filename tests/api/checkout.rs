@@ -209,6 +209,76 @@ async fn concurrent_retries_with_one_key_place_one_order() {
     assert_eq!(app.inventory(&product), 9);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cart_add_racing_a_checkout_never_lands_in_the_placed_order() {
+    use diesel::connection::SimpleConnection;
+
+    let app = burst_server(Arc::new(TestDb::new()));
+    let (admin, alice) = (app.admin("staff").await, app.customer("alice").await);
+    let teapot = app.product(&admin, "Teapot", "blue", "19.99", 10).await;
+    let cup = app.product(&admin, "Cup", "white", "4.50", 10).await;
+    app.add_to_cart(&alice, &teapot["id"], 1).await;
+
+    // The checkout locks the cart, then waits on the teapot row the test holds...
+    let mut blocker = app.db.connect();
+    blocker
+        .batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM products WHERE id = {} FOR UPDATE",
+            teapot["id"]
+        ))
+        .unwrap();
+    let checkout = tokio::spawn({
+        let request = app
+            .client
+            .post(app.url("/api/v1/cart/checkout"))
+            .bearer_auth(&alice.token);
+        async move { request.send().await.unwrap() }
+    });
+    until_waiting_on_locks(&app.db, 1).await;
+    // ... and the add arrives while the checkout is mid-transaction.
+    let add = tokio::spawn({
+        let request = app
+            .client
+            .post(app.url("/api/v1/cart/items"))
+            .bearer_auth(&alice.token)
+            .json(&json!({"product_id": cup["id"], "quantity": 1}));
+        async move { request.send().await.unwrap() }
+    });
+    until_waiting_on_locks(&app.db, 2).await;
+    blocker.batch_execute("COMMIT").unwrap();
+
+    let order = expect_json(checkout.await.unwrap(), StatusCode::CREATED).await;
+    let cart = expect_json(add.await.unwrap(), StatusCode::CREATED).await;
+    // The add waited and went into the next cart; the order holds only the teapot, as
+    // placed, and as read back afterwards.
+    assert_ne!(cart["id"], order["id"]);
+    assert_eq!(cart["status"], "open");
+    let in_cart: Vec<&Value> = cart["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| &line["product_id"])
+        .collect();
+    assert_eq!(in_cart, [&cup["id"]]);
+    let placed = expect_json(
+        app.get_as(&format!("/api/v1/orders/{}", order["id"]), &alice.token)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    for shown in [&order, &placed] {
+        let lines: Vec<&Value> = shown["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|line| &line["product_id"])
+            .collect();
+        assert_eq!(lines, [&teapot["id"]], "{shown}");
+        assert_eq!(shown["total"], "19.99");
+    }
+    assert_eq!(app.inventory(&cup), 10, "no cup was sold");
+}
+
 #[tokio::test]
 async fn orders_are_listed_newest_first_and_only_to_their_owner() {
     let (app, admin, alice) = shop().await;
