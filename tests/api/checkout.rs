@@ -196,6 +196,49 @@ async fn a_retried_checkout_with_the_same_key_returns_the_first_order() {
 }
 
 #[tokio::test]
+async fn an_idempotency_key_is_1_to_255_characters() {
+    let (app, admin, alice) = shop().await;
+    let product = app.product(&admin, "Teapot", "blue", "10.00", 10).await;
+    app.add_to_cart(&alice, &product["id"], 1).await;
+    // Empty, and one over the limit: refused before anything is checked out.
+    for key in [String::new(), "k".repeat(256)] {
+        expect_problem(
+            app.checkout(&alice, Some(&key)).await,
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        )
+        .await;
+        assert_eq!(
+            app.cart(&alice).await["item_count"],
+            1,
+            "{} chars",
+            key.len()
+        );
+        assert_eq!(app.inventory(&product), 10);
+    }
+    // Exactly 255: accepted and stored whole; its retry is the same order.
+    let longest = "k".repeat(254) + "!";
+    let first = expect_json(
+        app.checkout(&alice, Some(&longest)).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let retry = app.checkout(&alice, Some(&longest)).await;
+    assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    assert_eq!(expect_json(retry, StatusCode::CREATED).await, first);
+    assert_eq!(app.inventory(&product), 9);
+    let stored: Option<String> = {
+        use storefront::schema::carts;
+        carts::table
+            .find(first["id"].as_i64().unwrap() as i32)
+            .select(carts::idempotency_key)
+            .first(&mut app.db.connect())
+            .unwrap()
+    };
+    assert_eq!(stored.as_deref(), Some(longest.as_str()));
+}
+
+#[tokio::test]
 async fn concurrent_retries_with_one_key_place_one_order() {
     let (app, admin, alice) = shop().await;
     let product = app.product(&admin, "Teapot", "blue", "10.00", 10).await;
