@@ -327,3 +327,38 @@ async fn a_successful_login_clears_the_failures_of_its_name_and_account() {
         StatusCode::TOO_MANY_REQUESTS
     );
 }
+
+#[tokio::test]
+async fn an_unknown_login_takes_about_as_long_as_a_wrong_password() {
+    // Room for every attempt: the throttle is not what is measured here.
+    let app = TestApp::spawn_configured(Arc::new(TestDb::new()), |config| {
+        config.login_throttle.max_failures = 1_000;
+        config.login_throttle.max_failures_per_address = 1_000;
+    });
+    app.customer("alice").await;
+    let timed = |login: String| {
+        let app = &app;
+        async move {
+            let started = std::time::Instant::now();
+            let status = attempt(app, &login, "wrong horse").await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+            started.elapsed()
+        }
+    };
+    let (mut wrong_password, mut unknown_login) = (Vec::new(), Vec::new());
+    // Alternating, so a busy moment of the machine falls on both alike.
+    for n in 0..30 {
+        wrong_password.push(timed("alice".into()).await);
+        unknown_login.push(timed(format!("nobody{n}")).await);
+    }
+    let median = |times: &mut Vec<std::time::Duration>| {
+        times.sort();
+        times[times.len() / 2].as_secs_f64()
+    };
+    let ratio = median(&mut unknown_login) / median(&mut wrong_password);
+    // Both check a password hash; an answer that skipped it would be many times faster.
+    assert!(
+        (0.5..2.0).contains(&ratio),
+        "unknown login / wrong password median time: {ratio:.2}"
+    );
+}
