@@ -981,6 +981,64 @@ fn the_transaction_helper_commits_on_ok_and_rolls_back_on_err() {
     assert_eq!(seen.profile.id, committed.id);
 }
 
+#[test]
+fn a_throttle_counter_allows_its_limit_per_window_and_starts_again_when_it_ends() {
+    use storefront::repository::throttle::{self, Counter, TakeError};
+
+    in_rolled_back_transaction(|conn| {
+        let counter = |key: &str| Counter {
+            key: key.into(),
+            max: 3,
+            window: Duration::from_secs(60),
+        };
+        let take = |conn: &mut PgConnection, keys: &[&str]| {
+            throttle::take(conn, &keys.iter().map(|k| counter(k)).collect::<Vec<_>>())
+        };
+        for _ in 0..3 {
+            take(conn, &["login:ann"]).unwrap();
+        }
+        match take(conn, &["login:ann"]) {
+            Err(TakeError::Exhausted { retry_after }) => {
+                assert!(retry_after <= Duration::from_secs(60), "{retry_after:?}");
+                assert!(retry_after > Duration::from_secs(50), "{retry_after:?}");
+            }
+            other => panic!("the fourth attempt in the window: {other:?}"),
+        }
+        // Refused for one key, counted for none: the other key keeps its three.
+        assert!(take(conn, &["login:ann", "address:192.0.2.1"]).is_err());
+        for _ in 0..3 {
+            take(conn, &["address:192.0.2.1"]).unwrap();
+        }
+        assert!(take(conn, &["address:192.0.2.1"]).is_err());
+
+        // Time is the database's: the window ends when expires_at passes now(). Moving
+        // it into the past is the clock moving on, without waiting for it.
+        diesel::sql_query(
+            "UPDATE throttle_counters SET expires_at = now() - interval '1 second'
+             WHERE key = 'login:ann'",
+        )
+        .execute(conn)
+        .unwrap();
+        for _ in 0..3 {
+            take(conn, &["login:ann"]).unwrap();
+        }
+        assert!(
+            take(conn, &["login:ann"]).is_err(),
+            "a new window, the same limit"
+        );
+
+        // Expired counters are swept; live ones stay.
+        diesel::sql_query(
+            "UPDATE throttle_counters SET expires_at = now() - interval '1 second'
+             WHERE key = 'address:192.0.2.1'",
+        )
+        .execute(conn)
+        .unwrap();
+        assert_eq!(throttle::sweep_expired(conn, 1_000).unwrap(), 1);
+        assert!(take(conn, &["login:ann"]).is_err());
+    });
+}
+
 // ---------------------------------------------------------------- migrations
 
 #[test]
