@@ -478,7 +478,20 @@ fn an_update_moves_updated_at_forward() {
     let user = new_user(&mut conn, "mover");
     let product = new_product(&mut conn, "Lamp", "10.00", 1);
     let cart = carts::open_cart_for(&mut conn, user.id).unwrap();
-    std::thread::sleep(Duration::from_millis(5));
+    // The clock must have moved on from the inserts (microseconds; it usually has).
+    let latest = user.updated_at.max(product.updated_at).max(cart.updated_at);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let later = || {
+        diesel::dsl::sql::<diesel::sql_types::Bool>("now() > ")
+            .bind::<diesel::sql_types::Timestamptz, _>(latest)
+    };
+    while diesel::select(later())
+        .get_result::<bool>(&mut conn)
+        .map(|later| !later)
+        .unwrap()
+    {
+        assert!(Instant::now() < deadline, "the database clock stands still");
+    }
 
     let user_after = users::set_admin(&mut conn, "mover", true).unwrap().unwrap();
     let product_after = products::update(
