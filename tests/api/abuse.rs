@@ -652,19 +652,15 @@ async fn a_request_head_sent_too_slowly_is_cut_off() {
         .unwrap();
     assert!(read_to_close(prompt).await.starts_with("HTTP/1.1 200"));
 
-    // A head that never ends (a slowloris client): the connection is closed, answered
-    // at most with a 408, once the head timeout has passed.
+    // A head that never ends (a slowloris client): answered 408 Request Timeout and
+    // closed. (Not timed: actix measures the timeout on a clock it refreshes every half
+    // second, so the close may come earlier than the setting; the 408 says why it came.)
     let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
-    let started = std::time::Instant::now();
     slow.write_all(b"GET /health/live HTTP/1.1\r\nHost: shop\r\n")
         .await
         .unwrap();
     let answer = read_to_close(slow).await;
-    assert!(started.elapsed() >= head_timeout, "{:?}", started.elapsed());
-    assert!(
-        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
-        "{answer}"
-    );
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
 }
 
 #[tokio::test]
