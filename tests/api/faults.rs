@@ -234,14 +234,15 @@ async fn an_exhausted_pool_answers_503_in_time_while_liveness_answers() {
     );
 
     // The other four get no connection while the lock is held: each is a 503, answered
-    // once the pool timeout has passed and not long after it.
+    // once the pool timeout has passed and not long after it (the margin is for a busy
+    // machine; the point is that it comes while the lock is still held).
     for _ in 0..4 {
         let (status, retry_after, body, elapsed) = next_answer(&mut answered).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
         assert_eq!(retry_after.unwrap(), "1");
         assert!(body.contains(r#""code":"service_unavailable""#), "{body}");
         assert!(
-            elapsed >= pool_timeout && elapsed < pool_timeout + Duration::from_secs(2),
+            elapsed >= pool_timeout && elapsed < pool_timeout + Duration::from_secs(3),
             "a 503 after {elapsed:?}, pool timeout {pool_timeout:?}"
         );
     }
