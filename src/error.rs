@@ -422,7 +422,19 @@ mod tests {
 
     #[test]
     fn pool_timeouts_are_503_with_retry_after() {
-        let response = ApiError::ServiceUnavailable("timed out".into()).error_response();
+        // A real r2d2 timeout: nothing listens on port 1, so the pool never gets a
+        // connection and gives up after its connection timeout.
+        let manager = diesel::r2d2::ConnectionManager::<diesel::PgConnection>::new(
+            "postgres://nobody@127.0.0.1:1/nothing?connect_timeout=1",
+        );
+        let pool = diesel::r2d2::Pool::builder()
+            .max_size(1)
+            .connection_timeout(std::time::Duration::from_millis(200))
+            .build_unchecked(manager);
+        let Err(timed_out) = pool.get() else {
+            panic!("a connection from nowhere");
+        };
+        let response = ApiError::from(timed_out).error_response();
         assert_eq!(response.status(), 503);
         assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "1");
     }

@@ -482,7 +482,20 @@ fn an_update_moves_updated_at_forward() {
     let user = new_user(&mut conn, "mover");
     let product = new_product(&mut conn, "Lamp", "10.00", 1);
     let cart = carts::open_cart_for(&mut conn, user.id).unwrap();
-    std::thread::sleep(Duration::from_millis(5));
+    // The clock must have moved on from the inserts (microseconds; it usually has).
+    let latest = user.updated_at.max(product.updated_at).max(cart.updated_at);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let later = || {
+        diesel::dsl::sql::<diesel::sql_types::Bool>("now() > ")
+            .bind::<diesel::sql_types::Timestamptz, _>(latest)
+    };
+    while diesel::select(later())
+        .get_result::<bool>(&mut conn)
+        .map(|later| !later)
+        .unwrap()
+    {
+        assert!(Instant::now() < deadline, "the database clock stands still");
+    }
 
     let user_after = users::set_admin(&mut conn, "mover", true).unwrap().unwrap();
     let product_after = products::update(
@@ -946,11 +959,18 @@ fn sessions_authenticate_until_they_expire_or_are_deleted() {
 fn concurrent_first_requests_share_one_open_cart() {
     let db = TestDb::new();
     let user = new_user(&mut db.connect(), "racer");
+    // Connecting takes longer than the query: without a barrier the threads would ask one
+    // after the other. Each connects, then all ask at once.
+    let start = std::sync::Barrier::new(8);
     let ids: BTreeSet<i32> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..8)
             .map(|_| {
-                let db = &db;
-                scope.spawn(move || carts::open_cart_for(&mut db.connect(), user.id).unwrap().id)
+                let (db, start) = (&db, &start);
+                scope.spawn(move || {
+                    let mut conn = db.connect();
+                    start.wait();
+                    carts::open_cart_for(&mut conn, user.id).unwrap().id
+                })
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
@@ -978,6 +998,64 @@ fn the_transaction_helper_commits_on_ok_and_rolls_back_on_err() {
         .unwrap()
         .unwrap();
     assert_eq!(seen.profile.id, committed.id);
+}
+
+#[test]
+fn a_throttle_counter_allows_its_limit_per_window_and_starts_again_when_it_ends() {
+    use storefront::repository::throttle::{self, Counter, TakeError};
+
+    in_rolled_back_transaction(|conn| {
+        let counter = |key: &str| Counter {
+            key: key.into(),
+            max: 3,
+            window: Duration::from_secs(60),
+        };
+        let take = |conn: &mut PgConnection, keys: &[&str]| {
+            throttle::take(conn, &keys.iter().map(|k| counter(k)).collect::<Vec<_>>())
+        };
+        for _ in 0..3 {
+            take(conn, &["login:ann"]).unwrap();
+        }
+        match take(conn, &["login:ann"]) {
+            Err(TakeError::Exhausted { retry_after }) => {
+                assert!(retry_after <= Duration::from_secs(60), "{retry_after:?}");
+                assert!(retry_after > Duration::from_secs(50), "{retry_after:?}");
+            }
+            other => panic!("the fourth attempt in the window: {other:?}"),
+        }
+        // Refused for one key, counted for none: the other key keeps its three.
+        assert!(take(conn, &["login:ann", "address:192.0.2.1"]).is_err());
+        for _ in 0..3 {
+            take(conn, &["address:192.0.2.1"]).unwrap();
+        }
+        assert!(take(conn, &["address:192.0.2.1"]).is_err());
+
+        // Time is the database's: the window ends when expires_at passes now(). Moving
+        // it into the past is the clock moving on, without waiting for it.
+        diesel::sql_query(
+            "UPDATE throttle_counters SET expires_at = now() - interval '1 second'
+             WHERE key = 'login:ann'",
+        )
+        .execute(conn)
+        .unwrap();
+        for _ in 0..3 {
+            take(conn, &["login:ann"]).unwrap();
+        }
+        assert!(
+            take(conn, &["login:ann"]).is_err(),
+            "a new window, the same limit"
+        );
+
+        // Expired counters are swept; live ones stay.
+        diesel::sql_query(
+            "UPDATE throttle_counters SET expires_at = now() - interval '1 second'
+             WHERE key = 'address:192.0.2.1'",
+        )
+        .execute(conn)
+        .unwrap();
+        assert_eq!(throttle::sweep_expired(conn, 1_000).unwrap(), 1);
+        assert!(take(conn, &["login:ann"]).is_err());
+    });
 }
 
 // ---------------------------------------------------------------- migrations
@@ -1114,20 +1192,21 @@ fn the_pool_serves_connections_with_the_configured_session_settings() {
 fn a_refused_connection_fails_fast_with_an_error_naming_the_host() {
     // Port 1 on loopback: nothing listens, the kernel refuses at once.
     let url = DatabaseUrl::parse("postgres://postgres@127.0.0.1:1/storefront").unwrap();
+    let config = database_config(url);
     let started = Instant::now();
-    let err = db::build_pool(
-        &database_config(url),
-        storefront::telemetry::Metrics::new().pool_events(),
-    )
-    .expect_err("nothing listens on port 1");
+    let err = db::build_pool(&config, storefront::telemetry::Metrics::new().pool_events())
+        .expect_err("nothing listens on port 1");
     let message = err.to_string();
     assert!(matches!(err, DbError::Unreachable { .. }));
     assert!(message.contains("127.0.0.1:1"), "{message}");
     assert!(message.contains("DATABASE_URL"), "{message}");
+    // Bounded by the configured pool timeout (plus a margin for a busy machine): a
+    // refusal is not retried past it.
     assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "took {:?}",
-        started.elapsed()
+        started.elapsed() < config.pool_connection_timeout + Duration::from_secs(2),
+        "took {:?}, pool timeout {:?}",
+        started.elapsed(),
+        config.pool_connection_timeout
     );
 }
 
@@ -1280,9 +1359,23 @@ fn catalogue_queries_use_their_indexes_on_a_large_catalogue() {
         ),
     )
     .unwrap();
-    assert!(
-        (second[0].product.price.clone(), second[0].product.id) > (last.price.clone(), last.id)
-    );
+    // The next rows are those a plain ORDER BY .. OFFSET puts after the first page (many
+    // products share each price, so the id decides within a price).
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        id: i32,
+    }
+    let expected: Vec<i32> =
+        diesel::sql_query("SELECT id FROM products ORDER BY price, id OFFSET 20 LIMIT 20")
+            .load::<Id>(&mut conn)
+            .unwrap()
+            .into_iter()
+            .map(|row| row.id)
+            .collect();
+    let continued: Vec<i32> = second.iter().take(20).map(|row| row.product.id).collect();
+    assert_eq!(continued.len(), 20);
+    assert_eq!(continued, expected);
 }
 
 // ---------------------------------------------------------------- schema-doc and seed

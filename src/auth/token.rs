@@ -49,4 +49,14 @@ mod tests {
         assert_eq!(hash_token("garbage"), None);
         assert_eq!(hash_token(&format!("{}!", &token[1..])), None);
     }
+
+    #[test]
+    fn the_stored_hash_is_the_sha256_of_the_token_text() {
+        // Computed apart from this crate: printf %s <token> | sha256sum
+        let token = "q1vX8yZ0-_AbCdEfGhIjKlMnOpQrStUvWxYz0123456";
+        let expected = "912619dcc0495234a9af3eac9ee2ae0d088a4a800c884ebb8a5ef6168f432a22";
+        let hash = hash_token(token).expect("a well-formed token");
+        let hex: String = hash.iter().map(|byte| format!("{byte:02x}")).collect();
+        assert_eq!(hex, expected);
+    }
 }

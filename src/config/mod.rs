@@ -514,7 +514,10 @@ mod tests {
     fn defaults_apply_when_only_the_database_is_set() {
         let config = config_from(&[URL]).unwrap();
         assert_eq!(config.http.bind_addr, "127.0.0.1:8080".parse().unwrap());
-        assert_eq!(config.database.pool_max_size, 2 * default_workers());
+        // README: WORKERS defaults to the number of cores, DB_POOL_MAX_SIZE to twice that.
+        let cores = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(config.http.workers, cores);
+        assert_eq!(config.database.pool_max_size as usize, 2 * cores);
         assert_eq!(
             config.database.pool_connection_timeout,
             Duration::from_secs(3)

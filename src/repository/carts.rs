@@ -154,8 +154,8 @@ pub fn add_to_open_cart(
             return Err(ShopError::NotFound); // no such live product
         };
         if !added.added {
-            let requested = i32::try_from(added.in_cart + i64::from(quantity.get()))
-                .unwrap_or(i32::MAX);
+            let requested =
+                i32::try_from(added.in_cart + i64::from(quantity.get())).unwrap_or(i32::MAX);
             let shortage = Shortage::of(product_id, requested, available);
             return Err(ShopError::InsufficientStock(shortage.into_iter().collect()));
         }
@@ -241,7 +241,11 @@ pub fn open_cart_with_lines(conn: &mut PgConnection, user_id: i32) -> QueryResul
         .filter(carts::user_id.eq(user_id))
         .filter(carts::status.eq(CartStatus::Open))
         .order(cart_items::id)
-        .select((Cart::as_select(), CartItem::as_select(), Product::as_select()))
+        .select((
+            Cart::as_select(),
+            CartItem::as_select(),
+            Product::as_select(),
+        ))
         .load(conn)?;
     let Some((cart, _, _)) = rows.first() else {
         return Ok((open_cart_for(conn, user_id)?, Vec::new()));

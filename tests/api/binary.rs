@@ -3,7 +3,7 @@
 use std::process::Command;
 
 use crate::common::TestDb;
-use crate::helpers::{product_in_db, shoppers_with_one_unit};
+use crate::helpers::{product_in_db, shoppers_with_one_unit, until_waiting_on_locks};
 
 pub fn storefront() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_storefront"));
@@ -115,28 +115,13 @@ async fn sigterm_lets_an_in_flight_checkout_finish_and_exits_0() {
     let token = shoppers_with_one_unit(&db, 1, product_id, "erin")
         .remove(0)
         .token;
-
-    let port = free_port();
-    let mut server = storefront()
-        .env("DATABASE_URL", db.url().expose())
-        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-        .env("WORKERS", "1")
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    // The checkout waits on the test's lock for as long as the test takes.
+    let (mut server, base) = start_binary(
+        &db,
+        &[("DB_STATEMENT_TIMEOUT_MS", "120000"), ("RUST_LOG", "warn")],
+    )
+    .await;
     let client = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut ready = false;
-    for _ in 0..100 {
-        if let Ok(response) = client.get(format!("{base}/health/ready")).send().await {
-            ready = response.status() == 200;
-            if ready {
-                break;
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(ready, "server became ready");
 
     // Hold the product's row lock, so the checkout blocks mid-transaction.
     let mut blocker = diesel::PgConnection::establish(db.url().expose()).unwrap();
@@ -150,16 +135,13 @@ async fn sigterm_lets_an_in_flight_checkout_finish_and_exits_0() {
         let url = format!("{base}/api/v1/cart/checkout");
         async move { client.post(url).bearer_auth(token).send().await }
     });
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    until_waiting_on_locks(&db, 1).await;
     assert!(!checkout.is_finished(), "checkout is in flight");
 
     // SAFETY: sending a signal to our own child process.
     unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert!(
-        server.try_wait().unwrap().is_none(),
-        "still draining the in-flight request"
-    );
+    until_refusing_connections(&base).await;
+    stays_up_while_draining(&mut server).await;
     blocker.batch_execute("COMMIT").unwrap();
 
     let response = checkout
@@ -167,6 +149,7 @@ async fn sigterm_lets_an_in_flight_checkout_finish_and_exits_0() {
         .unwrap()
         .expect("the in-flight request got its answer");
     assert_eq!(response.status(), 201);
+    response.bytes().await.expect("the whole body");
     let status = tokio::task::spawn_blocking(move || server.wait())
         .await
         .unwrap()
@@ -181,6 +164,38 @@ async fn sigterm_lets_an_in_flight_checkout_finish_and_exits_0() {
             .unwrap()
     };
     assert_eq!(left, 4, "the checkout completed, not half-written");
+}
+
+/// After SIGTERM, with a request held in flight: the process stays up. Draining is not a
+/// moment but as long as the request takes (up to 30 s), so this watches for 2 s, longer
+/// than actix's 1 s shutdown check, at which a server without a drain period would stop.
+async fn stays_up_while_draining(server: &mut std::process::Child) {
+    let watched = std::time::Instant::now();
+    while watched.elapsed() < std::time::Duration::from_secs(2) {
+        assert!(
+            server.try_wait().unwrap().is_none(),
+            "exited with a request in flight"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until nothing accepts connections at `base` any more (after SIGTERM: the server
+/// has closed its listener and is draining, or has exited): polling, with a deadline.
+async fn until_refusing_connections(base: &str) {
+    let address = base.trim_start_matches("http://");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match tokio::net::TcpStream::connect(address).await {
+            Err(err) if err.kind() == std::io::ErrorKind::ConnectionRefused => return,
+            _ => {}
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{base} still accepts connections"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 /// Starts the binary on a fresh database with extra settings; waits until it is ready.
@@ -269,16 +284,37 @@ async fn logs_carry_request_ids_and_slow_queries_but_never_secrets() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_under_load_finishes_what_it_accepted_and_half_writes_nothing() {
+    use diesel::connection::SimpleConnection;
     use diesel::prelude::*;
     use storefront::schema::{cart_items, carts, products};
 
+    const SHOPPERS: usize = 24;
+    const STOCK: i32 = 12;
     let db = TestDb::new();
-    let product_id = product_in_db(&db, "Rush item", "5.00", 30);
-    let tokens: Vec<String> = shoppers_with_one_unit(&db, 60, product_id, "rush")
+    let product_id = product_in_db(&db, "Rush item", "5.00", STOCK);
+    let tokens: Vec<String> = shoppers_with_one_unit(&db, SHOPPERS, product_id, "rush")
         .into_iter()
         .map(|shopper| shopper.token)
         .collect();
-    let (server, base) = start_binary(&db, &[]).await;
+    // A connection and a blocking thread for every checkout, and no timeout while they
+    // wait on the test's lock: all of them are in flight at once.
+    let (mut server, base) = start_binary(
+        &db,
+        &[
+            ("DB_POOL_MAX_SIZE", "24"),
+            ("BLOCKING_THREADS_PER_WORKER", "32"),
+            ("DB_POOL_TIMEOUT_MS", "120000"),
+            ("DB_STATEMENT_TIMEOUT_MS", "120000"),
+            ("RUST_LOG", "warn"),
+        ],
+    )
+    .await;
+    let mut blocker = PgConnection::establish(db.url().expose()).unwrap();
+    blocker
+        .batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM products WHERE id = {product_id} FOR UPDATE"
+        ))
+        .unwrap();
     let client = reqwest::Client::new();
     let requests = tokens.iter().map(|token| {
         client
@@ -287,8 +323,24 @@ async fn sigterm_under_load_finishes_what_it_accepted_and_half_writes_nothing() 
             .send()
     });
     let burst = tokio::spawn(futures_util::future::join_all(requests));
-    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    // Every checkout is mid-transaction, waiting on the product row.
+    until_waiting_on_locks(&db, SHOPPERS as i64).await;
+
     unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
+    until_refusing_connections(&base).await;
+    // A request after shutdown began is refused cleanly, at connect.
+    let late = reqwest::Client::new()
+        .post(format!("{base}/api/v1/cart/checkout"))
+        .bearer_auth(&tokens[0])
+        .send()
+        .await;
+    assert!(
+        late.as_ref().is_err_and(reqwest::Error::is_connect),
+        "{late:?}"
+    );
+    stays_up_while_draining(&mut server).await;
+    blocker.batch_execute("COMMIT").unwrap();
+
     let results = burst.await.unwrap();
     let output = tokio::task::spawn_blocking(move || server.wait_with_output())
         .await
@@ -296,9 +348,10 @@ async fn sigterm_under_load_finishes_what_it_accepted_and_half_writes_nothing() 
         .unwrap();
     assert!(output.status.success(), "exit {:?}", output.status);
 
+    // Every request it had accepted got a whole answer: none cut off, none a 5xx.
     let mut placed = 0;
-    // Refused after shutdown began is fine; an answer must be a whole one, never a 5xx.
-    for response in results.into_iter().flatten() {
+    for result in results {
+        let response = result.expect("an accepted request is answered");
         let status = response.status();
         assert!(status == 201 || status == 409, "{status}");
         response.bytes().await.expect("complete body");
@@ -306,6 +359,11 @@ async fn sigterm_under_load_finishes_what_it_accepted_and_half_writes_nothing() 
             placed += 1;
         }
     }
+    assert_eq!(
+        placed,
+        i64::from(STOCK),
+        "the stock sold out while draining"
+    );
     let mut conn = db.connect();
     let left: i32 = products::table
         .find(product_id)
@@ -324,13 +382,12 @@ async fn sigterm_under_load_finishes_what_it_accepted_and_half_writes_nothing() 
         .count()
         .get_result(&mut conn)
         .unwrap();
-    println!("SIGTERM during 60 checkouts of 30 units: {placed} answered 201, {orders} orders, {left} left");
     assert_eq!(
         orders, placed,
         "every 201 is an order and every order got its 201"
     );
     assert_eq!(
-        i64::from(30 - left),
+        i64::from(STOCK - left),
         orders,
         "stock moved exactly with the orders"
     );

@@ -10,7 +10,9 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::common::{TestApp, TestDb};
-use crate::helpers::{expect_json, expect_problem, shoppers_with_one_unit, Customer};
+use crate::helpers::{
+    expect_json, expect_problem, shoppers_with_one_unit, until_waiting_on_locks, Customer,
+};
 
 impl TestApp {
     async fn checkout(&self, customer: &Customer, key: Option<&str>) -> reqwest::Response {
@@ -194,6 +196,49 @@ async fn a_retried_checkout_with_the_same_key_returns_the_first_order() {
 }
 
 #[tokio::test]
+async fn an_idempotency_key_is_1_to_255_characters() {
+    let (app, admin, alice) = shop().await;
+    let product = app.product(&admin, "Teapot", "blue", "10.00", 10).await;
+    app.add_to_cart(&alice, &product["id"], 1).await;
+    // Empty, and one over the limit: refused before anything is checked out.
+    for key in [String::new(), "k".repeat(256)] {
+        expect_problem(
+            app.checkout(&alice, Some(&key)).await,
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        )
+        .await;
+        assert_eq!(
+            app.cart(&alice).await["item_count"],
+            1,
+            "{} chars",
+            key.len()
+        );
+        assert_eq!(app.inventory(&product), 10);
+    }
+    // Exactly 255: accepted and stored whole; its retry is the same order.
+    let longest = "k".repeat(254) + "!";
+    let first = expect_json(
+        app.checkout(&alice, Some(&longest)).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let retry = app.checkout(&alice, Some(&longest)).await;
+    assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    assert_eq!(expect_json(retry, StatusCode::CREATED).await, first);
+    assert_eq!(app.inventory(&product), 9);
+    let stored: Option<String> = {
+        use storefront::schema::carts;
+        carts::table
+            .find(first["id"].as_i64().unwrap() as i32)
+            .select(carts::idempotency_key)
+            .first(&mut app.db.connect())
+            .unwrap()
+    };
+    assert_eq!(stored.as_deref(), Some(longest.as_str()));
+}
+
+#[tokio::test]
 async fn concurrent_retries_with_one_key_place_one_order() {
     let (app, admin, alice) = shop().await;
     let product = app.product(&admin, "Teapot", "blue", "10.00", 10).await;
@@ -205,6 +250,76 @@ async fn concurrent_retries_with_one_key_place_one_order() {
     }
     assert!(ids.windows(2).all(|pair| pair[0] == pair[1]), "{ids:?}");
     assert_eq!(app.inventory(&product), 9);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cart_add_racing_a_checkout_never_lands_in_the_placed_order() {
+    use diesel::connection::SimpleConnection;
+
+    let app = burst_server(Arc::new(TestDb::new()));
+    let (admin, alice) = (app.admin("staff").await, app.customer("alice").await);
+    let teapot = app.product(&admin, "Teapot", "blue", "19.99", 10).await;
+    let cup = app.product(&admin, "Cup", "white", "4.50", 10).await;
+    app.add_to_cart(&alice, &teapot["id"], 1).await;
+
+    // The checkout locks the cart, then waits on the teapot row the test holds...
+    let mut blocker = app.db.connect();
+    blocker
+        .batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM products WHERE id = {} FOR UPDATE",
+            teapot["id"]
+        ))
+        .unwrap();
+    let checkout = tokio::spawn({
+        let request = app
+            .client
+            .post(app.url("/api/v1/cart/checkout"))
+            .bearer_auth(&alice.token);
+        async move { request.send().await.unwrap() }
+    });
+    until_waiting_on_locks(&app.db, 1).await;
+    // ... and the add arrives while the checkout is mid-transaction.
+    let add = tokio::spawn({
+        let request = app
+            .client
+            .post(app.url("/api/v1/cart/items"))
+            .bearer_auth(&alice.token)
+            .json(&json!({"product_id": cup["id"], "quantity": 1}));
+        async move { request.send().await.unwrap() }
+    });
+    until_waiting_on_locks(&app.db, 2).await;
+    blocker.batch_execute("COMMIT").unwrap();
+
+    let order = expect_json(checkout.await.unwrap(), StatusCode::CREATED).await;
+    let cart = expect_json(add.await.unwrap(), StatusCode::CREATED).await;
+    // The add waited and went into the next cart; the order holds only the teapot, as
+    // placed, and as read back afterwards.
+    assert_ne!(cart["id"], order["id"]);
+    assert_eq!(cart["status"], "open");
+    let in_cart: Vec<&Value> = cart["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| &line["product_id"])
+        .collect();
+    assert_eq!(in_cart, [&cup["id"]]);
+    let placed = expect_json(
+        app.get_as(&format!("/api/v1/orders/{}", order["id"]), &alice.token)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    for shown in [&order, &placed] {
+        let lines: Vec<&Value> = shown["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|line| &line["product_id"])
+            .collect();
+        assert_eq!(lines, [&teapot["id"]], "{shown}");
+        assert_eq!(shown["total"], "19.99");
+    }
+    assert_eq!(app.inventory(&cup), 10, "no cup was sold");
 }
 
 #[tokio::test]
@@ -376,15 +491,56 @@ async fn two_instances_on_one_database_sell_exactly_fifty() {
     assert_eq!((placed, short, first.inventory(&product)), (50, 150, 0));
 }
 
+/// Deadlocks PostgreSQL detected in `db`. A backend reports its statistics when it goes
+/// idle (at most once a second) or exits; so every other connection to `db` (the
+/// server's) is ended first, and its counts read once they have all gone.
+fn deadlocks_detected(db: &TestDb) -> i64 {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = db.connect();
+    let others =
+        "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()";
+    diesel::sql_query(format!(
+        "SELECT count(pg_terminate_backend(pid)) AS n {others}"
+    ))
+    .get_result::<Count>(&mut conn)
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while diesel::sql_query(format!("SELECT count(*) AS n {others}"))
+        .get_result::<Count>(&mut conn)
+        .unwrap()
+        .n
+        > 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the server's connections never ended"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    diesel::sql_query(
+        "SELECT deadlocks AS n FROM pg_stat_database WHERE datname = current_database()",
+    )
+    .get_result::<Count>(&mut db.connect())
+    .unwrap()
+    .n
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crossing_carts_never_deadlock() {
+    use diesel::connection::SimpleConnection;
+
     let app = burst_server(Arc::new(TestDb::new()));
     let admin = app.admin("staff").await;
     let a = app.product(&admin, "A", "first", "1.00", 1_000).await;
     let b = app.product(&admin, "B", "second", "1.00", 1_000).await;
     let alice = app.customer("alice").await;
     let bob = app.customer("bob").await;
-    for round in 0..25 {
+    let mut gate = app.db.connect();
+    for round in 0..10 {
         // Alice adds A then B, Bob B then A: their carts hold the rows in opposite order.
         expect_json(
             app.add_to_cart(&alice, &a["id"], 1).await,
@@ -406,11 +562,26 @@ async fn crossing_carts_never_deadlock() {
             StatusCode::CREATED,
         )
         .await;
-        let (for_alice, for_bob) =
-            tokio::join!(app.checkout(&alice, None), app.checkout(&bob, None));
+        // Both checkouts queue behind the test's locks on A and B and are let go at
+        // once, so every round is a real race for the two rows.
+        gate.batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM products WHERE id IN ({}, {}) FOR UPDATE",
+            a["id"], b["id"]
+        ))
+        .unwrap();
+        let (for_alice, for_bob, ()) = tokio::join!(
+            app.checkout(&alice, None),
+            app.checkout(&bob, None),
+            async {
+                until_waiting_on_locks(&app.db, 2).await;
+                gate.batch_execute("COMMIT").unwrap();
+            }
+        );
         assert_eq!(for_alice.status(), StatusCode::CREATED, "round {round}");
         assert_eq!(for_bob.status(), StatusCode::CREATED, "round {round}");
     }
-    assert_eq!(app.inventory(&a), 950);
-    assert_eq!(app.inventory(&b), 950);
+    assert_eq!(app.inventory(&a), 980);
+    assert_eq!(app.inventory(&b), 980);
+    // Checkout retries a deadlock, so the answers alone would not show one.
+    assert_eq!(deadlocks_detected(&app.db), 0, "PostgreSQL broke deadlocks");
 }

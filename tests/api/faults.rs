@@ -6,13 +6,12 @@ use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::Connection;
-use futures_util::future::join_all;
 use reqwest::StatusCode;
 
 use crate::binary::{free_port, storefront};
 use crate::common::proxy::DbProxy;
 use crate::common::{server_url, TestApp, TestDb};
-use crate::helpers::{expect_json, expect_problem};
+use crate::helpers::{expect_json, expect_problem, until_waiting_on_locks};
 
 /// Polls `path` until it answers `status` or `limit` passes; returns how long it took.
 async fn wait_for(
@@ -155,12 +154,38 @@ async fn started_without_its_database_it_waits_and_becomes_ready() {
     assert!(server.wait().unwrap().success());
 }
 
+type Answer = (
+    StatusCode,
+    Option<reqwest::header::HeaderValue>,
+    String,
+    Duration,
+);
+
+/// The next answer reported on `answered`; fails the test after a minute without one.
+async fn next_answer(answered: &mut tokio::sync::mpsc::UnboundedReceiver<Answer>) -> Answer {
+    tokio::time::timeout(Duration::from_secs(60), answered.recv())
+        .await
+        .expect("an answer within a minute")
+        .unwrap()
+}
+
+/// `db_pool_timeouts_total` of the primary pool, from `/metrics`.
+async fn pool_timeouts(app: &TestApp) -> u64 {
+    let text = app.get("/metrics").await.text().await.unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(r#"db_pool_timeouts_total{pool="primary"} "#))
+        .expect("db_pool_timeouts_total in /metrics")
+        .parse()
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exhausted_pool_answers_503_in_time_while_liveness_answers() {
+    let pool_timeout = Duration::from_secs(1);
     let db = Arc::new(TestDb::new());
     let app = TestApp::spawn_configured(db, |config| {
         config.database.pool_max_size = 2;
-        config.database.pool_connection_timeout = Duration::from_secs(1);
+        config.database.pool_connection_timeout = pool_timeout;
         config.http.workers = 2;
     });
     let admin = app.admin("staff").await;
@@ -171,6 +196,7 @@ async fn an_exhausted_pool_answers_503_in_time_while_liveness_answers() {
         app.add_to_cart(&buyer, &product["id"], 1).await;
         buyers.push(buyer);
     }
+    let timeouts_before = pool_timeouts(&app).await;
     // Hold the product row: every checkout blocks holding its pooled connection.
     let mut blocker = diesel::PgConnection::establish(app.db.url().expose()).unwrap();
     blocker
@@ -180,50 +206,73 @@ async fn an_exhausted_pool_answers_503_in_time_while_liveness_answers() {
         ))
         .unwrap();
 
-    let checkouts = tokio::spawn({
-        let client = app.client.clone();
-        let url = app.url("/api/v1/cart/checkout");
-        let tokens: Vec<String> = buyers.iter().map(|b| b.token.clone()).collect();
-        async move {
-            join_all(
-                tokens
-                    .iter()
-                    .map(|token| client.post(&url).bearer_auth(token).send()),
-            )
-            .await
-        }
-    });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Each checkout reports its answer, and how long it took, as it comes.
+    let (answers, mut answered) = tokio::sync::mpsc::unbounded_channel();
+    for buyer in &buyers {
+        let request = app
+            .client
+            .post(app.url("/api/v1/cart/checkout"))
+            .bearer_auth(&buyer.token);
+        let answers = answers.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let response = request.send().await.expect("an answer");
+            let elapsed = started.elapsed();
+            let retry_after = response.headers().get("retry-after").cloned();
+            let status = response.status();
+            let body = response.text().await.unwrap();
+            let _ = answers.send((status, retry_after, body, elapsed));
+        });
+    }
+    // Both connections are taken by checkouts waiting on the test's lock.
+    until_waiting_on_locks(&app.db, 2).await;
     let started = Instant::now();
     assert_eq!(app.get("/health/live").await.status(), StatusCode::OK);
     assert!(
-        started.elapsed() < Duration::from_secs(1),
+        started.elapsed() < pool_timeout,
         "liveness never waits for the pool"
     );
 
-    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    // The other four get no connection while the lock is held: each is a 503, answered
+    // once the pool timeout has passed and not long after it (the margin is for a busy
+    // machine; the point is that it comes while the lock is still held).
+    for _ in 0..4 {
+        let (status, retry_after, body, elapsed) = next_answer(&mut answered).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(retry_after.unwrap(), "1");
+        assert!(body.contains(r#""code":"service_unavailable""#), "{body}");
+        assert!(
+            elapsed >= pool_timeout && elapsed < pool_timeout + Duration::from_secs(3),
+            "a 503 after {elapsed:?}, pool timeout {pool_timeout:?}"
+        );
+    }
+    assert_eq!(
+        pool_timeouts(&app).await,
+        timeouts_before + 4,
+        "db_pool_timeouts_total counts each"
+    );
     blocker.batch_execute("COMMIT").unwrap();
-    let statuses: Vec<StatusCode> = checkouts
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|response| response.unwrap().status())
-        .collect();
-    let placed = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::CREATED)
-        .count();
-    let unavailable = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::SERVICE_UNAVAILABLE)
-        .count();
-    assert_eq!(placed + unavailable, 6, "only 201 or 503: {statuses:?}");
-    assert!(unavailable >= 1 && placed >= 1, "{statuses:?}");
+    for _ in 0..2 {
+        let (status, _, body, _) = next_answer(&mut answered).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_instances_started_together_migrate_a_new_database_once() {
-    let db = TestDb::not_yet_created();
+    // Diesel's bookkeeping table exists (as Diesel creates it) and the test holds it
+    // locked: every instance that reads it waits, so all three come to migrate at the same
+    // moment, when the test lets go, instead of one after the other by luck of timing.
+    let db = TestDb::empty();
+    let mut gate = db.connect();
+    gate.batch_execute(
+        "CREATE TABLE __diesel_schema_migrations (
+             version VARCHAR(50) PRIMARY KEY NOT NULL,
+             run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)",
+    )
+    .unwrap();
+    gate.batch_execute("BEGIN; LOCK TABLE __diesel_schema_migrations IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
     let mut servers = Vec::new();
     let mut bases = Vec::new();
     for _ in 0..3 {
@@ -233,12 +282,17 @@ async fn three_instances_started_together_migrate_a_new_database_once() {
                 .env("DATABASE_URL", db.url().expose())
                 .env("BIND_ADDR", format!("127.0.0.1:{port}"))
                 .env("WORKERS", "1")
-                .stderr(std::process::Stdio::null())
+                .env("RUST_LOG", "info")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
                 .spawn()
                 .unwrap(),
         );
         bases.push(format!("http://127.0.0.1:{port}"));
     }
+    until_waiting_on_locks(&db, 3).await;
+    gate.batch_execute("COMMIT").unwrap();
+
     let client = reqwest::Client::new();
     for base in &bases {
         let ready = wait_for(
@@ -250,19 +304,47 @@ async fn three_instances_started_together_migrate_a_new_database_once() {
         .await;
         assert!(ready.is_some(), "{base} ready");
     }
-    #[derive(diesel::QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let applied: Count = diesel::RunQueryDsl::get_result(
-        diesel::sql_query("SELECT count(*) AS n FROM __diesel_schema_migrations"),
-        &mut db.connect(),
-    )
-    .unwrap();
-    assert_eq!(applied.n, 8);
-    for mut server in servers {
+    let mut logs = Vec::new();
+    for server in servers {
         unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
-        assert!(server.wait().unwrap().success());
+        let output = server.wait_with_output().unwrap();
+        assert!(output.status.success());
+        logs.push(String::from_utf8_lossy(&output.stderr).into_owned());
     }
+
+    // What each instance did, from its log: the versions it applied, and no failed attempt
+    // (a failed start is retried, so the table alone would look right either way).
+    let mut applied: Vec<String> = Vec::new();
+    for log in &logs {
+        assert!(
+            !log.contains("database not ready"),
+            "a failed start:\n{log}"
+        );
+        for line in log
+            .lines()
+            .filter(|line| line.contains("applied migrations"))
+        {
+            let list = line
+                .split_once("applied=[")
+                .and_then(|(_, rest)| rest.split_once(']'))
+                .unwrap_or_else(|| panic!("no version list in {line}"))
+                .0;
+            applied.extend(list.split(", ").map(|v| v.trim_matches('"').to_owned()));
+        }
+    }
+    applied.sort();
+    // The versions, from the migrations directory: its names less their dashes.
+    let mut expected: Vec<String> =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+            .unwrap()
+            .map(|entry| {
+                let name = entry.unwrap().file_name().into_string().unwrap();
+                name.split('_').next().unwrap().replace('-', "")
+            })
+            .collect();
+    expected.sort();
+    assert_eq!(
+        applied, expected,
+        "each migration applied by exactly one instance"
+    );
 }

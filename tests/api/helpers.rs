@@ -1,5 +1,8 @@
 //! Shortcuts for acting as customers and staff over HTTP.
 
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 
@@ -227,4 +230,38 @@ pub fn product_in_db(db: &TestDb, name: &str, price: &str, stock: i32) -> i32 {
     )
     .expect("insert product")
     .id
+}
+
+/// How many connections to the database of `conn` wait on a lock at this moment.
+pub fn waiting_on_locks(conn: &mut PgConnection) -> i64 {
+    #[derive(QueryableByName)]
+    struct Waiting {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    diesel::sql_query(
+        "SELECT count(*) AS n FROM pg_stat_activity
+         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    )
+    .get_result::<Waiting>(conn)
+    .expect("read pg_stat_activity")
+    .n
+}
+
+/// Waits until `count` connections to `db` wait on a lock (one the test holds, say), so
+/// the requests behind them are known to be in flight: polling, with a deadline.
+pub async fn until_waiting_on_locks(db: &TestDb, count: i64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut conn = db.connect();
+    loop {
+        let waiting = waiting_on_locks(&mut conn);
+        if waiting >= count {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {waiting} of {count} connections came to wait on a lock"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

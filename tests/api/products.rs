@@ -53,6 +53,24 @@ async fn admins_create_products_with_exact_prices() {
     assert_eq!(numeric["price"], "0.10");
     assert_eq!(numeric["inventory_count"], 0);
     assert_eq!(numeric["description"], Value::Null);
+    // One an f64 cannot carry: through a float it is 1.0, a valid price; read exactly it
+    // has sixteen decimal places, a 422 (README). Sent verbatim: serde_json would round it.
+    let response = app
+        .client
+        .post(app.url("/api/v1/products"))
+        .bearer_auth(&admin.token)
+        .header("content-type", "application/json")
+        .body(r#"{"name": "Mug", "price": 1.0000000000000001}"#)
+        .send()
+        .await
+        .unwrap();
+    let problem = expect_problem(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(error_fields(&problem), ["price"]);
 }
 
 #[tokio::test]
@@ -279,6 +297,12 @@ fn price(item: &Value) -> bigdecimal::BigDecimal {
     item["price"].as_str().unwrap().parse().unwrap()
 }
 
+/// `created_at` as a time: RFC 3339 text does not sort as its time (chrono writes 0, 3
+/// or 6 fraction digits, and "Z" sorts after ".").
+fn created_at(item: &Value) -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::DateTime::parse_from_rfc3339(item["created_at"].as_str().unwrap()).unwrap()
+}
+
 #[tokio::test]
 async fn paging_collects_every_product_exactly_once_under_every_sort() {
     let (app, admin) = shop().await;
@@ -320,7 +344,7 @@ async fn paging_collects_every_product_exactly_once_under_every_sort() {
                 "price_desc" => (price(a), a_id) > (price(b), b_id),
                 // Equal ranks here (same words everywhere): ties by ascending id.
                 "relevance" => a_id < b_id,
-                _ => (a["created_at"].as_str(), a_id) > (b["created_at"].as_str(), b_id),
+                _ => (created_at(a), a_id) > (created_at(b), b_id),
             };
             assert!(ordered, "{query}: {a} before {b}");
         }
@@ -444,8 +468,11 @@ async fn hostile_search_text_is_just_text() {
 #[tokio::test]
 async fn bad_listing_parameters_are_400_or_422() {
     let (app, admin) = shop().await;
-    for n in 0..3 {
-        app.product(&admin, &format!("P{n}"), "p", "1.00", 1).await;
+    // Created in this order, priced so that price order (P1, P2, P0) is not creation
+    // order (newest first: P2, P1, P0).
+    let mut products = Vec::new();
+    for (n, price) in ["3.00", "1.00", "2.00"].into_iter().enumerate() {
+        products.push(app.product(&admin, &format!("P{n}"), "p", price, 1).await["id"].clone());
     }
     for (query, status, code) in [
         (
@@ -507,16 +534,31 @@ async fn bad_listing_parameters_are_400_or_422() {
         StatusCode::OK,
     )
     .await;
+    assert_eq!(first["items"][0]["id"], products[1], "P1 is the cheapest");
     let cursor = first["next_cursor"].as_str().unwrap().to_owned();
     assert_eq!(cursor.len(), 40);
-    expect_json(
-        app.get(&format!(
-            "/api/v1/products?limit=1&sort=newest&cursor={cursor}"
-        ))
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+    for (sort, after_p1) in [
+        // P2, P1, P0: after P1 comes P0.
+        ("newest", vec![&products[0]]),
+        // P0, P2, P1: nothing after P1.
+        ("price_desc", vec![]),
+        // P1, P2, P0: the same order, P2 and P0 follow.
+        ("price_asc", vec![&products[2], &products[0]]),
+    ] {
+        let page = expect_json(
+            app.get(&format!("/api/v1/products?sort={sort}&cursor={cursor}"))
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+        let listed: Vec<&Value> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| &item["id"])
+            .collect();
+        assert_eq!(listed, after_p1, "{sort} after P1");
+    }
     let mut altered = cursor.clone().into_bytes();
     altered[5] = if altered[5] == b'A' { b'B' } else { b'A' };
     let altered = String::from_utf8(altered).unwrap();
