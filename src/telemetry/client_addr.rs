@@ -11,7 +11,12 @@ use crate::config::TrustedProxies;
 /// they forwarded. `None` only for a request without a peer (in-process test requests).
 pub fn client_addr(req: &HttpRequest) -> Option<IpAddr> {
     let peer = req.peer_addr()?.ip();
-    let Some(trusted) = req.app_data::<web::Data<TrustedProxies>>() else {
+    // Without trusted proxies (the default) the header is never read: nothing to collect
+    // on every request.
+    let Some(trusted) = req
+        .app_data::<web::Data<TrustedProxies>>()
+        .filter(|trusted| !trusted.is_empty())
+    else {
         return Some(peer);
     };
     // A header line that is not text is malformed: it ends the walk like a bad entry.
