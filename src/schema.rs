@@ -31,6 +31,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    product_search_terms (product_id, lexeme) {
+        product_id -> Int4,
+        lexeme -> Text,
+        rank -> Float4,
+    }
+}
+
+diesel::table! {
     use diesel::sql_types::*;
     use super::sql_types::Tsvector;
 
@@ -85,11 +93,13 @@ diesel::table! {
 diesel::joinable!(cart_items -> carts (cart_id));
 diesel::joinable!(cart_items -> products (product_id));
 diesel::joinable!(carts -> users (user_id));
+diesel::joinable!(product_search_terms -> products (product_id));
 diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     cart_items,
     carts,
+    product_search_terms,
     products,
     sessions,
     throttle_counters,

@@ -52,6 +52,25 @@ pub struct ProductListing {
     pub limit: i64,
 }
 
+impl ProductListing {
+    /// Whether the query finds and orders every match before it can return the first
+    /// row: a search, unless it is one word in relevance order (an index range, see
+    /// [`list`]). Such a query's cost grows with its matches, not with the page.
+    pub fn visits_every_match(&self) -> bool {
+        match &self.filter.text {
+            None => false,
+            Some(text) => self.sort != ProductSort::Relevance || !is_one_word(text),
+        }
+    }
+}
+
+/// Letters and digits only: PostgreSQL's parser makes that one token, hence at most one
+/// lexeme (none for a stop word). Anything else may be several, and takes the other
+/// branch of the query.
+fn is_one_word(text: &str) -> bool {
+    !text.is_empty() && text.chars().all(char::is_alphanumeric)
+}
+
 /// A listed product and, for relevance order, its search rank.
 #[derive(QueryableByName, Debug, Clone)]
 pub struct ListedProduct {
@@ -120,36 +139,61 @@ impl Statement {
 }
 
 fn build(listing: &ProductListing, prefix: &str) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
-    let filter = &listing.filter;
-    let ranked = listing.sort == ProductSort::Relevance && filter.text.is_some();
-    let rank_column = if ranked { RANK } else { "NULL::real" };
+    match (&listing.filter.text, listing.sort) {
+        (Some(text), ProductSort::Relevance) => ranked_search(listing, text, prefix),
+        _ => scan(listing, prefix),
+    }
+}
+
+/// A relevance-ordered search. One statement with two branches, of which PostgreSQL runs
+/// exactly one (each is gated by a one-time filter on the parsed query):
+/// - a query of one lexeme reads its top from `product_search_terms`, an index range in
+///   relevance order that stops at the page's end (the stored rank is what `ts_rank`
+///   gives for that lexeme, so order and cursors are the same as the other branch's);
+/// - anything else (several words, phrases, exclusions) finds every match through the
+///   GIN index and ranks them all.
+fn ranked_search(
+    listing: &ProductListing,
+    text: &str,
+    prefix: &str,
+) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
     let mut query = Statement::new(&format!(
-        "{prefix}SELECT {COLUMNS}, {rank_column} AS rank FROM products p"
+        "{prefix}WITH search AS MATERIALIZED (SELECT websearch_to_tsquery('english', "
+    ))
+    .bind::<Text, _>(text.to_owned())
+    .sql(&format!(
+        ") AS query)
+         (SELECT {COLUMNS}, t.rank AS rank
+          FROM product_search_terms t JOIN products p ON p.id = t.product_id
+          WHERE (SELECT numnode(query) FROM search) = 1
+            AND t.lexeme = (SELECT (tsvector_to_array(querytree(query)::tsvector))[1] FROM search)
+            AND p.archived_at IS NULL"
     ));
-    if let Some(text) = &filter.text {
+    query = filters(query, &listing.filter);
+    if let Some(After::Relevance { rank, id }) = &listing.after {
+        // `t.rank <= r` lets the index range start at the cursor.
         query = query
-            .sql(", websearch_to_tsquery('english', ")
-            .bind::<Text, _>(text.clone())
-            .sql(") query WHERE p.archived_at IS NULL AND p.search_vector @@ query");
-    } else {
-        query = query.sql(" WHERE p.archived_at IS NULL");
+            .sql(" AND t.rank <= ")
+            .bind::<Float, _>(*rank)
+            .sql(" AND (t.rank < ")
+            .bind::<Float, _>(*rank)
+            .sql(" OR t.product_id > ")
+            .bind::<Integer, _>(*id)
+            .sql(")");
+    } else if listing.after.is_some() {
+        query = query.sql(" AND false"); // another order's cursor; callers reject these
     }
-    if let Some(min) = &filter.min_price {
-        query = query
-            .sql(" AND p.price >= ")
-            .bind::<Numeric, _>(min.clone());
-    }
-    if let Some(max) = &filter.max_price {
-        query = query
-            .sql(" AND p.price <= ")
-            .bind::<Numeric, _>(max.clone());
-    }
-    if filter.in_stock_only {
-        query = query.sql(" AND p.inventory_count > 0");
-    }
+    query = query
+        .sql(" ORDER BY t.rank DESC, t.product_id ASC LIMIT ")
+        .bind::<BigInt, _>(listing.limit)
+        .sql(&format!(
+            ") UNION ALL (SELECT {COLUMNS}, {RANK} AS rank FROM products p, search
+              WHERE (SELECT numnode(query) FROM search) <> 1
+                AND p.search_vector @@ search.query AND p.archived_at IS NULL"
+        ));
+    query = filters(query, &listing.filter);
     query = match &listing.after {
-        None => query,
-        Some(After::Relevance { rank, id }) if ranked => query
+        Some(After::Relevance { rank, id }) => query
             .sql(&format!(" AND ({RANK} < "))
             .bind::<Float, _>(*rank)
             .sql(&format!(" OR ({RANK} = "))
@@ -157,6 +201,33 @@ fn build(listing: &ProductListing, prefix: &str) -> BoxedSqlQuery<'static, Pg, S
             .sql(" AND p.id > ")
             .bind::<Integer, _>(*id)
             .sql("))"),
+        Some(_) => query.sql(" AND false"),
+        None => query,
+    };
+    query
+        .sql(" ORDER BY rank DESC, p.id ASC LIMIT ")
+        .bind::<BigInt, _>(listing.limit)
+        .sql(")")
+        .query
+}
+
+/// Listings that walk an index in their order (no search text), and searches in another
+/// order than relevance (every match is found, then sorted).
+fn scan(listing: &ProductListing, prefix: &str) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
+    let mut query = Statement::new(&format!(
+        "{prefix}SELECT {COLUMNS}, NULL::real AS rank FROM products p"
+    ));
+    if let Some(text) = &listing.filter.text {
+        query = query
+            .sql(", websearch_to_tsquery('english', ")
+            .bind::<Text, _>(text.clone())
+            .sql(") query WHERE p.archived_at IS NULL AND p.search_vector @@ query");
+    } else {
+        query = query.sql(" WHERE p.archived_at IS NULL");
+    }
+    query = filters(query, &listing.filter);
+    query = match &listing.after {
+        None => query,
         Some(After::Price { price, id }) => {
             let direction = if listing.sort == ProductSort::PriceAsc {
                 ">"
@@ -176,11 +247,10 @@ fn build(listing: &ProductListing, prefix: &str) -> BoxedSqlQuery<'static, Pg, S
             .sql(", ")
             .bind::<Integer, _>(*id)
             .sql(")"),
-        // A relevance cursor without a search text; callers reject these first.
+        // A relevance cursor outside a relevance search; callers reject these first.
         Some(After::Relevance { .. }) => query.sql(" AND false"),
     };
     let order = match listing.sort {
-        ProductSort::Relevance if ranked => " ORDER BY rank DESC, p.id ASC",
         ProductSort::PriceAsc => " ORDER BY p.price ASC, p.id ASC",
         ProductSort::PriceDesc => " ORDER BY p.price DESC, p.id DESC",
         ProductSort::Relevance | ProductSort::Newest => " ORDER BY p.created_at DESC, p.id DESC",
@@ -190,4 +260,63 @@ fn build(listing: &ProductListing, prefix: &str) -> BoxedSqlQuery<'static, Pg, S
         .sql(" LIMIT ")
         .bind::<BigInt, _>(listing.limit)
         .query
+}
+
+/// The price and stock filters, on products `p`.
+fn filters(mut query: Statement, filter: &ProductFilter) -> Statement {
+    if let Some(min) = &filter.min_price {
+        query = query
+            .sql(" AND p.price >= ")
+            .bind::<Numeric, _>(min.clone());
+    }
+    if let Some(max) = &filter.max_price {
+        query = query
+            .sql(" AND p.price <= ")
+            .bind::<Numeric, _>(max.clone());
+    }
+    if filter.in_stock_only {
+        query = query.sql(" AND p.inventory_count > 0");
+    }
+    query
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listing(text: Option<&str>, sort: ProductSort) -> ProductListing {
+        ProductListing {
+            filter: ProductFilter {
+                text: text.map(str::to_owned),
+                ..ProductFilter::default()
+            },
+            sort,
+            after: None,
+            limit: 21,
+        }
+    }
+
+    #[test]
+    fn only_one_word_in_relevance_order_skips_visiting_every_match() {
+        for word in ["teapot", "Teapots", "café", "x1", "日本語"] {
+            assert!(!listing(Some(word), ProductSort::Relevance).visits_every_match());
+            assert!(listing(Some(word), ProductSort::PriceAsc).visits_every_match());
+            assert!(listing(Some(word), ProductSort::Newest).visits_every_match());
+        }
+        for text in [
+            "red teapot",
+            "-teapot",
+            "\"teapot\"",
+            "teapot or kettle",
+            "cast-iron",
+            "tea_pot",
+        ] {
+            assert!(
+                listing(Some(text), ProductSort::Relevance).visits_every_match(),
+                "{text}"
+            );
+        }
+        assert!(!listing(None, ProductSort::Newest).visits_every_match());
+        assert!(!listing(None, ProductSort::PriceDesc).visits_every_match());
+    }
 }
