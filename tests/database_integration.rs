@@ -1256,6 +1256,46 @@ fn the_database_is_created_when_missing_and_creation_is_idempotent() {
 // ---------------------------------------------------------------- catalogue query plans
 
 #[test]
+fn catalogue_listings_are_kept_as_prepared_statements() {
+    use storefront::repository::catalogue::{self, ProductFilter, ProductListing, ProductSort};
+
+    #[derive(QueryableByName)]
+    struct Prepared {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        statement: String,
+    }
+    in_rolled_back_transaction(|conn| {
+        let listing = |text: Option<&str>, sort| ProductListing {
+            filter: ProductFilter {
+                text: text.map(str::to_owned),
+                ..Default::default()
+            },
+            sort,
+            after: None,
+            limit: 21,
+        };
+        // Two shapes, each listed twice with different values: one prepared statement
+        // per shape, reused (PostgreSQL parses and plans it once per connection).
+        for text in ["teapot", "kettle"] {
+            catalogue::list(conn, &listing(Some(text), ProductSort::Relevance)).unwrap();
+            catalogue::list(conn, &listing(None, ProductSort::Newest)).unwrap();
+        }
+        let prepared: Vec<Prepared> = diesel::sql_query(
+            "SELECT statement FROM pg_prepared_statements WHERE statement LIKE '%FROM products p%'",
+        )
+        .load(conn)
+        .unwrap();
+        assert_eq!(
+            prepared.len(),
+            2,
+            "{:#?}",
+            prepared.iter().map(|p| &p.statement).collect::<Vec<_>>()
+        );
+        assert!(prepared.iter().all(|p| !p.statement.contains("teapot")));
+    });
+}
+
+#[test]
 fn catalogue_queries_use_their_indexes_on_a_large_catalogue() {
     use diesel::connection::SimpleConnection;
     use storefront::repository::catalogue::{

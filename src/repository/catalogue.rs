@@ -8,13 +8,11 @@
 
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
-use diesel::pg::{Pg, PgConnection};
+use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
-use diesel::serialize::ToSql;
-use diesel::sql_types::HasSqlType;
 use diesel::sql_types::{BigInt, Float, Integer, Nullable, Numeric, Text, Timestamptz};
 
+use super::statement::Statement;
 use crate::models::Product;
 
 /// Listing orders. `Relevance` needs a search text.
@@ -103,45 +101,15 @@ pub fn explain(conn: &mut PgConnection, listing: &ProductListing) -> QueryResult
         .join("\n"))
 }
 
-/// SQL text with numbered bind parameters: `bind` writes the next `$n` and records its
-/// value, so values never become part of the SQL text.
-struct Statement {
-    query: BoxedSqlQuery<'static, Pg, SqlQuery>,
-    binds: usize,
-}
-
-impl Statement {
-    fn new(sql: &str) -> Self {
-        Self {
-            query: diesel::sql_query(sql).into_boxed(),
-            binds: 0,
-        }
-    }
-
-    fn sql(mut self, sql: &str) -> Self {
-        self.query = self.query.sql(sql);
-        self
-    }
-
-    fn bind<T, V>(mut self, value: V) -> Self
-    where
-        Pg: HasSqlType<T>,
-        V: ToSql<T, Pg> + Send + 'static,
-        T: Send + 'static,
-    {
-        self.binds += 1;
-        self.query = self
-            .query
-            .sql(format!("${}", self.binds))
-            .bind::<T, V>(value);
-        self
-    }
-}
-
-fn build(listing: &ProductListing, prefix: &str) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
+/// `EXPLAIN` cannot be kept as a prepared statement; the listing itself can.
+fn build(listing: &ProductListing, prefix: &str) -> Statement {
+    let start = match prefix {
+        "" => Statement::new(""),
+        _ => Statement::one_off(prefix),
+    };
     match (&listing.filter.text, listing.sort) {
-        (Some(text), ProductSort::Relevance) => ranked_search(listing, text, prefix),
-        _ => scan(listing, prefix),
+        (Some(text), ProductSort::Relevance) => ranked_search(start, listing, text),
+        _ => scan(start, listing),
     }
 }
 
@@ -152,23 +120,18 @@ fn build(listing: &ProductListing, prefix: &str) -> BoxedSqlQuery<'static, Pg, S
 ///   gives for that lexeme, so order and cursors are the same as the other branch's);
 /// - anything else (several words, phrases, exclusions) finds every match through the
 ///   GIN index and ranks them all.
-fn ranked_search(
-    listing: &ProductListing,
-    text: &str,
-    prefix: &str,
-) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
-    let mut query = Statement::new(&format!(
-        "{prefix}WITH search AS MATERIALIZED (SELECT websearch_to_tsquery('english', "
-    ))
-    .bind::<Text, _>(text.to_owned())
-    .sql(&format!(
-        ") AS query)
+fn ranked_search(start: Statement, listing: &ProductListing, text: &str) -> Statement {
+    let mut query = start
+        .sql("WITH search AS MATERIALIZED (SELECT websearch_to_tsquery('english', ")
+        .bind::<Text, _>(text.to_owned())
+        .sql(&format!(
+            ") AS query)
          (SELECT {COLUMNS}, t.rank AS rank
           FROM product_search_terms t JOIN products p ON p.id = t.product_id
           WHERE (SELECT numnode(query) FROM search) = 1
             AND t.lexeme = (SELECT (tsvector_to_array(querytree(query)::tsvector))[1] FROM search)
             AND p.archived_at IS NULL"
-    ));
+        ));
     query = filters(query, &listing.filter);
     if let Some(After::Relevance { rank, id }) = &listing.after {
         // `t.rank <= r` lets the index range start at the cursor.
@@ -208,14 +171,13 @@ fn ranked_search(
         .sql(" ORDER BY rank DESC, p.id ASC LIMIT ")
         .bind::<BigInt, _>(listing.limit)
         .sql(")")
-        .query
 }
 
 /// Listings that walk an index in their order (no search text), and searches in another
 /// order than relevance (every match is found, then sorted).
-fn scan(listing: &ProductListing, prefix: &str) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
-    let mut query = Statement::new(&format!(
-        "{prefix}SELECT {COLUMNS}, NULL::real AS rank FROM products p"
+fn scan(start: Statement, listing: &ProductListing) -> Statement {
+    let mut query = start.sql(&format!(
+        "SELECT {COLUMNS}, NULL::real AS rank FROM products p"
     ));
     if let Some(text) = &listing.filter.text {
         query = query
@@ -259,7 +221,6 @@ fn scan(listing: &ProductListing, prefix: &str) -> BoxedSqlQuery<'static, Pg, Sq
         .sql(order)
         .sql(" LIMIT ")
         .bind::<BigInt, _>(listing.limit)
-        .query
 }
 
 /// The price and stock filters, on products `p`.

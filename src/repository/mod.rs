@@ -9,6 +9,7 @@ pub mod constraints;
 pub mod orders;
 pub mod products;
 pub mod sessions;
+mod statement;
 pub mod throttle;
 pub mod users;
 
