@@ -258,6 +258,7 @@ pub fn test_config(db: &TestDb, bind_addr: std::net::SocketAddr) -> Config {
             window: Duration::from_secs(3600),
         },
         password_queue_timeout: Duration::from_secs(10),
+        catalogue_cache_max_age: Duration::ZERO,
         // The harness installs no subscriber; nothing reads this.
         log_filter: "warn".into(),
     }
