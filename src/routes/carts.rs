@@ -224,8 +224,12 @@ async fn add_item(
 ) -> Result<HttpResponse, actix_web::Error> {
     let input = body.and_then(|body| {
         let quantity = valid_quantity(body.quantity)?;
-        // An id outside the column's range names no product.
-        let product_id = i32::try_from(body.product_id).map_err(|_| ApiError::NotFound)?;
+        // An id outside the column's range (ids start at 1) names no product: a 404
+        // decided here, before the cart is looked at (and so before any If-Match).
+        let product_id = i32::try_from(body.product_id)
+            .ok()
+            .filter(|id| *id >= 1)
+            .ok_or(ApiError::NotFound)?;
         Ok((product_id, quantity))
     });
     let (product_id, quantity) = token.report_after_authentication(&pool, input).await?;

@@ -27,7 +27,7 @@ pub struct IfNoneMatch {
     /// Entity tags of copies the client holds (`"tag"`, `W/"tag"`, comma-separated) or
     /// `*`: when one matches the current tag (weak comparison), the answer is 304 with no
     /// body.
-    #[param(rename = "If-None-Match")]
+    #[param(rename = "If-None-Match", value_type = String, required = false)]
     if_none_match: Option<String>,
 }
 
@@ -39,7 +39,7 @@ pub struct IfModifiedSince {
     /// An HTTP-date (`Sun, 06 Nov 1994 08:49:37 GMT`): 304 when the product has not
     /// changed since. Ignored when If-None-Match is sent, and when it is not a valid
     /// HTTP-date.
-    #[param(rename = "If-Modified-Since")]
+    #[param(rename = "If-Modified-Since", value_type = String, required = false)]
     if_modified_since: Option<String>,
 }
 
@@ -50,7 +50,7 @@ pub struct IfModifiedSince {
 pub struct IfMatch {
     /// The cart's `ETag` as last read (or `*`: any cart): the change is made only if the
     /// cart still has that tag, otherwise 412 `precondition_failed` and nothing changes.
-    #[param(rename = "If-Match")]
+    #[param(rename = "If-Match", value_type = String, required = false)]
     if_match: Option<String>,
 }
 

@@ -463,6 +463,11 @@ async fn a_stale_if_match_is_412_and_changes_nothing() {
         assert_eq!(after, before, "nothing changed after If-Match: {condition}");
         assert_eq!(tag, current);
     }
+    // What is wrong with the request itself is said first: an id that names no product
+    // (ids start at 1) is a 404, whatever the If-Match.
+    let nothing = json!({"id": 0});
+    let response = app.add_if(&alice, &nothing, 1, Some(&stale)).await;
+    expect_problem(response, StatusCode::NOT_FOUND, "not_found").await;
     let orders = expect_json(
         app.get_as("/api/v1/orders", &alice.token).await,
         StatusCode::OK,
@@ -641,4 +646,114 @@ async fn two_tabs_racing_with_one_tag_one_wins_and_one_gets_412() {
     )
     .await;
     assert_eq!(orders["items"].as_array().unwrap().len(), 1, "one order");
+}
+
+/// The document says all of it: the request headers each operation reads, the headers its
+/// answers carry, and the 304 / 412 it may give (generated clients and the fuzzer rely
+/// on that).
+#[tokio::test]
+async fn the_document_declares_the_conditional_headers_and_statuses() {
+    let app = TestApp::spawn().await;
+    let doc = expect_json(app.get("/openapi.json").await, StatusCode::OK).await;
+    let catalogue = [
+        (
+            "/api/v1/products/{id}",
+            "get",
+            "200",
+            &["If-None-Match", "If-Modified-Since"][..],
+            &["ETag", "Last-Modified", "Cache-Control"][..],
+            "304",
+        ),
+        (
+            "/api/v1/products/{id}",
+            "head",
+            "200",
+            &["If-None-Match", "If-Modified-Since"],
+            &["ETag", "Last-Modified", "Cache-Control"],
+            "304",
+        ),
+        (
+            "/api/v1/products",
+            "get",
+            "200",
+            &["If-None-Match"],
+            &["ETag", "Cache-Control"],
+            "304",
+        ),
+        (
+            "/api/v1/products",
+            "head",
+            "200",
+            &["If-None-Match"],
+            &["ETag", "Cache-Control"],
+            "304",
+        ),
+        (
+            "/api/v1/cart/items",
+            "post",
+            "201",
+            &["If-Match"],
+            &["ETag"],
+            "412",
+        ),
+        (
+            "/api/v1/cart/items/{item_id}",
+            "patch",
+            "200",
+            &["If-Match"],
+            &["ETag"],
+            "412",
+        ),
+        (
+            "/api/v1/cart/items/{item_id}",
+            "delete",
+            "204",
+            &["If-Match"],
+            &["ETag"],
+            "412",
+        ),
+        (
+            "/api/v1/cart/checkout",
+            "post",
+            "201",
+            &["If-Match"],
+            &[],
+            "412",
+        ),
+        ("/api/v1/cart", "get", "200", &[], &["ETag"], "200"),
+    ];
+    for (path, method, success, reads, sends, conditional) in catalogue {
+        let operation = &doc["paths"][path][method];
+        let params: Vec<&str> = operation["parameters"]
+            .as_array()
+            .map(|params| {
+                params
+                    .iter()
+                    .filter(|param| param["in"] == "header")
+                    .map(|param| param["name"].as_str().unwrap())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for name in reads {
+            assert!(
+                params.contains(name),
+                "{method} {path} reads {name}: {params:?}"
+            );
+        }
+        for name in sends {
+            assert!(
+                operation["responses"][success]["headers"][name].is_object(),
+                "{method} {path} {success} sends {name}"
+            );
+        }
+        let answer = &operation["responses"][conditional];
+        assert!(
+            answer.is_object(),
+            "{method} {path} documents {conditional}"
+        );
+        if conditional == "304" {
+            assert!(answer["headers"]["ETag"].is_object());
+            assert!(answer.get("content").is_none(), "a 304 has no body");
+        }
+    }
 }
