@@ -7,6 +7,10 @@
 //! change racing a checkout either lands before it (and is ordered) or waits and then
 //! lands in the user's next open cart, never in an order.
 //!
+//! A conditional change (`If-Match`, a `Precondition`) first locks the open cart
+//! `FOR UPDATE` and tests the caller's condition against the cart as it stands, then makes
+//! the change in the same transaction: two changes sent with one tag cannot both pass.
+//!
 //! Cart changes commit with `synchronous_commit = off`: they do not wait for the WAL
 //! flush, so a crash may forget the last fraction of a second of cart edits (never an
 //! order: checkout commits durably). That trade lifts cart writes from being bound by
