@@ -31,8 +31,14 @@ pub fn middleware(origins: &[String]) -> Condition<Cors> {
             header::ACCEPT,
             IDEMPOTENCY_KEY,
             REQUEST_ID,
+            // Conditional requests: revalidating the catalogue, guarding cart changes.
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            header::IF_MODIFIED_SINCE,
         ])
         .expose_headers([
+            // Cache-Control and Last-Modified are CORS-safelisted; ETag is not.
+            header::ETAG,
             header::LOCATION,
             header::RETRY_AFTER,
             REQUEST_ID,

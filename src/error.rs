@@ -95,6 +95,10 @@ pub enum ApiError {
     /// 409 `insufficient_stock`: some lines ask for more than is in stock.
     #[error("insufficient stock")]
     InsufficientStock(Vec<StockShortage>),
+    /// 412 `precondition_failed`: the `If-Match` tag is not the current one (the cart
+    /// changed since the client read it); nothing was changed.
+    #[error("precondition failed")]
+    PreconditionFailed,
     /// 413 `payload_too_large`.
     #[error("payload too large")]
     PayloadTooLarge,
@@ -129,6 +133,7 @@ impl ApiError {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::AlreadyExists(_) => "already_exists",
             Self::InsufficientStock(_) => "insufficient_stock",
+            Self::PreconditionFailed => "precondition_failed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::Validation(_) => "validation_failed",
             Self::EmptyCart => "empty_cart",
@@ -148,6 +153,7 @@ impl ApiError {
             Self::MethodNotAllowed => "Method not allowed",
             Self::AlreadyExists(_) => "Already exists",
             Self::InsufficientStock(_) => "Insufficient stock",
+            Self::PreconditionFailed => "Precondition failed",
             Self::PayloadTooLarge => "Payload too large",
             Self::Validation(_) => "Invalid input",
             Self::EmptyCart => "Cart is empty",
@@ -168,6 +174,11 @@ impl ApiError {
             Self::AlreadyExists(fields) => join_messages(fields),
             Self::InsufficientStock(_) => {
                 "Some items are not available in the requested quantity.".into()
+            }
+            Self::PreconditionFailed => {
+                "If-Match names no current version: the cart changed since it was read. \
+                 Nothing was changed; read it again (its ETag) and retry."
+                    .into()
             }
             Self::PayloadTooLarge => "The request body is too large.".into(),
             Self::Validation(fields) => join_messages(fields),
@@ -213,7 +224,7 @@ pub struct Problem {
 }
 
 /// Every `code` a problem can carry: a closed set, so clients can switch on it.
-const PROBLEM_CODES: [&str; 13] = [
+const PROBLEM_CODES: [&str; 14] = [
     "bad_request",
     "unauthorized",
     "forbidden",
@@ -221,6 +232,7 @@ const PROBLEM_CODES: [&str; 13] = [
     "method_not_allowed",
     "already_exists",
     "insufficient_stock",
+    "precondition_failed",
     "payload_too_large",
     "validation_failed",
     "empty_cart",
@@ -248,6 +260,7 @@ impl ResponseError for ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::AlreadyExists(_) | Self::InsufficientStock(_) => StatusCode::CONFLICT,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Validation(_) | Self::EmptyCart => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -359,6 +372,7 @@ impl From<ShopError> for ApiError {
         match err {
             ShopError::NotFound => Self::NotFound,
             ShopError::EmptyCart => Self::EmptyCart,
+            ShopError::PreconditionFailed => Self::PreconditionFailed,
             ShopError::InsufficientStock(items) => {
                 Self::InsufficientStock(items.into_iter().map(StockShortage::from).collect())
             }

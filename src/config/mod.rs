@@ -34,6 +34,9 @@ pub struct Config {
     pub password_queue_timeout: Duration,
     /// Searches that must visit every match (see `SearchConcurrency`).
     pub search_concurrency: SearchConcurrency,
+    /// `max-age` of anonymous catalogue responses in shared caches; zero: `no-cache`
+    /// (stored, but revalidated with the ETag on every use).
+    pub catalogue_cache_max_age: Duration,
     /// `RUST_LOG`: a tracing `EnvFilter` directive string, checked to parse.
     pub log_filter: String,
 }
@@ -314,6 +317,8 @@ impl Config {
             )?,
             queue_timeout: vars.millis("SEARCH_QUEUE_TIMEOUT_MS", 1_000, 1..=600_000)?,
         };
+        let catalogue_cache_max_age =
+            vars.secs("CATALOGUE_CACHE_MAX_AGE_SECS", 0, 0..=31_536_000)?;
         let log_filter = vars.log_filter("RUST_LOG", "info")?;
         let migration_url = vars.optional("DATABASE_MIGRATION_URL", DatabaseUrl::parse)?;
         let migrations_allow_modified = vars.boolean("MIGRATIONS_ALLOW_MODIFIED", false)?;
@@ -328,6 +333,7 @@ impl Config {
             registration_limit,
             password_queue_timeout,
             search_concurrency,
+            catalogue_cache_max_age,
             log_filter,
         })
     }
@@ -544,6 +550,7 @@ mod tests {
             Duration::from_secs(3)
         );
         assert!(!config.database.pool_test_on_checkout);
+        assert_eq!(config.catalogue_cache_max_age, Duration::ZERO);
         assert_eq!(config.database.url.database_name(), "shop");
         assert_eq!(config.database.url.host_description(), "db.internal:6543");
     }
@@ -568,6 +575,9 @@ mod tests {
             ("DB_POOL_TIMEOUT_MS", "-5"),
             ("DB_POOL_TEST_ON_CHECKOUT", "maybe"),
             ("WORKERS", "0"),
+            ("CATALOGUE_CACHE_MAX_AGE_SECS", "-1"),
+            ("CATALOGUE_CACHE_MAX_AGE_SECS", "1h"),
+            ("CATALOGUE_CACHE_MAX_AGE_SECS", "31536001"),
             ("CORS_ALLOWED_ORIGINS", "shop.example.com"),
             ("CORS_ALLOWED_ORIGINS", "https://shop.example.com/"),
             ("CORS_ALLOWED_ORIGINS", "https://shop.example.com:443"),
@@ -577,6 +587,12 @@ mod tests {
             let err = config_from(&[URL, (name, value)]).unwrap_err();
             assert_eq!(err.variable, name, "{name}={value} gave {err}");
         }
+    }
+
+    #[test]
+    fn catalogue_max_age_is_read_in_seconds() {
+        let config = config_from(&[URL, ("CATALOGUE_CACHE_MAX_AGE_SECS", "300")]).unwrap();
+        assert_eq!(config.catalogue_cache_max_age, Duration::from_secs(300));
     }
 
     #[test]

@@ -7,6 +7,10 @@
 //! change racing a checkout either lands before it (and is ordered) or waits and then
 //! lands in the user's next open cart, never in an order.
 //!
+//! A conditional change (`If-Match`, a `Precondition`) first locks the open cart
+//! `FOR UPDATE` and tests the caller's condition against the cart as it stands, then makes
+//! the change in the same transaction: two changes sent with one tag cannot both pass.
+//!
 //! Cart changes commit with `synchronous_commit = off`: they do not wait for the WAL
 //! flush, so a crash may forget the last fraction of a second of cart edits (never an
 //! order: checkout commits durably). That trade lifts cart writes from being bound by
@@ -24,6 +28,32 @@ use crate::schema::{cart_items, carts, products};
 
 /// A cart (open, or checked out: an order) with its lines and their products.
 pub type CartWithLines = (Cart, Vec<(CartItem, Product)>);
+
+/// A condition on the open cart as it stands (the caller's `If-Match`): a change runs only
+/// when it holds, and is refused with `ShopError::PreconditionFailed` otherwise. It is
+/// tested inside the change's transaction, under the cart's row lock, so no other change
+/// can come between the test and the change.
+pub type Precondition<'a> = Option<&'a dyn Fn(&CartWithLines) -> bool>;
+
+/// Tests `precondition` against the open cart, locked `FOR UPDATE` first; the change that
+/// follows in the same transaction then finds the cart exactly as tested. With no open
+/// cart the condition names nothing current and fails. Must run inside a transaction.
+fn check_precondition(
+    conn: &mut PgConnection,
+    user_id: i32,
+    precondition: Precondition<'_>,
+) -> Result<(), ShopError> {
+    let Some(holds) = precondition else {
+        return Ok(());
+    };
+    let cart = lock_open_cart_for_checkout(conn, user_id)?.ok_or(ShopError::PreconditionFailed)?;
+    let lines = items_with_products(conn, cart.id)?;
+    if holds(&(cart, lines)) {
+        Ok(())
+    } else {
+        Err(ShopError::PreconditionFailed)
+    }
+}
 
 /// The user's open cart, created on first need. Two concurrent first requests both end up
 /// with the same cart: the partial unique index lets one insert win and the other's
@@ -134,14 +164,17 @@ pub fn add_item(
 }
 
 /// Puts `quantity` more of a live product in the user's open cart, refusing (409) when the
-/// line would then exceed the stock on hand. Returns the cart with its lines.
+/// line would then exceed the stock on hand, or (412) when `precondition` does not hold.
+/// Returns the cart with its lines.
 pub fn add_to_open_cart(
     conn: &mut PgConnection,
     user_id: i32,
     product_id: i32,
     quantity: Quantity,
+    precondition: Precondition<'_>,
 ) -> Result<CartWithLines, ShopError> {
     change_cart(conn, |conn| {
+        check_precondition(conn, user_id, precondition)?;
         // The cart row first: it serialises this cart's changes, so the line read below
         // cannot change before the upsert that follows it.
         let cart = lock_open_cart_for_change(conn, user_id)?;
@@ -194,14 +227,17 @@ struct Added {
     added: bool,
 }
 
-/// Sets the quantity of a line of the user's open cart, within the stock on hand.
+/// Sets the quantity of a line of the user's open cart, within the stock on hand, when
+/// `precondition` holds.
 pub fn set_quantity_in_open_cart(
     conn: &mut PgConnection,
     user_id: i32,
     item_id: i32,
     quantity: Quantity,
+    precondition: Precondition<'_>,
 ) -> Result<CartWithLines, ShopError> {
     change_cart(conn, |conn| {
+        check_precondition(conn, user_id, precondition)?;
         let cart = lock_existing_open_cart(conn, user_id)?.ok_or(ShopError::NotFound)?;
         let (item, product) = cart_items::table
             .inner_join(products::table)
@@ -220,15 +256,20 @@ pub fn set_quantity_in_open_cart(
     })
 }
 
-/// Removes a line from the user's open cart.
+/// Removes a line from the user's open cart when `precondition` holds. Returns the cart
+/// as it is afterwards.
 pub fn remove_from_open_cart(
     conn: &mut PgConnection,
     user_id: i32,
     item_id: i32,
-) -> Result<(), ShopError> {
+    precondition: Precondition<'_>,
+) -> Result<CartWithLines, ShopError> {
     change_cart(conn, |conn| {
-        lock_existing_open_cart(conn, user_id)?.ok_or(ShopError::NotFound)?;
-        remove_item(conn, user_id, item_id).map_err(ShopError::from_not_found)
+        check_precondition(conn, user_id, precondition)?;
+        let cart = lock_existing_open_cart(conn, user_id)?.ok_or(ShopError::NotFound)?;
+        remove_item(conn, user_id, item_id).map_err(ShopError::from_not_found)?;
+        let lines = items_with_products(conn, cart.id)?;
+        Ok((cart, lines))
     })
 }
 

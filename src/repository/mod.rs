@@ -28,6 +28,10 @@ pub enum ShopError {
     EmptyCart,
     #[error("insufficient stock")]
     InsufficientStock(Vec<Shortage>),
+    /// A conditional change (`If-Match`) whose condition does not hold for the cart as
+    /// it stands: nothing was changed.
+    #[error("precondition failed")]
+    PreconditionFailed,
     /// An Idempotency-Key already used for another cart's checkout.
     #[error("idempotency key reused for a different cart")]
     IdempotencyKeyReused,

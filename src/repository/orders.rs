@@ -11,7 +11,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::Integer;
 
 use super::carts::{
-    items_with_products, lock_open_cart_for_checkout, open_cart_ids_of, CartWithLines,
+    items_with_products, lock_open_cart_for_checkout, open_cart_ids_of, CartWithLines, Precondition,
 };
 use super::{ShopError, Shortage};
 use crate::models::{Cart, CartItem, CartStatus, Product};
@@ -33,15 +33,17 @@ const CHECKOUT_ATTEMPTS: usize = 3;
 
 /// Turns the user's open cart into an order, in one transaction: lock the cart, lock its
 /// products in id order, check every line's stock, decrement inventory, freeze prices,
-/// mark the cart checked out. On any shortage nothing changes.
+/// mark the cart checked out. On any shortage, or when `precondition` (the client's
+/// `If-Match`) does not hold for the locked cart, nothing changes.
 pub fn checkout(
     conn: &mut PgConnection,
     user_id: i32,
     idempotency_key: Option<&str>,
+    precondition: Precondition<'_>,
 ) -> Result<CheckoutOutcome, ShopError> {
     let mut attempt = 1;
     loop {
-        match conn.transaction(|conn| checkout_once(conn, user_id, idempotency_key)) {
+        match conn.transaction(|conn| checkout_once(conn, user_id, idempotency_key, precondition)) {
             Err(ShopError::Database(err)) if attempt < CHECKOUT_ATTEMPTS && is_retryable(&err) => {
                 attempt += 1;
             }
@@ -62,7 +64,10 @@ fn checkout_once(
     conn: &mut PgConnection,
     user_id: i32,
     idempotency_key: Option<&str>,
+    precondition: Precondition<'_>,
 ) -> Result<CheckoutOutcome, ShopError> {
+    // A retry of a placed order is answered as before, whatever its If-Match: the first
+    // request's condition held when the order was placed.
     if let Some(outcome) = replay_by_key(conn, user_id, idempotency_key)? {
         return Ok(outcome);
     }
@@ -70,6 +75,12 @@ fn checkout_once(
     // same key waits here and then finds the order below.
     let cart = match lock_open_cart_for_checkout(conn, user_id)? {
         Some(cart) => cart,
+        None if precondition.is_some() => {
+            // No open cart for the tag to name: unless a concurrent request with this
+            // key has just placed the order, the client's view is stale.
+            return replay_by_key(conn, user_id, idempotency_key)?
+                .ok_or(ShopError::PreconditionFailed);
+        }
         None => return nothing_to_check_out(conn, user_id, idempotency_key),
     };
     let items: Vec<CartItem> = cart_items::table
@@ -78,6 +89,7 @@ fn checkout_once(
         .select(CartItem::as_select())
         .load(conn)?;
     if items.is_empty() {
+        check_locked_cart(conn, &cart, precondition)?;
         return nothing_to_check_out(conn, user_id, idempotency_key);
     }
 
@@ -102,6 +114,9 @@ fn checkout_once(
             Shortage::of(item.product_id, item.quantity, available)
         })
         .collect();
+    // With the cart and its products locked, the cart tested is the cart ordered: its
+    // lines, names and prices cannot change before the commit.
+    check_locked_cart(conn, &cart, precondition)?;
     if !shortages.is_empty() {
         return Err(ShopError::InsufficientStock(shortages));
     }
@@ -128,6 +143,23 @@ fn checkout_once(
         .get_result(conn)?;
     let lines = items_with_products(conn, order.id)?;
     Ok(CheckoutOutcome::Placed((order, lines)))
+}
+
+/// Tests the client's condition against the locked open cart as it stands.
+fn check_locked_cart(
+    conn: &mut PgConnection,
+    cart: &Cart,
+    precondition: Precondition<'_>,
+) -> Result<(), ShopError> {
+    let Some(holds) = precondition else {
+        return Ok(());
+    };
+    let lines = items_with_products(conn, cart.id)?;
+    if holds(&(cart.clone(), lines)) {
+        Ok(())
+    } else {
+        Err(ShopError::PreconditionFailed)
+    }
 }
 
 /// No open cart, or an empty one: a replay if a concurrent request with this key has just

@@ -2,12 +2,13 @@
 //! `POST /cart/checkout`.
 
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::conditional::{etag_of, json_bytes, IfMatch, TagCondition};
 use super::extract::{whole_number, ApiJson};
 use super::responses;
 use super::schemas::string_enum;
@@ -16,7 +17,7 @@ use crate::db::DbPool;
 use crate::domain::{format_money, Quantity};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::models::{Cart, CartItem, Product};
-use crate::repository::carts::{self, CartWithLines};
+use crate::repository::carts::{self, CartWithLines, Precondition};
 use crate::repository::orders::{self, CheckoutOutcome};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -133,16 +134,58 @@ impl Line {
 ///
 /// The user's open cart (created on first need) with its lines, product names, current
 /// unit prices, line totals, the total and the item count. A line whose product was
-/// archived stays readable, `available: false`, and is left out of the total.
+/// archived stays readable, `available: false`, and is left out of the total. The `ETag`
+/// names the cart's current version, for `If-Match` on the changes.
 #[utoipa::path(get, path = "/api/v1/cart", operation_id = "get_cart", tag = "cart", security(("bearer" = [])),
-    responses((status = 200, description = "The open cart", body = CartResponse), responses::Unauthorized, responses::Unavailable))]
+    responses((status = 200, description = "The open cart", body = CartResponse, headers(("ETag" = String, description = "The cart's current version (a digest of the cart as shown); every change to the cart changes it. Send it in If-Match to change the cart only while it is as read."))), responses::Unauthorized, responses::Unavailable))]
 async fn show(pool: web::Data<DbPool>, token: BearerToken) -> Result<HttpResponse, ApiError> {
     let cart = token
         .with_user(&pool, |conn, user_id| {
             Ok(carts::open_cart_with_lines(conn, user_id)?)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(CartResponse::from(cart)))
+    tagged(HttpResponse::Ok(), cart)
+}
+
+/// A cart response with its `ETag`: the digest of the body it carries, so every change
+/// to what the cart shows (its lines, quantities, current prices, names, availability,
+/// `updated_at`) gives another tag.
+fn tagged(
+    mut response: HttpResponseBuilder,
+    cart: CartWithLines,
+) -> Result<HttpResponse, ApiError> {
+    let body = json_bytes(&CartResponse::from(cart))?;
+    Ok(response
+        .insert_header((header::ETAG, etag_of(&body)))
+        .content_type("application/json")
+        .body(body))
+}
+
+/// The request's `If-Match`, as a condition on the open cart; `None` without one, and for
+/// `*`, which any cart matches (the open cart always exists: it is created on first need).
+fn if_match(req: &HttpRequest) -> Option<TagCondition> {
+    match TagCondition::from_headers(req.headers(), header::IF_MATCH)? {
+        TagCondition::Any => None,
+        tags => Some(tags),
+    }
+}
+
+/// Runs `change` with the condition as the repository tests it: the cart as it stands
+/// under its lock, rendered as a response would render it, must carry one of the tags.
+fn with_condition<T>(
+    condition: Option<TagCondition>,
+    change: impl FnOnce(Precondition<'_>) -> T,
+) -> T {
+    match condition {
+        None => change(None),
+        Some(condition) => {
+            let holds = move |cart: &CartWithLines| {
+                json_bytes(&CartResponse::from(cart.clone()))
+                    .is_ok_and(|body| condition.matches_strongly(&etag_of(&body)))
+            };
+            change(Some(&holds))
+        }
+    }
 }
 
 /// A quantity, or a 422 naming the `quantity` field.
@@ -168,32 +211,45 @@ pub struct AddItemRequest {
 ///
 /// Adds units of a live product; a product already in the cart adds to its line (one
 /// atomic upsert). 409 `insufficient_stock` when the line would exceed the stock on
-/// hand. Answers 201 with the cart.
-#[utoipa::path(post, path = "/api/v1/cart/items", operation_id = "add_cart_item", tag = "cart", security(("bearer" = [])), request_body = AddItemRequest,
-    responses((status = 201, description = "Added; the cart", body = CartResponse),
-        responses::BadRequest, responses::Unauthorized, (status = 404, description = "No such product, or archived", body = Problem, content_type = "application/problem+json"), responses::OutOfStock, responses::TooLarge, responses::Invalid, responses::Unavailable))]
+/// hand. Answers 201 with the cart and its new `ETag`. With `If-Match`, only if the cart
+/// still has that tag (412 `precondition_failed` otherwise, nothing changed).
+#[utoipa::path(post, path = "/api/v1/cart/items", operation_id = "add_cart_item", tag = "cart", security(("bearer" = [])), request_body = AddItemRequest, params(IfMatch),
+    responses((status = 201, description = "Added; the cart", body = CartResponse, headers(("ETag" = String, description = "The cart's current version (a digest of the cart as shown); every change to the cart changes it. Send it in If-Match to change the cart only while it is as read."))),
+        responses::BadRequest, responses::Unauthorized, (status = 404, description = "No such product, or archived", body = Problem, content_type = "application/problem+json"), responses::OutOfStock, responses::PreconditionFailed, responses::TooLarge, responses::Invalid, responses::Unavailable))]
 async fn add_item(
+    req: HttpRequest,
     pool: web::Data<DbPool>,
     token: BearerToken,
     body: Result<ApiJson<AddItemRequest>, actix_web::Error>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let input = body.and_then(|body| {
         let quantity = valid_quantity(body.quantity)?;
-        // An id outside the column's range names no product.
-        let product_id = i32::try_from(body.product_id).map_err(|_| ApiError::NotFound)?;
+        // An id outside the column's range (ids start at 1) names no product: a 404
+        // decided here, before the cart is looked at (and so before any If-Match).
+        let product_id = i32::try_from(body.product_id)
+            .ok()
+            .filter(|id| *id >= 1)
+            .ok_or(ApiError::NotFound)?;
         Ok((product_id, quantity))
     });
     let (product_id, quantity) = token.report_after_authentication(&pool, input).await?;
+    let condition = if_match(&req);
     let cart = token
         .with_user(&pool, move |conn, user_id| {
-            Ok(carts::add_to_open_cart(
-                conn, user_id, product_id, quantity,
-            )?)
+            with_condition(condition, |precondition| {
+                Ok(carts::add_to_open_cart(
+                    conn,
+                    user_id,
+                    product_id,
+                    quantity,
+                    precondition,
+                )?)
+            })
         })
         .await?;
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, "/api/v1/cart"))
-        .json(CartResponse::from(cart)))
+    let mut response = HttpResponse::Created();
+    response.insert_header((header::LOCATION, "/api/v1/cart"));
+    Ok(tagged(response, cart)?)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -208,12 +264,14 @@ pub struct SetQuantityRequest {
 /// Set a cart line's quantity.
 ///
 /// Sets the quantity of a line of the user's open cart (1 to 999, within the stock on
-/// hand). Another user's line is 404.
+/// hand). Another user's line is 404. With `If-Match`, only if the cart still has that
+/// tag (412 `precondition_failed` otherwise, nothing changed).
 #[utoipa::path(patch, path = "/api/v1/cart/items/{item_id}", operation_id = "set_cart_item_quantity", tag = "cart", security(("bearer" = [])), request_body = SetQuantityRequest,
-    params(("item_id" = i32, Path, description = "Cart line id")),
-    responses((status = 200, description = "Changed; the cart", body = CartResponse),
-        responses::BadRequest, responses::Unauthorized, (status = 404, description = "No such line in your cart", body = Problem, content_type = "application/problem+json"), responses::OutOfStock, responses::TooLarge, responses::Invalid, responses::Unavailable))]
+    params(("item_id" = i32, Path, description = "Cart line id"), IfMatch),
+    responses((status = 200, description = "Changed; the cart", body = CartResponse, headers(("ETag" = String, description = "The cart's current version (a digest of the cart as shown); every change to the cart changes it. Send it in If-Match to change the cart only while it is as read."))),
+        responses::BadRequest, responses::Unauthorized, (status = 404, description = "No such line in your cart", body = Problem, content_type = "application/problem+json"), responses::OutOfStock, responses::PreconditionFailed, responses::TooLarge, responses::Invalid, responses::Unavailable))]
 async fn set_quantity(
+    req: HttpRequest,
     pool: web::Data<DbPool>,
     token: BearerToken,
     item_id: web::Path<i32>,
@@ -222,34 +280,57 @@ async fn set_quantity(
     let input = body.and_then(|body| Ok(valid_quantity(body.quantity)?));
     let quantity = token.report_after_authentication(&pool, input).await?;
     let item_id = item_id.into_inner();
+    let condition = if_match(&req);
     let cart = token
         .with_user(&pool, move |conn, user_id| {
-            Ok(carts::set_quantity_in_open_cart(
-                conn, user_id, item_id, quantity,
-            )?)
+            with_condition(condition, |precondition| {
+                Ok(carts::set_quantity_in_open_cart(
+                    conn,
+                    user_id,
+                    item_id,
+                    quantity,
+                    precondition,
+                )?)
+            })
         })
         .await?;
-    Ok(HttpResponse::Ok().json(CartResponse::from(cart)))
+    Ok(tagged(HttpResponse::Ok(), cart)?)
 }
 
 /// Remove a cart line.
 ///
-/// Removes a line of the user's open cart. Another user's line is 404.
+/// Removes a line of the user's open cart. Another user's line is 404. The 204 carries
+/// the `ETag` of the cart as the removal left it. With `If-Match`, only if the cart still
+/// has that tag (412 `precondition_failed` otherwise, nothing changed).
 #[utoipa::path(delete, path = "/api/v1/cart/items/{item_id}", operation_id = "remove_cart_item", tag = "cart", security(("bearer" = [])),
-    params(("item_id" = i32, Path, description = "Cart line id")),
-    responses((status = 204, description = "Removed"), responses::Unauthorized, (status = 404, description = "No such line in your cart", body = Problem, content_type = "application/problem+json"), responses::Unavailable))]
+    params(("item_id" = i32, Path, description = "Cart line id"), IfMatch),
+    responses((status = 204, description = "Removed", headers(("ETag" = String, description = "The cart's current version (a digest of the cart as shown); every change to the cart changes it. Send it in If-Match to change the cart only while it is as read."))), responses::Unauthorized, (status = 404, description = "No such line in your cart", body = Problem, content_type = "application/problem+json"), responses::PreconditionFailed, responses::Unavailable))]
 async fn remove_item(
+    req: HttpRequest,
     pool: web::Data<DbPool>,
     token: BearerToken,
     item_id: web::Path<i32>,
 ) -> Result<HttpResponse, ApiError> {
     let item_id = item_id.into_inner();
-    token
+    let condition = if_match(&req);
+    let cart = token
         .with_user(&pool, move |conn, user_id| {
-            Ok(carts::remove_from_open_cart(conn, user_id, item_id)?)
+            with_condition(condition, |precondition| {
+                Ok(carts::remove_from_open_cart(
+                    conn,
+                    user_id,
+                    item_id,
+                    precondition,
+                )?)
+            })
         })
         .await?;
-    Ok(HttpResponse::NoContent().finish())
+    // No body, but the tag of the cart as the removal left it, so the client can send
+    // its next change with If-Match without reading the cart again.
+    let body = json_bytes(&CartResponse::from(cart))?;
+    Ok(HttpResponse::NoContent()
+        .insert_header((header::ETAG, etag_of(&body)))
+        .finish())
 }
 
 /// Longest Idempotency-Key accepted (the column's width).
@@ -281,12 +362,13 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
 /// order, checks stock, decrements inventory, freezes unit prices. 409
 /// `insufficient_stock` lists each short line; 422 `empty_cart` for an empty cart. With
 /// an `Idempotency-Key`, a retry returns the first order again with
-/// `Idempotent-Replayed: true`.
+/// `Idempotent-Replayed: true`. With `If-Match`, only if the cart still has that tag, its
+/// prices included (412 `precondition_failed` otherwise, nothing changed).
 #[utoipa::path(post, path = "/api/v1/cart/checkout", operation_id = "check_out", tag = "cart", security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "Makes a retried checkout return the first order (1-255 visible ASCII characters)")),
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "Makes a retried checkout return the first order (1-255 visible ASCII characters)"), IfMatch),
     responses((status = 201, description = "Order placed (or replayed: Idempotent-Replayed: true); Location: /api/v1/orders/{id}", body = CartResponse,
             headers(("Idempotent-Replayed" = String, description = "`true` when this is the first order again, for a retried Idempotency-Key; absent otherwise"))),
-        responses::BadRequest, responses::Unauthorized, responses::OutOfStock, (status = 422, description = "Empty cart (empty_cart), or the key was used for another cart", body = Problem, content_type = "application/problem+json"), responses::Unavailable))]
+        responses::BadRequest, responses::Unauthorized, responses::OutOfStock, responses::PreconditionFailed, (status = 422, description = "Empty cart (empty_cart), or the key was used for another cart", body = Problem, content_type = "application/problem+json"), responses::Unavailable))]
 async fn checkout(
     req: HttpRequest,
     pool: web::Data<DbPool>,
@@ -294,9 +376,17 @@ async fn checkout(
 ) -> Result<HttpResponse, actix_web::Error> {
     let key = idempotency_key(&req).map_err(actix_web::Error::from);
     let key = token.report_after_authentication(&pool, key).await?;
+    let condition = if_match(&req);
     let outcome = token
         .with_user(&pool, move |conn, user_id| {
-            Ok(orders::checkout(conn, user_id, key.as_deref())?)
+            with_condition(condition, |precondition| {
+                Ok(orders::checkout(
+                    conn,
+                    user_id,
+                    key.as_deref(),
+                    precondition,
+                )?)
+            })
         })
         .await?;
     let (order, replayed) = match outcome {

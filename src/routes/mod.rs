@@ -2,6 +2,7 @@
 //! makes one blocking call into the repository, and maps the result to a response.
 
 pub mod carts;
+mod conditional;
 mod cursor;
 pub mod extract;
 pub mod health;

@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::IntoResponses;
 
@@ -41,6 +43,8 @@ problem_responses! {
     Unauthorized => "401", "Missing, unknown, expired or revoked token";
     /// 403 `forbidden` on admin routes.
     Forbidden => "403", "Not an admin";
+    /// 412 `precondition_failed` on cart changes sent with `If-Match`.
+    PreconditionFailed => "412", "If-Match names no current version of the cart (precondition_failed): it changed since it was read; nothing was changed";
     /// 409 `insufficient_stock`.
     OutOfStock => "409", "Not enough stock (insufficient_stock, with items)";
     /// 413 `payload_too_large`.
@@ -51,4 +55,48 @@ problem_responses! {
     Bug => "500", "A bug; the body carries no internals";
     /// 503 `service_unavailable`.
     Unavailable => "503", "Database unavailable or pool exhausted (Retry-After)";
+}
+
+/// What the catalogue's `ETag` header says, for the OpenAPI document.
+const ETAG: &str = "Strong entity tag of this body (a digest of its bytes): send it back in If-None-Match to revalidate.";
+/// What the catalogue's `Cache-Control` header says.
+const CACHE_CONTROL: &str = "`public, max-age=N` for anonymous requests (N from CATALOGUE_CACHE_MAX_AGE_SECS; `public, no-cache` when 0); `private, no-cache` for requests with Authorization or X-Cart-Token.";
+/// What `Last-Modified` says on a product.
+const LAST_MODIFIED: &str = "When the product was last changed (its updated_at), as an HTTP-date.";
+
+fn string_header(description: &str) -> utoipa::openapi::header::Header {
+    HeaderBuilder::new()
+        .schema(ObjectBuilder::new().schema_type(SchemaType::new(Type::String)))
+        .description(Some(description))
+        .build()
+}
+
+/// A 304 of a catalogue read: no body, the validators repeated.
+fn not_modified(last_modified: bool) -> BTreeMap<String, RefOr<Response>> {
+    let mut response = ResponseBuilder::new()
+        .description("Not modified: If-None-Match names the current tag (or, for a product without If-None-Match, If-Modified-Since is not before its Last-Modified). No body.")
+        .header("ETag", string_header(ETAG))
+        .header("Cache-Control", string_header(CACHE_CONTROL));
+    if last_modified {
+        response = response.header("Last-Modified", string_header(LAST_MODIFIED));
+    }
+    BTreeMap::from([("304".to_owned(), response.build().into())])
+}
+
+/// 304 of `GET /products`.
+pub struct NotModified;
+
+impl IntoResponses for NotModified {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        not_modified(false)
+    }
+}
+
+/// 304 of `GET /products/{id}`, with `Last-Modified`.
+pub struct ProductNotModified;
+
+impl IntoResponses for ProductNotModified {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        not_modified(true)
+    }
 }

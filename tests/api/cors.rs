@@ -61,7 +61,7 @@ async fn a_listed_origin_gets_a_preflight_answer_and_headers_on_every_response()
         &app,
         SHOP,
         "POST",
-        "authorization,content-type,idempotency-key",
+        "authorization,content-type,idempotency-key,if-match",
     )
     .await;
     assert!(answer.status().is_success(), "{}", answer.status());
@@ -73,7 +73,14 @@ async fn a_listed_origin_gets_a_preflight_answer_and_headers_on_every_response()
     let allowed = header(&answer, "access-control-allow-headers")
         .unwrap()
         .to_ascii_lowercase();
-    for name in ["authorization", "content-type", "idempotency-key"] {
+    for name in [
+        "authorization",
+        "content-type",
+        "idempotency-key",
+        "if-match",
+        "if-none-match",
+        "if-modified-since",
+    ] {
         assert!(allowed.contains(name), "{allowed}");
     }
     assert_eq!(header(&answer, "access-control-max-age"), Some("3600"));
@@ -86,6 +93,7 @@ async fn a_listed_origin_gets_a_preflight_answer_and_headers_on_every_response()
         .unwrap()
         .to_ascii_lowercase();
     for name in [
+        "etag",
         "location",
         "retry-after",
         "x-request-id",

@@ -8,6 +8,7 @@ mod abuse;
 mod binary;
 mod cart;
 mod checkout;
+mod conditional;
 mod cors;
 mod errors;
 mod faults;

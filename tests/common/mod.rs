@@ -282,6 +282,7 @@ pub fn test_config(db: &TestDb, bind_addr: std::net::SocketAddr) -> Config {
             max_concurrent: 2,
             queue_timeout: Duration::from_secs(5),
         },
+        catalogue_cache_max_age: Duration::ZERO,
         // The harness installs no subscriber; nothing reads this.
         log_filter: "warn".into(),
     }

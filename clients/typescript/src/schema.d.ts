@@ -15,7 +15,8 @@ export interface paths {
          * Get the open cart.
          * @description The user's open cart (created on first need) with its lines, product names, current
          *     unit prices, line totals, the total and the item count. A line whose product was
-         *     archived stays readable, `available: false`, and is left out of the total.
+         *     archived stays readable, `available: false`, and is left out of the total. The `ETag`
+         *     names the cart's current version, for `If-Match` on the changes.
          */
         get: operations["get_cart"];
         put?: never;
@@ -45,7 +46,8 @@ export interface paths {
          *     order, checks stock, decrements inventory, freezes unit prices. 409
          *     `insufficient_stock` lists each short line; 422 `empty_cart` for an empty cart. With
          *     an `Idempotency-Key`, a retry returns the first order again with
-         *     `Idempotent-Replayed: true`.
+         *     `Idempotent-Replayed: true`. With `If-Match`, only if the cart still has that tag, its
+         *     prices included (412 `precondition_failed` otherwise, nothing changed).
          */
         post: operations["check_out"];
         delete?: never;
@@ -67,7 +69,8 @@ export interface paths {
          * Add to the cart.
          * @description Adds units of a live product; a product already in the cart adds to its line (one
          *     atomic upsert). 409 `insufficient_stock` when the line would exceed the stock on
-         *     hand. Answers 201 with the cart.
+         *     hand. Answers 201 with the cart and its new `ETag`. With `If-Match`, only if the cart
+         *     still has that tag (412 `precondition_failed` otherwise, nothing changed).
          */
         post: operations["add_cart_item"];
         delete?: never;
@@ -88,7 +91,9 @@ export interface paths {
         post?: never;
         /**
          * Remove a cart line.
-         * @description Removes a line of the user's open cart. Another user's line is 404.
+         * @description Removes a line of the user's open cart. Another user's line is 404. The 204 carries
+         *     the `ETag` of the cart as the removal left it. With `If-Match`, only if the cart still
+         *     has that tag (412 `precondition_failed` otherwise, nothing changed).
          */
         delete: operations["remove_cart_item"];
         options?: never;
@@ -96,7 +101,8 @@ export interface paths {
         /**
          * Set a cart line's quantity.
          * @description Sets the quantity of a line of the user's open cart (1 to 999, within the stock on
-         *     hand). Another user's line is 404.
+         *     hand). Another user's line is 404. With `If-Match`, only if the cart still has that
+         *     tag (412 `precondition_failed` otherwise, nothing changed).
          */
         patch: operations["set_cart_item_quantity"];
         trace?: never;
@@ -163,7 +169,8 @@ export interface paths {
          * @description Live products, newest first, or ranked by relevance with `q` (full-text, web-search
          *     syntax: name matches above description matches). Filters by price range and stock;
          *     keyset paginated: pass `next_cursor` back as `cursor` until it is null. Anonymous
-         *     requests may be served by a read replica a moment behind.
+         *     requests may be served by a read replica a moment behind. Sends an `ETag`; with a
+         *     matching `If-None-Match` the answer is 304 without a body.
          */
         get: operations["list_products"];
         put?: never;
@@ -193,7 +200,9 @@ export interface paths {
         /**
          * Get a product.
          * @description One live product; archived or missing products are 404. Anonymous requests may be
-         *     served by a read replica a moment behind.
+         *     served by a read replica a moment behind. Sends `ETag` and `Last-Modified`; with a
+         *     matching `If-None-Match` (or, without one, an `If-Modified-Since` not before
+         *     `Last-Modified`) the answer is 304 without a body.
          */
         get: operations["get_product"];
         put?: never;
@@ -548,7 +557,7 @@ export interface components {
              * @example validation_failed
              * @enum {string}
              */
-            code: "bad_request" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "already_exists" | "insufficient_stock" | "payload_too_large" | "validation_failed" | "empty_cart" | "rate_limited" | "service_unavailable" | "internal";
+            code: "bad_request" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "already_exists" | "insufficient_stock" | "precondition_failed" | "payload_too_large" | "validation_failed" | "empty_cart" | "rate_limited" | "service_unavailable" | "internal";
             detail: string;
             /** @description For `validation_failed` and `already_exists`: each offending field. */
             errors?: components["schemas"]["FieldError"][] | null;
@@ -693,6 +702,8 @@ export interface operations {
             /** @description The open cart */
             200: {
                 headers: {
+                    /** @description The cart's current version (a digest of the cart as shown); every change to the cart changes it. Send it in If-Match to change the cart only while it is as read. */
+                    ETag?: string;
                     /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
                     "X-Request-Id"?: string;
                     [name: string]: unknown;
@@ -754,6 +765,8 @@ export interface operations {
             /** @description The open cart */
             200: {
                 headers: {
+                    /** @description The cart's current version (a digest of the cart as shown); every change to the cart changes it. Send it in If-Match to change the cart only while it is as read. */
+                    ETag?: string;
                     /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
                     "X-Request-Id"?: string;
                     [name: string]: unknown;
@@ -803,6 +816,11 @@ export interface operations {
             header?: {
                 /** @description Makes a retried checkout return the first order (1-255 visible ASCII characters) */
                 "Idempotency-Key"?: string;
+                /**
+                 * @description The cart's `ETag` as last read (or `*`: any cart): the change is made only if the
+                 *     cart still has that tag, otherwise 412 `precondition_failed` and nothing changes.
+                 */
+                "If-Match"?: string;
             };
             path?: never;
             cookie?: never;
@@ -872,6 +890,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description If-Match names no current version of the cart (precondition_failed): it changed since it was read; nothing was changed */
+            412: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Empty cart (empty_cart), or the key was used for another cart */
             422: {
                 headers: {
@@ -901,7 +930,13 @@ export interface operations {
     add_cart_item: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description The cart's `ETag` as last read (or `*`: any cart): the change is made only if the
+                 *     cart still has that tag, otherwise 412 `precondition_failed` and nothing changes.
+                 */
+                "If-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -914,6 +949,8 @@ export interface operations {
             /** @description Added; the cart */
             201: {
                 headers: {
+                    /** @description The cart's current version (a digest of the cart as shown); every change to the cart changes it. Send it in If-Match to change the cart only while it is as read. */
+                    ETag?: string;
                     /** @description The URL of what was created. */
                     Location?: string;
                     /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
@@ -983,6 +1020,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description If-Match names no current version of the cart (precondition_failed): it changed since it was read; nothing was changed */
+            412: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Body over 64 KiB */
             413: {
                 headers: {
@@ -1023,7 +1071,13 @@ export interface operations {
     remove_cart_item: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description The cart's `ETag` as last read (or `*`: any cart): the change is made only if the
+                 *     cart still has that tag, otherwise 412 `precondition_failed` and nothing changes.
+                 */
+                "If-Match"?: string;
+            };
             path: {
                 /** @description Cart line id */
                 item_id: number;
@@ -1035,6 +1089,8 @@ export interface operations {
             /** @description Removed */
             204: {
                 headers: {
+                    /** @description The cart's current version (a digest of the cart as shown); every change to the cart changes it. Send it in If-Match to change the cart only while it is as read. */
+                    ETag?: string;
                     /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
                     "X-Request-Id"?: string;
                     [name: string]: unknown;
@@ -1078,6 +1134,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description If-Match names no current version of the cart (precondition_failed): it changed since it was read; nothing was changed */
+            412: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Database unavailable or pool exhausted (Retry-After) */
             503: {
                 headers: {
@@ -1096,7 +1163,13 @@ export interface operations {
     set_cart_item_quantity: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description The cart's `ETag` as last read (or `*`: any cart): the change is made only if the
+                 *     cart still has that tag, otherwise 412 `precondition_failed` and nothing changes.
+                 */
+                "If-Match"?: string;
+            };
             path: {
                 /** @description Cart line id */
                 item_id: number;
@@ -1112,6 +1185,8 @@ export interface operations {
             /** @description Changed; the cart */
             200: {
                 headers: {
+                    /** @description The cart's current version (a digest of the cart as shown); every change to the cart changes it. Send it in If-Match to change the cart only while it is as read. */
+                    ETag?: string;
                     /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
                     "X-Request-Id"?: string;
                     [name: string]: unknown;
@@ -1170,6 +1245,17 @@ export interface operations {
             };
             /** @description Not enough stock (insufficient_stock, with items) */
             409: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match names no current version of the cart (precondition_failed): it changed since it was read; nothing was changed */
+            412: {
                 headers: {
                     /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
                     "X-Request-Id"?: string;
@@ -1560,7 +1646,14 @@ export interface operations {
                  */
                 cursor?: string;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Entity tags of copies the client holds (`"tag"`, `W/"tag"`, comma-separated) or
+                 *     `*`: when one matches the current tag (weak comparison), the answer is 304 with no
+                 *     body.
+                 */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1569,6 +1662,10 @@ export interface operations {
             /** @description A page of products */
             200: {
                 headers: {
+                    /** @description `public, max-age=N` for anonymous requests (N = CATALOGUE_CACHE_MAX_AGE_SECS; `public, no-cache` when 0); `private, no-cache` with Authorization or X-Cart-Token. */
+                    "Cache-Control"?: string;
+                    /** @description Strong entity tag of this body (a digest of its bytes): send it in If-None-Match to revalidate (304). */
+                    ETag?: string;
                     /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
                     "X-Request-Id"?: string;
                     [name: string]: unknown;
@@ -1576,6 +1673,19 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProductPage"];
                 };
+            };
+            /** @description Not modified: If-None-Match names the current tag (or, for a product without If-None-Match, If-Modified-Since is not before its Last-Modified). No body. */
+            304: {
+                headers: {
+                    /** @description `public, max-age=N` for anonymous requests (N from CATALOGUE_CACHE_MAX_AGE_SECS; `public, no-cache` when 0); `private, no-cache` for requests with Authorization or X-Cart-Token. */
+                    "Cache-Control"?: string;
+                    /** @description Strong entity tag of this body (a digest of its bytes): send it back in If-None-Match to revalidate. */
+                    ETag?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Malformed JSON, query or body type */
             400: {
@@ -1768,7 +1878,14 @@ export interface operations {
                  */
                 cursor?: string;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Entity tags of copies the client holds (`"tag"`, `W/"tag"`, comma-separated) or
+                 *     `*`: when one matches the current tag (weak comparison), the answer is 304 with no
+                 *     body.
+                 */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1777,6 +1894,23 @@ export interface operations {
             /** @description A page of products */
             200: {
                 headers: {
+                    /** @description `public, max-age=N` for anonymous requests (N = CATALOGUE_CACHE_MAX_AGE_SECS; `public, no-cache` when 0); `private, no-cache` with Authorization or X-Cart-Token. */
+                    "Cache-Control"?: string;
+                    /** @description Strong entity tag of this body (a digest of its bytes): send it in If-None-Match to revalidate (304). */
+                    ETag?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not modified: If-None-Match names the current tag (or, for a product without If-None-Match, If-Modified-Since is not before its Last-Modified). No body. */
+            304: {
+                headers: {
+                    /** @description `public, max-age=N` for anonymous requests (N from CATALOGUE_CACHE_MAX_AGE_SECS; `public, no-cache` when 0); `private, no-cache` for requests with Authorization or X-Cart-Token. */
+                    "Cache-Control"?: string;
+                    /** @description Strong entity tag of this body (a digest of its bytes): send it back in If-None-Match to revalidate. */
+                    ETag?: string;
                     /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
                     "X-Request-Id"?: string;
                     [name: string]: unknown;
@@ -1830,7 +1964,20 @@ export interface operations {
     get_product: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Entity tags of copies the client holds (`"tag"`, `W/"tag"`, comma-separated) or
+                 *     `*`: when one matches the current tag (weak comparison), the answer is 304 with no
+                 *     body.
+                 */
+                "If-None-Match"?: string;
+                /**
+                 * @description An HTTP-date (`Sun, 06 Nov 1994 08:49:37 GMT`): 304 when the product has not
+                 *     changed since. Ignored when If-None-Match is sent, and when it is not a valid
+                 *     HTTP-date.
+                 */
+                "If-Modified-Since"?: string;
+            };
             path: {
                 /** @description Product id */
                 id: number;
@@ -1842,6 +1989,12 @@ export interface operations {
             /** @description The product */
             200: {
                 headers: {
+                    /** @description `public, max-age=N` for anonymous requests (N = CATALOGUE_CACHE_MAX_AGE_SECS; `public, no-cache` when 0); `private, no-cache` with Authorization or X-Cart-Token. */
+                    "Cache-Control"?: string;
+                    /** @description Strong entity tag of this body (a digest of its bytes): send it in If-None-Match to revalidate (304). */
+                    ETag?: string;
+                    /** @description When the product last changed (its updated_at), as an HTTP-date. */
+                    "Last-Modified"?: string;
                     /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
                     "X-Request-Id"?: string;
                     [name: string]: unknown;
@@ -1849,6 +2002,21 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProductResponse"];
                 };
+            };
+            /** @description Not modified: If-None-Match names the current tag (or, for a product without If-None-Match, If-Modified-Since is not before its Last-Modified). No body. */
+            304: {
+                headers: {
+                    /** @description `public, max-age=N` for anonymous requests (N from CATALOGUE_CACHE_MAX_AGE_SECS; `public, no-cache` when 0); `private, no-cache` for requests with Authorization or X-Cart-Token. */
+                    "Cache-Control"?: string;
+                    /** @description Strong entity tag of this body (a digest of its bytes): send it back in If-None-Match to revalidate. */
+                    ETag?: string;
+                    /** @description When the product was last changed (its updated_at), as an HTTP-date. */
+                    "Last-Modified"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Missing or archived */
             404: {
@@ -1976,7 +2144,20 @@ export interface operations {
     get_product_head: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Entity tags of copies the client holds (`"tag"`, `W/"tag"`, comma-separated) or
+                 *     `*`: when one matches the current tag (weak comparison), the answer is 304 with no
+                 *     body.
+                 */
+                "If-None-Match"?: string;
+                /**
+                 * @description An HTTP-date (`Sun, 06 Nov 1994 08:49:37 GMT`): 304 when the product has not
+                 *     changed since. Ignored when If-None-Match is sent, and when it is not a valid
+                 *     HTTP-date.
+                 */
+                "If-Modified-Since"?: string;
+            };
             path: {
                 /** @description Product id */
                 id: number;
@@ -1988,6 +2169,27 @@ export interface operations {
             /** @description The product */
             200: {
                 headers: {
+                    /** @description `public, max-age=N` for anonymous requests (N = CATALOGUE_CACHE_MAX_AGE_SECS; `public, no-cache` when 0); `private, no-cache` with Authorization or X-Cart-Token. */
+                    "Cache-Control"?: string;
+                    /** @description Strong entity tag of this body (a digest of its bytes): send it in If-None-Match to revalidate (304). */
+                    ETag?: string;
+                    /** @description When the product last changed (its updated_at), as an HTTP-date. */
+                    "Last-Modified"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not modified: If-None-Match names the current tag (or, for a product without If-None-Match, If-Modified-Since is not before its Last-Modified). No body. */
+            304: {
+                headers: {
+                    /** @description `public, max-age=N` for anonymous requests (N from CATALOGUE_CACHE_MAX_AGE_SECS; `public, no-cache` when 0); `private, no-cache` for requests with Authorization or X-Cart-Token. */
+                    "Cache-Control"?: string;
+                    /** @description Strong entity tag of this body (a digest of its bytes): send it back in If-None-Match to revalidate. */
+                    ETag?: string;
+                    /** @description When the product was last changed (its updated_at), as an HTTP-date. */
+                    "Last-Modified"?: string;
                     /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
                     "X-Request-Id"?: string;
                     [name: string]: unknown;

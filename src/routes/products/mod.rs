@@ -10,16 +10,19 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::pg::PgConnection;
 
+use super::conditional::{IfModifiedSince, IfNoneMatch};
 pub use body::{CreateProductRequest, ProductPage, ProductResponse, UpdateProductRequest};
 use listing::{listing_from, ListQuery};
 pub use search_lane::SearchLane;
 
+use super::conditional::{catalogue_response, http_time, json_bytes};
 use super::cursor;
 use super::extract::ApiJson;
 use super::paging::split_page;
 use super::responses;
 use super::validate::{all_valid, Validator};
 use crate::auth::AdminUser;
+use crate::config::Config;
 use crate::db::{with_conn, CatalogueReads, DbPool};
 use crate::domain::{Description, InventoryCount, ProductName};
 use crate::error::{ApiError, Problem};
@@ -46,14 +49,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Get a product.
 ///
 /// One live product; archived or missing products are 404. Anonymous requests may be
-/// served by a read replica a moment behind.
+/// served by a read replica a moment behind. Sends `ETag` and `Last-Modified`; with a
+/// matching `If-None-Match` (or, without one, an `If-Modified-Since` not before
+/// `Last-Modified`) the answer is 304 without a body.
 #[utoipa::path(get, path = "/api/v1/products/{id}", operation_id = "get_product", tag = "catalogue",
-    params(("id" = i32, Path, description = "Product id")),
-    responses((status = 200, description = "The product", body = ProductResponse), (status = 404, description = "Missing or archived", body = Problem, content_type = "application/problem+json"), responses::Unavailable))]
+    params(("id" = i32, Path, description = "Product id"), IfNoneMatch, IfModifiedSince),
+    responses((status = 200, description = "The product", body = ProductResponse,
+            headers(("ETag" = String, description = "Strong entity tag of this body (a digest of its bytes): send it in If-None-Match to revalidate (304)."), ("Last-Modified" = String, description = "When the product last changed (its updated_at), as an HTTP-date."), ("Cache-Control" = String, description = "`public, max-age=N` for anonymous requests (N = CATALOGUE_CACHE_MAX_AGE_SECS; `public, no-cache` when 0); `private, no-cache` with Authorization or X-Cart-Token."))),
+        responses::ProductNotModified, (status = 404, description = "Missing or archived", body = Problem, content_type = "application/problem+json"), responses::Unavailable))]
 async fn show(
     req: HttpRequest,
     pool: web::Data<DbPool>,
     reads: web::Data<CatalogueReads>,
+    config: web::Data<Config>,
     id: web::Path<i32>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
@@ -61,7 +69,14 @@ async fn show(
         Ok(products::find_live(conn, id)?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(ProductResponse::from(product)))
+    let last_modified = http_time(product.updated_at);
+    let body = json_bytes(&ProductResponse::from(product))?;
+    Ok(catalogue_response(
+        &req,
+        body,
+        Some(last_modified),
+        config.catalogue_cache_max_age,
+    ))
 }
 
 /// List and search products.
@@ -71,14 +86,18 @@ async fn show(
 /// keyset paginated: pass `next_cursor` back as `cursor` until it is null. Anonymous
 /// requests may be served by a read replica a moment behind. A one-word search in
 /// relevance order is served from an index; other searches visit every match and take
-/// turns (503 with Retry-After when no turn comes in time).
-#[utoipa::path(get, path = "/api/v1/products", operation_id = "list_products", tag = "catalogue", params(ListQuery),
-    responses((status = 200, description = "A page of products", body = ProductPage), responses::BadRequest, responses::Invalid, responses::Unavailable))]
+/// turns (503 with Retry-After when no turn comes in time). Sends an `ETag`; with a
+/// matching `If-None-Match` the answer is 304 without a body.
+#[utoipa::path(get, path = "/api/v1/products", operation_id = "list_products", tag = "catalogue", params(ListQuery, IfNoneMatch),
+    responses((status = 200, description = "A page of products", body = ProductPage,
+            headers(("ETag" = String, description = "Strong entity tag of this body (a digest of its bytes): send it in If-None-Match to revalidate (304)."), ("Cache-Control" = String, description = "`public, max-age=N` for anonymous requests (N = CATALOGUE_CACHE_MAX_AGE_SECS; `public, no-cache` when 0); `private, no-cache` with Authorization or X-Cart-Token."))),
+        responses::NotModified, responses::BadRequest, responses::Invalid, responses::Unavailable))]
 async fn list(
     req: HttpRequest,
     pool: web::Data<DbPool>,
     reads: web::Data<CatalogueReads>,
     searches: web::Data<SearchLane>,
+    config: web::Data<Config>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (listing, size) = listing_from(query.into_inner())?;
@@ -91,13 +110,19 @@ async fn list(
     })
     .await?;
     let (rows, next_cursor) = split_page(rows, size, |last| Some(cursor::encode(last)));
-    Ok(HttpResponse::Ok().json(ProductPage {
+    let body = json_bytes(&ProductPage {
         items: rows
             .into_iter()
             .map(|row| ProductResponse::from(row.product))
             .collect(),
         next_cursor,
-    }))
+    })?;
+    Ok(catalogue_response(
+        &req,
+        body,
+        None,
+        config.catalogue_cache_max_age,
+    ))
 }
 
 /// Runs a catalogue read. An anonymous one may be served by the replica (a moment
