@@ -16,7 +16,7 @@ use crate::db::{with_conn, DbPool};
 use crate::error::{ApiError, Problem};
 use crate::models::NewSession;
 use crate::repository::carts::{merge_guest_cart, CartMerge};
-use crate::repository::{sessions, users};
+use crate::repository::{in_transaction, sessions, users};
 use crate::telemetry::client_addr;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -154,22 +154,26 @@ async fn log_in(
     let (session, cart_merge) = with_conn(&pool, move |conn| {
         throttle.login_succeeded(conn, &login, address, user_id)?;
         sessions::delete_expired_for(conn, user_id)?;
-        let cart_merge = match cart_token {
-            None => None,
-            Some(None) => Some(CartMerge::default()),
-            Some(Some(cart_token)) => {
-                Some(merge_guest_cart(conn, &cart_token, user_id)?.unwrap_or_default())
-            }
-        };
-        let session = sessions::insert(
-            conn,
-            &NewSession {
-                user_id,
-                token_hash: &token_hash,
-                expires_at,
-            },
-        )?;
-        Ok((session, cart_merge))
+        // The merge and the session commit together: a login that fails here leaves the
+        // guest cart (and its token) as they were, for the retry.
+        in_transaction(conn, |conn| {
+            let cart_merge = match cart_token {
+                None => None,
+                Some(None) => Some(CartMerge::default()),
+                Some(Some(cart_token)) => {
+                    Some(merge_guest_cart(conn, &cart_token, user_id)?.unwrap_or_default())
+                }
+            };
+            let session = sessions::insert(
+                conn,
+                &NewSession {
+                    user_id,
+                    token_hash: &token_hash,
+                    expires_at,
+                },
+            )?;
+            Ok((session, cart_merge))
+        })
     })
     .await?;
     // The body is a credential: no cache, shared or private, may keep it.
