@@ -211,7 +211,7 @@ pub fn add_item(
         .get_result(conn)
 }
 
-/// Puts `quantity` more of a live product in the user's open cart, refusing (409) when the
+/// Puts `quantity` more of a live product in the owner's open cart, refusing (409) when the
 /// line would then exceed the stock on hand, or (412) when `precondition` does not hold.
 /// Returns the cart with its lines.
 pub fn add_to_open_cart(
@@ -275,7 +275,7 @@ struct Added {
     added: bool,
 }
 
-/// Sets the quantity of a line of the user's open cart, within the stock on hand, when
+/// Sets the quantity of a line of the owner's open cart, within the stock on hand, when
 /// `precondition` holds.
 pub fn set_quantity_in_open_cart(
     conn: &mut PgConnection,
@@ -306,7 +306,7 @@ pub fn set_quantity_in_open_cart(
     })
 }
 
-/// Removes a line from the user's open cart when `precondition` holds. Returns the cart
+/// Removes a line from the owner's open cart when `precondition` holds. Returns the cart
 /// as it is afterwards.
 pub fn remove_from_open_cart(
     conn: &mut PgConnection,
