@@ -8,6 +8,8 @@ use diesel::prelude::*;
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 
+use storefront::config::TrustedProxies;
+
 use crate::common::{TestApp, TestDb};
 use crate::helpers::{expect_json, expect_problem, until_waiting_on_locks, Customer};
 
@@ -538,13 +540,25 @@ async fn an_expired_cart_token_is_refused_merges_nothing_and_its_cart_is_swept()
 
 #[tokio::test]
 async fn guest_carts_are_limited_per_client_address() {
+    // Behind a trusted proxy, as registrations: the address is the forwarded client's.
     let app = TestApp::spawn_configured(Arc::new(TestDb::new()), |config| {
+        config.http.trusted_proxies = TrustedProxies::parse("127.0.0.1").unwrap();
         config.guest_cart_limit.max = 2;
     });
+    let create_from = |client: &'static str| {
+        app.client
+            .post(app.url("/api/v1/guest-carts"))
+            .header("x-forwarded-for", client)
+            .send()
+    };
     for _ in 0..2 {
-        expect_json(app.create_guest_cart().await, StatusCode::CREATED).await;
+        expect_json(
+            create_from("198.51.100.1").await.unwrap(),
+            StatusCode::CREATED,
+        )
+        .await;
     }
-    let refused = app.create_guest_cart().await;
+    let refused = create_from("198.51.100.1").await.unwrap();
     let retry_after: u64 = refused.headers()["retry-after"]
         .to_str()
         .unwrap()
@@ -553,4 +567,11 @@ async fn guest_carts_are_limited_per_client_address() {
     assert!((1..=3600).contains(&retry_after), "{retry_after}");
     expect_problem(refused, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
     assert_eq!(app.guest_carts_in_db(), 2);
+    // Another shopper behind the same proxy is not held back.
+    expect_json(
+        create_from("198.51.100.2").await.unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(app.guest_carts_in_db(), 3);
 }
