@@ -1,7 +1,7 @@
 //! CORS, for browser front ends served from another origin (`CORS_ALLOWED_ORIGINS`).
 //! Off by default: without a listed origin no CORS header is sent, and browsers keep
-//! cross-origin pages out, as they should. Tokens travel in `Authorization`, never in
-//! cookies, so credentials mode is never needed.
+//! cross-origin pages out, as they should. Tokens travel in `Authorization` (and a guest's
+//! cart token in `X-Cart-Token`), never in cookies, so credentials mode is never needed.
 
 use actix_cors::Cors;
 use actix_web::body::{self, MessageBody};
@@ -14,6 +14,7 @@ use crate::error::ApiError;
 
 const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const CART_TOKEN: HeaderName = HeaderName::from_static("x-cart-token");
 const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
 /// Browsers cache a preflight answer this long (seconds).
@@ -31,6 +32,8 @@ pub fn middleware(origins: &[String]) -> Condition<Cors> {
             header::ACCEPT,
             IDEMPOTENCY_KEY,
             REQUEST_ID,
+            // A guest's cart token (guest carts, and merging one at login).
+            CART_TOKEN,
             // Conditional requests: revalidating the catalogue, guarding cart changes.
             header::IF_MATCH,
             header::IF_NONE_MATCH,

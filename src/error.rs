@@ -76,6 +76,14 @@ pub enum ApiError {
     /// 401 `unauthorized`: no token, or one that is unknown, expired or revoked.
     #[error("unauthorized")]
     Unauthorized,
+    /// 401 `unauthorized`: an `X-Cart-Token` that is malformed, unknown, expired, or
+    /// already merged into a user's cart at login.
+    #[error("cart token rejected")]
+    CartTokenRejected,
+    /// 401 `unauthorized`: a guest (cart token only) asked for what needs an account
+    /// (checkout); the detail says to log in.
+    #[error("account required")]
+    AccountRequired,
     /// 401 `unauthorized` from a login form: the login or the password is wrong (one
     /// answer for both, so accounts cannot be enumerated).
     #[error("login failed")]
@@ -127,7 +135,10 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::BadRequest(_) => "bad_request",
-            Self::Unauthorized | Self::LoginFailed => "unauthorized",
+            Self::Unauthorized
+            | Self::CartTokenRejected
+            | Self::AccountRequired
+            | Self::LoginFailed => "unauthorized",
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -147,6 +158,8 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => "Malformed request",
             Self::Unauthorized => "Authentication required",
+            Self::CartTokenRejected => "Cart token not valid",
+            Self::AccountRequired => "Login required",
             Self::LoginFailed => "Login failed",
             Self::Forbidden => "Not allowed",
             Self::NotFound => "Not found",
@@ -167,6 +180,14 @@ impl ApiError {
         match self {
             Self::BadRequest(detail) => detail.clone(),
             Self::Unauthorized => "A valid bearer token is required.".into(),
+            Self::CartTokenRejected => "The cart token is unknown, expired, or was merged into \
+                 an account's cart at login; create a new guest cart (POST /api/v1/guest-carts) \
+                 or send the account's bearer token."
+                .into(),
+            Self::AccountRequired => "Checking out needs an account: log in (POST \
+                 /api/v1/sessions) with this X-Cart-Token to merge the guest cart into your \
+                 cart, then check out with the bearer token."
+                .into(),
             Self::LoginFailed => "The login or the password is wrong.".into(),
             Self::Forbidden => "This action needs an administrator account.".into(),
             Self::NotFound => "No such resource.".into(),
@@ -255,7 +276,10 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized | Self::LoginFailed => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized
+            | Self::CartTokenRejected
+            | Self::AccountRequired
+            | Self::LoginFailed => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -296,7 +320,10 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(status);
         response.content_type("application/problem+json");
         match self {
-            Self::Unauthorized | Self::LoginFailed => {
+            Self::Unauthorized
+            | Self::CartTokenRejected
+            | Self::AccountRequired
+            | Self::LoginFailed => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
             }
             Self::RateLimited { retry_after_secs } => {

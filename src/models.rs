@@ -154,7 +154,8 @@ impl FromSql<Text, Pg> for CartStatus {
 #[diesel(table_name = carts, belongs_to(UserProfile, foreign_key = user_id), check_for_backend(Pg))]
 pub struct Cart {
     pub id: i32,
-    pub user_id: i32,
+    /// `None` for a guest cart, owned by its cart token.
+    pub user_id: Option<i32>,
     pub status: CartStatus,
     pub checked_out_at: Option<DateTime<Utc>>,
     pub idempotency_key: Option<String>,
@@ -166,6 +167,15 @@ pub struct Cart {
 #[diesel(table_name = carts)]
 pub struct NewCart {
     pub user_id: i32,
+}
+
+/// A guest cart: owned by a cart token (its SHA-256 stored, never the token) until it
+/// expires or is merged into a user's cart at login.
+#[derive(Insertable, Debug)]
+#[diesel(table_name = carts)]
+pub struct NewGuestCart<'a> {
+    pub guest_token_hash: &'a [u8],
+    pub guest_expires_at: DateTime<Utc>,
 }
 
 #[derive(Queryable, Selectable, Identifiable, Associations, Debug, Clone, PartialEq, Eq)]

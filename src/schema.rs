@@ -19,7 +19,7 @@ diesel::table! {
 diesel::table! {
     carts (id) {
         id -> Int4,
-        user_id -> Int4,
+        user_id -> Nullable<Int4>,
         #[max_length = 20]
         status -> Varchar,
         checked_out_at -> Nullable<Timestamptz>,
@@ -27,6 +27,8 @@ diesel::table! {
         idempotency_key -> Nullable<Varchar>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        guest_token_hash -> Nullable<Bytea>,
+        guest_expires_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -120,6 +120,7 @@ pub fn build_server(
     let throttle = web::Data::new(Throttle::new(
         &config.login_throttle,
         config.registration_limit,
+        config.guest_cart_limit,
     ));
     let searches = web::Data::new(SearchLane::new(config.search_concurrency));
     let trusted_proxies = web::Data::new(config.http.trusted_proxies.clone());

@@ -178,7 +178,7 @@ fn every_column_has_its_designed_type_and_nullability() {
             ("cart_items", "quantity", "integer", "NO", None),
             ("cart_items", "unit_price", "numeric", "YES", None),
             ("carts", "id", "integer", "NO", None),
-            ("carts", "user_id", "integer", "NO", None),
+            ("carts", "user_id", "integer", "YES", None),
             ("carts", "status", "character varying", "NO", Some(20)),
             (
                 "carts",
@@ -206,6 +206,14 @@ fn every_column_has_its_designed_type_and_nullability() {
                 "updated_at",
                 "timestamp with time zone",
                 "NO",
+                None,
+            ),
+            ("carts", "guest_token_hash", "bytea", "YES", None),
+            (
+                "carts",
+                "guest_expires_at",
+                "timestamp with time zone",
+                "YES",
                 None,
             ),
             ("product_search_terms", "product_id", "integer", "NO", None),
@@ -392,6 +400,14 @@ fn every_designed_index_exists_with_its_definition() {
             &["UNIQUE", "(cart_id, product_id)"],
         );
         expect("cart_items_product_id_idx", &["(product_id)"]);
+        expect(
+            "carts_guest_token_hash_key",
+            &["UNIQUE", "(guest_token_hash)"],
+        );
+        expect(
+            "carts_guest_expires_at_idx",
+            &["(guest_expires_at)", "WHERE (guest_expires_at IS NOT NULL)"],
+        );
         expect("sessions_token_hash_key", &["UNIQUE", "(token_hash)"]);
         expect("sessions_user_id_idx", &["(user_id)"]);
         expect("sessions_expires_at_idx", &["(expires_at)"]);
@@ -415,7 +431,7 @@ fn every_designed_index_exists_with_its_definition() {
         ] {
             assert!(names.contains(pkey), "{pkey} missing");
         }
-        assert_eq!(names.len(), 24, "unexpected indexes: {names:?}");
+        assert_eq!(names.len(), 26, "unexpected indexes: {names:?}");
     });
 }
 
@@ -460,6 +476,19 @@ fn every_designed_constraint_exists_with_its_definition() {
                 "UNIQUE (cart_id, product_id)",
             ),
             ("sessions_token_hash_key", "UNIQUE (token_hash)"),
+            ("carts_guest_token_hash_key", "UNIQUE (guest_token_hash)"),
+            (
+                "carts_owner_check",
+                "CHECK (((user_id IS NULL) = (guest_token_hash IS NOT NULL)))",
+            ),
+            (
+                "carts_guest_expires_at_check",
+                "CHECK (((guest_token_hash IS NULL) = (guest_expires_at IS NULL)))",
+            ),
+            (
+                "carts_guest_token_hash_check",
+                "CHECK ((octet_length(guest_token_hash) = 32))",
+            ),
         ] {
             assert_eq!(definition_of(&constraints, name), definition, "{name}");
         }
@@ -467,7 +496,62 @@ fn every_designed_constraint_exists_with_its_definition() {
         assert!(status_check.contains("'open'") && status_check.contains("'checked_out'"));
         assert!(definition_of(&constraints, "carts_checked_out_at_check")
             .contains("checked_out_at IS NOT NULL"));
+        let guest_open = definition_of(&constraints, "carts_guest_open_check");
+        assert!(
+            guest_open.contains("user_id IS NOT NULL") && guest_open.contains("'open'"),
+            "{guest_open}"
+        );
     });
+}
+
+#[test]
+fn a_cart_has_exactly_one_owner_and_a_guest_cart_is_never_an_order() {
+    let violation = |sql: &str| {
+        in_rolled_back_transaction(|conn| {
+            diesel::sql_query(
+                "INSERT INTO users (username, email, password_hash, name)
+                 VALUES ('owner', 'owner@example.com', 'x', 'owner')",
+            )
+            .execute(conn)
+            .unwrap();
+            match diesel::sql_query(sql).execute(conn) {
+                Err(DieselError::DatabaseError(_, info)) => {
+                    info.constraint_name().map(str::to_owned)
+                }
+                other => panic!("{sql}: {other:?}"),
+            }
+        })
+    };
+    let hash = "decode(repeat('ab', 32), 'hex')";
+    let user = "(SELECT id FROM users WHERE username = 'owner')";
+    for (sql, constraint) in [
+        (
+            "INSERT INTO carts (status) VALUES ('open')".to_owned(),
+            "carts_owner_check",
+        ),
+        (
+            format!("INSERT INTO carts (user_id, guest_token_hash, guest_expires_at) VALUES ({user}, {hash}, now())"),
+            "carts_owner_check",
+        ),
+        (
+            format!("INSERT INTO carts (guest_token_hash) VALUES ({hash})"),
+            "carts_guest_expires_at_check",
+        ),
+        (
+            "INSERT INTO carts (guest_token_hash, guest_expires_at) VALUES ('\\x00', now())".to_owned(),
+            "carts_guest_token_hash_check",
+        ),
+        (
+            format!("INSERT INTO carts (guest_token_hash, guest_expires_at, status, checked_out_at) VALUES ({hash}, now(), 'checked_out', now())"),
+            "carts_guest_open_check",
+        ),
+        (
+            format!("INSERT INTO carts (guest_token_hash, guest_expires_at) VALUES ({hash}, now()), ({hash}, now())"),
+            "carts_guest_token_hash_key",
+        ),
+    ] {
+        assert_eq!(violation(&sql).as_deref(), Some(constraint), "{sql}");
+    }
 }
 
 #[test]
@@ -1491,7 +1575,7 @@ fn seed_loads_a_realistic_reproducible_data_set() {
     };
     type CartRow = (
         i32,
-        i32,
+        Option<i32>,
         CartStatus,
         Option<chrono::DateTime<Utc>>,
         Option<String>,
@@ -1586,11 +1670,13 @@ fn seeded_products_span_months_and_seeded_users_have_orders_with_frozen_prices()
         let checked_out_at = order.checked_out_at.expect("an order has checked_out_at");
         assert!(order.created_at <= checked_out_at && checked_out_at <= Utc::now());
     }
-    let open_owners: BTreeSet<i32> = open.iter().map(|cart| cart.user_id).collect();
+    // The seed makes no guest carts: every cart has its user.
+    assert!(carts.iter().all(|cart| cart.user_id.is_some()));
+    let open_owners: BTreeSet<Option<i32>> = open.iter().map(|cart| cart.user_id).collect();
     assert_eq!(open_owners.len(), open.len(), "one open cart per user");
     let keys: BTreeSet<(i32, &str)> = orders
         .iter()
-        .filter_map(|order| Some((order.user_id, order.idempotency_key.as_deref()?)))
+        .filter_map(|order| Some((order.user_id?, order.idempotency_key.as_deref()?)))
         .collect();
     assert!(!keys.is_empty(), "some orders carry an Idempotency-Key");
     assert!(open.iter().all(|cart| cart.idempotency_key.is_none()));
@@ -1625,7 +1711,7 @@ fn seeded_products_span_months_and_seeded_users_have_orders_with_frozen_prices()
     for cart in &carts {
         let (_, at) = registered
             .iter()
-            .find(|(id, _)| *id == cart.user_id)
+            .find(|(id, _)| Some(*id) == cart.user_id)
             .unwrap();
         assert!(
             *at <= cart.created_at,
@@ -1634,9 +1720,13 @@ fn seeded_products_span_months_and_seeded_users_have_orders_with_frozen_prices()
     }
 
     // GET /orders has something to show: the order history of a seeded customer.
-    let history =
-        storefront::repository::orders::list_orders(&mut conn, orders[0].user_id, None, 20)
-            .unwrap();
+    let history = storefront::repository::orders::list_orders(
+        &mut conn,
+        orders[0].user_id.unwrap(),
+        None,
+        20,
+    )
+    .unwrap();
     assert!(!history.is_empty());
     assert!(history.iter().all(|(_, lines)| !lines.is_empty()));
 }

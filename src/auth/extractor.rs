@@ -1,5 +1,7 @@
 //! `AuthUser` and `AdminUser`: extractors that admit a request only with a valid bearer
 //! token (and, for `AdminUser`, an admin account), answering 401 / 403 otherwise.
+//! `CartCredential`: the cart routes' credential, a bearer token or a guest's cart token
+//! (`X-Cart-Token`).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,7 +16,23 @@ use super::token::{hash_token, TokenHash};
 use crate::db::{with_conn, DbPool};
 use crate::error::ApiError;
 use crate::models::UserProfile;
+use crate::repository::carts::{find_guest_cart, CartOwner};
 use crate::repository::sessions;
+
+/// The header a guest sends its cart token in.
+pub const CART_TOKEN_HEADER: &str = "x-cart-token";
+
+/// The hash of the request's `X-Cart-Token`: `None` without the header, `Some(None)` for
+/// a value that cannot be one of our tokens (which names no cart).
+pub fn presented_cart_token_hash(req: &HttpRequest) -> Option<Option<TokenHash>> {
+    let value = req.headers().get(CART_TOKEN_HEADER)?;
+    Some(
+        value
+            .to_str()
+            .ok()
+            .and_then(|token| hash_token(token.trim())),
+    )
+}
 
 /// The user whose unexpired session token came with the request.
 #[derive(Debug, Clone)]
@@ -92,6 +110,88 @@ impl FromRequest for BearerToken {
                 .map(Self)
                 .ok_or(ApiError::Unauthorized),
         )
+    }
+}
+
+/// Who a cart route works for: a user by bearer token, or a guest by cart token. With
+/// both headers `Authorization` wins (a bad bearer token is a 401 even beside a good cart
+/// token); neither is a 401. Checked for form here, looked up by `with_owner` inside the
+/// handler's own blocking call, as `BearerToken` is.
+#[derive(Debug, Clone, Copy)]
+pub enum CartCredential {
+    Bearer(BearerToken),
+    /// `None`: a value that cannot be one of our tokens (so names no cart).
+    Guest(Option<TokenHash>),
+}
+
+impl CartCredential {
+    /// The bearer token; a guest gets 401 saying that this needs an account (checkout).
+    pub fn require_user(self) -> Result<BearerToken, ApiError> {
+        match self {
+            Self::Bearer(token) => Ok(token),
+            Self::Guest(_) => Err(ApiError::AccountRequired),
+        }
+    }
+
+    /// The cart owner this credential names; 401 for an unknown or expired session, or a
+    /// cart token that is unknown, expired or already merged.
+    pub fn owner(&self, conn: &mut PgConnection) -> Result<CartOwner, ApiError> {
+        match self {
+            Self::Bearer(token) => Ok(CartOwner::User(token.authenticate(conn)?.id)),
+            Self::Guest(Some(hash)) => find_guest_cart(conn, hash)?
+                .map(CartOwner::Guest)
+                .ok_or(ApiError::CartTokenRejected),
+            Self::Guest(None) => Err(ApiError::CartTokenRejected),
+        }
+    }
+
+    /// Runs `work` for the credential's cart owner: the lookup and the work share one
+    /// blocking call and one pooled connection.
+    pub async fn with_owner<T, F>(self, pool: &DbPool, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut PgConnection, CartOwner) -> Result<T, ApiError> + Send + 'static,
+    {
+        with_conn(pool, move |conn| {
+            let owner = self.owner(conn)?;
+            work(conn, owner)
+        })
+        .await
+    }
+
+    /// As `BearerToken::report_after_authentication`: a request's own problem goes only
+    /// to a client whose credential is valid.
+    pub async fn report_after_authentication<T>(
+        &self,
+        pool: &DbPool,
+        input: Result<T, actix_web::Error>,
+    ) -> Result<T, actix_web::Error> {
+        match input {
+            Ok(value) => Ok(value),
+            Err(problem) => {
+                self.with_owner(pool, |_, _| Ok(())).await?;
+                Err(problem)
+            }
+        }
+    }
+}
+
+impl FromRequest for CartCredential {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let credential = if req.headers().contains_key(header::AUTHORIZATION) {
+            presented_token_hash(req)
+                .map(|hash| Self::Bearer(BearerToken(hash)))
+                .ok_or(ApiError::Unauthorized)
+        } else {
+            match presented_cart_token_hash(req) {
+                Some(hash) => Ok(Self::Guest(hash)),
+                None => Err(ApiError::Unauthorized),
+            }
+        };
+        std::future::ready(credential)
     }
 }
 

@@ -1,12 +1,15 @@
 //! Authentication: argon2id password hashing, opaque bearer tokens backed by the
-//! `sessions` table, the extractors that guard routes, and the failed-login throttle.
+//! `sessions` table, guest cart tokens, the extractors that guard routes, and the
+//! login, registration and guest-cart throttles.
 
 mod extractor;
 mod password;
 mod throttle;
 mod token;
 
-pub use extractor::{AdminUser, AuthUser, BearerToken};
+pub use extractor::{
+    presented_cart_token_hash, AdminUser, AuthUser, BearerToken, CartCredential, CART_TOKEN_HEADER,
+};
 pub use password::{hash_blocking, Passwords};
 pub use throttle::Throttle;
 pub use token::{hash_token, new_token, TokenHash};

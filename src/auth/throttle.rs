@@ -6,7 +6,7 @@
 //! and mobile carriers put many customers behind one address). When any is used up the
 //! attempt gets 429 before a password is checked. A successful login clears its name and
 //! account and gives its address the attempt back, so only failures add up. Each
-//! registration counts against its client address.
+//! registration, and each guest cart created, counts against its client address.
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -26,14 +26,20 @@ const SWEEP_BATCH: i64 = 1_000;
 pub struct Throttle {
     login: LoginThrottleConfig,
     registration: RateLimit,
+    guest_carts: RateLimit,
     attempts: AtomicU32,
 }
 
 impl Throttle {
-    pub fn new(login: &LoginThrottleConfig, registration: RateLimit) -> Self {
+    pub fn new(
+        login: &LoginThrottleConfig,
+        registration: RateLimit,
+        guest_carts: RateLimit,
+    ) -> Self {
         Self {
             login: login.clone(),
             registration,
+            guest_carts,
             attempts: AtomicU32::new(0),
         }
     }
@@ -88,6 +94,24 @@ impl Throttle {
             key: format!("registration:{address}"),
             max: self.registration.max,
             window: self.registration.window,
+        };
+        self.take(conn, &[counter])
+    }
+
+    /// Counts a guest cart's creation; 429 when the client address has used up its
+    /// allowance.
+    pub fn take_guest_cart(
+        &self,
+        conn: &mut PgConnection,
+        address: Option<IpAddr>,
+    ) -> Result<(), ApiError> {
+        let Some(address) = address else {
+            return Ok(());
+        };
+        let counter = Counter {
+            key: format!("guest-cart:{address}"),
+            max: self.guest_carts.max,
+            window: self.guest_carts.window,
         };
         self.take(conn, &[counter])
     }

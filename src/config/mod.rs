@@ -30,6 +30,10 @@ pub struct Config {
     pub login_throttle: LoginThrottleConfig,
     /// Registrations allowed per client address.
     pub registration_limit: RateLimit,
+    /// How long a guest cart's token works (and the cart is kept) after its creation.
+    pub guest_cart_lifetime: Duration,
+    /// Guest carts created per client address.
+    pub guest_cart_limit: RateLimit,
     /// Longest wait for a password-hashing permit before a 503.
     pub password_queue_timeout: Duration,
     /// Searches that must visit every match (see `SearchConcurrency`).
@@ -307,6 +311,14 @@ impl Config {
             max: vars.number("REGISTRATION_MAX_PER_ADDRESS", 20, 1..=1_000_000)?,
             window: vars.secs("REGISTRATION_WINDOW_SECS", 3_600, 1..=86_400)?,
         };
+        let guest_cart_lifetime =
+            vars.secs("GUEST_CART_LIFETIME_SECS", 2_592_000, 60..=31_536_000)?;
+        // Generous on purpose: a carrier NAT puts many shoppers behind one address, and
+        // each new visitor creates one cart (see the README).
+        let guest_cart_limit = RateLimit {
+            max: vars.number("GUEST_CART_MAX_PER_ADDRESS", 300, 1..=1_000_000)?,
+            window: vars.secs("GUEST_CART_WINDOW_SECS", 3_600, 1..=86_400)?,
+        };
         let password_queue_timeout =
             vars.millis("PASSWORD_QUEUE_TIMEOUT_MS", 2_000, 1..=600_000)?;
         let search_concurrency = SearchConcurrency {
@@ -331,6 +343,8 @@ impl Config {
             session_lifetime,
             login_throttle,
             registration_limit,
+            guest_cart_lifetime,
+            guest_cart_limit,
             password_queue_timeout,
             search_concurrency,
             catalogue_cache_max_age,
@@ -583,10 +597,37 @@ mod tests {
             ("CORS_ALLOWED_ORIGINS", "https://shop.example.com:443"),
             ("CORS_ALLOWED_ORIGINS", "ftp://shop.example.com"),
             ("CORS_ALLOWED_ORIGINS", "https://a.example,*"),
+            ("GUEST_CART_LIFETIME_SECS", "59"),
+            ("GUEST_CART_LIFETIME_SECS", "30d"),
+            ("GUEST_CART_MAX_PER_ADDRESS", "0"),
+            ("GUEST_CART_WINDOW_SECS", "86401"),
         ] {
             let err = config_from(&[URL, (name, value)]).unwrap_err();
             assert_eq!(err.variable, name, "{name}={value} gave {err}");
         }
+    }
+
+    #[test]
+    fn guest_carts_last_30_days_and_are_limited_per_address() {
+        let config = config_from(&[URL]).unwrap();
+        assert_eq!(config.guest_cart_lifetime, Duration::from_secs(2_592_000));
+        assert_eq!(
+            config.guest_cart_limit,
+            RateLimit {
+                max: 300,
+                window: Duration::from_secs(3_600)
+            }
+        );
+        let config = config_from(&[
+            URL,
+            ("GUEST_CART_LIFETIME_SECS", "3600"),
+            ("GUEST_CART_MAX_PER_ADDRESS", "7"),
+            ("GUEST_CART_WINDOW_SECS", "60"),
+        ])
+        .unwrap();
+        assert_eq!(config.guest_cart_lifetime, Duration::from_secs(3_600));
+        assert_eq!(config.guest_cart_limit.max, 7);
+        assert_eq!(config.guest_cart_limit.window, Duration::from_secs(60));
     }
 
     #[test]

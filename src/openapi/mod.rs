@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use utoipa::openapi::path::PathItem;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 mod conventions;
@@ -18,7 +18,7 @@ mod conventions;
 use conventions::Conventions;
 
 use crate::error::ApiError;
-use crate::routes::{carts, health, metrics, orders, products, sessions, users};
+use crate::routes::{carts, guest_carts, health, metrics, orders, products, sessions, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -40,6 +40,7 @@ use crate::routes::{carts, health, metrics, orders, products, sessions, users};
         products::show,
         products::update,
         products::archive,
+        guest_carts::create,
         carts::show,
         carts::add_item,
         carts::set_quantity,
@@ -71,6 +72,15 @@ impl Modify for BearerAuth {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        // A guest's cart token (POST /api/v1/guest-carts), accepted by the cart routes
+        // instead of a bearer token.
+        components.add_security_scheme(
+            "cart_token",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Cart-Token",
+                "A guest cart's token, from POST /api/v1/guest-carts; with Authorization too, Authorization wins",
+            ))),
         );
     }
 }

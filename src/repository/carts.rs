@@ -1,5 +1,10 @@
-//! Queries on `carts` and `cart_items`. Every item query is scoped by the owner's user id,
-//! so one user can never read or change another's cart by guessing an id.
+//! Queries on `carts` and `cart_items`. Every item query is scoped by the cart's owner
+//! (`CartOwner`: a user, or a guest cart's token), so nobody can read or change another's
+//! cart by guessing an id: a guest never reaches a user's lines, nor a user a guest's.
+//!
+//! A guest cart is a row of `carts` with no user, owned by a cart token (only its SHA-256
+//! is stored) until it expires or is merged into a user's open cart at login
+//! (`merge_guest_cart`), which deletes it and so kills its token.
 //!
 //! Cart changes start by touching the open cart row (`UPDATE ... SET updated_at`), which
 //! both tells clients the cart changed and locks the row until the transaction ends;
@@ -21,10 +26,20 @@ use diesel::prelude::*;
 use diesel::sql_types::Integer;
 use diesel::upsert::excluded;
 
+use chrono::{DateTime, Utc};
+
 use super::{ShopError, Shortage};
 use crate::domain::Quantity;
-use crate::models::{Cart, CartItem, CartStatus, NewCart, NewCartItem, Product};
+use crate::models::{Cart, CartItem, CartStatus, NewCart, NewCartItem, NewGuestCart, Product};
 use crate::schema::{cart_items, carts, products};
+
+/// Whose open cart a request works on: a user's (by user id), or a guest cart (by its
+/// cart id, found from a live cart token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CartOwner {
+    User(i32),
+    Guest(i32),
+}
 
 /// A cart (open, or checked out: an order) with its lines and their products.
 pub type CartWithLines = (Cart, Vec<(CartItem, Product)>);
@@ -40,13 +55,13 @@ pub type Precondition<'a> = Option<&'a dyn Fn(&CartWithLines) -> bool>;
 /// cart the condition names nothing current and fails. Must run inside a transaction.
 fn check_precondition(
     conn: &mut PgConnection,
-    user_id: i32,
+    owner: CartOwner,
     precondition: Precondition<'_>,
 ) -> Result<(), ShopError> {
     let Some(holds) = precondition else {
         return Ok(());
     };
-    let cart = lock_open_cart_for_checkout(conn, user_id)?.ok_or(ShopError::PreconditionFailed)?;
+    let cart = lock_owned_cart(conn, owner)?.ok_or(ShopError::PreconditionFailed)?;
     let lines = items_with_products(conn, cart.id)?;
     if holds(&(cart, lines)) {
         Ok(())
@@ -98,6 +113,15 @@ fn open_cart_query(user_id: i32) -> _ {
         .filter(is_open)
 }
 
+/// The guest cart `cart_id` (open, owned by no user), as a query that can still take a
+/// lock clause.
+#[diesel::dsl::auto_type]
+fn guest_cart_query(cart_id: i32) -> _ {
+    carts::table
+        .filter(carts::id.eq(cart_id))
+        .filter(carts::user_id.is_null())
+}
+
 pub fn find_open_cart(conn: &mut PgConnection, user_id: i32) -> QueryResult<Option<Cart>> {
     open_cart_query(user_id)
         .select(Cart::as_select())
@@ -105,13 +129,17 @@ pub fn find_open_cart(conn: &mut PgConnection, user_id: i32) -> QueryResult<Opti
         .optional()
 }
 
-/// The open cart, created if needed, touched and so locked until the transaction ends.
-/// Must run inside a transaction.
-pub fn lock_open_cart_for_change(conn: &mut PgConnection, user_id: i32) -> QueryResult<Cart> {
+/// The open cart, created if needed (a user's; a guest cart exists from its creation),
+/// touched and so locked until the transaction ends. Must run inside a transaction.
+pub fn lock_open_cart_for_change(conn: &mut PgConnection, owner: CartOwner) -> QueryResult<Cart> {
+    let CartOwner::User(user_id) = owner else {
+        // Gone only if merged or swept since its token was checked.
+        return lock_existing_open_cart(conn, owner)?.ok_or(diesel::result::Error::NotFound);
+    };
     // A checkout committing between our insert and update can leave no open cart for an
     // instant; a second round creates the next one.
     for _ in 0..3 {
-        if let Some(cart) = lock_existing_open_cart(conn, user_id)? {
+        if let Some(cart) = lock_existing_open_cart(conn, owner)? {
             return Ok(cart);
         }
         create_open_cart(conn, user_id)?;
@@ -122,12 +150,32 @@ pub fn lock_open_cart_for_change(conn: &mut PgConnection, user_id: i32) -> Query
 /// The open cart, if there is one, with its `updated_at` moved to now: one statement that
 /// locks the row and returns it (changing an existing line must not create a cart as a
 /// side effect of a 404). Rolled back with the rest when the change is refused.
-fn lock_existing_open_cart(conn: &mut PgConnection, user_id: i32) -> QueryResult<Option<Cart>> {
-    diesel::update(open_cart_query(user_id))
-        .set(carts::updated_at.eq(diesel::dsl::now))
-        .returning(Cart::as_returning())
-        .get_result(conn)
-        .optional()
+fn lock_existing_open_cart(conn: &mut PgConnection, owner: CartOwner) -> QueryResult<Option<Cart>> {
+    let touch = carts::updated_at.eq(diesel::dsl::now);
+    match owner {
+        CartOwner::User(user_id) => diesel::update(open_cart_query(user_id))
+            .set(touch)
+            .returning(Cart::as_returning())
+            .get_result(conn)
+            .optional(),
+        CartOwner::Guest(cart_id) => diesel::update(guest_cart_query(cart_id))
+            .set(touch)
+            .returning(Cart::as_returning())
+            .get_result(conn)
+            .optional(),
+    }
+}
+
+/// The owner's open cart locked `FOR UPDATE`; `None` when there is none.
+fn lock_owned_cart(conn: &mut PgConnection, owner: CartOwner) -> QueryResult<Option<Cart>> {
+    match owner {
+        CartOwner::User(user_id) => lock_open_cart_for_checkout(conn, user_id),
+        CartOwner::Guest(cart_id) => guest_cart_query(cart_id)
+            .select(Cart::as_select())
+            .for_update()
+            .first(conn)
+            .optional(),
+    }
 }
 
 /// The open cart locked `FOR UPDATE` (checkout); `None` when the user has none.
@@ -163,21 +211,21 @@ pub fn add_item(
         .get_result(conn)
 }
 
-/// Puts `quantity` more of a live product in the user's open cart, refusing (409) when the
+/// Puts `quantity` more of a live product in the owner's open cart, refusing (409) when the
 /// line would then exceed the stock on hand, or (412) when `precondition` does not hold.
 /// Returns the cart with its lines.
 pub fn add_to_open_cart(
     conn: &mut PgConnection,
-    user_id: i32,
+    owner: CartOwner,
     product_id: i32,
     quantity: Quantity,
     precondition: Precondition<'_>,
 ) -> Result<CartWithLines, ShopError> {
     change_cart(conn, |conn| {
-        check_precondition(conn, user_id, precondition)?;
+        check_precondition(conn, owner, precondition)?;
         // The cart row first: it serialises this cart's changes, so the line read below
         // cannot change before the upsert that follows it.
-        let cart = lock_open_cart_for_change(conn, user_id)?;
+        let cart = lock_open_cart_for_change(conn, owner)?;
         let added: Added = diesel::sql_query(ADD_WITHIN_STOCK)
             .bind::<Integer, _>(cart.id)
             .bind::<Integer, _>(product_id)
@@ -227,18 +275,18 @@ struct Added {
     added: bool,
 }
 
-/// Sets the quantity of a line of the user's open cart, within the stock on hand, when
+/// Sets the quantity of a line of the owner's open cart, within the stock on hand, when
 /// `precondition` holds.
 pub fn set_quantity_in_open_cart(
     conn: &mut PgConnection,
-    user_id: i32,
+    owner: CartOwner,
     item_id: i32,
     quantity: Quantity,
     precondition: Precondition<'_>,
 ) -> Result<CartWithLines, ShopError> {
     change_cart(conn, |conn| {
-        check_precondition(conn, user_id, precondition)?;
-        let cart = lock_existing_open_cart(conn, user_id)?.ok_or(ShopError::NotFound)?;
+        check_precondition(conn, owner, precondition)?;
+        let cart = lock_existing_open_cart(conn, owner)?.ok_or(ShopError::NotFound)?;
         let (item, product) = cart_items::table
             .inner_join(products::table)
             .filter(cart_items::id.eq(item_id))
@@ -251,31 +299,61 @@ pub fn set_quantity_in_open_cart(
         if let Some(shortage) = shortage {
             return Err(ShopError::InsufficientStock(vec![shortage]));
         }
-        set_item_quantity(conn, user_id, item_id, quantity.get())?;
+        diesel::update(cart_items::table.find(item.id))
+            .set(cart_items::quantity.eq(quantity.get()))
+            .execute(conn)?;
         Ok((cart.clone(), items_with_products(conn, cart.id)?))
     })
 }
 
-/// Removes a line from the user's open cart when `precondition` holds. Returns the cart
+/// Removes a line from the owner's open cart when `precondition` holds. Returns the cart
 /// as it is afterwards.
 pub fn remove_from_open_cart(
     conn: &mut PgConnection,
-    user_id: i32,
+    owner: CartOwner,
     item_id: i32,
     precondition: Precondition<'_>,
 ) -> Result<CartWithLines, ShopError> {
     change_cart(conn, |conn| {
-        check_precondition(conn, user_id, precondition)?;
-        let cart = lock_existing_open_cart(conn, user_id)?.ok_or(ShopError::NotFound)?;
-        remove_item(conn, user_id, item_id).map_err(ShopError::from_not_found)?;
+        check_precondition(conn, owner, precondition)?;
+        let cart = lock_existing_open_cart(conn, owner)?.ok_or(ShopError::NotFound)?;
+        // Scoped by the locked cart: an item id of another cart (a user's, a guest's)
+        // deletes nothing and is a 404.
+        let deleted = diesel::delete(
+            cart_items::table
+                .find(item_id)
+                .filter(cart_items::cart_id.eq(cart.id)),
+        )
+        .execute(conn)?;
+        if deleted == 0 {
+            return Err(ShopError::NotFound);
+        }
         let lines = items_with_products(conn, cart.id)?;
         Ok((cart, lines))
     })
 }
 
+/// The owner's open cart with its lines (a user's is created on first need).
+pub fn open_cart_with_lines(
+    conn: &mut PgConnection,
+    owner: CartOwner,
+) -> QueryResult<CartWithLines> {
+    match owner {
+        CartOwner::User(user_id) => user_cart_with_lines(conn, user_id),
+        CartOwner::Guest(cart_id) => {
+            // Gone only if merged or swept since its token was checked.
+            let cart = guest_cart_query(cart_id)
+                .select(Cart::as_select())
+                .first(conn)?;
+            let lines = items_with_products(conn, cart.id)?;
+            Ok((cart, lines))
+        }
+    }
+}
+
 /// The user's open cart (created on first need) with its lines: one query when the cart
 /// has lines (each row carries the cart), a second only for an empty or missing cart.
-pub fn open_cart_with_lines(conn: &mut PgConnection, user_id: i32) -> QueryResult<CartWithLines> {
+fn user_cart_with_lines(conn: &mut PgConnection, user_id: i32) -> QueryResult<CartWithLines> {
     let rows: Vec<(Cart, CartItem, Product)> = cart_items::table
         .inner_join(carts::table)
         .inner_join(products::table)
@@ -350,4 +428,135 @@ pub fn remove_item(conn: &mut PgConnection, user_id: i32, item_id: i32) -> Query
     } else {
         Ok(())
     }
+}
+
+/// Creates an empty guest cart owned by the token whose SHA-256 is `token_hash`.
+pub fn create_guest_cart(
+    conn: &mut PgConnection,
+    token_hash: &[u8],
+    expires_at: DateTime<Utc>,
+) -> QueryResult<Cart> {
+    diesel::insert_into(carts::table)
+        .values(&NewGuestCart {
+            guest_token_hash: token_hash,
+            guest_expires_at: expires_at,
+        })
+        .returning(Cart::as_returning())
+        .get_result(conn)
+}
+
+/// The id of the guest cart a live (unexpired, unmerged) cart token owns.
+pub fn find_guest_cart(conn: &mut PgConnection, token_hash: &[u8]) -> QueryResult<Option<i32>> {
+    carts::table
+        .filter(carts::guest_token_hash.eq(token_hash))
+        .filter(carts::guest_expires_at.gt(diesel::dsl::now))
+        .select(carts::id)
+        .first(conn)
+        .optional()
+}
+
+/// Deletes up to `limit` expired guest carts (their lines go with them); returns how
+/// many. Bounded, so the request that sweeps pays for a batch, never for a backlog.
+pub fn sweep_expired_guest_carts(conn: &mut PgConnection, limit: i64) -> QueryResult<usize> {
+    diesel::sql_query(
+        "DELETE FROM carts WHERE id IN (
+             SELECT id FROM carts
+             WHERE guest_expires_at IS NOT NULL AND guest_expires_at <= now()
+             LIMIT $1)",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(limit)
+    .execute(conn)
+}
+
+/// What merging a guest cart at login did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CartMerge {
+    /// Guest lines whose units (all or some) went into the user's cart.
+    pub merged_lines: u32,
+    /// Lines that would have exceeded the stock on hand or the per-line maximum.
+    pub capped: Vec<CappedLine>,
+    /// Products of guest lines left out because they were archived.
+    pub dropped: Vec<i32>,
+}
+
+/// A merged line held back: the user's and the guest's units together (`requested`) and
+/// what the line now has (`kept`, 0 when nothing of the product is left in stock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CappedLine {
+    pub product_id: i32,
+    pub requested: i32,
+    pub kept: i32,
+}
+
+/// Merges the guest cart owned by the live token `token_hash` into the user's open cart
+/// (created if needed) and deletes the guest cart, which kills the token. One
+/// transaction: the guest cart is locked first (`FOR UPDATE`), so two logins with one
+/// token merge once (the second finds no cart and merges nothing), then the user's open
+/// cart (touched, as every cart change is). The same product adds up, capped at the
+/// stock on hand and at the per-line maximum (the user's own units are never taken
+/// away); archived products are dropped. `None` when the token names no live guest cart.
+pub fn merge_guest_cart(
+    conn: &mut PgConnection,
+    token_hash: &[u8],
+    user_id: i32,
+) -> QueryResult<Option<CartMerge>> {
+    conn.transaction(|conn| {
+        let guest: Option<Cart> = carts::table
+            .filter(carts::guest_token_hash.eq(token_hash))
+            .filter(carts::guest_expires_at.gt(diesel::dsl::now))
+            .select(Cart::as_select())
+            .for_update()
+            .first(conn)
+            .optional()?;
+        let Some(guest) = guest else {
+            return Ok(None);
+        };
+        let guest_lines = items_with_products(conn, guest.id)?;
+        let mut merge = CartMerge::default();
+        if !guest_lines.is_empty() {
+            let cart = lock_open_cart_for_change(conn, CartOwner::User(user_id))?;
+            let own: Vec<CartItem> = cart_items::table
+                .filter(cart_items::cart_id.eq(cart.id))
+                .select(CartItem::as_select())
+                .load(conn)?;
+            for (line, product) in guest_lines {
+                if product.archived_at.is_some() {
+                    merge.dropped.push(product.id);
+                    continue;
+                }
+                let had = own
+                    .iter()
+                    .find(|item| item.product_id == product.id)
+                    .map_or(0, |item| item.quantity);
+                let requested = had.saturating_add(line.quantity);
+                let kept = requested
+                    .min(product.inventory_count)
+                    .min(Quantity::MAX)
+                    .max(had);
+                if kept < requested {
+                    merge.capped.push(CappedLine {
+                        product_id: product.id,
+                        requested,
+                        kept,
+                    });
+                }
+                if kept > had {
+                    diesel::insert_into(cart_items::table)
+                        .values(&NewCartItem {
+                            cart_id: cart.id,
+                            product_id: product.id,
+                            quantity: kept,
+                        })
+                        .on_conflict((cart_items::cart_id, cart_items::product_id))
+                        .do_update()
+                        .set(cart_items::quantity.eq(excluded(cart_items::quantity)))
+                        .execute(conn)?;
+                    merge.merged_lines += 1;
+                }
+            }
+        }
+        // Its lines go with it (ON DELETE CASCADE); the token now names nothing.
+        diesel::delete(carts::table.find(guest.id)).execute(conn)?;
+        Ok(Some(merge))
+    })
 }

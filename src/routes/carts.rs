@@ -12,7 +12,7 @@ use super::conditional::{etag_of, json_bytes, IfMatch, TagCondition};
 use super::extract::{whole_number, ApiJson};
 use super::responses;
 use super::schemas::string_enum;
-use crate::auth::BearerToken;
+use crate::auth::CartCredential;
 use crate::db::DbPool;
 use crate::domain::{format_money, Quantity};
 use crate::error::{ApiError, FieldError, Problem};
@@ -132,16 +132,17 @@ impl Line {
 
 /// Get the open cart.
 ///
-/// The user's open cart (created on first need) with its lines, product names, current
+/// The user's open cart (created on first need), or a guest's (`X-Cart-Token` instead of
+/// `Authorization`; with both, `Authorization` wins), with its lines, product names, current
 /// unit prices, line totals, the total and the item count. A line whose product was
 /// archived stays readable, `available: false`, and is left out of the total. The `ETag`
 /// names the cart's current version, for `If-Match` on the changes.
-#[utoipa::path(get, path = "/api/v1/cart", operation_id = "get_cart", tag = "cart", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/cart", operation_id = "get_cart", tag = "cart", security(("bearer" = []), ("cart_token" = [])),
     responses((status = 200, description = "The open cart", body = CartResponse, headers(("ETag" = String, description = "The cart's current version (a digest of the cart as shown); every change to the cart changes it. Send it in If-Match to change the cart only while it is as read."))), responses::Unauthorized, responses::Unavailable))]
-async fn show(pool: web::Data<DbPool>, token: BearerToken) -> Result<HttpResponse, ApiError> {
+async fn show(pool: web::Data<DbPool>, token: CartCredential) -> Result<HttpResponse, ApiError> {
     let cart = token
-        .with_user(&pool, |conn, user_id| {
-            Ok(carts::open_cart_with_lines(conn, user_id)?)
+        .with_owner(&pool, |conn, owner| {
+            Ok(carts::open_cart_with_lines(conn, owner)?)
         })
         .await?;
     tagged(HttpResponse::Ok(), cart)
@@ -212,14 +213,15 @@ pub struct AddItemRequest {
 /// Adds units of a live product; a product already in the cart adds to its line (one
 /// atomic upsert). 409 `insufficient_stock` when the line would exceed the stock on
 /// hand. Answers 201 with the cart and its new `ETag`. With `If-Match`, only if the cart
-/// still has that tag (412 `precondition_failed` otherwise, nothing changed).
-#[utoipa::path(post, path = "/api/v1/cart/items", operation_id = "add_cart_item", tag = "cart", security(("bearer" = [])), request_body = AddItemRequest, params(IfMatch),
+/// still has that tag (412 `precondition_failed` otherwise, nothing changed). A guest
+/// sends `X-Cart-Token` instead of `Authorization`.
+#[utoipa::path(post, path = "/api/v1/cart/items", operation_id = "add_cart_item", tag = "cart", security(("bearer" = []), ("cart_token" = [])), request_body = AddItemRequest, params(IfMatch),
     responses((status = 201, description = "Added; the cart", body = CartResponse, headers(("ETag" = String, description = "The cart's current version (a digest of the cart as shown); every change to the cart changes it. Send it in If-Match to change the cart only while it is as read."))),
         responses::BadRequest, responses::Unauthorized, (status = 404, description = "No such product, or archived", body = Problem, content_type = "application/problem+json"), responses::OutOfStock, responses::PreconditionFailed, responses::TooLarge, responses::Invalid, responses::Unavailable))]
 async fn add_item(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    token: BearerToken,
+    token: CartCredential,
     body: Result<ApiJson<AddItemRequest>, actix_web::Error>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let input = body.and_then(|body| {
@@ -235,11 +237,11 @@ async fn add_item(
     let (product_id, quantity) = token.report_after_authentication(&pool, input).await?;
     let condition = if_match(&req);
     let cart = token
-        .with_user(&pool, move |conn, user_id| {
+        .with_owner(&pool, move |conn, owner| {
             with_condition(condition, |precondition| {
                 Ok(carts::add_to_open_cart(
                     conn,
-                    user_id,
+                    owner,
                     product_id,
                     quantity,
                     precondition,
@@ -263,17 +265,17 @@ pub struct SetQuantityRequest {
 
 /// Set a cart line's quantity.
 ///
-/// Sets the quantity of a line of the user's open cart (1 to 999, within the stock on
-/// hand). Another user's line is 404. With `If-Match`, only if the cart still has that
+/// Sets the quantity of a line of the open cart (the user's, or with `X-Cart-Token` a
+/// guest's; 1 to 999, within the stock on hand). A line of another cart is 404. With `If-Match`, only if the cart still has that
 /// tag (412 `precondition_failed` otherwise, nothing changed).
-#[utoipa::path(patch, path = "/api/v1/cart/items/{item_id}", operation_id = "set_cart_item_quantity", tag = "cart", security(("bearer" = [])), request_body = SetQuantityRequest,
+#[utoipa::path(patch, path = "/api/v1/cart/items/{item_id}", operation_id = "set_cart_item_quantity", tag = "cart", security(("bearer" = []), ("cart_token" = [])), request_body = SetQuantityRequest,
     params(("item_id" = i32, Path, description = "Cart line id"), IfMatch),
     responses((status = 200, description = "Changed; the cart", body = CartResponse, headers(("ETag" = String, description = "The cart's current version (a digest of the cart as shown); every change to the cart changes it. Send it in If-Match to change the cart only while it is as read."))),
         responses::BadRequest, responses::Unauthorized, (status = 404, description = "No such line in your cart", body = Problem, content_type = "application/problem+json"), responses::OutOfStock, responses::PreconditionFailed, responses::TooLarge, responses::Invalid, responses::Unavailable))]
 async fn set_quantity(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    token: BearerToken,
+    token: CartCredential,
     item_id: web::Path<i32>,
     body: Result<ApiJson<SetQuantityRequest>, actix_web::Error>,
 ) -> Result<HttpResponse, actix_web::Error> {
@@ -282,11 +284,11 @@ async fn set_quantity(
     let item_id = item_id.into_inner();
     let condition = if_match(&req);
     let cart = token
-        .with_user(&pool, move |conn, user_id| {
+        .with_owner(&pool, move |conn, owner| {
             with_condition(condition, |precondition| {
                 Ok(carts::set_quantity_in_open_cart(
                     conn,
-                    user_id,
+                    owner,
                     item_id,
                     quantity,
                     precondition,
@@ -299,26 +301,27 @@ async fn set_quantity(
 
 /// Remove a cart line.
 ///
-/// Removes a line of the user's open cart. Another user's line is 404. The 204 carries
+/// Removes a line of the open cart (the user's, or with `X-Cart-Token` a guest's). A line
+/// of another cart is 404. The 204 carries
 /// the `ETag` of the cart as the removal left it. With `If-Match`, only if the cart still
 /// has that tag (412 `precondition_failed` otherwise, nothing changed).
-#[utoipa::path(delete, path = "/api/v1/cart/items/{item_id}", operation_id = "remove_cart_item", tag = "cart", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/cart/items/{item_id}", operation_id = "remove_cart_item", tag = "cart", security(("bearer" = []), ("cart_token" = [])),
     params(("item_id" = i32, Path, description = "Cart line id"), IfMatch),
     responses((status = 204, description = "Removed", headers(("ETag" = String, description = "The cart's current version (a digest of the cart as shown); every change to the cart changes it. Send it in If-Match to change the cart only while it is as read."))), responses::Unauthorized, (status = 404, description = "No such line in your cart", body = Problem, content_type = "application/problem+json"), responses::PreconditionFailed, responses::Unavailable))]
 async fn remove_item(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    token: BearerToken,
+    token: CartCredential,
     item_id: web::Path<i32>,
 ) -> Result<HttpResponse, ApiError> {
     let item_id = item_id.into_inner();
     let condition = if_match(&req);
     let cart = token
-        .with_user(&pool, move |conn, user_id| {
+        .with_owner(&pool, move |conn, owner| {
             with_condition(condition, |precondition| {
                 Ok(carts::remove_from_open_cart(
                     conn,
-                    user_id,
+                    owner,
                     item_id,
                     precondition,
                 )?)
@@ -363,17 +366,21 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
 /// `insufficient_stock` lists each short line; 422 `empty_cart` for an empty cart. With
 /// an `Idempotency-Key`, a retry returns the first order again with
 /// `Idempotent-Replayed: true`. With `If-Match`, only if the cart still has that tag, its
-/// prices included (412 `precondition_failed` otherwise, nothing changed).
+/// prices included (412 `precondition_failed` otherwise, nothing changed). Needs an
+/// account: a guest (cart token only) gets 401 saying to log in, which merges the guest
+/// cart into the account's.
 #[utoipa::path(post, path = "/api/v1/cart/checkout", operation_id = "check_out", tag = "cart", security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "Makes a retried checkout return the first order (1-255 visible ASCII characters)"), IfMatch),
     responses((status = 201, description = "Order placed (or replayed: Idempotent-Replayed: true); Location: /api/v1/orders/{id}", body = CartResponse,
             headers(("Idempotent-Replayed" = String, description = "`true` when this is the first order again, for a retried Idempotency-Key; absent otherwise"))),
-        responses::BadRequest, responses::Unauthorized, responses::OutOfStock, responses::PreconditionFailed, (status = 422, description = "Empty cart (empty_cart), or the key was used for another cart", body = Problem, content_type = "application/problem+json"), responses::Unavailable))]
+        responses::BadRequest, (status = 401, description = "Missing, unknown, expired or revoked bearer token; or only a cart token (a guest), whose detail says to log in: checkout needs an account", body = Problem, content_type = "application/problem+json"), responses::OutOfStock, responses::PreconditionFailed, (status = 422, description = "Empty cart (empty_cart), or the key was used for another cart", body = Problem, content_type = "application/problem+json"), responses::Unavailable))]
 async fn checkout(
     req: HttpRequest,
     pool: web::Data<DbPool>,
-    token: BearerToken,
+    credential: CartCredential,
 ) -> Result<HttpResponse, actix_web::Error> {
+    // A guest's cart is merged into an account's at login; it is never checked out.
+    let token = credential.require_user()?;
     let key = idempotency_key(&req).map_err(actix_web::Error::from);
     let key = token.report_after_authentication(&pool, key).await?;
     let condition = if_match(&req);

@@ -5,6 +5,7 @@ pub mod carts;
 mod conditional;
 mod cursor;
 pub mod extract;
+pub mod guest_carts;
 pub mod health;
 pub mod metrics;
 pub mod orders;
@@ -27,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(users::configure)
                 .configure(sessions::configure)
                 .configure(products::configure)
+                .configure(guest_carts::configure)
                 .configure(carts::configure)
                 .configure(orders::configure),
         );

@@ -10,12 +10,13 @@ use super::extract::ApiJson;
 use super::responses;
 use super::schemas::string_enum;
 use super::users::UserResponse;
-use crate::auth::{new_token, AuthUser, Passwords, Throttle};
+use crate::auth::{new_token, presented_cart_token_hash, AuthUser, Passwords, Throttle};
 use crate::config::Config;
 use crate::db::{with_conn, DbPool};
 use crate::error::{ApiError, Problem};
 use crate::models::NewSession;
-use crate::repository::{sessions, users};
+use crate::repository::carts::{merge_guest_cart, CartMerge};
+use crate::repository::{in_transaction, sessions, users};
 use crate::telemetry::client_addr;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -39,6 +40,49 @@ pub struct SessionResponse<'a> {
     token_type: &'static str,
     expires_at: DateTime<Utc>,
     user: UserResponse<'a>,
+    /// What logging in with `X-Cart-Token` did to the guest cart; null without the
+    /// header. A token that names no live guest cart (unknown, expired, or merged by an
+    /// earlier login) merges nothing: zero lines, nothing capped or dropped.
+    #[schema(required = true)]
+    cart_merge: Option<CartMergeResponse>,
+}
+
+/// The guest cart merged into the user's open cart at login.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CartMergeResponse {
+    /// Guest lines whose units (all or some) went into the user's cart.
+    merged_lines: u32,
+    /// Lines held back by the stock on hand or the per-line maximum (999).
+    capped: Vec<CappedLineResponse>,
+    /// Products of guest lines left out because they were archived.
+    dropped: Vec<i32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CappedLineResponse {
+    product_id: i32,
+    /// The user's and the guest's units of the product together.
+    requested: i32,
+    /// The units the user's cart line has now (0: none left in stock, no line).
+    kept: i32,
+}
+
+impl From<CartMerge> for CartMergeResponse {
+    fn from(merge: CartMerge) -> Self {
+        Self {
+            merged_lines: merge.merged_lines,
+            capped: merge
+                .capped
+                .into_iter()
+                .map(|line| CappedLineResponse {
+                    product_id: line.product_id,
+                    requested: line.requested,
+                    kept: line.kept,
+                })
+                .collect(),
+            dropped: merge.dropped,
+        }
+    }
 }
 
 /// `token_type` is always `Bearer`.
@@ -53,7 +97,14 @@ fn bearer_schema() -> utoipa::openapi::Object {
 /// the same 401. Failed logins are limited per login, per account and per client
 /// address, across all instances (429 + Retry-After). The response is `Cache-Control:
 /// no-store`.
+///
+/// With `X-Cart-Token`, a successful login also merges that guest cart into the user's
+/// open cart (one transaction): the same product adds up, capped at the stock on hand
+/// and at 999; archived products are dropped; the guest cart is closed and its token
+/// stops working. `cart_merge` says what happened. A token that names no live guest cart
+/// merges nothing and never fails the login; a failed login merges nothing.
 #[utoipa::path(post, path = "/api/v1/sessions", operation_id = "log_in", tag = "accounts", request_body = LoginRequest,
+    params(("X-Cart-Token" = Option<String>, Header, nullable = false, description = "A guest cart's token (POST /api/v1/guest-carts): merged into the user's open cart at login")),
     responses((status = 200, description = "Logged in", body = SessionResponse),
         responses::BadRequest, (status = 401, description = "Unknown login or wrong password", body = Problem, content_type = "application/problem+json"), responses::TooLarge, responses::Invalid,
         (status = 429, description = "Too many failed logins for this login or address (Retry-After)", body = Problem, content_type = "application/problem+json"), responses::Unavailable, responses::Bug))]
@@ -67,6 +118,8 @@ async fn log_in(
 ) -> Result<HttpResponse, ApiError> {
     let LoginRequest { login, password } = body.into_inner();
     let address = client_addr(&req);
+    // `Some(None)`: a header that cannot be one of our tokens, which merges nothing.
+    let cart_token = presented_cart_token_hash(&req);
 
     // One hop: find the account, then count the attempt against the name, the account
     // and the address (429 when any is used up) before any password is checked.
@@ -98,17 +151,29 @@ async fn log_in(
         .map_err(|err| ApiError::Internal(format!("session lifetime: {err}")))?;
     let expires_at = Utc::now() + lifetime;
     let user_id = user.profile.id;
-    let session = with_conn(&pool, move |conn| {
+    let (session, cart_merge) = with_conn(&pool, move |conn| {
         throttle.login_succeeded(conn, &login, address, user_id)?;
         sessions::delete_expired_for(conn, user_id)?;
-        Ok(sessions::insert(
-            conn,
-            &NewSession {
-                user_id,
-                token_hash: &token_hash,
-                expires_at,
-            },
-        )?)
+        // The merge and the session commit together: a login that fails here leaves the
+        // guest cart (and its token) as they were, for the retry.
+        in_transaction(conn, |conn| {
+            let cart_merge = match cart_token {
+                None => None,
+                Some(None) => Some(CartMerge::default()),
+                Some(Some(cart_token)) => {
+                    Some(merge_guest_cart(conn, &cart_token, user_id)?.unwrap_or_default())
+                }
+            };
+            let session = sessions::insert(
+                conn,
+                &NewSession {
+                    user_id,
+                    token_hash: &token_hash,
+                    expires_at,
+                },
+            )?;
+            Ok((session, cart_merge))
+        })
     })
     .await?;
     // The body is a credential: no cache, shared or private, may keep it.
@@ -119,6 +184,7 @@ async fn log_in(
             token_type: "Bearer",
             expires_at: session.expires_at,
             user: UserResponse::from(&user.profile),
+            cart_merge: cart_merge.map(CartMergeResponse::from),
         }))
 }
 

@@ -61,7 +61,7 @@ async fn a_listed_origin_gets_a_preflight_answer_and_headers_on_every_response()
         &app,
         SHOP,
         "POST",
-        "authorization,content-type,idempotency-key,if-match",
+        "authorization,content-type,idempotency-key,if-match,x-cart-token",
     )
     .await;
     assert!(answer.status().is_success(), "{}", answer.status());
@@ -80,6 +80,7 @@ async fn a_listed_origin_gets_a_preflight_answer_and_headers_on_every_response()
         "if-match",
         "if-none-match",
         "if-modified-since",
+        "x-cart-token",
     ] {
         assert!(allowed.contains(name), "{allowed}");
     }

@@ -97,6 +97,8 @@ const ANONYMOUS_BODYLESS: &[(&str, &str, u16)] = &[
     ("PATCH", "/api/v1/products/1", 401),
     ("DELETE", "/api/v1/products/1", 401),
     ("POST", "/api/v1/sessions", 400),
+    // Anyone may create a guest cart: 201 with no body.
+    ("POST", "/api/v1/guest-carts", 201),
     ("DELETE", "/api/v1/sessions/current", 401),
     ("POST", "/api/v1/users", 400),
     ("GET", "/api/v1/users/me", 401),

@@ -12,6 +12,7 @@ mod conditional;
 mod cors;
 mod errors;
 mod faults;
+mod guest_carts;
 mod health;
 mod helpers;
 mod memory;

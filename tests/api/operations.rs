@@ -91,6 +91,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("patch", "/api/v1/users/me"),
     ("post", "/api/v1/sessions"),
     ("delete", "/api/v1/sessions/current"),
+    ("post", "/api/v1/guest-carts"),
     ("get", "/api/v1/products"),
     ("post", "/api/v1/products"),
     ("get", "/api/v1/products/{id}"),
@@ -139,6 +140,8 @@ async fn the_openapi_document_describes_every_route() {
         "UserResponse",
         "SessionResponse",
         "StockShortage",
+        "GuestCartResponse",
+        "CartMergeResponse",
     ] {
         assert!(schemas.contains_key(schema), "{schema} missing");
     }

@@ -276,6 +276,12 @@ pub fn test_config(db: &TestDb, bind_addr: std::net::SocketAddr) -> Config {
             max: 10_000,
             window: Duration::from_secs(3600),
         },
+        guest_cart_lifetime: Duration::from_secs(86_400),
+        // Tests create many guest carts from one address; the limit's own test lowers it.
+        guest_cart_limit: RateLimit {
+            max: 10_000,
+            window: Duration::from_secs(3600),
+        },
         password_queue_timeout: Duration::from_secs(10),
         // As in production; the lane's own test narrows it.
         search_concurrency: SearchConcurrency {

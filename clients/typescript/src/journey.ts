@@ -389,6 +389,54 @@ async function journey(): Promise<void> {
     equal(step, "teapot unit_price (frozen)", lineFor(step, read.body, teapot.id).unit_price, teapot.price);
     pass(step, `200, order ${read.body.id}: ${read.body.items.length} lines, total ${read.body.total}`);
 
+    // --- guest cart, merged at login ---------------------------------------------------
+    step = "a guest creates a cart (POST /guest-carts)";
+    const guestCart = await expectBody(step, 201, anonymous.POST("/api/v1/guest-carts"));
+    check(step, guestCart.body.token.length === 43, `token of ${guestCart.body.token.length} characters`);
+    check(step, Date.parse(guestCart.body.expires_at) > Date.now(), `expires_at ${guestCart.body.expires_at} not in the future`);
+    equal(step, "items", guestCart.body.cart.items.length, 0);
+    const guest = createClient<paths>({ baseUrl, headers: { "X-Cart-Token": guestCart.body.token } });
+    pass(step, `201, cart ${guestCart.body.cart.id} until ${guestCart.body.expires_at}`);
+
+    step = "the guest adds 2 mugs with X-Cart-Token (POST /cart/items)";
+    const guestLines = (await expectBody(step, 201, guest.POST("/api/v1/cart/items", { body: { product_id: mug.id, quantity: 2 } }))).body;
+    equal(step, "cart id", guestLines.id, guestCart.body.cart.id);
+    equal(step, "mug quantity", lineFor(step, guestLines, mug.id).quantity, 2);
+    pass(step, `201, total ${guestLines.total}`);
+
+    step = "a guest cannot check out (POST /cart/checkout)";
+    await expectProblem(step, 401, "unauthorized", guest.POST("/api/v1/cart/checkout", {}));
+    pass(step, "401 unauthorized: log in first");
+
+    step = "log in with the cart token: the guest cart is merged (POST /sessions)";
+    const mergedSession = await expectBody(
+        step,
+        200,
+        anonymous.POST("/api/v1/sessions", {
+            body: { login: username, password },
+            params: { header: { "X-Cart-Token": guestCart.body.token } },
+        }),
+    );
+    const merge = mergedSession.body.cart_merge;
+    if (merge === null || merge === undefined) {
+        return fail(step, "cart_merge is null");
+    }
+    equal(step, "merged_lines", merge.merged_lines, 1);
+    equal(step, "capped", merge.capped.length, 0);
+    equal(step, "dropped", merge.dropped.length, 0);
+    const mergedShopper = withToken(mergedSession.body.token);
+    const mergedCart = (await expectBody(step, 200, mergedShopper.GET("/api/v1/cart"))).body;
+    equal(step, "mug quantity in the shopper's cart", lineFor(step, mergedCart, mug.id).quantity, 2);
+    pass(step, `200, cart_merge merged ${merge.merged_lines} line into cart ${mergedCart.id}`);
+
+    step = "the merged cart token is refused (GET /cart)";
+    await expectProblem(step, 401, "unauthorized", guest.GET("/api/v1/cart"));
+    pass(step, "401 unauthorized");
+
+    step = "log the merged session out (DELETE /sessions/current)";
+    await expectEmpty(step, 204, mergedShopper.DELETE("/api/v1/sessions/current"));
+    pass(step, "204");
+
     // --- log out ----------------------------------------------------------------------
     step = "log out (DELETE /sessions/current)";
     await expectEmpty(step, 204, shopper.DELETE("/api/v1/sessions/current"));

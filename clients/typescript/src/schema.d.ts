@@ -13,7 +13,8 @@ export interface paths {
         };
         /**
          * Get the open cart.
-         * @description The user's open cart (created on first need) with its lines, product names, current
+         * @description The user's open cart (created on first need), or a guest's (`X-Cart-Token` instead of
+         *     `Authorization`; with both, `Authorization` wins), with its lines, product names, current
          *     unit prices, line totals, the total and the item count. A line whose product was
          *     archived stays readable, `available: false`, and is left out of the total. The `ETag`
          *     names the cart's current version, for `If-Match` on the changes.
@@ -47,7 +48,9 @@ export interface paths {
          *     `insufficient_stock` lists each short line; 422 `empty_cart` for an empty cart. With
          *     an `Idempotency-Key`, a retry returns the first order again with
          *     `Idempotent-Replayed: true`. With `If-Match`, only if the cart still has that tag, its
-         *     prices included (412 `precondition_failed` otherwise, nothing changed).
+         *     prices included (412 `precondition_failed` otherwise, nothing changed). Needs an
+         *     account: a guest (cart token only) gets 401 saying to log in, which merges the guest
+         *     cart into the account's.
          */
         post: operations["check_out"];
         delete?: never;
@@ -70,7 +73,8 @@ export interface paths {
          * @description Adds units of a live product; a product already in the cart adds to its line (one
          *     atomic upsert). 409 `insufficient_stock` when the line would exceed the stock on
          *     hand. Answers 201 with the cart and its new `ETag`. With `If-Match`, only if the cart
-         *     still has that tag (412 `precondition_failed` otherwise, nothing changed).
+         *     still has that tag (412 `precondition_failed` otherwise, nothing changed). A guest
+         *     sends `X-Cart-Token` instead of `Authorization`.
          */
         post: operations["add_cart_item"];
         delete?: never;
@@ -91,7 +95,8 @@ export interface paths {
         post?: never;
         /**
          * Remove a cart line.
-         * @description Removes a line of the user's open cart. Another user's line is 404. The 204 carries
+         * @description Removes a line of the open cart (the user's, or with `X-Cart-Token` a guest's). A line
+         *     of another cart is 404. The 204 carries
          *     the `ETag` of the cart as the removal left it. With `If-Match`, only if the cart still
          *     has that tag (412 `precondition_failed` otherwise, nothing changed).
          */
@@ -100,11 +105,36 @@ export interface paths {
         head?: never;
         /**
          * Set a cart line's quantity.
-         * @description Sets the quantity of a line of the user's open cart (1 to 999, within the stock on
-         *     hand). Another user's line is 404. With `If-Match`, only if the cart still has that
+         * @description Sets the quantity of a line of the open cart (the user's, or with `X-Cart-Token` a
+         *     guest's; 1 to 999, within the stock on hand). A line of another cart is 404. With `If-Match`, only if the cart still has that
          *     tag (412 `precondition_failed` otherwise, nothing changed).
          */
         patch: operations["set_cart_item_quantity"];
+        trace?: never;
+    };
+    "/api/v1/guest-carts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a guest cart.
+         * @description An empty cart for a shopper without an account, and the cart token that owns it
+         *     (256 random bits; only its SHA-256 is stored), valid until `expires_at`. Send it as
+         *     `X-Cart-Token` to `GET /cart`, `POST /cart/items`, `PATCH` and `DELETE
+         *     /cart/items/{item_id}`; log in (`POST /sessions`) with it to merge the cart into the
+         *     account's. Creation is limited per client address (429 + Retry-After). The response
+         *     is `Cache-Control: no-store`; its `ETag` names the cart's version, for `If-Match`.
+         */
+        post: operations["create_guest_cart"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/orders": {
@@ -169,7 +199,9 @@ export interface paths {
          * @description Live products, newest first, or ranked by relevance with `q` (full-text, web-search
          *     syntax: name matches above description matches). Filters by price range and stock;
          *     keyset paginated: pass `next_cursor` back as `cursor` until it is null. Anonymous
-         *     requests may be served by a read replica a moment behind. Sends an `ETag`; with a
+         *     requests may be served by a read replica a moment behind. A one-word search in
+         *     relevance order is served from an index; other searches visit every match and take
+         *     turns (503 with Retry-After when no turn comes in time). Sends an `ETag`; with a
          *     matching `If-None-Match` the answer is 304 without a body.
          */
         get: operations["list_products"];
@@ -243,6 +275,12 @@ export interface paths {
          *     the same 401. Failed logins are limited per login, per account and per client
          *     address, across all instances (429 + Retry-After). The response is `Cache-Control:
          *     no-store`.
+         *
+         *     With `X-Cart-Token`, a successful login also merges that guest cart into the user's
+         *     open cart (one transaction): the same product adds up, capped at the stock on hand
+         *     and at 999; archived products are dropped; the guest cart is closed and its token
+         *     stops working. `cart_merge` says what happened. A token that names no live guest cart
+         *     merges nothing and never fails the login; a failed login merges nothing.
          */
         post: operations["log_in"];
         delete?: never;
@@ -465,6 +503,32 @@ export interface components {
              */
             quantity: number;
         };
+        CappedLineResponse: {
+            /**
+             * Format: int32
+             * @description The units the user's cart line has now (0: none left in stock, no line).
+             */
+            kept: number;
+            /** Format: int32 */
+            product_id: number;
+            /**
+             * Format: int32
+             * @description The user's and the guest's units of the product together.
+             */
+            requested: number;
+        };
+        /** @description The guest cart merged into the user's open cart at login. */
+        CartMergeResponse: {
+            /** @description Lines held back by the stock on hand or the per-line maximum (999). */
+            capped: components["schemas"]["CappedLineResponse"][];
+            /** @description Products of guest lines left out because they were archived. */
+            dropped: number[];
+            /**
+             * Format: int32
+             * @description Guest lines whose units (all or some) went into the user's cart.
+             */
+            merged_lines: number;
+        };
         /** @description A cart or an order as clients see it. Money is exact decimal strings. */
         CartResponse: {
             /**
@@ -509,6 +573,21 @@ export interface components {
         FieldError: {
             field: string;
             message: string;
+        };
+        GuestCartResponse: {
+            /** @description The new, empty cart. */
+            cart: components["schemas"]["CartResponse"];
+            /**
+             * Format: date-time
+             * @description The token stops working, and the cart is removed, at this time.
+             */
+            expires_at: string;
+            /**
+             * @description Send as `X-Cart-Token: <token>` to the cart routes, and to `POST /sessions` to merge
+             *     the cart into the account's at login. Shown once: only its SHA-256 is stored.
+             * @example q1vX8yZ0-_AbCdEfGhIjKlMnOpQrStUvWxYz0123456
+             */
+            token: string;
         };
         LineResponse: {
             /**
@@ -632,6 +711,7 @@ export interface components {
             username: string;
         };
         SessionResponse: {
+            cart_merge: null | components["schemas"]["CartMergeResponse"];
             /** Format: date-time */
             expires_at: string;
             /** @description Send as `Authorization: Bearer <token>`. */
@@ -853,7 +933,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing, unknown, expired or revoked token */
+            /** @description Missing, unknown, expired or revoked bearer token; or only a cart token (a guest), whose detail says to log in: checkout needs an account */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -1279,6 +1359,71 @@ export interface operations {
             /** @description Invalid field values */
             422: {
                 headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Database unavailable or pool exhausted (Retry-After) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_guest_cart: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Created: the token, its expiry and the empty cart; Location: /api/v1/cart */
+            201: {
+                headers: {
+                    /** @description The cart's current version, for If-Match on its changes */
+                    ETag?: string;
+                    /** @description /api/v1/cart */
+                    Location?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GuestCartResponse"];
+                };
+            };
+            /** @description This path does not answer that method (Allow lists the ones it does) */
+            405: {
+                headers: {
+                    /** @description The methods this path answers. */
+                    Allow?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many guest carts created from this client address (Retry-After) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
                     /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
                     "X-Request-Id"?: string;
                     [name: string]: unknown;
@@ -2369,7 +2514,10 @@ export interface operations {
     log_in: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A guest cart's token (POST /api/v1/guest-carts): merged into the user's open cart at login */
+                "X-Cart-Token"?: string;
+            };
             path?: never;
             cookie?: never;
         };
