@@ -57,6 +57,7 @@ fn new_product(
             price: &money(price),
             inventory_count: stock,
         },
+        None,
     )
     .expect("insert product")
 }
@@ -208,6 +209,18 @@ fn every_column_has_its_designed_type_and_nullability() {
                 "NO",
                 None,
             ),
+            ("price_changes", "id", "bigint", "NO", None),
+            ("price_changes", "product_id", "integer", "NO", None),
+            ("price_changes", "old_price", "numeric", "NO", None),
+            ("price_changes", "new_price", "numeric", "NO", None),
+            ("price_changes", "by_user_id", "integer", "YES", None),
+            (
+                "price_changes",
+                "at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
             ("products", "id", "integer", "NO", None),
             ("products", "name", "character varying", "NO", Some(255)),
             ("products", "description", "text", "YES", None),
@@ -248,6 +261,26 @@ fn every_column_has_its_designed_type_and_nullability() {
             (
                 "sessions",
                 "expires_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
+            ("stock_movements", "id", "bigint", "NO", None),
+            ("stock_movements", "product_id", "integer", "NO", None),
+            ("stock_movements", "delta", "integer", "NO", None),
+            ("stock_movements", "resulting_count", "integer", "NO", None),
+            (
+                "stock_movements",
+                "reason",
+                "character varying",
+                "NO",
+                Some(20),
+            ),
+            ("stock_movements", "order_id", "integer", "YES", None),
+            ("stock_movements", "by_user_id", "integer", "YES", None),
+            (
+                "stock_movements",
+                "at",
                 "timestamp with time zone",
                 "NO",
                 None,
@@ -308,7 +341,15 @@ fn money_columns_are_numeric_12_2_and_defaults_are_set() {
         .into_iter()
         .map(|n| n.name)
         .collect();
-        assert_eq!(numeric, ["cart_items.unit_price", "products.price"]);
+        assert_eq!(
+            numeric,
+            [
+                "cart_items.unit_price",
+                "price_changes.new_price",
+                "price_changes.old_price",
+                "products.price"
+            ]
+        );
 
         let defaults: Vec<(String, String)> = columns(conn)
             .into_iter()
@@ -329,6 +370,9 @@ fn money_columns_are_numeric_12_2_and_defaults_are_set() {
             ("carts.status", "'open'::character varying"),
             ("carts.created_at", "now()"),
             ("sessions.created_at", "now()"),
+            // The ledger's clock at the write, not the transaction's start (see the migration).
+            ("price_changes.at", "clock_timestamp()"),
+            ("stock_movements.at", "clock_timestamp()"),
         ] {
             assert!(
                 defaults.contains(&(column.to_owned(), default.to_owned())),
@@ -393,6 +437,26 @@ fn every_designed_index_exists_with_its_definition() {
         expect("sessions_user_id_idx", &["(user_id)"]);
         expect("sessions_expires_at_idx", &["(expires_at)"]);
         expect("throttle_counters_expires_at_idx", &["(expires_at)"]);
+        expect(
+            "price_changes_product_id_at_idx",
+            &["(product_id, at DESC, id DESC) INCLUDE (old_price)"],
+        );
+        expect(
+            "price_changes_by_user_id_idx",
+            &["(by_user_id)", "WHERE (by_user_id IS NOT NULL)"],
+        );
+        expect(
+            "stock_movements_product_id_at_idx",
+            &["(product_id, at DESC, id DESC)"],
+        );
+        expect(
+            "stock_movements_order_id_idx",
+            &["(order_id)", "WHERE (order_id IS NOT NULL)"],
+        );
+        expect(
+            "stock_movements_by_user_id_idx",
+            &["(by_user_id)", "WHERE (by_user_id IS NOT NULL)"],
+        );
         let names: BTreeSet<&str> = indexes.iter().map(|i| i.name.as_str()).collect();
         for pkey in [
             "users_pkey",
@@ -401,10 +465,12 @@ fn every_designed_index_exists_with_its_definition() {
             "cart_items_pkey",
             "sessions_pkey",
             "throttle_counters_pkey",
+            "price_changes_pkey",
+            "stock_movements_pkey",
         ] {
             assert!(names.contains(pkey), "{pkey} missing");
         }
-        assert_eq!(names.len(), 22, "unexpected indexes: {names:?}");
+        assert_eq!(names.len(), 29, "unexpected indexes: {names:?}");
     });
 }
 
@@ -449,6 +515,34 @@ fn every_designed_constraint_exists_with_its_definition() {
                 "UNIQUE (cart_id, product_id)",
             ),
             ("sessions_token_hash_key", "UNIQUE (token_hash)"),
+            (
+                "price_changes_product_id_fkey",
+                "FOREIGN KEY (product_id) REFERENCES products(id) ON DELETE CASCADE",
+            ),
+            (
+                "price_changes_by_user_id_fkey",
+                "FOREIGN KEY (by_user_id) REFERENCES users(id) ON DELETE SET NULL",
+            ),
+            (
+                "price_changes_changed_check",
+                "CHECK ((old_price <> new_price))",
+            ),
+            (
+                "stock_movements_product_id_fkey",
+                "FOREIGN KEY (product_id) REFERENCES products(id) ON DELETE CASCADE",
+            ),
+            (
+                "stock_movements_order_id_fkey",
+                "FOREIGN KEY (order_id) REFERENCES carts(id) ON DELETE SET NULL",
+            ),
+            (
+                "stock_movements_by_user_id_fkey",
+                "FOREIGN KEY (by_user_id) REFERENCES users(id) ON DELETE SET NULL",
+            ),
+            (
+                "stock_movements_resulting_count_check",
+                "CHECK ((resulting_count >= 0))",
+            ),
         ] {
             assert_eq!(definition_of(&constraints, name), definition, "{name}");
         }
@@ -456,6 +550,15 @@ fn every_designed_constraint_exists_with_its_definition() {
         assert!(status_check.contains("'open'") && status_check.contains("'checked_out'"));
         assert!(definition_of(&constraints, "carts_checked_out_at_check")
             .contains("checked_out_at IS NOT NULL"));
+        let reason_check = definition_of(&constraints, "stock_movements_reason_check");
+        for reason in ["'created'", "'adjustment'", "'checkout'"] {
+            assert!(reason_check.contains(reason), "{reason_check}");
+        }
+        assert!(definition_of(&constraints, "stock_movements_delta_check").contains("CASE"));
+        assert!(
+            definition_of(&constraints, "stock_movements_order_id_check")
+                .contains("order_id IS NULL")
+        );
     });
 }
 
@@ -505,8 +608,10 @@ fn an_update_moves_updated_at_forward() {
             inventory_count: Some(2),
             ..Default::default()
         },
+        None,
     )
-    .unwrap();
+    .unwrap()
+    .product;
     let cart_after: chrono::DateTime<Utc> = diesel::update(schema::carts::table.find(cart.id))
         .set(schema::carts::idempotency_key.eq("k"))
         .returning(schema::carts::updated_at)
@@ -539,6 +644,7 @@ fn check_constraints_reject_out_of_range_values() {
                         price: &money("-0.01"),
                         inventory_count: 1,
                     },
+                    None,
                 )
                 .map(|_| 1)
             })),
@@ -802,15 +908,19 @@ fn products_are_created_updated_and_archived() {
                 description: Some(None),
                 ..Default::default()
             },
+            None,
         )
-        .unwrap();
+        .unwrap()
+        .product;
         assert_eq!(updated.price, money("17.50"));
         assert_eq!(updated.description, None);
         assert_eq!(updated.name, "Teapot");
         assert_eq!(updated.inventory_count, 7);
         // An empty change set changes nothing and still finds the product.
         assert_eq!(
-            products::update(conn, product.id, &ProductChanges::default()).unwrap(),
+            products::update(conn, product.id, &ProductChanges::default(), None)
+                .unwrap()
+                .product,
             updated
         );
 
@@ -831,7 +941,8 @@ fn products_are_created_updated_and_archived() {
                 &ProductChanges {
                     inventory_count: Some(1),
                     ..Default::default()
-                }
+                },
+                None,
             ),
             Err(DieselError::NotFound)
         );
@@ -1104,7 +1215,7 @@ fn status_lists_every_migration_as_applied_or_pending() {
     let db = TestDb::empty();
     let mut conn = db.connect();
     let status = db::migration_status(&mut conn).unwrap();
-    assert_eq!(status.len(), 8);
+    assert_eq!(status.len(), 10);
     assert!(status.iter().all(|m| !m.applied));
     assert_eq!(status[1].name, "2026-11-22-170001_create_users");
 
@@ -1114,16 +1225,16 @@ fn status_lists_every_migration_as_applied_or_pending() {
         .iter()
         .all(|m| m.applied));
     let reverted = db::revert_last_migration(&mut conn).unwrap();
-    assert_eq!(reverted, "20261126000002");
+    assert_eq!(reverted, "20261126000011");
     let status = db::migration_status(&mut conn).unwrap();
     assert_eq!(status.iter().filter(|m| !m.applied).count(), 1);
     assert_eq!(
         db::redo_last_migration(&mut conn).unwrap(),
-        "20261126000001"
+        "20261126000010"
     );
     assert_eq!(
         db::run_pending_migrations(&mut conn).unwrap(),
-        ["20261126000002"]
+        ["20261126000011"]
     );
 }
 
@@ -1149,6 +1260,8 @@ fn instances_starting_together_apply_each_migration_once() {
         "20261122170005",
         "20261126000001",
         "20261126000002",
+        "20261126000010",
+        "20261126000011",
     ];
     assert_eq!(
         all, expected,
@@ -1162,7 +1275,7 @@ fn instances_starting_together_apply_each_migration_once() {
     let recorded = diesel::sql_query("SELECT count(*) AS n FROM __diesel_schema_migrations")
         .get_result::<Count>(&mut db.connect())
         .unwrap();
-    assert_eq!(recorded.n, 8);
+    assert_eq!(recorded.n, 10);
 }
 
 // ---------------------------------------------------------------- pool
@@ -1592,12 +1705,26 @@ fn the_name_migration_reverts_and_reapplies_naming_every_user() {
     let alice = new_user(&mut conn, "alice");
     assert_eq!(alice.name, "alice");
     users::set_name(&mut conn, alice.id, "Alice Liddell").unwrap();
+    // Migrations after it are reverted first (and applied again below), so that it is the
+    // latest applied.
+    while let Some(latest) = db::migration_status(&mut conn)
+        .unwrap()
+        .into_iter()
+        .rev()
+        .find(|m| m.applied)
+    {
+        if latest.name == "2026-11-26-000002_add_users_name" {
+            break;
+        }
+        db::revert_last_migration(&mut conn).unwrap();
+    }
     // Its down.sql drops the column, so a redo names every user after their username
     // again: NOT NULL holds for rows that existed before the migration.
     assert_eq!(
         db::redo_last_migration(&mut conn).unwrap(),
         "20261126000002"
     );
+    db::run_pending_migrations(&mut conn).unwrap();
     assert_eq!(
         users::find_profile(&mut conn, alice.id).unwrap().name,
         "alice"

@@ -40,6 +40,7 @@ use crate::routes::{carts, health, metrics, orders, products, sessions, users};
         products::show,
         products::update,
         products::archive,
+        products::history::history,
         carts::show,
         carts::add_item,
         carts::set_quantity,

@@ -1,18 +1,70 @@
 //! Queries on `products`. Archived products are invisible to every function here except
-//! the ones that name archiving.
+//! the ones that name archiving. Creating a product and changing its price or stock
+//! write the ledger (`ledger.rs`) in the same transaction.
 
-use diesel::dsl::now;
-use diesel::pg::PgConnection;
+use bigdecimal::BigDecimal;
+use diesel::dsl::{now, sql};
+use diesel::expression::SqlLiteral;
+use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
+use diesel::sql_types::Numeric;
 
-use crate::models::{NewProduct, Product, ProductChanges};
+use super::ledger::{self, lowest_price_30d_of};
+use crate::models::{
+    NewPriceChange, NewProduct, NewStockMovement, Product, ProductChanges, StockReason,
+};
 use crate::schema::products;
 
-pub fn insert(conn: &mut PgConnection, new_product: &NewProduct<'_>) -> QueryResult<Product> {
-    diesel::insert_into(products::table)
-        .values(new_product)
-        .returning(Product::as_returning())
-        .get_result(conn)
+/// A product as the catalogue shows it: the row, and the lowest price it had at any
+/// moment in the last 30 days (its current price when that did not change).
+#[derive(Queryable, Selectable, Debug, Clone, PartialEq, Eq)]
+#[diesel(table_name = products, check_for_backend(Pg))]
+pub struct ProductView {
+    #[diesel(embed)]
+    pub product: Product,
+    #[diesel(select_expression = lowest_price_30d(), select_expression_type = SqlLiteral<Numeric>)]
+    pub lowest_price_30d: BigDecimal,
+}
+
+impl ProductView {
+    /// A product just created: it has had one price.
+    pub fn created(product: Product) -> Self {
+        Self {
+            lowest_price_30d: product.price.clone(),
+            product,
+        }
+    }
+}
+
+fn lowest_price_30d() -> SqlLiteral<Numeric> {
+    sql(lowest_price_30d_of!("products"))
+}
+
+/// Adds a product and its opening stock movement (`created`, the initial count), in one
+/// transaction. `by_user_id`: who added it.
+pub fn insert(
+    conn: &mut PgConnection,
+    new_product: &NewProduct<'_>,
+    by_user_id: Option<i32>,
+) -> QueryResult<Product> {
+    conn.transaction(|conn| {
+        let product: Product = diesel::insert_into(products::table)
+            .values(new_product)
+            .returning(Product::as_returning())
+            .get_result(conn)?;
+        ledger::record_stock_movement(
+            conn,
+            &NewStockMovement {
+                product_id: product.id,
+                delta: product.inventory_count,
+                resulting_count: product.inventory_count,
+                reason: StockReason::Created,
+                order_id: None,
+                by_user_id,
+            },
+        )?;
+        Ok(product)
+    })
 }
 
 /// A product that is not archived.
@@ -24,23 +76,76 @@ pub fn find_live(conn: &mut PgConnection, product_id: i32) -> QueryResult<Produc
         .first(conn)
 }
 
-/// Applies a partial update to a live product. `NotFound` when it is missing or archived.
+/// A product that is not archived, as the catalogue shows it.
+pub fn find_live_view(conn: &mut PgConnection, product_id: i32) -> QueryResult<ProductView> {
+    products::table
+        .find(product_id)
+        .filter(products::archived_at.is_null())
+        .select(ProductView::as_select())
+        .first(conn)
+}
+
+/// Whether a product with this id exists, archived or not.
+pub fn exists(conn: &mut PgConnection, product_id: i32) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(products::table.find(product_id))).get_result(conn)
+}
+
+/// Applies a partial update to a live product, in one transaction with its ledger: a
+/// price change when the price changes, an `adjustment` movement (the difference) when the
+/// stock does. `by_user_id`: who changed it. `NotFound` when it is missing or archived.
 pub fn update(
     conn: &mut PgConnection,
     product_id: i32,
     changes: &ProductChanges,
-) -> QueryResult<Product> {
+    by_user_id: Option<i32>,
+) -> QueryResult<ProductView> {
     if changes.is_empty() {
-        return find_live(conn, product_id);
+        return find_live_view(conn, product_id);
     }
-    diesel::update(
-        products::table
+    conn.transaction(|conn| {
+        // Locked until the transaction ends: no checkout or other edit can move the stock
+        // between reading it here and writing the movement below.
+        let before: Product = products::table
             .find(product_id)
-            .filter(products::archived_at.is_null()),
-    )
-    .set(changes)
-    .returning(Product::as_returning())
-    .get_result(conn)
+            .filter(products::archived_at.is_null())
+            .select(Product::as_select())
+            .for_update()
+            .first(conn)?;
+        if let Some(price) = changes.price.as_ref().filter(|p| **p != before.price) {
+            ledger::record_price_change(
+                conn,
+                &NewPriceChange {
+                    product_id,
+                    old_price: &before.price,
+                    new_price: price,
+                    by_user_id,
+                },
+            )?;
+        }
+        if let Some(count) = changes.inventory_count {
+            let delta = count.checked_sub(before.inventory_count).ok_or_else(|| {
+                diesel::result::Error::QueryBuilderError("inventory change out of range".into())
+            })?;
+            if delta != 0 {
+                ledger::record_stock_movement(
+                    conn,
+                    &NewStockMovement {
+                        product_id,
+                        delta,
+                        resulting_count: count,
+                        reason: StockReason::Adjustment,
+                        order_id: None,
+                        by_user_id,
+                    },
+                )?;
+            }
+        }
+        // Written after the ledger, so lowest_price_30d already counts this change.
+        diesel::update(products::table.find(product_id))
+            .set(changes)
+            .returning(ProductView::as_returning())
+            .get_result(conn)
+    })
 }
 
 /// Archives a live product (the row stays for the orders that refer to it).

@@ -43,28 +43,28 @@ fn migrate_creates_runs_and_reports_status() {
     let stdout = String::from_utf8(status.stdout).unwrap();
     assert_eq!(
         stdout.lines().filter(|l| l.starts_with("pending")).count(),
-        8,
+        10,
         "{stdout}"
     );
     let stderr = String::from_utf8(status.stderr).unwrap();
     assert!(stderr.contains("does not exist"), "{stderr}");
     assert!(stderr.contains("storefront migrate run"), "{stderr}");
     let applied = run(&["migrate", "run"]);
-    assert_eq!(applied.lines().count(), 8, "{applied}");
+    assert_eq!(applied.lines().count(), 10, "{applied}");
     let status = run(&["migrate", "status"]);
     assert_eq!(
         status.lines().filter(|l| l.starts_with("applied")).count(),
-        8,
+        10,
         "{status}"
     );
-    assert!(run(&["migrate", "revert"]).contains("20261126000002"));
+    assert!(run(&["migrate", "revert"]).contains("20261126000011"));
     let status = run(&["migrate", "status"]);
     assert!(
-        status.contains("pending  2026-11-26-000002_add_users_name"),
+        status.contains("pending  2026-11-26-000011_create_stock_movements"),
         "{status}"
     );
-    assert!(run(&["migrate", "redo"]).contains("20261126000001"));
-    assert!(run(&["migrate", "run"]).contains("20261126000002"));
+    assert!(run(&["migrate", "redo"]).contains("20261126000010"));
+    assert!(run(&["migrate", "run"]).contains("20261126000011"));
     assert!(run(&["migrate", "run"]).contains("Nothing to do"));
 }
 

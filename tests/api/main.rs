@@ -13,6 +13,7 @@ mod errors;
 mod faults;
 mod health;
 mod helpers;
+mod ledger;
 mod memory;
 mod operations;
 mod products;
