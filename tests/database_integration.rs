@@ -1569,6 +1569,39 @@ fn seed_loads_a_realistic_reproducible_data_set() {
     let products = catalogue(&first);
     assert_eq!(products, catalogue(&second), "same seed, same data");
     assert_eq!(carts_of(&first), carts_of(&second), "same seed, same carts");
+    type LedgerRow = (
+        i32,
+        i32,
+        i32,
+        String,
+        Option<i32>,
+        Option<i32>,
+        chrono::DateTime<Utc>,
+    );
+    let ledger = |db: &TestDb| -> (Vec<LedgerRow>, Vec<(i32, BigDecimal, BigDecimal)>) {
+        use schema::{price_changes as pc, stock_movements as sm};
+        let mut conn = db.connect();
+        let movements = sm::table
+            .order(sm::id)
+            .select((
+                sm::product_id,
+                sm::delta,
+                sm::resulting_count,
+                sm::reason,
+                sm::order_id,
+                sm::by_user_id,
+                sm::at,
+            ))
+            .load(&mut conn)
+            .unwrap();
+        let changes = pc::table
+            .order(pc::id)
+            .select((pc::product_id, pc::old_price, pc::new_price))
+            .load(&mut conn)
+            .unwrap();
+        (movements, changes)
+    };
+    assert_eq!(ledger(&first), ledger(&second), "same seed, same history");
     assert!(
         products.iter().any(|(_, _, _, stock, _)| *stock == 0),
         "some products are out of stock"
@@ -1665,9 +1698,10 @@ fn seeded_products_span_months_and_seeded_users_have_orders_with_frozen_prices()
         .load(&mut conn)
         .unwrap();
     assert_eq!(lines.len(), report.cart_items);
-    for (status, unit_price, price, product_created, cart_created) in lines {
+    for (status, unit_price, _, product_created, cart_created) in lines {
         match status {
-            CartStatus::CheckedOut => assert_eq!(unit_price, Some(price)),
+            // The price in force when the order was placed: checked below, with the ledger.
+            CartStatus::CheckedOut => assert!(unit_price.is_some()),
             CartStatus::Open => assert_eq!(unit_price, None),
         }
         assert!(
@@ -1690,12 +1724,111 @@ fn seeded_products_span_months_and_seeded_users_have_orders_with_frozen_prices()
         );
     }
 
+    assert_seeded_ledger_tells_the_same_story(&mut conn, &report);
+
     // GET /orders has something to show: the order history of a seeded customer.
     let history =
         storefront::repository::orders::list_orders(&mut conn, orders[0].user_id, None, 20)
             .unwrap();
     assert!(!history.is_empty());
     assert!(history.iter().all(|(_, lines)| !lines.is_empty()));
+}
+
+/// The seeded price and stock ledger agrees with the products and orders: every product's
+/// movements sum to its count, every order line is one `checkout` movement of its order by
+/// its buyer at its checkout time, every order froze the price in force then, and there
+/// is history to show (price changes, some within 30 days, restocks, write-downs).
+fn assert_seeded_ledger_tells_the_same_story(
+    conn: &mut PgConnection,
+    report: &storefront::seed::SeedReport,
+) {
+    assert_eq!(
+        repository::ledger::unbalanced_products(conn).unwrap(),
+        vec![],
+        "(product, inventory_count, sum of deltas)"
+    );
+    #[derive(QueryableByName, Debug, PartialEq)]
+    struct Tally {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        order_lines: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        checkout_movements: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        lines_without_their_movement: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        lines_not_at_the_price_then: i64,
+    }
+    let tally: Tally = diesel::sql_query(
+        "SELECT
+           (SELECT count(*) FROM cart_items ci JOIN carts c ON c.id = ci.cart_id
+            WHERE c.status = 'checked_out') AS order_lines,
+           (SELECT count(*) FROM stock_movements WHERE reason = 'checkout') AS checkout_movements,
+           (SELECT count(*) FROM cart_items ci JOIN carts c ON c.id = ci.cart_id
+            WHERE c.status = 'checked_out' AND NOT EXISTS (
+              SELECT 1 FROM stock_movements m
+              WHERE m.order_id = c.id AND m.product_id = ci.product_id
+                AND m.delta = -ci.quantity AND m.by_user_id = c.user_id
+                AND m.at = c.checked_out_at AND m.reason = 'checkout'))
+             AS lines_without_their_movement,
+           (SELECT count(*) FROM cart_items ci JOIN carts c ON c.id = ci.cart_id
+                JOIN products p ON p.id = ci.product_id
+            WHERE c.status = 'checked_out' AND ci.unit_price IS DISTINCT FROM COALESCE(
+              (SELECT pc.old_price FROM price_changes pc
+               WHERE pc.product_id = p.id AND pc.at > c.checked_out_at
+               ORDER BY pc.at, pc.id LIMIT 1), p.price)) AS lines_not_at_the_price_then",
+    )
+    .get_result(conn)
+    .unwrap();
+    assert_eq!(
+        tally,
+        Tally {
+            order_lines: tally.order_lines,
+            checkout_movements: tally.order_lines,
+            lines_without_their_movement: 0,
+            lines_not_at_the_price_then: 0,
+        }
+    );
+    assert!(tally.order_lines > 0);
+
+    #[derive(QueryableByName, Debug)]
+    struct Variety {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        price_changes: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        recent_price_changes: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        orders_below_the_price_now: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        restocks: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        write_downs: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        movements: i64,
+    }
+    let variety: Variety = diesel::sql_query(
+        "SELECT (SELECT count(*) FROM price_changes) AS price_changes,
+                (SELECT count(*) FROM price_changes WHERE at > now() - interval '30 days')
+                  AS recent_price_changes,
+                (SELECT count(*) FROM cart_items ci JOIN products p ON p.id = ci.product_id
+                 WHERE ci.unit_price < p.price) AS orders_below_the_price_now,
+                (SELECT count(*) FROM stock_movements WHERE reason = 'adjustment' AND delta > 0)
+                  AS restocks,
+                (SELECT count(*) FROM stock_movements WHERE reason = 'adjustment' AND delta < 0)
+                  AS write_downs,
+                (SELECT count(*) FROM stock_movements) AS movements",
+    )
+    .get_result(conn)
+    .unwrap();
+    assert!(
+        variety.price_changes > 0
+            && variety.recent_price_changes > 0
+            && variety.orders_below_the_price_now > 0
+            && variety.restocks > 0
+            && variety.write_downs > 0,
+        "{variety:?}"
+    );
+    assert_eq!(variety.price_changes, report.price_changes as i64);
+    assert_eq!(variety.movements, report.stock_movements as i64);
 }
 
 #[test]
