@@ -3,17 +3,17 @@
 //! write the ledger (`ledger.rs`) in the same transaction.
 
 use bigdecimal::BigDecimal;
-use diesel::dsl::{now, sql};
-use diesel::expression::SqlLiteral;
+use chrono::{DateTime, TimeDelta, Utc};
+use diesel::dsl::now;
 use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
-use diesel::sql_types::Numeric;
+use diesel::sql_types::{Nullable, Numeric};
 
-use super::ledger::{self, lowest_price_30d_of};
+use super::ledger;
 use crate::models::{
     NewPriceChange, NewProduct, NewStockMovement, Product, ProductChanges, StockReason,
 };
-use crate::schema::products;
+use crate::schema::{price_changes, products};
 
 /// A product as the catalogue shows it: the row, and the lowest price it had at any
 /// moment in the last 30 days (its current price when that did not change).
@@ -22,7 +22,7 @@ use crate::schema::products;
 pub struct ProductView {
     #[diesel(embed)]
     pub product: Product,
-    #[diesel(select_expression = lowest_price_30d(), select_expression_type = SqlLiteral<Numeric>)]
+    #[diesel(select_expression = lowest_price_30d(), select_expression_type = lowest_price_30d)]
     pub lowest_price_30d: BigDecimal,
 }
 
@@ -36,8 +36,42 @@ impl ProductView {
     }
 }
 
-fn lowest_price_30d() -> SqlLiteral<Numeric> {
-    sql(lowest_price_30d_of!("products"))
+diesel::define_sql_function! {
+    /// PostgreSQL's `LEAST`, which ignores a NULL argument.
+    fn least(current: Numeric, earlier: Nullable<Numeric>) -> Numeric;
+}
+
+/// `lowest_price_30d` of the products row, as `lowest_price_30d_of!` writes it for the
+/// listing's SQL text, but built with Diesel's DSL and the window's start bound as a
+/// parameter: so a query selecting it stays one prepared statement, cached per
+/// connection (an SQL literal would make Diesel prepare and plan it on every call).
+#[diesel::dsl::auto_type]
+fn lowest_price_30d() -> _ {
+    let window_start: DateTime<Utc> = Utc::now() - TimeDelta::days(30);
+    let earlier: diesel::dsl::SingleValue<
+        diesel::dsl::Limit<
+            diesel::dsl::Order<
+                diesel::dsl::Select<
+                    diesel::dsl::Filter<
+                        diesel::dsl::Filter<
+                            price_changes::table,
+                            diesel::dsl::Eq<price_changes::product_id, products::id>,
+                        >,
+                        diesel::dsl::Gt<price_changes::at, DateTime<Utc>>,
+                    >,
+                    price_changes::old_price,
+                >,
+                price_changes::old_price,
+            >,
+        >,
+    > = price_changes::table
+        .filter(price_changes::product_id.eq(products::id))
+        .filter(price_changes::at.gt(window_start))
+        .select(price_changes::old_price)
+        .order(price_changes::old_price)
+        .limit(1)
+        .single_value();
+    least(products::price, earlier)
 }
 
 /// Adds a product and its opening stock movement (`created`, the initial count), in one
