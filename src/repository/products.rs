@@ -48,28 +48,12 @@ diesel::define_sql_function! {
 #[diesel::dsl::auto_type]
 fn lowest_price_30d() -> _ {
     let window_start: DateTime<Utc> = Utc::now() - TimeDelta::days(30);
-    let earlier: diesel::dsl::SingleValue<
-        diesel::dsl::Limit<
-            diesel::dsl::Order<
-                diesel::dsl::Select<
-                    diesel::dsl::Filter<
-                        diesel::dsl::Filter<
-                            price_changes::table,
-                            diesel::dsl::Eq<price_changes::product_id, products::id>,
-                        >,
-                        diesel::dsl::Gt<price_changes::at, DateTime<Utc>>,
-                    >,
-                    price_changes::old_price,
-                >,
-                price_changes::old_price,
-            >,
-        >,
-    > = price_changes::table
+    let earlier = price_changes::table
         .filter(price_changes::product_id.eq(products::id))
         .filter(price_changes::at.gt(window_start))
         .select(price_changes::old_price)
         .order(price_changes::old_price)
-        .limit(1)
+        .limit(1_i64)
         .single_value();
     least(products::price, earlier)
 }
