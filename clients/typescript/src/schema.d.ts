@@ -213,9 +213,39 @@ export interface paths {
         /**
          * Update a product.
          * @description Admins only. A partial update: absent fields stay as they are, `"description": null`
-         *     clears the description.
+         *     clears the description. A new price is recorded as a price change and a new
+         *     `inventory_count` as an `adjustment` stock movement, in the same transaction (see
+         *     `get_product_history`).
          */
         patch: operations["update_product"];
+        trace?: never;
+    };
+    "/api/v1/products/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a product's price and stock history.
+         * @description Admins only. Every price change (`kind: "price"`) and stock movement (`kind:
+         *     "stock"`: created, adjustment, checkout) of the product, archived or not, newest
+         *     first, keyset paginated (`next_cursor` back as `cursor` until null). Each was written
+         *     in the transaction that made the change, so a product's stock deltas sum to its
+         *     `inventory_count`.
+         */
+        get: operations["get_product_history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /**
+         * Get a product's price and stock history. (headers only)
+         * @description The GET operation's status and headers without the body (RFC 9110 §9.3.2).
+         */
+        head: operations["get_product_history_head"];
+        patch?: never;
         trace?: never;
     };
     "/api/v1/sessions": {
@@ -501,6 +531,71 @@ export interface components {
             field: string;
             message: string;
         };
+        /**
+         * @description One entry of a product's history: a price change or a stock movement, told apart by
+         *     `kind`.
+         */
+        HistoryItem: {
+            /**
+             * Format: date-time
+             * @description When the change was made.
+             */
+            at: string;
+            /**
+             * Format: int32
+             * @description The admin who made it; null when unknown (seeded history, a deleted account).
+             */
+            by_user_id: number | null;
+            /** @enum {string} */
+            kind: "price";
+            /**
+             * @description Decimal string, two places.
+             * @example 17.50
+             */
+            new_price: string;
+            /**
+             * @description Decimal string, two places.
+             * @example 19.90
+             */
+            old_price: string;
+        } | {
+            /**
+             * Format: date-time
+             * @description When the stock moved.
+             */
+            at: string;
+            /**
+             * Format: int32
+             * @description Who moved it: the admin, or the buyer for `checkout`; null when unknown
+             *     (opening balances, seeded history, a deleted account).
+             */
+            by_user_id: number | null;
+            /**
+             * Format: int32
+             * @description Units added (positive) or taken (negative); for `created`, the opening count.
+             */
+            delta: number;
+            /** @enum {string} */
+            kind: "stock";
+            /**
+             * Format: int32
+             * @description The order that took the units (`checkout` only; null otherwise, or once the
+             *     order was deleted with its buyer's account).
+             */
+            order_id: number | null;
+            reason: components["schemas"]["MovementReason"];
+            /**
+             * Format: int32
+             * @description `inventory_count` right after this movement.
+             */
+            resulting_count: number;
+        };
+        /** @description A page of a product's history; `next_cursor` is null on the last page. */
+        HistoryPage: {
+            items: components["schemas"]["HistoryItem"][];
+            /** @description Pass back as `cursor` for the next page; null on the last page. */
+            next_cursor: string | null;
+        };
         LineResponse: {
             /**
              * @description False for a product archived since it was added: shown, but not in the total and
@@ -526,6 +621,12 @@ export interface components {
             login: string;
             password: string;
         };
+        /**
+         * @description Why the stock moved: `created` (the product was added, or the ledger began: the
+         *     opening count), `adjustment` (an admin set `inventory_count`), `checkout` (an order).
+         * @enum {string}
+         */
+        MovementReason: "created" | "adjustment" | "checkout";
         /** @description A page of orders; `next_cursor` is null on the last page. */
         OrderPage: {
             items: components["schemas"]["CartResponse"][];
@@ -581,6 +682,13 @@ export interface components {
             id: number;
             /** Format: int32 */
             inventory_count: number;
+            /**
+             * @description The lowest price the product had at any moment in the last 30 days (the current
+             *     price when it did not change): what a reduction is announced against (EU Omnibus
+             *     rule). Decimal string, two places.
+             * @example 17.50
+             */
+            lowest_price_30d: string;
             name: string;
             /**
              * @description Decimal string, two places.
@@ -2161,6 +2269,226 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
+            };
+        };
+    };
+    get_product_history: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1 to 100 (default 20). */
+                limit?: number;
+                /**
+                 * @description `next_cursor` of the previous page of this product's history, as it came (empty:
+                 *     none). A cursor this service did not issue, one altered, or one of another
+                 *     product's history is a 400.
+                 */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Product id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the product's history, newest first */
+            200: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HistoryPage"];
+                };
+            };
+            /** @description Malformed JSON, query or body type */
+            400: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, unknown, expired or revoked token */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme to authenticate with. */
+                    "WWW-Authenticate"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such product */
+            404: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This path does not answer that method (Allow lists the ones it does) */
+            405: {
+                headers: {
+                    /** @description The methods this path answers. */
+                    Allow?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid field values */
+            422: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Database unavailable or pool exhausted (Retry-After) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_product_history_head: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1 to 100 (default 20). */
+                limit?: number;
+                /**
+                 * @description `next_cursor` of the previous page of this product's history, as it came (empty:
+                 *     none). A cursor this service did not issue, one altered, or one of another
+                 *     product's history is a 400.
+                 */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Product id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the product's history, newest first */
+            200: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed JSON, query or body type */
+            400: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, unknown, expired or revoked token */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme to authenticate with. */
+                    "WWW-Authenticate"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such product */
+            404: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description This path does not answer that method (Allow lists the ones it does) */
+            405: {
+                headers: {
+                    /** @description The methods this path answers. */
+                    Allow?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid field values */
+            422: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Database unavailable or pool exhausted (Retry-After) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
