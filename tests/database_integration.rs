@@ -863,6 +863,101 @@ fn deleting_a_user_cascades_to_carts_items_and_sessions_but_products_stay() {
     });
 }
 
+#[test]
+fn the_ledger_refuses_impossible_rows_and_outlives_a_deleted_buyer() {
+    in_rolled_back_transaction(|conn| {
+        let admin = new_user(conn, "staff");
+        let buyer = new_user(conn, "buyer");
+        let product = products::insert(
+            conn,
+            &NewProduct {
+                name: "Kettle",
+                description: None,
+                price: &money("30.00"),
+                inventory_count: 5,
+            },
+            Some(admin.id),
+        )
+        .unwrap();
+        let cart = carts::open_cart_for(conn, buyer.id).unwrap();
+        carts::add_item(conn, cart.id, product.id, 2).unwrap();
+        repository::orders::checkout(conn, buyer.id, None).unwrap();
+
+        let mut savepoint = |sql: &str| {
+            conn.transaction(|c| {
+                diesel::sql_query(
+                    sql.replace("$product", &product.id.to_string())
+                        .replace("$cart", &cart.id.to_string()),
+                )
+                .execute(c)
+            })
+        };
+        for (sql, constraint) in [
+            (
+                "INSERT INTO stock_movements (product_id, delta, resulting_count, reason)
+                 VALUES ($product, 1, 4, 'checkout')",
+                "stock_movements_delta_check",
+            ),
+            (
+                "INSERT INTO stock_movements (product_id, delta, resulting_count, reason)
+                 VALUES ($product, 0, 3, 'adjustment')",
+                "stock_movements_delta_check",
+            ),
+            (
+                "INSERT INTO stock_movements (product_id, delta, resulting_count, reason)
+                 VALUES ($product, 3, 4, 'created')",
+                "stock_movements_delta_check",
+            ),
+            (
+                "INSERT INTO stock_movements (product_id, delta, resulting_count, reason, order_id)
+                 VALUES ($product, 1, 4, 'adjustment', $cart)",
+                "stock_movements_order_id_check",
+            ),
+            (
+                "INSERT INTO stock_movements (product_id, delta, resulting_count, reason)
+                 VALUES ($product, 1, 4, 'refund')",
+                "stock_movements_reason_check",
+            ),
+            (
+                "INSERT INTO stock_movements (product_id, delta, resulting_count, reason)
+                 VALUES ($product, -4, -1, 'adjustment')",
+                "stock_movements_resulting_count_check",
+            ),
+            (
+                "INSERT INTO price_changes (product_id, old_price, new_price)
+                 VALUES ($product, 30.00, 30)",
+                "price_changes_changed_check",
+            ),
+        ] {
+            assert_eq!(
+                violation(savepoint(sql)),
+                (DatabaseErrorKind::CheckViolation, constraint.into()),
+                "{sql}"
+            );
+        }
+
+        // The buyer's account goes, with their orders; the movement stays, anonymous.
+        diesel::delete(schema::users::table.find(buyer.id))
+            .execute(conn)
+            .unwrap();
+        use schema::stock_movements as sm;
+        let movements: Vec<(i32, String, Option<i32>, Option<i32>)> = sm::table
+            .filter(sm::product_id.eq(product.id))
+            .order(sm::id)
+            .select((sm::delta, sm::reason, sm::order_id, sm::by_user_id))
+            .load(conn)
+            .unwrap();
+        assert_eq!(
+            movements,
+            [
+                (5, "created".to_owned(), None, Some(admin.id)),
+                (-2, "checkout".to_owned(), None, None),
+            ]
+        );
+        assert_eq!(repository::ledger::unbalanced_products(conn).unwrap(), []);
+    });
+}
+
 // ---------------------------------------------------------------- repository functions
 
 #[test]
