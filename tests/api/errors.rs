@@ -96,6 +96,8 @@ const ANONYMOUS_BODYLESS: &[(&str, &str, u16)] = &[
     ("HEAD", "/api/v1/products/1", 404),
     ("PATCH", "/api/v1/products/1", 401),
     ("DELETE", "/api/v1/products/1", 401),
+    ("GET", "/api/v1/products/1/history", 401),
+    ("HEAD", "/api/v1/products/1/history", 401),
     ("POST", "/api/v1/sessions", 400),
     ("DELETE", "/api/v1/sessions/current", 401),
     ("POST", "/api/v1/users", 400),
