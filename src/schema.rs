@@ -42,6 +42,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    product_search_terms (product_id, lexeme) {
+        product_id -> Int4,
+        lexeme -> Text,
+        rank -> Float4,
+    }
+}
+
+diesel::table! {
     use diesel::sql_types::*;
     use super::sql_types::Tsvector;
 
@@ -112,6 +120,7 @@ diesel::joinable!(cart_items -> products (product_id));
 diesel::joinable!(carts -> users (user_id));
 diesel::joinable!(price_changes -> products (product_id));
 diesel::joinable!(price_changes -> users (by_user_id));
+diesel::joinable!(product_search_terms -> products (product_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(stock_movements -> carts (order_id));
 diesel::joinable!(stock_movements -> products (product_id));
@@ -121,6 +130,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     cart_items,
     carts,
     price_changes,
+    product_search_terms,
     products,
     sessions,
     stock_movements,

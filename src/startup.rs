@@ -16,6 +16,7 @@ use crate::cors;
 use crate::db::{self, CatalogueReads, DbError, DbPool, SchemaState};
 use crate::error::ApiError;
 use crate::openapi;
+use crate::routes::products::SearchLane;
 use crate::routes::{self, extract};
 use crate::telemetry::{observe_request, Metrics, REPLICA};
 
@@ -120,6 +121,7 @@ pub fn build_server(
         &config.login_throttle,
         config.registration_limit,
     ));
+    let searches = web::Data::new(SearchLane::new(config.search_concurrency));
     let trusted_proxies = web::Data::new(config.http.trusted_proxies.clone());
     let shared_config = web::Data::new(config.clone());
     let cors_origins = config.http.cors_allowed_origins.clone();
@@ -130,6 +132,7 @@ pub fn build_server(
             .app_data(metrics.clone())
             .app_data(schema.clone())
             .app_data(passwords.clone())
+            .app_data(searches.clone())
             .app_data(throttle.clone())
             .app_data(trusted_proxies.clone())
             .app_data(shared_config.clone())

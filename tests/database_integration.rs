@@ -221,6 +221,9 @@ fn every_column_has_its_designed_type_and_nullability() {
                 "NO",
                 None,
             ),
+            ("product_search_terms", "product_id", "integer", "NO", None),
+            ("product_search_terms", "lexeme", "text", "NO", None),
+            ("product_search_terms", "rank", "real", "NO", None),
             ("products", "id", "integer", "NO", None),
             ("products", "name", "character varying", "NO", Some(255)),
             ("products", "description", "text", "YES", None),
@@ -457,6 +460,14 @@ fn every_designed_index_exists_with_its_definition() {
             "stock_movements_by_user_id_idx",
             &["(by_user_id)", "WHERE (by_user_id IS NOT NULL)"],
         );
+        expect(
+            "product_search_terms_lexeme_rank_idx",
+            &["(lexeme, rank DESC, product_id)"],
+        );
+        expect(
+            "product_search_terms_pkey",
+            &["UNIQUE", "(product_id, lexeme)"],
+        );
         let names: BTreeSet<&str> = indexes.iter().map(|i| i.name.as_str()).collect();
         for pkey in [
             "users_pkey",
@@ -470,7 +481,7 @@ fn every_designed_index_exists_with_its_definition() {
         ] {
             assert!(names.contains(pkey), "{pkey} missing");
         }
-        assert_eq!(names.len(), 29, "unexpected indexes: {names:?}");
+        assert_eq!(names.len(), 31, "unexpected indexes: {names:?}");
     });
 }
 
@@ -569,8 +580,11 @@ fn updated_at_triggers_exist_on_the_mutable_tables() {
             .iter()
             .map(|t| format!("{t}.set_updated_at"))
             .collect();
-        // And the one that names a new user after their username.
+        // And the one that names a new user after their username, and the ones that keep
+        // the one-word search index.
         expected.insert("users.users_default_name".into());
+        expected.insert("products.product_search_terms_insert".into());
+        expected.insert("products.product_search_terms_update".into());
         assert_eq!(triggers(conn), expected);
     });
 }
@@ -1309,8 +1323,12 @@ fn reverting_every_migration_and_running_them_again_rebuilds_the_same_schema() {
 fn status_lists_every_migration_as_applied_or_pending() {
     let db = TestDb::empty();
     let mut conn = db.connect();
+    let migrations = common::migrations();
+    let [.., (_, second_last), (_, last)] = migrations.as_slice() else {
+        panic!("fewer than two migrations");
+    };
     let status = db::migration_status(&mut conn).unwrap();
-    assert_eq!(status.len(), 10);
+    assert_eq!(status.len(), migrations.len());
     assert!(status.iter().all(|m| !m.applied));
     assert_eq!(status[1].name, "2026-11-22-170001_create_users");
 
@@ -1320,17 +1338,11 @@ fn status_lists_every_migration_as_applied_or_pending() {
         .iter()
         .all(|m| m.applied));
     let reverted = db::revert_last_migration(&mut conn).unwrap();
-    assert_eq!(reverted, "20261126000011");
+    assert_eq!(&reverted, last);
     let status = db::migration_status(&mut conn).unwrap();
     assert_eq!(status.iter().filter(|m| !m.applied).count(), 1);
-    assert_eq!(
-        db::redo_last_migration(&mut conn).unwrap(),
-        "20261126000010"
-    );
-    assert_eq!(
-        db::run_pending_migrations(&mut conn).unwrap(),
-        ["20261126000011"]
-    );
+    assert_eq!(&db::redo_last_migration(&mut conn).unwrap(), second_last);
+    assert_eq!(db::run_pending_migrations(&mut conn).unwrap(), [&**last]);
 }
 
 #[test]
@@ -1346,18 +1358,10 @@ fn instances_starting_together_apply_each_migration_once() {
     });
     let mut all: Vec<String> = applied.into_iter().flatten().collect();
     all.sort();
-    let expected = [
-        "00000000000000",
-        "20261122170001",
-        "20261122170002",
-        "20261122170003",
-        "20261122170004",
-        "20261122170005",
-        "20261126000001",
-        "20261126000002",
-        "20261126000010",
-        "20261126000011",
-    ];
+    let expected: Vec<String> = common::migrations()
+        .into_iter()
+        .map(|(_, version)| version)
+        .collect();
     assert_eq!(
         all, expected,
         "each migration applied by exactly one instance"
@@ -1370,7 +1374,7 @@ fn instances_starting_together_apply_each_migration_once() {
     let recorded = diesel::sql_query("SELECT count(*) AS n FROM __diesel_schema_migrations")
         .get_result::<Count>(&mut db.connect())
         .unwrap();
-    assert_eq!(recorded.n, 10);
+    assert_eq!(recorded.n as usize, expected.len());
 }
 
 // ---------------------------------------------------------------- pool
@@ -1458,6 +1462,46 @@ fn the_database_is_created_when_missing_and_creation_is_idempotent() {
 // ---------------------------------------------------------------- catalogue query plans
 
 #[test]
+fn catalogue_listings_are_kept_as_prepared_statements() {
+    use storefront::repository::catalogue::{self, ProductFilter, ProductListing, ProductSort};
+
+    #[derive(QueryableByName)]
+    struct Prepared {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        statement: String,
+    }
+    in_rolled_back_transaction(|conn| {
+        let listing = |text: Option<&str>, sort| ProductListing {
+            filter: ProductFilter {
+                text: text.map(str::to_owned),
+                ..Default::default()
+            },
+            sort,
+            after: None,
+            limit: 21,
+        };
+        // Two shapes, each listed twice with different values: one prepared statement
+        // per shape, reused (PostgreSQL parses and plans it once per connection).
+        for text in ["teapot", "kettle"] {
+            catalogue::list(conn, &listing(Some(text), ProductSort::Relevance)).unwrap();
+            catalogue::list(conn, &listing(None, ProductSort::Newest)).unwrap();
+        }
+        let prepared: Vec<Prepared> = diesel::sql_query(
+            "SELECT statement FROM pg_prepared_statements WHERE statement LIKE '%FROM products p%'",
+        )
+        .load(conn)
+        .unwrap();
+        assert_eq!(
+            prepared.len(),
+            2,
+            "{:#?}",
+            prepared.iter().map(|p| &p.statement).collect::<Vec<_>>()
+        );
+        assert!(prepared.iter().all(|p| !p.statement.contains("teapot")));
+    });
+}
+
+#[test]
 fn catalogue_queries_use_their_indexes_on_a_large_catalogue() {
     use diesel::connection::SimpleConnection;
     use storefront::repository::catalogue::{
@@ -1487,9 +1531,10 @@ fn catalogue_queries_use_their_indexes_on_a_large_catalogue() {
         limit: 21,
     };
     let cases = [
+        // One word: the top of the page from the per-lexeme ranking index.
         (
             listing(ProductSort::Relevance, Some("teapot"), None),
-            "products_search_vector_idx",
+            "product_search_terms_lexeme_rank_idx",
         ),
         (
             listing(
@@ -1497,6 +1542,15 @@ fn catalogue_queries_use_their_indexes_on_a_large_catalogue() {
                 Some("teapot"),
                 Some(After::Relevance { rank: 0.5, id: 100 }),
             ),
+            "product_search_terms_lexeme_rank_idx",
+        ),
+        // Anything else: every match from the GIN index, then ranked.
+        (
+            listing(ProductSort::Relevance, Some("sturdy teapot"), None),
+            "products_search_vector_idx",
+        ),
+        (
+            listing(ProductSort::PriceAsc, Some("teapot"), None),
             "products_search_vector_idx",
         ),
         (
@@ -1933,25 +1987,10 @@ fn the_name_migration_reverts_and_reapplies_naming_every_user() {
     let alice = new_user(&mut conn, "alice");
     assert_eq!(alice.name, "alice");
     users::set_name(&mut conn, alice.id, "Alice Liddell").unwrap();
-    // Migrations after it are reverted first (and applied again below), so that it is the
-    // latest applied.
-    while let Some(latest) = db::migration_status(&mut conn)
-        .unwrap()
-        .into_iter()
-        .rev()
-        .find(|m| m.applied)
-    {
-        if latest.name == "2026-11-26-000002_add_users_name" {
-            break;
-        }
-        db::revert_last_migration(&mut conn).unwrap();
-    }
-    // Its down.sql drops the column, so a redo names every user after their username
-    // again: NOT NULL holds for rows that existed before the migration.
-    assert_eq!(
-        db::redo_last_migration(&mut conn).unwrap(),
-        "20261126000002"
-    );
+    // Its down.sql drops the column, so reverting it (and the later ones first) and
+    // applying it again names every user after their username: NOT NULL holds for rows
+    // that existed before the migration.
+    while db::revert_last_migration(&mut conn).unwrap() != "20261126000002" {}
     db::run_pending_migrations(&mut conn).unwrap();
     assert_eq!(
         users::find_profile(&mut conn, alice.id).unwrap().name,

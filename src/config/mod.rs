@@ -32,8 +32,20 @@ pub struct Config {
     pub registration_limit: RateLimit,
     /// Longest wait for a password-hashing permit before a 503.
     pub password_queue_timeout: Duration,
+    /// Searches that must visit every match (see `SearchConcurrency`).
+    pub search_concurrency: SearchConcurrency,
     /// `RUST_LOG`: a tracing `EnvFilter` directive string, checked to parse.
     pub log_filter: String,
+}
+
+/// Searches that cannot be served from the one-word index (several words, phrases,
+/// exclusions, or ordered by price or age) find and order every match: their cost grows
+/// with the matches, so at most `max_concurrent` run at once and a search that would
+/// wait longer than `queue_timeout` for its turn gets a 503 with Retry-After.
+#[derive(Debug, Clone, Copy)]
+pub struct SearchConcurrency {
+    pub max_concurrent: u32,
+    pub queue_timeout: Duration,
 }
 
 /// Connection and pool settings; see the README's configuration table for the defaults.
@@ -294,6 +306,14 @@ impl Config {
         };
         let password_queue_timeout =
             vars.millis("PASSWORD_QUEUE_TIMEOUT_MS", 2_000, 1..=600_000)?;
+        let search_concurrency = SearchConcurrency {
+            max_concurrent: vars.number(
+                "SEARCH_MAX_CONCURRENT",
+                default_workers().div_ceil(2),
+                1..=1_024,
+            )?,
+            queue_timeout: vars.millis("SEARCH_QUEUE_TIMEOUT_MS", 1_000, 1..=600_000)?,
+        };
         let log_filter = vars.log_filter("RUST_LOG", "info")?;
         let migration_url = vars.optional("DATABASE_MIGRATION_URL", DatabaseUrl::parse)?;
         let migrations_allow_modified = vars.boolean("MIGRATIONS_ALLOW_MODIFIED", false)?;
@@ -307,6 +327,7 @@ impl Config {
             login_throttle,
             registration_limit,
             password_queue_timeout,
+            search_concurrency,
             log_filter,
         })
     }

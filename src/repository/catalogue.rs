@@ -8,14 +8,12 @@
 
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
-use diesel::pg::{Pg, PgConnection};
+use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
-use diesel::serialize::ToSql;
-use diesel::sql_types::HasSqlType;
 use diesel::sql_types::{BigInt, Float, Integer, Nullable, Numeric, Text, Timestamptz};
 
 use super::ledger::lowest_price_30d_of;
+use super::statement::Statement;
 use crate::models::Product;
 
 /// Listing orders. `Relevance` needs a search text.
@@ -51,6 +49,25 @@ pub struct ProductListing {
     pub after: Option<After>,
     /// Rows to fetch (callers ask for one more than they show, to know if a page follows).
     pub limit: i64,
+}
+
+impl ProductListing {
+    /// Whether the query finds and orders every match before it can return the first
+    /// row: a search, unless it is one word in relevance order (an index range, see
+    /// [`list`]). Such a query's cost grows with its matches, not with the page.
+    pub fn visits_every_match(&self) -> bool {
+        match &self.filter.text {
+            None => false,
+            Some(text) => self.sort != ProductSort::Relevance || !is_one_word(text),
+        }
+    }
+}
+
+/// Letters and digits only: PostgreSQL's parser makes that one token, hence at most one
+/// lexeme (none for a stop word). Anything else may be several, and takes the other
+/// branch of the query.
+fn is_one_word(text: &str) -> bool {
+    !text.is_empty() && text.chars().all(char::is_alphanumeric)
 }
 
 /// A listed product and, for relevance order, its search rank.
@@ -91,72 +108,62 @@ pub fn explain(conn: &mut PgConnection, listing: &ProductListing) -> QueryResult
         .join("\n"))
 }
 
-/// SQL text with numbered bind parameters: `bind` writes the next `$n` and records its
-/// value, so values never become part of the SQL text.
-struct Statement {
-    query: BoxedSqlQuery<'static, Pg, SqlQuery>,
-    binds: usize,
-}
-
-impl Statement {
-    fn new(sql: &str) -> Self {
-        Self {
-            query: diesel::sql_query(sql).into_boxed(),
-            binds: 0,
-        }
-    }
-
-    fn sql(mut self, sql: &str) -> Self {
-        self.query = self.query.sql(sql);
-        self
-    }
-
-    fn bind<T, V>(mut self, value: V) -> Self
-    where
-        Pg: HasSqlType<T>,
-        V: ToSql<T, Pg> + Send + 'static,
-        T: Send + 'static,
-    {
-        self.binds += 1;
-        self.query = self
-            .query
-            .sql(format!("${}", self.binds))
-            .bind::<T, V>(value);
-        self
+/// `EXPLAIN` cannot be kept as a prepared statement; the listing itself can.
+fn build(listing: &ProductListing, prefix: &str) -> Statement {
+    let start = match prefix {
+        "" => Statement::new(""),
+        _ => Statement::one_off(prefix),
+    };
+    match (&listing.filter.text, listing.sort) {
+        (Some(text), ProductSort::Relevance) => ranked_search(start, listing, text),
+        _ => scan(start, listing),
     }
 }
 
-fn build(listing: &ProductListing, prefix: &str) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
-    let filter = &listing.filter;
-    let ranked = listing.sort == ProductSort::Relevance && filter.text.is_some();
-    let rank_column = if ranked { RANK } else { "NULL::real" };
-    let mut query = Statement::new(&format!(
-        "{prefix}SELECT {COLUMNS}, {rank_column} AS rank FROM products p"
-    ));
-    if let Some(text) = &filter.text {
+/// A relevance-ordered search. One statement with two branches, of which PostgreSQL runs
+/// exactly one (each is gated by a one-time filter on the parsed query):
+/// - a query of one lexeme reads its top from `product_search_terms`, an index range in
+///   relevance order that stops at the page's end (the stored rank is what `ts_rank`
+///   gives for that lexeme, so order and cursors are the same as the other branch's);
+/// - anything else (several words, phrases, exclusions) finds every match through the
+///   GIN index and ranks them all.
+fn ranked_search(start: Statement, listing: &ProductListing, text: &str) -> Statement {
+    let mut query = start
+        .sql("WITH search AS MATERIALIZED (SELECT websearch_to_tsquery('english', ")
+        .bind::<Text, _>(text.to_owned())
+        .sql(&format!(
+            ") AS query)
+         (SELECT {COLUMNS}, t.rank AS rank
+          FROM product_search_terms t JOIN products p ON p.id = t.product_id
+          WHERE (SELECT numnode(query) FROM search) = 1
+            AND t.lexeme = (SELECT (tsvector_to_array(querytree(query)::tsvector))[1] FROM search)
+            AND p.archived_at IS NULL"
+        ));
+    query = filters(query, &listing.filter);
+    if let Some(After::Relevance { rank, id }) = &listing.after {
+        // `t.rank <= r` lets the index range start at the cursor.
         query = query
-            .sql(", websearch_to_tsquery('english', ")
-            .bind::<Text, _>(text.clone())
-            .sql(") query WHERE p.archived_at IS NULL AND p.search_vector @@ query");
-    } else {
-        query = query.sql(" WHERE p.archived_at IS NULL");
+            .sql(" AND t.rank <= ")
+            .bind::<Float, _>(*rank)
+            .sql(" AND (t.rank < ")
+            .bind::<Float, _>(*rank)
+            .sql(" OR t.product_id > ")
+            .bind::<Integer, _>(*id)
+            .sql(")");
+    } else if listing.after.is_some() {
+        query = query.sql(" AND false"); // another order's cursor; callers reject these
     }
-    if let Some(min) = &filter.min_price {
-        query = query
-            .sql(" AND p.price >= ")
-            .bind::<Numeric, _>(min.clone());
-    }
-    if let Some(max) = &filter.max_price {
-        query = query
-            .sql(" AND p.price <= ")
-            .bind::<Numeric, _>(max.clone());
-    }
-    if filter.in_stock_only {
-        query = query.sql(" AND p.inventory_count > 0");
-    }
+    query = query
+        .sql(" ORDER BY t.rank DESC, t.product_id ASC LIMIT ")
+        .bind::<BigInt, _>(listing.limit)
+        .sql(&format!(
+            ") UNION ALL (SELECT {COLUMNS}, {RANK} AS rank FROM products p, search
+              WHERE (SELECT numnode(query) FROM search) <> 1
+                AND p.search_vector @@ search.query AND p.archived_at IS NULL"
+        ));
+    query = filters(query, &listing.filter);
     query = match &listing.after {
-        None => query,
-        Some(After::Relevance { rank, id }) if ranked => query
+        Some(After::Relevance { rank, id }) => query
             .sql(&format!(" AND ({RANK} < "))
             .bind::<Float, _>(*rank)
             .sql(&format!(" OR ({RANK} = "))
@@ -164,6 +171,32 @@ fn build(listing: &ProductListing, prefix: &str) -> BoxedSqlQuery<'static, Pg, S
             .sql(" AND p.id > ")
             .bind::<Integer, _>(*id)
             .sql("))"),
+        Some(_) => query.sql(" AND false"),
+        None => query,
+    };
+    query
+        .sql(" ORDER BY rank DESC, p.id ASC LIMIT ")
+        .bind::<BigInt, _>(listing.limit)
+        .sql(")")
+}
+
+/// Listings that walk an index in their order (no search text), and searches in another
+/// order than relevance (every match is found, then sorted).
+fn scan(start: Statement, listing: &ProductListing) -> Statement {
+    let mut query = start.sql(&format!(
+        "SELECT {COLUMNS}, NULL::real AS rank FROM products p"
+    ));
+    if let Some(text) = &listing.filter.text {
+        query = query
+            .sql(", websearch_to_tsquery('english', ")
+            .bind::<Text, _>(text.clone())
+            .sql(") query WHERE p.archived_at IS NULL AND p.search_vector @@ query");
+    } else {
+        query = query.sql(" WHERE p.archived_at IS NULL");
+    }
+    query = filters(query, &listing.filter);
+    query = match &listing.after {
+        None => query,
         Some(After::Price { price, id }) => {
             let direction = if listing.sort == ProductSort::PriceAsc {
                 ">"
@@ -183,11 +216,10 @@ fn build(listing: &ProductListing, prefix: &str) -> BoxedSqlQuery<'static, Pg, S
             .sql(", ")
             .bind::<Integer, _>(*id)
             .sql(")"),
-        // A relevance cursor without a search text; callers reject these first.
+        // A relevance cursor outside a relevance search; callers reject these first.
         Some(After::Relevance { .. }) => query.sql(" AND false"),
     };
     let order = match listing.sort {
-        ProductSort::Relevance if ranked => " ORDER BY rank DESC, p.id ASC",
         ProductSort::PriceAsc => " ORDER BY p.price ASC, p.id ASC",
         ProductSort::PriceDesc => " ORDER BY p.price DESC, p.id DESC",
         ProductSort::Relevance | ProductSort::Newest => " ORDER BY p.created_at DESC, p.id DESC",
@@ -196,5 +228,63 @@ fn build(listing: &ProductListing, prefix: &str) -> BoxedSqlQuery<'static, Pg, S
         .sql(order)
         .sql(" LIMIT ")
         .bind::<BigInt, _>(listing.limit)
-        .query
+}
+
+/// The price and stock filters, on products `p`.
+fn filters(mut query: Statement, filter: &ProductFilter) -> Statement {
+    if let Some(min) = &filter.min_price {
+        query = query
+            .sql(" AND p.price >= ")
+            .bind::<Numeric, _>(min.clone());
+    }
+    if let Some(max) = &filter.max_price {
+        query = query
+            .sql(" AND p.price <= ")
+            .bind::<Numeric, _>(max.clone());
+    }
+    if filter.in_stock_only {
+        query = query.sql(" AND p.inventory_count > 0");
+    }
+    query
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listing(text: Option<&str>, sort: ProductSort) -> ProductListing {
+        ProductListing {
+            filter: ProductFilter {
+                text: text.map(str::to_owned),
+                ..ProductFilter::default()
+            },
+            sort,
+            after: None,
+            limit: 21,
+        }
+    }
+
+    #[test]
+    fn only_one_word_in_relevance_order_skips_visiting_every_match() {
+        for word in ["teapot", "Teapots", "café", "x1", "日本語"] {
+            assert!(!listing(Some(word), ProductSort::Relevance).visits_every_match());
+            assert!(listing(Some(word), ProductSort::PriceAsc).visits_every_match());
+            assert!(listing(Some(word), ProductSort::Newest).visits_every_match());
+        }
+        for text in [
+            "red teapot",
+            "-teapot",
+            "\"teapot\"",
+            "teapot or kettle",
+            "cast-iron",
+            "tea_pot",
+        ] {
+            assert!(
+                listing(Some(text), ProductSort::Relevance).visits_every_match(),
+                "{text}"
+            );
+        }
+        assert!(!listing(None, ProductSort::Newest).visits_every_match());
+        assert!(!listing(None, ProductSort::PriceDesc).visits_every_match());
+    }
 }

@@ -10,6 +10,7 @@ pub mod ledger;
 pub mod orders;
 pub mod products;
 pub mod sessions;
+mod statement;
 pub mod throttle;
 pub mod users;
 

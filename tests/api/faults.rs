@@ -333,16 +333,10 @@ async fn three_instances_started_together_migrate_a_new_database_once() {
         }
     }
     applied.sort();
-    // The versions, from the migrations directory: its names less their dashes.
-    let mut expected: Vec<String> =
-        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
-            .unwrap()
-            .map(|entry| {
-                let name = entry.unwrap().file_name().into_string().unwrap();
-                name.split('_').next().unwrap().replace('-', "")
-            })
-            .collect();
-    expected.sort();
+    let expected: Vec<String> = crate::common::migrations()
+        .into_iter()
+        .map(|(_, version)| version)
+        .collect();
     assert_eq!(
         applied, expected,
         "each migration applied by exactly one instance"

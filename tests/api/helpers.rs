@@ -266,3 +266,24 @@ pub async fn until_waiting_on_locks(db: &TestDb, count: i64) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Pages through a listing, returning every item in order.
+pub async fn collect_pages(app: &TestApp, query: &str, limit: usize) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..100 {
+        let mut path = format!("/api/v1/products?limit={limit}{query}");
+        if let Some(cursor) = &cursor {
+            path.push_str(&format!("&cursor={cursor}"));
+        }
+        let page = expect_json(app.get(&path).await, StatusCode::OK).await;
+        let page_items = page["items"].as_array().unwrap();
+        assert!(page_items.len() <= limit);
+        items.extend(page_items.iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return items,
+        }
+    }
+    panic!("paging never ended");
+}

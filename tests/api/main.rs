@@ -19,5 +19,6 @@ mod operations;
 mod products;
 mod roles;
 mod scale_out;
+mod search;
 mod sessions;
 mod users;

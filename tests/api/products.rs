@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::common::TestApp;
-use crate::helpers::{error_fields, expect_json, expect_problem, Customer};
+use crate::helpers::{collect_pages, error_fields, expect_json, expect_problem, Customer};
 
 async fn shop() -> (TestApp, Customer) {
     let app = TestApp::spawn().await;
@@ -265,27 +265,6 @@ async fn ids_that_cannot_exist_are_404() {
     ] {
         expect_problem(app.get(path).await, StatusCode::NOT_FOUND, "not_found").await;
     }
-}
-
-/// Pages through a listing, returning every item in order.
-async fn collect_pages(app: &TestApp, query: &str, limit: usize) -> Vec<Value> {
-    let mut items = Vec::new();
-    let mut cursor: Option<String> = None;
-    for _ in 0..100 {
-        let mut path = format!("/api/v1/products?limit={limit}{query}");
-        if let Some(cursor) = &cursor {
-            path.push_str(&format!("&cursor={cursor}"));
-        }
-        let page = expect_json(app.get(&path).await, StatusCode::OK).await;
-        let page_items = page["items"].as_array().unwrap();
-        assert!(page_items.len() <= limit);
-        items.extend(page_items.iter().cloned());
-        match page["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => return items,
-        }
-    }
-    panic!("paging never ended");
 }
 
 fn ids(items: &[Value]) -> Vec<i64> {

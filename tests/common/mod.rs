@@ -20,7 +20,8 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use storefront::config::{
-    Config, DatabaseConfig, DatabaseUrl, HttpConfig, LoginThrottleConfig, RateLimit, TrustedProxies,
+    Config, DatabaseConfig, DatabaseUrl, HttpConfig, LoginThrottleConfig, RateLimit,
+    SearchConcurrency, TrustedProxies,
 };
 use storefront::db::{self, DbPool};
 use storefront::startup::Services;
@@ -230,6 +231,24 @@ pub fn in_rolled_back_transaction<T>(test: impl FnOnce(&mut PgConnection) -> T) 
     test(&mut conn)
 }
 
+/// The migrations in `migrations/`, oldest first, as (directory name, version): the
+/// version is the name's date part less its dashes, as Diesel records it.
+#[allow(dead_code)] // not every test binary that includes this module uses it
+pub fn migrations() -> Vec<(String, String)> {
+    let mut found: Vec<(String, String)> =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+            .expect("read migrations/")
+            .map(|entry| {
+                let name = entry.expect("a migration").file_name().into_string();
+                let name = name.expect("a UTF-8 migration name");
+                let version = name.split('_').next().unwrap_or_default().replace('-', "");
+                (name, version)
+            })
+            .collect();
+    found.sort();
+    found
+}
+
 /// The service's configuration for a test: small pool, one worker, generous throttle.
 pub fn test_config(db: &TestDb, bind_addr: std::net::SocketAddr) -> Config {
     Config {
@@ -258,6 +277,11 @@ pub fn test_config(db: &TestDb, bind_addr: std::net::SocketAddr) -> Config {
             window: Duration::from_secs(3600),
         },
         password_queue_timeout: Duration::from_secs(10),
+        // As in production; the lane's own test narrows it.
+        search_concurrency: SearchConcurrency {
+            max_concurrent: 2,
+            queue_timeout: Duration::from_secs(5),
+        },
         // The harness installs no subscriber; nothing reads this.
         log_filter: "warn".into(),
     }

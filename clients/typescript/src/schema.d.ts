@@ -163,7 +163,9 @@ export interface paths {
          * @description Live products, newest first, or ranked by relevance with `q` (full-text, web-search
          *     syntax: name matches above description matches). Filters by price range and stock;
          *     keyset paginated: pass `next_cursor` back as `cursor` until it is null. Anonymous
-         *     requests may be served by a read replica a moment behind.
+         *     requests may be served by a read replica a moment behind. A one-word search in
+         *     relevance order is served from an index; other searches visit every match and take
+         *     turns (503 with Retry-After when no turn comes in time).
          */
         get: operations["list_products"];
         put?: never;

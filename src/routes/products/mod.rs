@@ -5,6 +5,7 @@
 mod body;
 pub mod history;
 mod listing;
+mod search_lane;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -12,6 +13,7 @@ use diesel::pg::PgConnection;
 
 pub use body::{CreateProductRequest, ProductPage, ProductResponse, UpdateProductRequest};
 use listing::{listing_from, ListQuery};
+pub use search_lane::SearchLane;
 
 use super::cursor;
 use super::extract::ApiJson;
@@ -69,16 +71,23 @@ async fn show(
 /// Live products, newest first, or ranked by relevance with `q` (full-text, web-search
 /// syntax: name matches above description matches). Filters by price range and stock;
 /// keyset paginated: pass `next_cursor` back as `cursor` until it is null. Anonymous
-/// requests may be served by a read replica a moment behind.
+/// requests may be served by a read replica a moment behind. A one-word search in
+/// relevance order is served from an index; other searches visit every match and take
+/// turns (503 with Retry-After when no turn comes in time).
 #[utoipa::path(get, path = "/api/v1/products", operation_id = "list_products", tag = "catalogue", params(ListQuery),
     responses((status = 200, description = "A page of products", body = ProductPage), responses::BadRequest, responses::Invalid, responses::Unavailable))]
 async fn list(
     req: HttpRequest,
     pool: web::Data<DbPool>,
     reads: web::Data<CatalogueReads>,
+    searches: web::Data<SearchLane>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (listing, size) = listing_from(query.into_inner())?;
+    let _turn = match listing.visits_every_match() {
+        true => Some(searches.enter().await?),
+        false => None,
+    };
     let rows = read_catalogue(&req, &pool, &reads, move |conn| {
         Ok(catalogue::list(conn, &listing)?)
     })
