@@ -64,6 +64,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         search_vector -> Tsvector,
+        price_changed_at -> Nullable<Timestamptz>,
     }
 }
 

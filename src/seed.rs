@@ -175,9 +175,8 @@ pub fn seed_as_of(
     let now = now.trunc_subsecs(6);
     let progress = progress_bar((user_count + product_count) as u64);
     conn.transaction(|conn| {
-        let mut products = insert_products(conn, &mut rng, now, product_count, &progress)?;
+        let products = insert_products(conn, &mut rng, now, product_count, &progress)?;
         let users = insert_users(conn, &mut rng, now, user_count, password_hash, &progress)?;
-        plan_price_changes(&mut rng, now, &mut products);
         let plans = plan_carts(&mut rng, now, &users, &products);
         let (carts, orders, cart_items, cart_ids) = insert_carts(conn, &plans, &products)?;
         let price_changes = insert_price_changes(conn, &products)?;
@@ -345,36 +344,39 @@ fn insert_products(
     let mut seeded = Vec::with_capacity(count);
     for (ids, times) in ids.chunks(BATCH).zip(created.chunks(BATCH)) {
         let rows: Vec<ProductRow> = ids.iter().map(|id| product_row(rng, *id)).collect();
-        let values: Vec<_> = rows
+        let batch: Vec<SeededProduct> = rows
             .iter()
             .zip(ids.iter().zip(times))
-            .map(|(row, (id, created_at))| {
+            .map(|(row, (id, created_at))| SeededProduct {
+                id: *id,
+                created_at: *created_at,
+                price: row.price.clone(),
+                inventory_count: row.inventory_count,
+                price_changes: price_history(rng, now, *created_at, &row.price),
+            })
+            .collect();
+        let values: Vec<_> = rows
+            .iter()
+            .zip(&batch)
+            .map(|(row, product)| {
+                // A price change is a change to the row, as the service's PATCH makes it.
+                let price_changed_at = product.price_changes.last().map(|(at, _, _)| *at);
                 (
-                    products::id.eq(id),
+                    products::id.eq(product.id),
                     products::name.eq(&row.name),
                     products::description.eq(Some(&row.description)),
                     products::price.eq(&row.price),
                     products::inventory_count.eq(row.inventory_count),
-                    products::created_at.eq(created_at),
-                    products::updated_at.eq(created_at),
+                    products::created_at.eq(product.created_at),
+                    products::updated_at.eq(price_changed_at.unwrap_or(product.created_at)),
+                    products::price_changed_at.eq(price_changed_at),
                 )
             })
             .collect();
         diesel::copy_from(products::table)
             .from_insertable(&values)
             .execute(conn)?;
-        seeded.extend(
-            ids.iter()
-                .zip(rows)
-                .zip(times)
-                .map(|((id, row), created_at)| SeededProduct {
-                    id: *id,
-                    created_at: *created_at,
-                    price: row.price,
-                    inventory_count: row.inventory_count,
-                    price_changes: Vec::new(),
-                }),
-        );
+        seeded.extend(batch);
         progress.inc(times.len() as u64);
     }
     Ok(seeded)
@@ -562,28 +564,31 @@ fn insert_carts(
 
 /// Past price changes for about three products in ten: one to three, at random times
 /// since the product was added, each 5 to 25 % up or down from the price before it, the
-/// last one arriving at the product's current price.
-fn plan_price_changes(rng: &mut StdRng, now: DateTime<Utc>, products: &mut [SeededProduct]) {
-    for product in products {
-        if !rng.gen_ratio(3, 10) {
-            continue;
-        }
-        let count = rng.gen_range(1..=3);
-        let mut times: Vec<DateTime<Utc>> = (0..count)
-            .filter_map(|_| between(rng, product.created_at, now))
-            .collect();
-        times.sort_unstable();
-        // Back from the current price: each change's old price is the one before it.
-        let mut later = product.price.clone();
-        let mut changes = Vec::with_capacity(times.len());
-        for at in times.into_iter().rev() {
-            let earlier = earlier_price(rng, &later);
-            changes.push((at, earlier.clone(), later));
-            later = earlier;
-        }
-        changes.reverse();
-        product.price_changes = changes;
+/// last one arriving at the product's current price. Oldest first.
+fn price_history(
+    rng: &mut StdRng,
+    now: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+    price: &BigDecimal,
+) -> Vec<(DateTime<Utc>, BigDecimal, BigDecimal)> {
+    if !rng.gen_ratio(3, 10) {
+        return Vec::new();
     }
+    let count = rng.gen_range(1..=3);
+    let mut times: Vec<DateTime<Utc>> = (0..count)
+        .filter_map(|_| between(rng, created_at, now))
+        .collect();
+    times.sort_unstable();
+    // Back from the current price: each change's old price is the one before it.
+    let mut later = price.clone();
+    let mut changes = Vec::with_capacity(times.len());
+    for at in times.into_iter().rev() {
+        let earlier = earlier_price(rng, &later);
+        changes.push((at, earlier.clone(), later));
+        later = earlier;
+    }
+    changes.reverse();
+    changes
 }
 
 /// A price 5 to 25 % above or below `later` (at least a cent away, never below 1.00).

@@ -251,6 +251,13 @@ fn every_column_has_its_designed_type_and_nullability() {
                 None,
             ),
             ("products", "search_vector", "tsvector", "NO", None),
+            (
+                "products",
+                "price_changed_at",
+                "timestamp with time zone",
+                "YES",
+                None,
+            ),
             ("sessions", "id", "bigint", "NO", None),
             ("sessions", "user_id", "integer", "NO", None),
             ("sessions", "token_hash", "bytea", "NO", None),
@@ -1906,6 +1913,8 @@ fn assert_seeded_ledger_tells_the_same_story(
         lines_without_their_movement: i64,
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         lines_not_at_the_price_then: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        products_off_their_last_price_change: i64,
     }
     let tally: Tally = diesel::sql_query(
         "SELECT
@@ -1924,7 +1933,12 @@ fn assert_seeded_ledger_tells_the_same_story(
             WHERE c.status = 'checked_out' AND ci.unit_price IS DISTINCT FROM COALESCE(
               (SELECT pc.old_price FROM price_changes pc
                WHERE pc.product_id = p.id AND pc.at > c.checked_out_at
-               ORDER BY pc.at, pc.id LIMIT 1), p.price)) AS lines_not_at_the_price_then",
+               ORDER BY pc.at, pc.id LIMIT 1), p.price)) AS lines_not_at_the_price_then,
+           (SELECT count(*) FROM products p
+            WHERE p.price_changed_at IS DISTINCT FROM
+                  (SELECT max(at) FROM price_changes WHERE product_id = p.id)
+               OR p.updated_at <> GREATEST(p.created_at, p.price_changed_at))
+             AS products_off_their_last_price_change",
     )
     .get_result(conn)
     .unwrap();
@@ -1935,6 +1949,7 @@ fn assert_seeded_ledger_tells_the_same_story(
             checkout_movements: tally.order_lines,
             lines_without_their_movement: 0,
             lines_not_at_the_price_then: 0,
+            products_off_their_last_price_change: 0,
         }
     );
     assert!(tally.order_lines > 0);

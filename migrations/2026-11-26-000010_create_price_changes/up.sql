@@ -27,6 +27,12 @@ CREATE INDEX price_changes_product_id_at_idx ON price_changes (product_id, at DE
 CREATE INDEX price_changes_by_user_id_idx ON price_changes (by_user_id)
     WHERE by_user_id IS NOT NULL;
 
+-- When the price last changed, kept beside the price by the same UPDATE: lowest_price_30d
+-- reads price_changes only for products whose price changed within the window, so the
+-- catalogue's reads of every other product cost nothing more.
+ALTER TABLE products ADD COLUMN price_changed_at TIMESTAMPTZ;
+
+COMMENT ON COLUMN products.price_changed_at IS 'When the price last changed (no earlier than the at of its latest price_changes row); NULL if it never did.';
 COMMENT ON TABLE price_changes IS 'Price history: one row per change of products.price, written in the same transaction as the change.';
 COMMENT ON COLUMN price_changes.id IS 'Surrogate key; orders changes made at the same instant.';
 COMMENT ON COLUMN price_changes.product_id IS 'The product whose price changed.';

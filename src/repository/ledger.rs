@@ -17,19 +17,23 @@ use crate::schema::{price_changes, stock_movements};
 
 /// SQL for `lowest_price_30d` of the `products` row named `$alias`: the lowest price it
 /// had at any moment in the last 30 days, that is the current price and the old price of
-/// every change within them (each was in force until its change). A range scan of
-/// `price_changes_product_id_at_idx`, answered from the index (`INCLUDE (old_price)`);
-/// `ORDER BY ... LIMIT 1` rather than `min()`, which the planner takes longer over (the
-/// listing's SQL is planned per request). `products::ProductView` builds the same
-/// expression with Diesel's DSL.
+/// every change within them (each was in force until its change). Only a product whose
+/// price changed within the window (`price_changed_at`) reads `price_changes`: a range
+/// scan of `price_changes_product_id_at_idx` answered from the index (`INCLUDE
+/// (old_price)`), `ORDER BY ... LIMIT 1` rather than `min()`, which the planner takes
+/// longer over. `products::ProductView` builds the same expression with Diesel's DSL.
 macro_rules! lowest_price_30d_of {
     ($alias:literal) => {
         concat!(
-            "LEAST(",
+            "CASE WHEN ",
+            $alias,
+            ".price_changed_at > now() - interval '30 days' THEN LEAST(",
             $alias,
             ".price, (SELECT pc.old_price FROM price_changes pc WHERE pc.product_id = ",
             $alias,
-            ".id AND pc.at > now() - interval '30 days' ORDER BY pc.old_price LIMIT 1))"
+            ".id AND pc.at > now() - interval '30 days' ORDER BY pc.old_price LIMIT 1)) ELSE ",
+            $alias,
+            ".price END"
         )
     };
 }

@@ -41,6 +41,12 @@ diesel::define_sql_function! {
     fn least(current: Numeric, earlier: Nullable<Numeric>) -> Numeric;
 }
 
+diesel::define_sql_function! {
+    /// The time of the call (`now()` is the transaction's start); typed to set a
+    /// nullable column.
+    fn clock_timestamp() -> Nullable<Timestamptz>;
+}
+
 /// `lowest_price_30d` of the products row, as `lowest_price_30d_of!` writes it for the
 /// listing's SQL text, but built with Diesel's DSL and the window's start bound as a
 /// parameter: so a query selecting it stays one prepared statement, cached per
@@ -55,7 +61,11 @@ fn lowest_price_30d() -> _ {
         .order(price_changes::old_price)
         .limit(1_i64)
         .single_value();
-    least(products::price, earlier)
+    diesel::dsl::case_when(
+        products::price_changed_at.gt(window_start),
+        least(products::price, earlier),
+    )
+    .otherwise(products::price)
 }
 
 /// Adds a product and its opening stock movement (`created`, the initial count), in one
@@ -129,7 +139,9 @@ pub fn update(
             .select(Product::as_select())
             .for_update()
             .first(conn)?;
-        if let Some(price) = changes.price.as_ref().filter(|p| **p != before.price) {
+        let new_price = changes.price.as_ref().filter(|p| **p != before.price);
+        let price_changed = new_price.is_some();
+        if let Some(price) = new_price {
             ledger::record_price_change(
                 conn,
                 &NewPriceChange {
@@ -158,11 +170,20 @@ pub fn update(
                 )?;
             }
         }
-        // Written after the ledger, so lowest_price_30d already counts this change.
-        diesel::update(products::table.find(product_id))
-            .set(changes)
-            .returning(ProductView::as_returning())
-            .get_result(conn)
+        // Written after the ledger, so lowest_price_30d already counts this change; a new
+        // price also moves price_changed_at, after the change's own `at`.
+        let target = products::table.find(product_id);
+        if price_changed {
+            diesel::update(target)
+                .set((changes, products::price_changed_at.eq(clock_timestamp())))
+                .returning(ProductView::as_returning())
+                .get_result(conn)
+        } else {
+            diesel::update(target)
+                .set(changes)
+                .returning(ProductView::as_returning())
+                .get_result(conn)
+        }
     })
 }
 
