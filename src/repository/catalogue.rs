@@ -77,6 +77,7 @@ pub struct ListedProduct {
     pub product: Product,
     #[diesel(sql_type = Nullable<Float>)]
     pub rank: Option<f32>,
+    /// See `ledger::lowest_price_30d_of!`.
     #[diesel(sql_type = Numeric)]
     pub lowest_price_30d: BigDecimal,
 }

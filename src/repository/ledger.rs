@@ -262,25 +262,6 @@ pub fn unbalanced_products(conn: &mut PgConnection) -> QueryResult<Vec<(i32, i32
     .collect())
 }
 
-impl HistoryKind {
-    /// The kind a cursor byte names.
-    pub fn from_byte(byte: u8) -> Option<Self> {
-        match byte {
-            0 => Some(Self::Price),
-            1 => Some(Self::Stock),
-            _ => None,
-        }
-    }
-
-    /// The byte a cursor stores for this kind.
-    pub fn as_byte(self) -> u8 {
-        match self {
-            Self::Price => 0,
-            Self::Stock => 1,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -194,7 +194,10 @@ fn encode_cursor(product_id: i32, position: HistoryPosition) -> String {
     let mut bytes = [0u8; CURSOR_BYTES];
     bytes[..8].copy_from_slice(&position.at.timestamp_micros().to_be_bytes());
     bytes[8..16].copy_from_slice(&position.id.to_be_bytes());
-    bytes[16] = position.kind.as_byte();
+    bytes[16] = match position.kind {
+        HistoryKind::Price => 0,
+        HistoryKind::Stock => 1,
+    };
     bytes[17..].copy_from_slice(&product_id.to_be_bytes());
     seal(CURSOR_KIND, &bytes)
 }
@@ -209,7 +212,11 @@ fn decode_cursor(raw: &str, product_id: i32) -> Option<HistoryPosition> {
     Some(HistoryPosition {
         at: timestamp(i64::from_be_bytes(bytes[..8].try_into().ok()?)),
         id: i64::from_be_bytes(bytes[8..16].try_into().ok()?),
-        kind: HistoryKind::from_byte(bytes[16])?,
+        kind: match bytes[16] {
+            0 => HistoryKind::Price,
+            1 => HistoryKind::Stock,
+            _ => return None,
+        },
     })
 }
 
