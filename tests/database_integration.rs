@@ -979,6 +979,55 @@ fn the_ledger_refuses_impossible_rows_and_outlives_a_deleted_buyer() {
     });
 }
 
+#[test]
+fn a_long_history_is_paged_from_its_indexes() {
+    use storefront::repository::ledger::{self, HistoryKind, HistoryPosition};
+    in_rolled_back_transaction(|conn| {
+        let product = new_product(conn, "Bestseller", "9.99", 5000);
+        // Years of restocks and price changes, then fresh statistics.
+        diesel::sql_query(
+            "INSERT INTO stock_movements (product_id, delta, resulting_count, reason, at)
+             SELECT $1, 1, 5000, 'adjustment', now() - g * interval '1 hour'
+             FROM generate_series(1, 20000) g",
+        )
+        .bind::<diesel::sql_types::Integer, _>(product.id)
+        .execute(conn)
+        .unwrap();
+        diesel::sql_query(
+            "INSERT INTO price_changes (product_id, old_price, new_price, at)
+             SELECT $1, 1 + g % 50, 2 + g % 50, now() - g * interval '1 day'
+             FROM generate_series(1, 2000) g",
+        )
+        .bind::<diesel::sql_types::Integer, _>(product.id)
+        .execute(conn)
+        .unwrap();
+        diesel::sql_query("ANALYZE price_changes, stock_movements")
+            .execute(conn)
+            .unwrap();
+        let deep = HistoryPosition {
+            at: Utc::now() - chrono::Duration::days(300),
+            kind: HistoryKind::Stock,
+            id: 1,
+        };
+        for after in [None, Some(deep)] {
+            let plan = ledger::explain_history(conn, product.id, after, 21).unwrap();
+            for index in [
+                "price_changes_product_id_at_idx",
+                "stock_movements_product_id_at_idx",
+            ] {
+                assert!(plan.contains(index), "{index} unused: {plan}");
+            }
+            assert!(!plan.contains("Seq Scan"), "{plan}");
+            if after.is_some() {
+                // The page starts where the cursor points, inside the index range: a
+                // row comparison in each branch's Index Cond, not a filter.
+                assert_eq!(plan.matches("ROW(at, id) <= ROW(").count(), 2, "{plan}");
+                assert!(!plan.contains("Filter"), "{plan}");
+            }
+        }
+    });
+}
+
 // ---------------------------------------------------------------- repository functions
 
 #[test]

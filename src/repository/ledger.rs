@@ -131,27 +131,36 @@ impl HistoryPosition {
 }
 
 /// Both kinds as one stream: each branch takes its first `limit` rows from its own index
-/// range, and the merge keeps the first `limit` of those. `$1` product, `$2` limit,
-/// `$3` the position's time (NULL: from the newest), `$4` / `$5` the id bounds of the
-/// price and stock branches.
-const HISTORY: &str = "
-    SELECT kind, id, at, by_user_id, old_price, new_price, delta, resulting_count, reason, order_id
-    FROM (
-        (SELECT 'price'::text AS kind, id, at, by_user_id, old_price, new_price,
-                NULL::integer AS delta, NULL::integer AS resulting_count, NULL::text AS reason,
-                NULL::integer AS order_id
-         FROM price_changes
-         WHERE product_id = $1 AND ($3::timestamptz IS NULL OR (at, id) <= ($3, $4))
-         ORDER BY at DESC, id DESC LIMIT $2)
-        UNION ALL
-        (SELECT 'stock', id, at, by_user_id, NULL, NULL, delta, resulting_count, reason::text,
-                order_id
-         FROM stock_movements
-         WHERE product_id = $1 AND ($3::timestamptz IS NULL OR (at, id) <= ($3, $5))
-         ORDER BY at DESC, id DESC LIMIT $2)
-    ) history
-    ORDER BY at DESC, kind DESC, id DESC
-    LIMIT $2";
+/// range, and the merge keeps the first `limit` of those. `$1` product, `$2` limit; after
+/// a position, `$3` its time and `$4` / `$5` the id bounds of the price and stock
+/// branches, as a row comparison the index range starts at (an `OR` of "no position"
+/// would leave it a filter, read from the newest entry on every page).
+macro_rules! history_sql {
+    ($after_price:literal, $after_stock:literal) => {
+        concat!(
+            "SELECT kind, id, at, by_user_id, old_price, new_price, delta, resulting_count,
+                    reason, order_id
+             FROM (
+                 (SELECT 'price'::text AS kind, id, at, by_user_id, old_price, new_price,
+                         NULL::integer AS delta, NULL::integer AS resulting_count,
+                         NULL::text AS reason, NULL::integer AS order_id
+                  FROM price_changes WHERE product_id = $1",
+            $after_price,
+            " ORDER BY at DESC, id DESC LIMIT $2)
+                 UNION ALL
+                 (SELECT 'stock', id, at, by_user_id, NULL, NULL, delta, resulting_count,
+                         reason::text, order_id
+                  FROM stock_movements WHERE product_id = $1",
+            $after_stock,
+            " ORDER BY at DESC, id DESC LIMIT $2)
+             ) history
+             ORDER BY at DESC, kind DESC, id DESC
+             LIMIT $2"
+        )
+    };
+}
+const HISTORY_FIRST: &str = history_sql!("", "");
+const HISTORY_AFTER: &str = history_sql!(" AND (at, id) <= ($3, $4)", " AND (at, id) <= ($3, $5)");
 
 #[derive(QueryableByName)]
 struct HistoryRow {
@@ -223,17 +232,52 @@ pub fn history(
     after: Option<HistoryPosition>,
     limit: i64,
 ) -> QueryResult<Vec<HistoryEntry>> {
-    let bound = |kind| after.map_or(0, |after| after.bound_for(kind));
-    diesel::sql_query(HISTORY)
-        .bind::<Integer, _>(product_id)
-        .bind::<BigInt, _>(limit)
-        .bind::<Nullable<Timestamptz>, _>(after.map(|after| after.at))
-        .bind::<BigInt, _>(bound(HistoryKind::Price))
-        .bind::<BigInt, _>(bound(HistoryKind::Stock))
-        .load::<HistoryRow>(conn)?
+    let rows: Vec<HistoryRow> = match after {
+        None => diesel::sql_query(HISTORY_FIRST)
+            .bind::<Integer, _>(product_id)
+            .bind::<BigInt, _>(limit)
+            .load(conn)?,
+        Some(after) => diesel::sql_query(HISTORY_AFTER)
+            .bind::<Integer, _>(product_id)
+            .bind::<BigInt, _>(limit)
+            .bind::<Timestamptz, _>(after.at)
+            .bind::<BigInt, _>(after.bound_for(HistoryKind::Price))
+            .bind::<BigInt, _>(after.bound_for(HistoryKind::Stock))
+            .load(conn)?,
+    };
+    rows.into_iter().map(HistoryEntry::try_from).collect()
+}
+
+/// The plan PostgreSQL chooses for `history` (`EXPLAIN` text), for tests and operators.
+pub fn explain_history(
+    conn: &mut PgConnection,
+    product_id: i32,
+    after: Option<HistoryPosition>,
+    limit: i64,
+) -> QueryResult<String> {
+    #[derive(QueryableByName)]
+    struct PlanLine {
+        #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+        line: String,
+    }
+    let lines: Vec<PlanLine> = match after {
+        None => diesel::sql_query(format!("EXPLAIN {HISTORY_FIRST}"))
+            .bind::<Integer, _>(product_id)
+            .bind::<BigInt, _>(limit)
+            .load(conn)?,
+        Some(after) => diesel::sql_query(format!("EXPLAIN {HISTORY_AFTER}"))
+            .bind::<Integer, _>(product_id)
+            .bind::<BigInt, _>(limit)
+            .bind::<Timestamptz, _>(after.at)
+            .bind::<BigInt, _>(after.bound_for(HistoryKind::Price))
+            .bind::<BigInt, _>(after.bound_for(HistoryKind::Stock))
+            .load(conn)?,
+    };
+    Ok(lines
         .into_iter()
-        .map(HistoryEntry::try_from)
-        .collect()
+        .map(|l| l.line)
+        .collect::<Vec<_>>()
+        .join("\n"))
 }
 
 /// Products whose movements do not sum to their `inventory_count`: (id, count, sum). Empty
