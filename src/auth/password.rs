@@ -6,9 +6,10 @@
 //! permit gets 503 instead of queueing: a flood of sign-ups cannot push logins into
 //! multi-second waits.
 //!
-//! Memory is bounded by design: each permit has one 19 MiB work area, allocated once and
-//! handed to argon2's caller-provided-memory API for every hash, so resident memory is
-//! permits x 19 MiB whatever the burst. (Letting argon2 allocate per hash costs a fresh
+//! Memory is bounded by design: each permit has one 19 MiB work area, allocated once per
+//! burst and handed to argon2's caller-provided-memory API for every hash, so resident
+//! memory is at most permits x 19 MiB whatever the burst, and the areas are freed when
+//! the burst is over. (Letting argon2 allocate per hash costs a fresh
 //! 19 MiB per blocking thread that ever hashed: glibc serves each thread from its own
 //! arena and keeps the freed memory, measured at over 1 GiB resident after a burst.)
 
@@ -38,15 +39,18 @@ type WorkArea = Vec<Block>;
 #[derive(Clone)]
 pub struct Passwords {
     permits: Arc<Semaphore>,
-    /// Idle work areas; never more than there are permits.
+    max_concurrent: usize,
+    /// Idle work areas; never more than there are permits, none between bursts.
     areas: Arc<Mutex<Vec<WorkArea>>>,
     queue_timeout: Duration,
 }
 
 impl Passwords {
     pub fn new(max_concurrent: usize, queue_timeout: Duration) -> Self {
+        let max_concurrent = max_concurrent.max(1);
         Self {
-            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            permits: Arc::new(Semaphore::new(max_concurrent)),
+            max_concurrent,
             areas: Arc::new(Mutex::new(Vec::new())),
             queue_timeout,
         }
@@ -73,7 +77,7 @@ impl Passwords {
         &self,
         work: impl FnOnce(&mut [Block]) -> T + Send + 'static,
     ) -> Result<T, ApiError> {
-        let _permit = tokio::time::timeout(self.queue_timeout, self.permits.acquire())
+        let permit = tokio::time::timeout(self.queue_timeout, self.permits.acquire())
             .await
             .map_err(|_| {
                 ApiError::Overloaded(format!(
@@ -83,7 +87,7 @@ impl Passwords {
             })?
             .map_err(|_| ApiError::Internal("password semaphore closed".into()))?;
         let areas = self.areas.clone();
-        Ok(web::block(move || {
+        let result = web::block(move || {
             // A permit holder finds an idle area, or allocates the one its permit stands
             // for (only the first time each permit is used at once).
             let mut area = lock(&areas).pop().unwrap_or_else(new_work_area);
@@ -91,7 +95,16 @@ impl Passwords {
             lock(&areas).push(area);
             result
         })
-        .await?)
+        .await;
+        drop(permit);
+        // The burst is over when nobody holds or awaits a permit (a released permit
+        // passes straight to a waiter): the areas go back to the system, and resident
+        // memory to its idle size. A 19 MiB block is its own mmap in glibc, unmapped on
+        // free; the next burst pays a few page faults per area for it.
+        if self.permits.available_permits() == self.max_concurrent {
+            lock(&self.areas).clear();
+        }
+        Ok(result?)
     }
 }
 

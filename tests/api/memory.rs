@@ -37,6 +37,11 @@ async fn a_registration_burst_keeps_resident_memory_bounded() {
     )
     .await;
     let client = reqwest::Client::new();
+    // Idle size with the pool and worker threads warmed up by a few plain requests.
+    for _ in 0..20 {
+        let _ = client.get(format!("{base}/api/v1/products")).send().await;
+    }
+    let (_, idle_kib) = resident_kib(server.id());
     let statuses: Vec<u16> = stream::iter(0..100)
         .map(|n| {
             let request = client
@@ -52,11 +57,20 @@ async fn a_registration_burst_keeps_resident_memory_bounded() {
         .buffer_unordered(32)
         .collect()
         .await;
-    let (peak_kib, now_kib) = resident_kib(server.id());
+    let (peak_kib, after_kib) = resident_kib(server.id());
     let _ = server.kill();
     let _ = server.wait();
     assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
-    eprintln!("resident after 100 registrations: peak {peak_kib} KiB, now {now_kib} KiB");
+    eprintln!(
+        "resident around 100 registrations: idle {idle_kib} KiB, peak {peak_kib} KiB, \
+         after {after_kib} KiB"
+    );
     // Two permits x 19 MiB of argon2 memory plus the service itself: far under 128 MiB.
     assert!(peak_kib < 128 * 1024, "peak resident {peak_kib} KiB");
+    // And the work areas go back once the burst is over (keeping even one would be
+    // 19 MiB more than idle).
+    assert!(
+        after_kib < idle_kib + 12 * 1024,
+        "resident {after_kib} KiB after the burst, {idle_kib} KiB idle before it"
+    );
 }
