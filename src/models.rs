@@ -1,4 +1,4 @@
-//! Row types of the five tables: what Diesel reads (`Queryable` + `Selectable`), inserts
+//! Row types of the tables: what Diesel reads (`Queryable` + `Selectable`), inserts
 //! (`New*`) and updates (`*Changes`).
 //!
 //! These are database shapes, not JSON shapes: handlers build response types from them, so
@@ -17,7 +17,7 @@ use diesel::prelude::*;
 use diesel::serialize::{self, IsNull, Output, ToSql};
 use diesel::sql_types::Text;
 
-use crate::schema::{cart_items, carts, products, sessions, users};
+use crate::schema::{cart_items, carts, price_changes, products, sessions, stock_movements, users};
 
 /// A user without the password hash: what every query outside login selects, so the hash
 /// is not even fetched.
@@ -195,6 +195,72 @@ pub struct NewCartItem {
     pub cart_id: i32,
     pub product_id: i32,
     pub quantity: i32,
+}
+
+/// Why a product's stock moved; stored as text guarded by `stock_movements_reason_check`.
+#[derive(AsExpression, FromSqlRow, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[diesel(sql_type = Text)]
+pub enum StockReason {
+    /// The product was added (or the ledger began): the opening count.
+    Created,
+    /// Staff set the count.
+    Adjustment,
+    /// An order took units.
+    Checkout,
+}
+
+impl StockReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Adjustment => "adjustment",
+            Self::Checkout => "checkout",
+        }
+    }
+}
+
+impl ToSql<Text, Pg> for StockReason {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        out.write_all(self.as_str().as_bytes())?;
+        Ok(IsNull::No)
+    }
+}
+
+impl FromSql<Text, Pg> for StockReason {
+    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
+        match bytes.as_bytes() {
+            b"created" => Ok(Self::Created),
+            b"adjustment" => Ok(Self::Adjustment),
+            b"checkout" => Ok(Self::Checkout),
+            other => Err(format!(
+                "unknown stock movement reason {:?}",
+                String::from_utf8_lossy(other)
+            )
+            .into()),
+        }
+    }
+}
+
+/// One change of a product's price, for the history (`at` defaults to the write's clock).
+#[derive(Insertable, Debug)]
+#[diesel(table_name = price_changes)]
+pub struct NewPriceChange<'a> {
+    pub product_id: i32,
+    pub old_price: &'a BigDecimal,
+    pub new_price: &'a BigDecimal,
+    pub by_user_id: Option<i32>,
+}
+
+/// One movement of a product's stock (`at` defaults to the write's clock).
+#[derive(Insertable, Debug)]
+#[diesel(table_name = stock_movements)]
+pub struct NewStockMovement {
+    pub product_id: i32,
+    pub delta: i32,
+    pub resulting_count: i32,
+    pub reason: StockReason,
+    pub order_id: Option<i32>,
+    pub by_user_id: Option<i32>,
 }
 
 /// A login session. Holds the token's SHA-256, never the token.

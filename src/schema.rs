@@ -33,6 +33,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    price_changes (id) {
+        id -> Int8,
+        product_id -> Int4,
+        old_price -> Numeric,
+        new_price -> Numeric,
+        by_user_id -> Nullable<Int4>,
+        at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     product_search_terms (product_id, lexeme) {
         product_id -> Int4,
         lexeme -> Text,
@@ -55,6 +66,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         search_vector -> Tsvector,
+        price_changed_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -65,6 +77,20 @@ diesel::table! {
         token_hash -> Bytea,
         created_at -> Timestamptz,
         expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    stock_movements (id) {
+        id -> Int8,
+        product_id -> Int4,
+        delta -> Int4,
+        resulting_count -> Int4,
+        #[max_length = 20]
+        reason -> Varchar,
+        order_id -> Nullable<Int4>,
+        by_user_id -> Nullable<Int4>,
+        at -> Timestamptz,
     }
 }
 
@@ -95,15 +121,22 @@ diesel::table! {
 diesel::joinable!(cart_items -> carts (cart_id));
 diesel::joinable!(cart_items -> products (product_id));
 diesel::joinable!(carts -> users (user_id));
+diesel::joinable!(price_changes -> products (product_id));
+diesel::joinable!(price_changes -> users (by_user_id));
 diesel::joinable!(product_search_terms -> products (product_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(stock_movements -> carts (order_id));
+diesel::joinable!(stock_movements -> products (product_id));
+diesel::joinable!(stock_movements -> users (by_user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     cart_items,
     carts,
+    price_changes,
     product_search_terms,
     products,
     sessions,
+    stock_movements,
     throttle_counters,
     users,
 );

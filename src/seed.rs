@@ -4,13 +4,18 @@
 //! something; prices have cents; about one product in ten is out of stock. Products and
 //! users appear over the past year (ids grow with creation time, as in a live shop), so
 //! `sort=newest` has a real order to follow. About two users in five have past orders
-//! (checked-out carts with frozen prices) and about a third an open cart. The same
+//! (checked-out carts with frozen prices) and about a third an open cart. The price and
+//! stock ledger tells the same story: about three products in ten had their price changed
+//! (orders froze the price in force when they were placed), some were restocked or
+//! written down, and every order line is a `checkout` movement by its buyer, so each
+//! product's movements sum to its inventory_count. The same
 //! arguments and reference time on an empty database give the same rows (a fixed random
 //! seed). Rows go in with binary COPY, their ids reserved from the tables' sequences
 //! first, so 100,000 products take seconds (most of it PostgreSQL computing the search
 //! vectors and filling the GIN index).
 
 use bigdecimal::BigDecimal;
+use bigdecimal::ToPrimitive;
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
@@ -20,8 +25,8 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
-use crate::models::CartStatus;
-use crate::schema::{cart_items, carts, products, users};
+use crate::models::{CartStatus, StockReason};
+use crate::schema::{cart_items, carts, price_changes, products, stock_movements, users};
 
 /// Every seeded user's password (they share one argon2 hash, computed once).
 pub const SEED_PASSWORD: &str = "storefront-demo";
@@ -137,6 +142,10 @@ pub struct SeedReport {
     pub orders: usize,
     /// Lines of carts and orders together.
     pub cart_items: usize,
+    /// Rows of the price history.
+    pub price_changes: usize,
+    /// Rows of the stock ledger (opening balances, adjustments, checkouts).
+    pub stock_movements: usize,
 }
 
 /// Inserts `user_count` users and `product_count` products (with carts and orders), all in
@@ -169,7 +178,10 @@ pub fn seed_as_of(
         let products = insert_products(conn, &mut rng, now, product_count, &progress)?;
         let users = insert_users(conn, &mut rng, now, user_count, password_hash, &progress)?;
         let plans = plan_carts(&mut rng, now, &users, &products);
-        let (carts, orders, cart_items) = insert_carts(conn, &plans, &products)?;
+        let (carts, orders, cart_items, cart_ids) = insert_carts(conn, &plans, &products)?;
+        let price_changes = insert_price_changes(conn, &products)?;
+        let stock_movements =
+            insert_stock_movements(conn, &mut rng, now, &products, &plans, &cart_ids)?;
         progress.finish_and_clear();
         Ok(SeedReport {
             users: users.len(),
@@ -177,6 +189,8 @@ pub fn seed_as_of(
             carts,
             orders,
             cart_items,
+            price_changes,
+            stock_movements,
         })
     })
 }
@@ -186,7 +200,11 @@ pub fn seed_as_of(
 /// common-word search ~15 ms slower here). Cannot run inside a transaction.
 pub fn refresh_statistics(conn: &mut PgConnection) -> QueryResult<()> {
     use diesel::connection::SimpleConnection;
-    conn.batch_execute("VACUUM ANALYZE products, users, carts, cart_items")
+    // The ledger too: lowest_price_30d reads price_changes by an index-only scan, which
+    // needs the visibility map VACUUM sets.
+    conn.batch_execute(
+        "VACUUM ANALYZE products, users, carts, cart_items, price_changes, stock_movements",
+    )
 }
 
 /// A progress bar on a terminal; nothing when output is redirected.
@@ -295,7 +313,22 @@ fn capitalise(word: &str) -> String {
 struct SeededProduct {
     id: i32,
     created_at: DateTime<Utc>,
+    /// The current price: the new price of the last change, if any.
     price: BigDecimal,
+    inventory_count: i32,
+    /// Its price changes, oldest first: (when, old price, new price).
+    price_changes: Vec<(DateTime<Utc>, BigDecimal, BigDecimal)>,
+}
+
+impl SeededProduct {
+    /// The price in force at `at`: the old price of the first change after it, or the
+    /// current price.
+    fn price_at(&self, at: DateTime<Utc>) -> &BigDecimal {
+        self.price_changes
+            .iter()
+            .find(|(when, _, _)| *when > at)
+            .map_or(&self.price, |(_, old, _)| old)
+    }
 }
 
 /// Inserts the products; returns them oldest first.
@@ -311,34 +344,39 @@ fn insert_products(
     let mut seeded = Vec::with_capacity(count);
     for (ids, times) in ids.chunks(BATCH).zip(created.chunks(BATCH)) {
         let rows: Vec<ProductRow> = ids.iter().map(|id| product_row(rng, *id)).collect();
-        let values: Vec<_> = rows
+        let batch: Vec<SeededProduct> = rows
             .iter()
             .zip(ids.iter().zip(times))
-            .map(|(row, (id, created_at))| {
+            .map(|(row, (id, created_at))| SeededProduct {
+                id: *id,
+                created_at: *created_at,
+                price: row.price.clone(),
+                inventory_count: row.inventory_count,
+                price_changes: price_history(rng, now, *created_at, &row.price),
+            })
+            .collect();
+        let values: Vec<_> = rows
+            .iter()
+            .zip(&batch)
+            .map(|(row, product)| {
+                // A price change is a change to the row, as the service's PATCH makes it.
+                let price_changed_at = product.price_changes.last().map(|(at, _, _)| *at);
                 (
-                    products::id.eq(id),
+                    products::id.eq(product.id),
                     products::name.eq(&row.name),
                     products::description.eq(Some(&row.description)),
                     products::price.eq(&row.price),
                     products::inventory_count.eq(row.inventory_count),
-                    products::created_at.eq(created_at),
-                    products::updated_at.eq(created_at),
+                    products::created_at.eq(product.created_at),
+                    products::updated_at.eq(price_changed_at.unwrap_or(product.created_at)),
+                    products::price_changed_at.eq(price_changed_at),
                 )
             })
             .collect();
         diesel::copy_from(products::table)
             .from_insertable(&values)
             .execute(conn)?;
-        seeded.extend(
-            ids.iter()
-                .zip(rows)
-                .zip(times)
-                .map(|((id, row), created_at)| SeededProduct {
-                    id: *id,
-                    created_at: *created_at,
-                    price: row.price,
-                }),
-        );
+        seeded.extend(batch);
         progress.inc(times.len() as u64);
     }
     Ok(seeded)
@@ -467,13 +505,14 @@ fn plan_carts(
     plans
 }
 
-/// Inserts the planned carts and their lines; returns (open carts, orders, lines).
-/// Order lines carry the product's price, frozen as checkout would have done.
+/// Inserts the planned carts and their lines; returns (open carts, orders, lines, the
+/// carts' ids in plan order). Order lines carry the price in force when the order was
+/// placed, frozen as checkout would have done.
 fn insert_carts(
     conn: &mut PgConnection,
     plans: &[CartPlan],
     products: &[SeededProduct],
-) -> QueryResult<(usize, usize, usize)> {
+) -> QueryResult<(usize, usize, usize, Vec<i32>)> {
     let cart_ids = reserve_ids(conn, "carts", plans.len())?;
     for (chunk, ids) in plans.chunks(BATCH).zip(cart_ids.chunks(BATCH)) {
         let values: Vec<_> = chunk
@@ -509,7 +548,7 @@ fn insert_carts(
                     cart_items::cart_id.eq(*cart_id),
                     cart_items::product_id.eq(product.id),
                     cart_items::quantity.eq(quantity),
-                    cart_items::unit_price.eq(plan.checked_out_at.map(|_| &product.price)),
+                    cart_items::unit_price.eq(plan.checked_out_at.map(|at| product.price_at(at))),
                 )
             })
         })
@@ -520,5 +559,200 @@ fn insert_carts(
             .execute(conn)?;
     }
     let orders = plans.iter().filter(|p| p.checked_out_at.is_some()).count();
-    Ok((plans.len() - orders, orders, items.len()))
+    Ok((plans.len() - orders, orders, items.len(), cart_ids))
+}
+
+/// Past price changes for about three products in ten: one to three, at random times
+/// since the product was added, each 5 to 25 % up or down from the price before it, the
+/// last one arriving at the product's current price. Oldest first.
+fn price_history(
+    rng: &mut StdRng,
+    now: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+    price: &BigDecimal,
+) -> Vec<(DateTime<Utc>, BigDecimal, BigDecimal)> {
+    if !rng.gen_ratio(3, 10) {
+        return Vec::new();
+    }
+    let count = rng.gen_range(1..=3);
+    let mut times: Vec<DateTime<Utc>> = (0..count)
+        .filter_map(|_| between(rng, created_at, now))
+        .collect();
+    times.sort_unstable();
+    // Back from the current price: each change's old price is the one before it.
+    let mut later = price.clone();
+    let mut changes = Vec::with_capacity(times.len());
+    for at in times.into_iter().rev() {
+        let earlier = earlier_price(rng, &later);
+        changes.push((at, earlier.clone(), later));
+        later = earlier;
+    }
+    changes.reverse();
+    changes
+}
+
+/// A price 5 to 25 % above or below `later` (at least a cent away, never below 1.00).
+fn earlier_price(rng: &mut StdRng, later: &BigDecimal) -> BigDecimal {
+    let cents = (later * BigDecimal::from(100))
+        .with_scale(0)
+        .to_i64()
+        .unwrap_or(100);
+    let step = (cents * rng.gen_range(5..=25) / 100).max(1);
+    let earlier = if rng.gen_bool(0.5) || cents - step < 100 {
+        cents + step
+    } else {
+        cents - step
+    };
+    BigDecimal::new(earlier.into(), 2)
+}
+
+/// Inserts the planned price changes (by no known user: the seed has no admin); returns
+/// how many.
+fn insert_price_changes(conn: &mut PgConnection, products: &[SeededProduct]) -> QueryResult<usize> {
+    let rows: Vec<_> = products
+        .iter()
+        .flat_map(|product| {
+            product.price_changes.iter().map(move |(at, old, new)| {
+                (
+                    price_changes::product_id.eq(product.id),
+                    price_changes::old_price.eq(old),
+                    price_changes::new_price.eq(new),
+                    price_changes::at.eq(*at),
+                )
+            })
+        })
+        .collect();
+    for chunk in rows.chunks(BATCH) {
+        diesel::copy_from(price_changes::table)
+            .from_insertable(chunk)
+            .execute(conn)?;
+    }
+    Ok(rows.len())
+}
+
+/// One movement of a seeded product's stock, before its running count is known.
+struct Movement {
+    at: DateTime<Utc>,
+    delta: i64,
+    reason: StockReason,
+    /// (order id, buyer) of a checkout.
+    order: Option<(i32, i32)>,
+}
+
+/// The stock ledger of every product, consistent with its orders and its current count:
+/// an opening balance when it was added (`created`), for about one in three a restock or
+/// two (`adjustment`, +10 to +200) and for one in ten a write-down (-1 to -5), and a
+/// `checkout` movement per order line by its buyer. The opening balance is what makes
+/// the deltas sum to the current count; when that would need a negative opening, or the
+/// count would dip below zero on the way, the product gets no adjustments. Returns how
+/// many movements.
+fn insert_stock_movements(
+    conn: &mut PgConnection,
+    rng: &mut StdRng,
+    now: DateTime<Utc>,
+    products: &[SeededProduct],
+    plans: &[CartPlan],
+    cart_ids: &[i32],
+) -> QueryResult<usize> {
+    let mut checkouts: Vec<Vec<Movement>> = products.iter().map(|_| Vec::new()).collect();
+    for (plan, cart_id) in plans.iter().zip(cart_ids) {
+        let Some(at) = plan.checked_out_at else {
+            continue;
+        };
+        for &(index, quantity) in &plan.lines {
+            checkouts[index].push(Movement {
+                at,
+                delta: -i64::from(quantity),
+                reason: StockReason::Checkout,
+                order: Some((*cart_id, plan.user_id)),
+            });
+        }
+    }
+    let mut rows = Vec::new();
+    for (product, checkouts) in products.iter().zip(checkouts) {
+        let mut adjustments = Vec::new();
+        if rng.gen_ratio(1, 3) {
+            for _ in 0..rng.gen_range(1..=2) {
+                if let Some(at) = between(rng, product.created_at, now) {
+                    adjustments.push((at, rng.gen_range(10..=200)));
+                }
+            }
+        }
+        if rng.gen_ratio(1, 10) {
+            if let Some(at) = between(rng, product.created_at, now) {
+                adjustments.push((at, -rng.gen_range(1..=5)));
+            }
+        }
+        let movements = stock_story(product, checkouts, adjustments);
+        let mut count = 0i64;
+        for movement in movements {
+            count += movement.delta;
+            rows.push((
+                stock_movements::product_id.eq(product.id),
+                stock_movements::delta.eq(i32::try_from(movement.delta).unwrap_or_default()),
+                stock_movements::resulting_count.eq(i32::try_from(count).unwrap_or_default()),
+                stock_movements::reason.eq(movement.reason),
+                stock_movements::order_id.eq(movement.order.map(|(order, _)| order)),
+                stock_movements::by_user_id.eq(movement.order.map(|(_, buyer)| buyer)),
+                stock_movements::at.eq(movement.at),
+            ));
+        }
+    }
+    for chunk in rows.chunks(BATCH) {
+        diesel::copy_from(stock_movements::table)
+            .from_insertable(chunk)
+            .execute(conn)?;
+    }
+    Ok(rows.len())
+}
+
+/// A product's movements in time order, opening balance first, summing to its current
+/// count and never leaving the count below zero.
+fn stock_story(
+    product: &SeededProduct,
+    mut checkouts: Vec<Movement>,
+    adjustments: Vec<(DateTime<Utc>, i64)>,
+) -> Vec<Movement> {
+    let sold: i64 = checkouts.iter().map(|m| m.delta).sum();
+    let adjusted: i64 = adjustments.iter().map(|(_, delta)| delta).sum();
+    let current = i64::from(product.inventory_count);
+    let opening_with = current - sold - adjusted;
+    let mut with_adjustments: Vec<Movement> = adjustments
+        .into_iter()
+        .map(|(at, delta)| Movement {
+            at,
+            delta,
+            reason: StockReason::Adjustment,
+            order: None,
+        })
+        .collect();
+    with_adjustments.append(&mut checkouts);
+    with_adjustments.sort_by_key(|m| m.at);
+    let stays_in_stock = opening_with >= 0
+        && with_adjustments
+            .iter()
+            .scan(opening_with, |count, m| {
+                *count += m.delta;
+                Some(*count)
+            })
+            .all(|count| count >= 0);
+    let (opening, rest) = if stays_in_stock {
+        (opening_with, with_adjustments)
+    } else {
+        // Without adjustments the count only falls, from current + sold to current.
+        let rest: Vec<Movement> = with_adjustments
+            .into_iter()
+            .filter(|m| m.reason == StockReason::Checkout)
+            .collect();
+        (current - sold, rest)
+    };
+    let mut story = Vec::with_capacity(rest.len() + 1);
+    story.push(Movement {
+        at: product.created_at,
+        delta: opening,
+        reason: StockReason::Created,
+        order: None,
+    });
+    story.extend(rest);
+    story
 }

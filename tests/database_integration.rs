@@ -57,6 +57,7 @@ fn new_product(
             price: &money(price),
             inventory_count: stock,
         },
+        None,
     )
     .expect("insert product")
 }
@@ -216,6 +217,18 @@ fn every_column_has_its_designed_type_and_nullability() {
                 "YES",
                 None,
             ),
+            ("price_changes", "id", "bigint", "NO", None),
+            ("price_changes", "product_id", "integer", "NO", None),
+            ("price_changes", "old_price", "numeric", "NO", None),
+            ("price_changes", "new_price", "numeric", "NO", None),
+            ("price_changes", "by_user_id", "integer", "YES", None),
+            (
+                "price_changes",
+                "at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
             ("product_search_terms", "product_id", "integer", "NO", None),
             ("product_search_terms", "lexeme", "text", "NO", None),
             ("product_search_terms", "rank", "real", "NO", None),
@@ -246,6 +259,13 @@ fn every_column_has_its_designed_type_and_nullability() {
                 None,
             ),
             ("products", "search_vector", "tsvector", "NO", None),
+            (
+                "products",
+                "price_changed_at",
+                "timestamp with time zone",
+                "YES",
+                None,
+            ),
             ("sessions", "id", "bigint", "NO", None),
             ("sessions", "user_id", "integer", "NO", None),
             ("sessions", "token_hash", "bytea", "NO", None),
@@ -259,6 +279,26 @@ fn every_column_has_its_designed_type_and_nullability() {
             (
                 "sessions",
                 "expires_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
+            ("stock_movements", "id", "bigint", "NO", None),
+            ("stock_movements", "product_id", "integer", "NO", None),
+            ("stock_movements", "delta", "integer", "NO", None),
+            ("stock_movements", "resulting_count", "integer", "NO", None),
+            (
+                "stock_movements",
+                "reason",
+                "character varying",
+                "NO",
+                Some(20),
+            ),
+            ("stock_movements", "order_id", "integer", "YES", None),
+            ("stock_movements", "by_user_id", "integer", "YES", None),
+            (
+                "stock_movements",
+                "at",
                 "timestamp with time zone",
                 "NO",
                 None,
@@ -319,7 +359,15 @@ fn money_columns_are_numeric_12_2_and_defaults_are_set() {
         .into_iter()
         .map(|n| n.name)
         .collect();
-        assert_eq!(numeric, ["cart_items.unit_price", "products.price"]);
+        assert_eq!(
+            numeric,
+            [
+                "cart_items.unit_price",
+                "price_changes.new_price",
+                "price_changes.old_price",
+                "products.price"
+            ]
+        );
 
         let defaults: Vec<(String, String)> = columns(conn)
             .into_iter()
@@ -340,6 +388,9 @@ fn money_columns_are_numeric_12_2_and_defaults_are_set() {
             ("carts.status", "'open'::character varying"),
             ("carts.created_at", "now()"),
             ("sessions.created_at", "now()"),
+            // The ledger's clock at the write, not the transaction's start (see the migration).
+            ("price_changes.at", "clock_timestamp()"),
+            ("stock_movements.at", "clock_timestamp()"),
         ] {
             assert!(
                 defaults.contains(&(column.to_owned(), default.to_owned())),
@@ -413,6 +464,26 @@ fn every_designed_index_exists_with_its_definition() {
         expect("sessions_expires_at_idx", &["(expires_at)"]);
         expect("throttle_counters_expires_at_idx", &["(expires_at)"]);
         expect(
+            "price_changes_product_id_at_idx",
+            &["(product_id, at DESC, id DESC) INCLUDE (old_price)"],
+        );
+        expect(
+            "price_changes_by_user_id_idx",
+            &["(by_user_id)", "WHERE (by_user_id IS NOT NULL)"],
+        );
+        expect(
+            "stock_movements_product_id_at_idx",
+            &["(product_id, at DESC, id DESC)"],
+        );
+        expect(
+            "stock_movements_order_id_idx",
+            &["(order_id)", "WHERE (order_id IS NOT NULL)"],
+        );
+        expect(
+            "stock_movements_by_user_id_idx",
+            &["(by_user_id)", "WHERE (by_user_id IS NOT NULL)"],
+        );
+        expect(
             "product_search_terms_lexeme_rank_idx",
             &["(lexeme, rank DESC, product_id)"],
         );
@@ -428,10 +499,12 @@ fn every_designed_index_exists_with_its_definition() {
             "cart_items_pkey",
             "sessions_pkey",
             "throttle_counters_pkey",
+            "price_changes_pkey",
+            "stock_movements_pkey",
         ] {
             assert!(names.contains(pkey), "{pkey} missing");
         }
-        assert_eq!(names.len(), 26, "unexpected indexes: {names:?}");
+        assert_eq!(names.len(), 33, "unexpected indexes: {names:?}");
     });
 }
 
@@ -489,6 +562,34 @@ fn every_designed_constraint_exists_with_its_definition() {
                 "carts_guest_token_hash_check",
                 "CHECK ((octet_length(guest_token_hash) = 32))",
             ),
+            (
+                "price_changes_product_id_fkey",
+                "FOREIGN KEY (product_id) REFERENCES products(id) ON DELETE CASCADE",
+            ),
+            (
+                "price_changes_by_user_id_fkey",
+                "FOREIGN KEY (by_user_id) REFERENCES users(id) ON DELETE SET NULL",
+            ),
+            (
+                "price_changes_changed_check",
+                "CHECK ((old_price <> new_price))",
+            ),
+            (
+                "stock_movements_product_id_fkey",
+                "FOREIGN KEY (product_id) REFERENCES products(id) ON DELETE CASCADE",
+            ),
+            (
+                "stock_movements_order_id_fkey",
+                "FOREIGN KEY (order_id) REFERENCES carts(id) ON DELETE SET NULL",
+            ),
+            (
+                "stock_movements_by_user_id_fkey",
+                "FOREIGN KEY (by_user_id) REFERENCES users(id) ON DELETE SET NULL",
+            ),
+            (
+                "stock_movements_resulting_count_check",
+                "CHECK ((resulting_count >= 0))",
+            ),
         ] {
             assert_eq!(definition_of(&constraints, name), definition, "{name}");
         }
@@ -500,6 +601,15 @@ fn every_designed_constraint_exists_with_its_definition() {
         assert!(
             guest_open.contains("user_id IS NOT NULL") && guest_open.contains("'open'"),
             "{guest_open}"
+        );
+        let reason_check = definition_of(&constraints, "stock_movements_reason_check");
+        for reason in ["'created'", "'adjustment'", "'checkout'"] {
+            assert!(reason_check.contains(reason), "{reason_check}");
+        }
+        assert!(definition_of(&constraints, "stock_movements_delta_check").contains("CASE"));
+        assert!(
+            definition_of(&constraints, "stock_movements_order_id_check")
+                .contains("order_id IS NULL")
         );
     });
 }
@@ -603,8 +713,10 @@ fn an_update_moves_updated_at_forward() {
             inventory_count: Some(2),
             ..Default::default()
         },
+        None,
     )
-    .unwrap();
+    .unwrap()
+    .product;
     let cart_after: chrono::DateTime<Utc> = diesel::update(schema::carts::table.find(cart.id))
         .set(schema::carts::idempotency_key.eq("k"))
         .returning(schema::carts::updated_at)
@@ -637,6 +749,7 @@ fn check_constraints_reject_out_of_range_values() {
                         price: &money("-0.01"),
                         inventory_count: 1,
                     },
+                    None,
                 )
                 .map(|_| 1)
             })),
@@ -855,6 +968,150 @@ fn deleting_a_user_cascades_to_carts_items_and_sessions_but_products_stay() {
     });
 }
 
+#[test]
+fn the_ledger_refuses_impossible_rows_and_outlives_a_deleted_buyer() {
+    in_rolled_back_transaction(|conn| {
+        let admin = new_user(conn, "staff");
+        let buyer = new_user(conn, "buyer");
+        let product = products::insert(
+            conn,
+            &NewProduct {
+                name: "Kettle",
+                description: None,
+                price: &money("30.00"),
+                inventory_count: 5,
+            },
+            Some(admin.id),
+        )
+        .unwrap();
+        let cart = carts::open_cart_for(conn, buyer.id).unwrap();
+        carts::add_item(conn, cart.id, product.id, 2).unwrap();
+        repository::orders::checkout(conn, buyer.id, None).unwrap();
+
+        let mut savepoint = |sql: &str| {
+            conn.transaction(|c| {
+                diesel::sql_query(
+                    sql.replace("$product", &product.id.to_string())
+                        .replace("$cart", &cart.id.to_string()),
+                )
+                .execute(c)
+            })
+        };
+        for (sql, constraint) in [
+            (
+                "INSERT INTO stock_movements (product_id, delta, resulting_count, reason)
+                 VALUES ($product, 1, 4, 'checkout')",
+                "stock_movements_delta_check",
+            ),
+            (
+                "INSERT INTO stock_movements (product_id, delta, resulting_count, reason)
+                 VALUES ($product, 0, 3, 'adjustment')",
+                "stock_movements_delta_check",
+            ),
+            (
+                "INSERT INTO stock_movements (product_id, delta, resulting_count, reason)
+                 VALUES ($product, 3, 4, 'created')",
+                "stock_movements_delta_check",
+            ),
+            (
+                "INSERT INTO stock_movements (product_id, delta, resulting_count, reason, order_id)
+                 VALUES ($product, 1, 4, 'adjustment', $cart)",
+                "stock_movements_order_id_check",
+            ),
+            (
+                "INSERT INTO stock_movements (product_id, delta, resulting_count, reason)
+                 VALUES ($product, 1, 4, 'refund')",
+                "stock_movements_reason_check",
+            ),
+            (
+                "INSERT INTO stock_movements (product_id, delta, resulting_count, reason)
+                 VALUES ($product, -4, -1, 'adjustment')",
+                "stock_movements_resulting_count_check",
+            ),
+            (
+                "INSERT INTO price_changes (product_id, old_price, new_price)
+                 VALUES ($product, 30.00, 30)",
+                "price_changes_changed_check",
+            ),
+        ] {
+            assert_eq!(
+                violation(savepoint(sql)),
+                (DatabaseErrorKind::CheckViolation, constraint.into()),
+                "{sql}"
+            );
+        }
+
+        // The buyer's account goes, with their orders; the movement stays, anonymous.
+        diesel::delete(schema::users::table.find(buyer.id))
+            .execute(conn)
+            .unwrap();
+        use schema::stock_movements as sm;
+        let movements: Vec<(i32, String, Option<i32>, Option<i32>)> = sm::table
+            .filter(sm::product_id.eq(product.id))
+            .order(sm::id)
+            .select((sm::delta, sm::reason, sm::order_id, sm::by_user_id))
+            .load(conn)
+            .unwrap();
+        assert_eq!(
+            movements,
+            [
+                (5, "created".to_owned(), None, Some(admin.id)),
+                (-2, "checkout".to_owned(), None, None),
+            ]
+        );
+        assert_eq!(repository::ledger::unbalanced_products(conn).unwrap(), []);
+    });
+}
+
+#[test]
+fn a_long_history_is_paged_from_its_indexes() {
+    use storefront::repository::ledger::{self, HistoryKind, HistoryPosition};
+    in_rolled_back_transaction(|conn| {
+        let product = new_product(conn, "Bestseller", "9.99", 5000);
+        // Years of restocks and price changes, then fresh statistics.
+        diesel::sql_query(
+            "INSERT INTO stock_movements (product_id, delta, resulting_count, reason, at)
+             SELECT $1, 1, 5000, 'adjustment', now() - g * interval '1 hour'
+             FROM generate_series(1, 20000) g",
+        )
+        .bind::<diesel::sql_types::Integer, _>(product.id)
+        .execute(conn)
+        .unwrap();
+        diesel::sql_query(
+            "INSERT INTO price_changes (product_id, old_price, new_price, at)
+             SELECT $1, 1 + g % 50, 2 + g % 50, now() - g * interval '1 day'
+             FROM generate_series(1, 2000) g",
+        )
+        .bind::<diesel::sql_types::Integer, _>(product.id)
+        .execute(conn)
+        .unwrap();
+        diesel::sql_query("ANALYZE price_changes, stock_movements")
+            .execute(conn)
+            .unwrap();
+        let deep = HistoryPosition {
+            at: Utc::now() - chrono::Duration::days(300),
+            kind: HistoryKind::Stock,
+            id: 1,
+        };
+        for after in [None, Some(deep)] {
+            let plan = ledger::explain_history(conn, product.id, after, 21).unwrap();
+            for index in [
+                "price_changes_product_id_at_idx",
+                "stock_movements_product_id_at_idx",
+            ] {
+                assert!(plan.contains(index), "{index} unused: {plan}");
+            }
+            assert!(!plan.contains("Seq Scan"), "{plan}");
+            if after.is_some() {
+                // The page starts where the cursor points, inside the index range: a
+                // row comparison in each branch's Index Cond, not a filter.
+                assert_eq!(plan.matches("ROW(at, id) <= ROW(").count(), 2, "{plan}");
+                assert!(!plan.contains("Filter"), "{plan}");
+            }
+        }
+    });
+}
+
 // ---------------------------------------------------------------- repository functions
 
 #[test]
@@ -900,15 +1157,19 @@ fn products_are_created_updated_and_archived() {
                 description: Some(None),
                 ..Default::default()
             },
+            None,
         )
-        .unwrap();
+        .unwrap()
+        .product;
         assert_eq!(updated.price, money("17.50"));
         assert_eq!(updated.description, None);
         assert_eq!(updated.name, "Teapot");
         assert_eq!(updated.inventory_count, 7);
         // An empty change set changes nothing and still finds the product.
         assert_eq!(
-            products::update(conn, product.id, &ProductChanges::default()).unwrap(),
+            products::update(conn, product.id, &ProductChanges::default(), None)
+                .unwrap()
+                .product,
             updated
         );
 
@@ -929,7 +1190,8 @@ fn products_are_created_updated_and_archived() {
                 &ProductChanges {
                     inventory_count: Some(1),
                     ..Default::default()
-                }
+                },
+                None,
             ),
             Err(DieselError::NotFound)
         );
@@ -1596,6 +1858,39 @@ fn seed_loads_a_realistic_reproducible_data_set() {
     let products = catalogue(&first);
     assert_eq!(products, catalogue(&second), "same seed, same data");
     assert_eq!(carts_of(&first), carts_of(&second), "same seed, same carts");
+    type LedgerRow = (
+        i32,
+        i32,
+        i32,
+        String,
+        Option<i32>,
+        Option<i32>,
+        chrono::DateTime<Utc>,
+    );
+    let ledger = |db: &TestDb| -> (Vec<LedgerRow>, Vec<(i32, BigDecimal, BigDecimal)>) {
+        use schema::{price_changes as pc, stock_movements as sm};
+        let mut conn = db.connect();
+        let movements = sm::table
+            .order(sm::id)
+            .select((
+                sm::product_id,
+                sm::delta,
+                sm::resulting_count,
+                sm::reason,
+                sm::order_id,
+                sm::by_user_id,
+                sm::at,
+            ))
+            .load(&mut conn)
+            .unwrap();
+        let changes = pc::table
+            .order(pc::id)
+            .select((pc::product_id, pc::old_price, pc::new_price))
+            .load(&mut conn)
+            .unwrap();
+        (movements, changes)
+    };
+    assert_eq!(ledger(&first), ledger(&second), "same seed, same history");
     assert!(
         products.iter().any(|(_, _, _, stock, _)| *stock == 0),
         "some products are out of stock"
@@ -1694,9 +1989,10 @@ fn seeded_products_span_months_and_seeded_users_have_orders_with_frozen_prices()
         .load(&mut conn)
         .unwrap();
     assert_eq!(lines.len(), report.cart_items);
-    for (status, unit_price, price, product_created, cart_created) in lines {
+    for (status, unit_price, _, product_created, cart_created) in lines {
         match status {
-            CartStatus::CheckedOut => assert_eq!(unit_price, Some(price)),
+            // The price in force when the order was placed: checked below, with the ledger.
+            CartStatus::CheckedOut => assert!(unit_price.is_some()),
             CartStatus::Open => assert_eq!(unit_price, None),
         }
         assert!(
@@ -1719,6 +2015,8 @@ fn seeded_products_span_months_and_seeded_users_have_orders_with_frozen_prices()
         );
     }
 
+    assert_seeded_ledger_tells_the_same_story(&mut conn, &report);
+
     // GET /orders has something to show: the order history of a seeded customer.
     let history = storefront::repository::orders::list_orders(
         &mut conn,
@@ -1729,6 +2027,111 @@ fn seeded_products_span_months_and_seeded_users_have_orders_with_frozen_prices()
     .unwrap();
     assert!(!history.is_empty());
     assert!(history.iter().all(|(_, lines)| !lines.is_empty()));
+}
+
+/// The seeded price and stock ledger agrees with the products and orders: every product's
+/// movements sum to its count, every order line is one `checkout` movement of its order by
+/// its buyer at its checkout time, every order froze the price in force then, and there
+/// is history to show (price changes, some within 30 days, restocks, write-downs).
+fn assert_seeded_ledger_tells_the_same_story(
+    conn: &mut PgConnection,
+    report: &storefront::seed::SeedReport,
+) {
+    assert_eq!(
+        repository::ledger::unbalanced_products(conn).unwrap(),
+        vec![],
+        "(product, inventory_count, sum of deltas)"
+    );
+    #[derive(QueryableByName, Debug, PartialEq)]
+    struct Tally {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        order_lines: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        checkout_movements: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        lines_without_their_movement: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        lines_not_at_the_price_then: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        products_off_their_last_price_change: i64,
+    }
+    let tally: Tally = diesel::sql_query(
+        "SELECT
+           (SELECT count(*) FROM cart_items ci JOIN carts c ON c.id = ci.cart_id
+            WHERE c.status = 'checked_out') AS order_lines,
+           (SELECT count(*) FROM stock_movements WHERE reason = 'checkout') AS checkout_movements,
+           (SELECT count(*) FROM cart_items ci JOIN carts c ON c.id = ci.cart_id
+            WHERE c.status = 'checked_out' AND NOT EXISTS (
+              SELECT 1 FROM stock_movements m
+              WHERE m.order_id = c.id AND m.product_id = ci.product_id
+                AND m.delta = -ci.quantity AND m.by_user_id = c.user_id
+                AND m.at = c.checked_out_at AND m.reason = 'checkout'))
+             AS lines_without_their_movement,
+           (SELECT count(*) FROM cart_items ci JOIN carts c ON c.id = ci.cart_id
+                JOIN products p ON p.id = ci.product_id
+            WHERE c.status = 'checked_out' AND ci.unit_price IS DISTINCT FROM COALESCE(
+              (SELECT pc.old_price FROM price_changes pc
+               WHERE pc.product_id = p.id AND pc.at > c.checked_out_at
+               ORDER BY pc.at, pc.id LIMIT 1), p.price)) AS lines_not_at_the_price_then,
+           (SELECT count(*) FROM products p
+            WHERE p.price_changed_at IS DISTINCT FROM
+                  (SELECT max(at) FROM price_changes WHERE product_id = p.id)
+               OR p.updated_at <> GREATEST(p.created_at, p.price_changed_at))
+             AS products_off_their_last_price_change",
+    )
+    .get_result(conn)
+    .unwrap();
+    assert_eq!(
+        tally,
+        Tally {
+            order_lines: tally.order_lines,
+            checkout_movements: tally.order_lines,
+            lines_without_their_movement: 0,
+            lines_not_at_the_price_then: 0,
+            products_off_their_last_price_change: 0,
+        }
+    );
+    assert!(tally.order_lines > 0);
+
+    #[derive(QueryableByName, Debug)]
+    struct Variety {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        price_changes: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        recent_price_changes: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        orders_below_the_price_now: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        restocks: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        write_downs: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        movements: i64,
+    }
+    let variety: Variety = diesel::sql_query(
+        "SELECT (SELECT count(*) FROM price_changes) AS price_changes,
+                (SELECT count(*) FROM price_changes WHERE at > now() - interval '30 days')
+                  AS recent_price_changes,
+                (SELECT count(*) FROM cart_items ci JOIN products p ON p.id = ci.product_id
+                 WHERE ci.unit_price < p.price) AS orders_below_the_price_now,
+                (SELECT count(*) FROM stock_movements WHERE reason = 'adjustment' AND delta > 0)
+                  AS restocks,
+                (SELECT count(*) FROM stock_movements WHERE reason = 'adjustment' AND delta < 0)
+                  AS write_downs,
+                (SELECT count(*) FROM stock_movements) AS movements",
+    )
+    .get_result(conn)
+    .unwrap();
+    assert!(
+        variety.price_changes > 0
+            && variety.recent_price_changes > 0
+            && variety.orders_below_the_price_now > 0
+            && variety.restocks > 0
+            && variety.write_downs > 0,
+        "{variety:?}"
+    );
+    assert_eq!(variety.price_changes, report.price_changes as i64);
+    assert_eq!(variety.movements, report.stock_movements as i64);
 }
 
 #[test]

@@ -41,6 +41,7 @@ use crate::routes::{carts, guest_carts, health, metrics, orders, products, sessi
         products::update,
         products::archive,
         guest_carts::create,
+        products::history::history,
         carts::show,
         carts::add_item,
         carts::set_quantity,

@@ -12,6 +12,7 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Float, Integer, Nullable, Numeric, Text, Timestamptz};
 
+use super::ledger::lowest_price_30d_of;
 use super::statement::Statement;
 use crate::models::Product;
 
@@ -76,10 +77,17 @@ pub struct ListedProduct {
     pub product: Product,
     #[diesel(sql_type = Nullable<Float>)]
     pub rank: Option<f32>,
+    /// See `ledger::lowest_price_30d_of!`.
+    #[diesel(sql_type = Numeric)]
+    pub lowest_price_30d: BigDecimal,
 }
 
-const COLUMNS: &str = "p.id, p.name, p.description, p.price, p.inventory_count, \
-                       p.archived_at, p.created_at, p.updated_at";
+const COLUMNS: &str = concat!(
+    "p.id, p.name, p.description, p.price, p.inventory_count, \
+     p.archived_at, p.created_at, p.updated_at, ",
+    lowest_price_30d_of!("p"),
+    " AS lowest_price_30d"
+);
 const RANK: &str = "ts_rank(p.search_vector, query)";
 
 pub fn list(conn: &mut PgConnection, listing: &ProductListing) -> QueryResult<Vec<ListedProduct>> {

@@ -1,5 +1,6 @@
 //! Checkout and order history. An order is a checked-out cart whose lines carry the unit
-//! prices frozen at checkout.
+//! prices frozen at checkout; its stock movements (`stock_movements`, reason `checkout`)
+//! are written by the statement that takes the stock.
 
 use std::collections::HashMap;
 
@@ -32,9 +33,10 @@ pub enum CheckoutOutcome {
 const CHECKOUT_ATTEMPTS: usize = 3;
 
 /// Turns the user's open cart into an order, in one transaction: lock the cart, lock its
-/// products in id order, check every line's stock, decrement inventory, freeze prices,
-/// mark the cart checked out. On any shortage, or when `precondition` (the client's
-/// `If-Match`) does not hold for the locked cart, nothing changes.
+/// products in id order, check every line's stock, decrement inventory (writing each
+/// line's stock movement), freeze prices, mark the cart checked out. On any shortage, or
+/// when `precondition` (the client's `If-Match`) does not hold for the locked cart,
+/// nothing changes.
 pub fn checkout(
     conn: &mut PgConnection,
     user_id: i32,
@@ -121,12 +123,10 @@ fn checkout_once(
         return Err(ShopError::InsufficientStock(shortages));
     }
 
-    diesel::sql_query(
-        "UPDATE products p SET inventory_count = p.inventory_count - ci.quantity
-         FROM cart_items ci WHERE ci.cart_id = $1 AND ci.product_id = p.id",
-    )
-    .bind::<Integer, _>(cart.id)
-    .execute(conn)?;
+    diesel::sql_query(DECREMENT_AND_RECORD)
+        .bind::<Integer, _>(cart.id)
+        .bind::<Integer, _>(user_id)
+        .execute(conn)?;
     diesel::sql_query(
         "UPDATE cart_items ci SET unit_price = p.price
          FROM products p WHERE ci.cart_id = $1 AND p.id = ci.product_id",
@@ -161,6 +161,18 @@ fn check_locked_cart(
         Err(ShopError::PreconditionFailed)
     }
 }
+
+/// The stock leaves and the ledger records it, in one statement for all lines: each
+/// product's count drops by its line's quantity, and each line becomes a `checkout`
+/// movement of the order (`$1`, the cart id) by the buyer (`$2`) with the count after it.
+const DECREMENT_AND_RECORD: &str = "
+    WITH moved AS (
+        UPDATE products p SET inventory_count = p.inventory_count - ci.quantity
+        FROM cart_items ci WHERE ci.cart_id = $1 AND ci.product_id = p.id
+        RETURNING p.id, ci.quantity, p.inventory_count
+    )
+    INSERT INTO stock_movements (product_id, delta, resulting_count, reason, order_id, by_user_id)
+    SELECT id, -quantity, inventory_count, 'checkout', $1, $2 FROM moved";
 
 /// No open cart, or an empty one: a replay if a concurrent request with this key has just
 /// placed the order, otherwise an empty cart.

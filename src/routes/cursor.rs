@@ -135,6 +135,7 @@ mod tests {
                 updated_at: at,
             },
             rank,
+            lowest_price_30d: BigDecimal::from_str(price).unwrap(),
         }
     }
 

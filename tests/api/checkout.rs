@@ -464,6 +464,45 @@ async fn two_hundred_checkouts_of_fifty_units_sell_exactly_fifty() {
     );
     assert!(other.is_empty(), "no 5xx, no other status: {other:?}");
     assert_eq!((placed, short, inventory), (50, 150, 0));
+    assert_checkouts_recorded(&app.db, product["id"].as_i64().unwrap() as i32, 50);
+}
+
+/// The stock ledger after a burst: every placed order took one unit in a `checkout`
+/// movement of its own, by its buyer, the counts after them 49 down to 0 (each once, so
+/// no two checkouts saw the same stock), and every product's movements sum to its count.
+fn assert_checkouts_recorded(db: &TestDb, product_id: i32, sold: i64) {
+    #[derive(QueryableByName, Debug, PartialEq)]
+    struct Tally {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        movements: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        units: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        distinct_counts: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        of_their_orders: i64,
+    }
+    let tally: Tally = diesel::sql_query(
+        "SELECT count(*) AS movements, -sum(m.delta)::bigint AS units,
+                count(DISTINCT m.resulting_count) AS distinct_counts,
+                count(c.id) FILTER (WHERE c.status = 'checked_out' AND c.user_id = m.by_user_id)
+                    AS of_their_orders
+         FROM stock_movements m LEFT JOIN carts c ON c.id = m.order_id
+         WHERE m.product_id = $1 AND m.reason = 'checkout'",
+    )
+    .bind::<diesel::sql_types::Integer, _>(product_id)
+    .get_result(&mut db.connect())
+    .unwrap();
+    assert_eq!(
+        tally,
+        Tally {
+            movements: sold,
+            units: sold,
+            distinct_counts: sold,
+            of_their_orders: sold
+        }
+    );
+    crate::ledger::assert_ledger_balanced(db);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -489,6 +528,7 @@ async fn two_instances_on_one_database_sell_exactly_fifty() {
     let (placed, short, other) = tally(responses).await;
     assert!(other.is_empty(), "{other:?}");
     assert_eq!((placed, short, first.inventory(&product)), (50, 150, 0));
+    assert_checkouts_recorded(&first.db, product["id"].as_i64().unwrap() as i32, 50);
 }
 
 /// Deadlocks PostgreSQL detected in `db`. A backend reports its statistics when it goes

@@ -96,6 +96,8 @@ const ANONYMOUS_BODYLESS: &[(&str, &str, u16)] = &[
     ("HEAD", "/api/v1/products/1", 404),
     ("PATCH", "/api/v1/products/1", 401),
     ("DELETE", "/api/v1/products/1", 401),
+    ("GET", "/api/v1/products/1/history", 401),
+    ("HEAD", "/api/v1/products/1/history", 401),
     ("POST", "/api/v1/sessions", 400),
     // Anyone may create a guest cart: 201 with no body.
     ("POST", "/api/v1/guest-carts", 201),

@@ -227,6 +227,7 @@ pub fn product_in_db(db: &TestDb, name: &str, price: &str, stock: i32) -> i32 {
             price: &price.parse().expect("decimal"),
             inventory_count: stock,
         },
+        None,
     )
     .expect("insert product")
     .id

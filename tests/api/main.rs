@@ -15,6 +15,7 @@ mod faults;
 mod guest_carts;
 mod health;
 mod helpers;
+mod ledger;
 mod memory;
 mod operations;
 mod products;

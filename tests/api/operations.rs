@@ -97,6 +97,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/v1/products/{id}"),
     ("patch", "/api/v1/products/{id}"),
     ("delete", "/api/v1/products/{id}"),
+    ("get", "/api/v1/products/{id}/history"),
     ("get", "/api/v1/cart"),
     ("post", "/api/v1/cart/items"),
     ("patch", "/api/v1/cart/items/{item_id}"),
@@ -142,6 +143,8 @@ async fn the_openapi_document_describes_every_route() {
         "StockShortage",
         "GuestCartResponse",
         "CartMergeResponse",
+        "HistoryPage",
+        "HistoryItem",
     ] {
         assert!(schemas.contains_key(schema), "{schema} missing");
     }

@@ -38,11 +38,13 @@ async fn admins_create_products_with_exact_prices() {
             "description",
             "id",
             "inventory_count",
+            "lowest_price_30d",
             "name",
             "price",
             "updated_at"
         ]
     );
+    assert_eq!(product["lowest_price_30d"], "19.90");
     let fetched = expect_json(app.get(&location).await, StatusCode::OK).await;
     assert_eq!(fetched, product);
 

@@ -227,6 +227,7 @@ async function journey(): Promise<void> {
     );
     equal(step, "name", one.body.name, teapot.name);
     equal(step, "description", one.body.description, "Porcelain, one litre");
+    equal(step, "lowest_price_30d (price never changed)", one.body.lowest_price_30d, teapot.price);
     pass(step, `200, ${one.body.name}`);
 
     step = "search (GET /products?q=...)";
@@ -388,6 +389,23 @@ async function journey(): Promise<void> {
     equal(step, "total", read.body.total, order.total);
     equal(step, "teapot unit_price (frozen)", lineFor(step, read.body, teapot.id).unit_price, teapot.price);
     pass(step, `200, order ${read.body.id}: ${read.body.items.length} lines, total ${read.body.total}`);
+
+    step = "the admin reads the teapot's history (GET /products/{id}/history)";
+    const history = await expectBody(
+        step,
+        200,
+        admin.GET("/api/v1/products/{id}/history", { params: { path: { id: teapot.id }, query: { limit: 20 } } }),
+    );
+    const [sold, opened] = history.body.items;
+    if (sold?.kind !== "stock" || opened?.kind !== "stock") {
+        return fail(step, `expected two stock movements, got ${JSON.stringify(history.body.items)}`);
+    }
+    equal(step, "newest reason", sold.reason, "checkout");
+    equal(step, "newest delta", sold.delta, -2);
+    equal(step, "newest order_id", sold.order_id, order.id);
+    equal(step, "opening delta", opened.delta, teapot.inventory_count);
+    equal(step, "entries", history.body.items.length, 2);
+    pass(step, `200, created +${opened.delta}, checkout ${sold.delta} (order ${sold.order_id})`);
 
     // --- guest cart, merged at login ---------------------------------------------------
     step = "a guest creates a cart (POST /guest-carts)";

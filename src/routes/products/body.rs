@@ -1,12 +1,14 @@
 //! The catalogue's JSON: the product as clients see it, a page of them, and the bodies
 //! admins send to create and change products.
 
+use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::format_money;
 use crate::models::Product;
+use crate::repository::products::ProductView;
 use crate::routes::extract::{optional_whole_number, present, present_whole_number, PriceInput};
 use crate::routes::schemas::{description_schema, price_schema, product_name_schema};
 
@@ -20,22 +22,34 @@ pub struct ProductResponse {
     /// Decimal string, two places.
     #[schema(example = "19.99")]
     pub price: String,
+    /// The lowest price the product had at any moment in the last 30 days (the current
+    /// price when it did not change): what a reduction is announced against (EU Omnibus
+    /// rule). Decimal string, two places.
+    #[schema(example = "17.50")]
+    pub lowest_price_30d: String,
     pub inventory_count: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<Product> for ProductResponse {
-    fn from(product: Product) -> Self {
+impl ProductResponse {
+    pub fn new(product: Product, lowest_price_30d: &BigDecimal) -> Self {
         Self {
             id: product.id,
             price: format_money(&product.price),
+            lowest_price_30d: format_money(lowest_price_30d),
             name: product.name,
             description: product.description,
             inventory_count: product.inventory_count,
             created_at: product.created_at,
             updated_at: product.updated_at,
         }
+    }
+}
+
+impl From<ProductView> for ProductResponse {
+    fn from(view: ProductView) -> Self {
+        Self::new(view.product, &view.lowest_price_30d)
     }
 }
 

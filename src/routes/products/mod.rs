@@ -3,6 +3,7 @@
 //! the JSON shapes.
 
 mod body;
+pub mod history;
 mod listing;
 mod search_lane;
 
@@ -28,7 +29,7 @@ use crate::domain::{Description, InventoryCount, ProductName};
 use crate::error::{ApiError, Problem};
 use crate::models::{NewProduct, ProductChanges};
 use crate::repository::catalogue;
-use crate::repository::products;
+use crate::repository::products::{self, ProductView};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -41,7 +42,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(show))
             .route(web::patch().to(update))
             .route(web::delete().to(archive)),
-    );
+    )
+    .service(web::resource("/products/{id}/history").route(web::get().to(history::history)));
 }
 
 // ------------------------------------------------------------------ reading
@@ -66,7 +68,7 @@ async fn show(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let product = read_catalogue(&req, &pool, &reads, move |conn| {
-        Ok(products::find_live(conn, id)?)
+        Ok(products::find_live_view(conn, id)?)
     })
     .await?;
     let last_modified = http_time(product.updated_at);
@@ -113,7 +115,7 @@ async fn list(
     let body = json_bytes(&ProductPage {
         items: rows
             .into_iter()
-            .map(|row| ProductResponse::from(row.product))
+            .map(|row| ProductResponse::new(row.product, &row.lowest_price_30d))
             .collect(),
         next_cursor,
     })?;
@@ -156,7 +158,7 @@ where
     responses((status = 201, description = "Created; Location: /api/v1/products/{id}", body = ProductResponse),
         responses::BadRequest, responses::Unauthorized, responses::Forbidden, responses::TooLarge, responses::Invalid, responses::Unavailable))]
 async fn create(
-    _admin: AdminUser,
+    admin: AdminUser,
     pool: web::Data<DbPool>,
     // A Result, so AdminUser's 401 / 403 comes before any complaint about the body.
     body: Result<ApiJson<CreateProductRequest>, actix_web::Error>,
@@ -168,6 +170,7 @@ async fn create(
         price: "price" => body.price.parse(),
         inventory_count: "inventory_count" => InventoryCount::parse(body.inventory_count.unwrap_or(0)),
     )?;
+    let by_user_id = Some(admin.0.id);
     let product = with_conn(&pool, move |conn| {
         Ok(products::insert(
             conn,
@@ -177,12 +180,13 @@ async fn create(
                 price: price.as_decimal(),
                 inventory_count: inventory_count.get(),
             },
+            by_user_id,
         )?)
     })
     .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/products/{}", product.id)))
-        .json(ProductResponse::from(product)))
+        .json(ProductResponse::from(ProductView::created(product))))
 }
 
 /// A description that may be absent or null: either is none.
@@ -193,13 +197,15 @@ fn optional_description(raw: Option<&str>) -> Result<Option<Description>, String
 /// Update a product.
 ///
 /// Admins only. A partial update: absent fields stay as they are, `"description": null`
-/// clears the description.
+/// clears the description. A new price is recorded as a price change and a new
+/// `inventory_count` as an `adjustment` stock movement, in the same transaction (see
+/// `get_product_history`).
 #[utoipa::path(patch, path = "/api/v1/products/{id}", operation_id = "update_product", tag = "catalogue", security(("bearer" = [])), request_body = inline(UpdateProductRequest),
     params(("id" = i32, Path, description = "Product id")),
     responses((status = 200, description = "Updated", body = ProductResponse),
         responses::BadRequest, responses::Unauthorized, responses::Forbidden, (status = 404, description = "Missing or archived", body = Problem, content_type = "application/problem+json"), responses::TooLarge, responses::Invalid, responses::Unavailable))]
 async fn update(
-    _admin: AdminUser,
+    admin: AdminUser,
     pool: web::Data<DbPool>,
     id: web::Path<i32>,
     // A Result, so AdminUser's 401 / 403 comes before any complaint about the body.
@@ -227,7 +233,11 @@ async fn update(
     };
     validator.finish()?;
     let id = id.into_inner();
-    let product = with_conn(&pool, move |conn| Ok(products::update(conn, id, &changes)?)).await?;
+    let by_user_id = Some(admin.0.id);
+    let product = with_conn(&pool, move |conn| {
+        Ok(products::update(conn, id, &changes, by_user_id)?)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(ProductResponse::from(product)))
 }
 

@@ -1,0 +1,338 @@
+//! The price and stock ledger: `price_changes` and `stock_movements`.
+//!
+//! The repository writes the ledger itself, in the transaction that makes the change (see
+//! README, "Price and stock history", for why not triggers): `products::insert` and
+//! `products::update` call the functions here; checkout writes its movements in the same
+//! statement as its decrement (`orders.rs`). Who did it is a bind parameter of each write.
+//! Invariant: a product's movements sum to its `inventory_count`.
+
+use bigdecimal::BigDecimal;
+use chrono::{DateTime, Utc};
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Nullable, Numeric, Text, Timestamptz};
+
+use crate::models::{NewPriceChange, NewStockMovement, StockReason};
+use crate::schema::{price_changes, stock_movements};
+
+/// SQL for `lowest_price_30d` of the `products` row named `$alias`: the lowest price it
+/// had at any moment in the last 30 days, that is the current price and the old price of
+/// every change within them (each was in force until its change). Only a product whose
+/// price changed within the window (`price_changed_at`) reads `price_changes`: a range
+/// scan of `price_changes_product_id_at_idx` answered from the index (`INCLUDE
+/// (old_price)`), `ORDER BY ... LIMIT 1` rather than `min()`, which the planner takes
+/// longer over. `products::ProductView` builds the same expression with Diesel's DSL.
+macro_rules! lowest_price_30d_of {
+    ($alias:literal) => {
+        concat!(
+            "CASE WHEN ",
+            $alias,
+            ".price_changed_at > now() - interval '30 days' THEN LEAST(",
+            $alias,
+            ".price, (SELECT pc.old_price FROM price_changes pc WHERE pc.product_id = ",
+            $alias,
+            ".id AND pc.at > now() - interval '30 days' ORDER BY pc.old_price LIMIT 1)) ELSE ",
+            $alias,
+            ".price END"
+        )
+    };
+}
+pub(crate) use lowest_price_30d_of;
+
+/// Records a change of a product's price from `old_price` to `new_price` (they differ).
+pub fn record_price_change(
+    conn: &mut PgConnection,
+    change: &NewPriceChange<'_>,
+) -> QueryResult<()> {
+    diesel::insert_into(price_changes::table)
+        .values(change)
+        .execute(conn)
+        .map(drop)
+}
+
+/// Records a movement of a product's stock.
+pub fn record_stock_movement(
+    conn: &mut PgConnection,
+    movement: &NewStockMovement,
+) -> QueryResult<()> {
+    diesel::insert_into(stock_movements::table)
+        .values(movement)
+        .execute(conn)
+        .map(drop)
+}
+
+/// The two kinds of history entries, in the order they sort at one instant (newest
+/// first: a stock movement before a price change made at the same microsecond).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum HistoryKind {
+    Price,
+    Stock,
+}
+
+/// One entry of a product's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HistoryEntry {
+    Price {
+        id: i64,
+        at: DateTime<Utc>,
+        by_user_id: Option<i32>,
+        old_price: BigDecimal,
+        new_price: BigDecimal,
+    },
+    Stock {
+        id: i64,
+        at: DateTime<Utc>,
+        by_user_id: Option<i32>,
+        delta: i32,
+        resulting_count: i32,
+        reason: StockReason,
+        order_id: Option<i32>,
+    },
+}
+
+impl HistoryEntry {
+    /// Where this entry stands in the history's order.
+    pub fn position(&self) -> HistoryPosition {
+        match *self {
+            Self::Price { id, at, .. } => HistoryPosition {
+                at,
+                kind: HistoryKind::Price,
+                id,
+            },
+            Self::Stock { id, at, .. } => HistoryPosition {
+                at,
+                kind: HistoryKind::Stock,
+                id,
+            },
+        }
+    }
+}
+
+/// A position in a product's history, which is ordered newest first by (at, kind, id),
+/// all descending: a total order, since ids are unique within a kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryPosition {
+    pub at: DateTime<Utc>,
+    pub kind: HistoryKind,
+    pub id: i64,
+}
+
+impl HistoryPosition {
+    /// The entries of `kind` that come after this position are those with
+    /// `(at, id) <= (self.at, bound)`: at an equal instant, all of a kind that sorts later,
+    /// none of one that sorts earlier, and the smaller ids of the same kind.
+    fn bound_for(&self, kind: HistoryKind) -> i64 {
+        match kind.cmp(&self.kind) {
+            std::cmp::Ordering::Less => i64::MAX,
+            std::cmp::Ordering::Equal => self.id.saturating_sub(1),
+            std::cmp::Ordering::Greater => i64::MIN,
+        }
+    }
+}
+
+/// Both kinds as one stream: each branch takes its first `limit` rows from its own index
+/// range, and the merge keeps the first `limit` of those. `$1` product, `$2` limit; after
+/// a position, `$3` its time and `$4` / `$5` the id bounds of the price and stock
+/// branches, as a row comparison the index range starts at (an `OR` of "no position"
+/// would leave it a filter, read from the newest entry on every page).
+macro_rules! history_sql {
+    ($after_price:literal, $after_stock:literal) => {
+        concat!(
+            "SELECT kind, id, at, by_user_id, old_price, new_price, delta, resulting_count,
+                    reason, order_id
+             FROM (
+                 (SELECT 'price'::text AS kind, id, at, by_user_id, old_price, new_price,
+                         NULL::integer AS delta, NULL::integer AS resulting_count,
+                         NULL::text AS reason, NULL::integer AS order_id
+                  FROM price_changes WHERE product_id = $1",
+            $after_price,
+            " ORDER BY at DESC, id DESC LIMIT $2)
+                 UNION ALL
+                 (SELECT 'stock', id, at, by_user_id, NULL, NULL, delta, resulting_count,
+                         reason::text, order_id
+                  FROM stock_movements WHERE product_id = $1",
+            $after_stock,
+            " ORDER BY at DESC, id DESC LIMIT $2)
+             ) history
+             ORDER BY at DESC, kind DESC, id DESC
+             LIMIT $2"
+        )
+    };
+}
+const HISTORY_FIRST: &str = history_sql!("", "");
+const HISTORY_AFTER: &str = history_sql!(" AND (at, id) <= ($3, $4)", " AND (at, id) <= ($3, $5)");
+
+#[derive(QueryableByName)]
+struct HistoryRow {
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Timestamptz)]
+    at: DateTime<Utc>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    by_user_id: Option<i32>,
+    #[diesel(sql_type = Nullable<Numeric>)]
+    old_price: Option<BigDecimal>,
+    #[diesel(sql_type = Nullable<Numeric>)]
+    new_price: Option<BigDecimal>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    delta: Option<i32>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    resulting_count: Option<i32>,
+    #[diesel(sql_type = Nullable<Text>)]
+    reason: Option<String>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    order_id: Option<i32>,
+}
+
+impl TryFrom<HistoryRow> for HistoryEntry {
+    type Error = diesel::result::Error;
+
+    fn try_from(row: HistoryRow) -> Result<Self, Self::Error> {
+        let (kind, id) = (row.kind.clone(), row.id);
+        let missing = |what: &str| {
+            diesel::result::Error::DeserializationError(
+                format!("history row {kind} {id} lacks {what}").into(),
+            )
+        };
+        Ok(match kind.as_str() {
+            "price" => Self::Price {
+                id: row.id,
+                at: row.at,
+                by_user_id: row.by_user_id,
+                old_price: row.old_price.ok_or_else(|| missing("old_price"))?,
+                new_price: row.new_price.ok_or_else(|| missing("new_price"))?,
+            },
+            _ => Self::Stock {
+                id: row.id,
+                at: row.at,
+                by_user_id: row.by_user_id,
+                delta: row.delta.ok_or_else(|| missing("delta"))?,
+                resulting_count: row
+                    .resulting_count
+                    .ok_or_else(|| missing("resulting_count"))?,
+                reason: match row.reason.as_deref() {
+                    Some("created") => StockReason::Created,
+                    Some("adjustment") => StockReason::Adjustment,
+                    Some("checkout") => StockReason::Checkout,
+                    _ => return Err(missing("a known reason")),
+                },
+                order_id: row.order_id,
+            },
+        })
+    }
+}
+
+/// A product's price changes and stock movements, newest first, after `after` (the last
+/// entry of the previous page), at most `limit`.
+pub fn history(
+    conn: &mut PgConnection,
+    product_id: i32,
+    after: Option<HistoryPosition>,
+    limit: i64,
+) -> QueryResult<Vec<HistoryEntry>> {
+    let rows: Vec<HistoryRow> = match after {
+        None => diesel::sql_query(HISTORY_FIRST)
+            .bind::<Integer, _>(product_id)
+            .bind::<BigInt, _>(limit)
+            .load(conn)?,
+        Some(after) => diesel::sql_query(HISTORY_AFTER)
+            .bind::<Integer, _>(product_id)
+            .bind::<BigInt, _>(limit)
+            .bind::<Timestamptz, _>(after.at)
+            .bind::<BigInt, _>(after.bound_for(HistoryKind::Price))
+            .bind::<BigInt, _>(after.bound_for(HistoryKind::Stock))
+            .load(conn)?,
+    };
+    rows.into_iter().map(HistoryEntry::try_from).collect()
+}
+
+/// The plan PostgreSQL chooses for `history` (`EXPLAIN` text), for tests and operators.
+pub fn explain_history(
+    conn: &mut PgConnection,
+    product_id: i32,
+    after: Option<HistoryPosition>,
+    limit: i64,
+) -> QueryResult<String> {
+    #[derive(QueryableByName)]
+    struct PlanLine {
+        #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+        line: String,
+    }
+    let lines: Vec<PlanLine> = match after {
+        None => diesel::sql_query(format!("EXPLAIN {HISTORY_FIRST}"))
+            .bind::<Integer, _>(product_id)
+            .bind::<BigInt, _>(limit)
+            .load(conn)?,
+        Some(after) => diesel::sql_query(format!("EXPLAIN {HISTORY_AFTER}"))
+            .bind::<Integer, _>(product_id)
+            .bind::<BigInt, _>(limit)
+            .bind::<Timestamptz, _>(after.at)
+            .bind::<BigInt, _>(after.bound_for(HistoryKind::Price))
+            .bind::<BigInt, _>(after.bound_for(HistoryKind::Stock))
+            .load(conn)?,
+    };
+    Ok(lines
+        .into_iter()
+        .map(|l| l.line)
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
+/// Products whose movements do not sum to their `inventory_count`: (id, count, sum). Empty
+/// while the ledger is whole; for tests and operators.
+pub fn unbalanced_products(conn: &mut PgConnection) -> QueryResult<Vec<(i32, i32, i64)>> {
+    #[derive(QueryableByName)]
+    struct Unbalanced {
+        #[diesel(sql_type = Integer)]
+        id: i32,
+        #[diesel(sql_type = Integer)]
+        inventory_count: i32,
+        #[diesel(sql_type = BigInt)]
+        moved: i64,
+    }
+    Ok(diesel::sql_query(
+        "SELECT p.id, p.inventory_count, COALESCE(m.moved, 0)::bigint AS moved
+         FROM products p
+         LEFT JOIN (SELECT product_id, sum(delta) AS moved FROM stock_movements
+                    GROUP BY product_id) m ON m.product_id = p.id
+         WHERE p.inventory_count IS DISTINCT FROM COALESCE(m.moved, 0)
+         ORDER BY p.id",
+    )
+    .load::<Unbalanced>(conn)?
+    .into_iter()
+    .map(|row| (row.id, row.inventory_count, row.moved))
+    .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The SQL sorts kinds by their names; `bound_for` by this enum's order.
+    #[test]
+    fn kinds_sort_as_the_sql_sorts_their_names() {
+        assert!(HistoryKind::Price < HistoryKind::Stock);
+        assert!("price" < "stock");
+    }
+
+    #[test]
+    fn a_position_bounds_each_kind_at_its_instant() {
+        let at = Utc::now();
+        let after_stock = HistoryPosition {
+            at,
+            kind: HistoryKind::Stock,
+            id: 7,
+        };
+        // Price entries of the same instant all follow a stock entry; stock ones below 7.
+        assert_eq!(after_stock.bound_for(HistoryKind::Price), i64::MAX);
+        assert_eq!(after_stock.bound_for(HistoryKind::Stock), 6);
+        let after_price = HistoryPosition {
+            kind: HistoryKind::Price,
+            ..after_stock
+        };
+        assert_eq!(after_price.bound_for(HistoryKind::Stock), i64::MIN);
+        assert_eq!(after_price.bound_for(HistoryKind::Price), 6);
+    }
+}
