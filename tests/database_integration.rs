@@ -986,7 +986,7 @@ fn the_ledger_refuses_impossible_rows_and_outlives_a_deleted_buyer() {
         .unwrap();
         let cart = carts::open_cart_for(conn, buyer.id).unwrap();
         carts::add_item(conn, cart.id, product.id, 2).unwrap();
-        repository::orders::checkout(conn, buyer.id, None).unwrap();
+        repository::orders::checkout(conn, buyer.id, None, None).unwrap();
 
         let mut savepoint = |sql: &str| {
             conn.transaction(|c| {

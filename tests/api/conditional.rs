@@ -133,6 +133,36 @@ async fn a_product_revalidates_with_if_none_match_and_if_modified_since() {
     assert_eq!(response.status(), StatusCode::OK);
 }
 
+#[tokio::test]
+async fn a_product_above_its_lowest_price_of_30_days_revalidates_by_tag_only() {
+    let (app, admin) = shop().await;
+    let teapot = app.product(&admin, "Teapot", "blue", "19.90", 5).await;
+    let path = format!("/api/v1/products/{}", teapot["id"]);
+    // A price rise: the lower old price stays the lowest of 30 days until it leaves the
+    // window, a change that time makes without touching updated_at.
+    expect_json(
+        app.patch_json(&path, &json!({"price": "24.90"}), Some(&admin.token))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let response = app.get(&path).await;
+    assert!(header(&response, "last-modified").is_none());
+    let tag = etag(&response);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["lowest_price_30d"], "19.90");
+    // No date to revalidate by: a date in the future still gets the body.
+    let response = send(
+        app.client
+            .get(app.url(&path))
+            .header("if-modified-since", "Fri, 01 Jan 2100 00:00:00 GMT"),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = send(app.client.get(app.url(&path)).header("if-none-match", &tag)).await;
+    expect_not_modified(response, &tag, "public, no-cache").await;
+}
+
 /// An HTTP-date `secs` earlier.
 fn httpdate_minus(date: &str, secs: i64) -> String {
     let parsed =

@@ -71,12 +71,16 @@ async fn show(
         Ok(products::find_live_view(conn, id)?)
     })
     .await?;
-    let last_modified = http_time(product.updated_at);
+    // lowest_price_30d can change as time passes (a lower old price leaves the window)
+    // with updated_at unchanged; while it is below the price there is no Last-Modified,
+    // and revalidation goes by the ETag (a digest of the body) alone.
+    let last_modified = (product.lowest_price_30d >= product.product.price)
+        .then(|| http_time(product.product.updated_at));
     let body = json_bytes(&ProductResponse::from(product))?;
     Ok(catalogue_response(
         &req,
         body,
-        Some(last_modified),
+        last_modified,
         config.catalogue_cache_max_age,
     ))
 }
