@@ -13,9 +13,11 @@ export interface paths {
         };
         /**
          * Get the open cart.
-         * @description The user's open cart (created on first need) with its lines, product names, current
+         * @description The user's open cart (created on first need), or a guest's (`X-Cart-Token` instead of
+         *     `Authorization`; with both, `Authorization` wins), with its lines, product names, current
          *     unit prices, line totals, the total and the item count. A line whose product was
-         *     archived stays readable, `available: false`, and is left out of the total.
+         *     archived stays readable, `available: false`, and is left out of the total. The `ETag`
+         *     names the cart's current version, for `If-Match` on the changes.
          */
         get: operations["get_cart"];
         put?: never;
@@ -45,7 +47,10 @@ export interface paths {
          *     order, checks stock, decrements inventory, freezes unit prices. 409
          *     `insufficient_stock` lists each short line; 422 `empty_cart` for an empty cart. With
          *     an `Idempotency-Key`, a retry returns the first order again with
-         *     `Idempotent-Replayed: true`.
+         *     `Idempotent-Replayed: true`. With `If-Match`, only if the cart still has that tag, its
+         *     prices included (412 `precondition_failed` otherwise, nothing changed). Needs an
+         *     account: a guest (cart token only) gets 401 saying to log in, which merges the guest
+         *     cart into the account's.
          */
         post: operations["check_out"];
         delete?: never;
@@ -67,7 +72,9 @@ export interface paths {
          * Add to the cart.
          * @description Adds units of a live product; a product already in the cart adds to its line (one
          *     atomic upsert). 409 `insufficient_stock` when the line would exceed the stock on
-         *     hand. Answers 201 with the cart.
+         *     hand. Answers 201 with the cart and its new `ETag`. With `If-Match`, only if the cart
+         *     still has that tag (412 `precondition_failed` otherwise, nothing changed). A guest
+         *     sends `X-Cart-Token` instead of `Authorization`.
          */
         post: operations["add_cart_item"];
         delete?: never;
@@ -88,17 +95,46 @@ export interface paths {
         post?: never;
         /**
          * Remove a cart line.
-         * @description Removes a line of the user's open cart. Another user's line is 404.
+         * @description Removes a line of the open cart (the user's, or with `X-Cart-Token` a guest's). A line
+         *     of another cart is 404. The 204 carries
+         *     the `ETag` of the cart as the removal left it. With `If-Match`, only if the cart still
+         *     has that tag (412 `precondition_failed` otherwise, nothing changed).
          */
         delete: operations["remove_cart_item"];
         options?: never;
         head?: never;
         /**
          * Set a cart line's quantity.
-         * @description Sets the quantity of a line of the user's open cart (1 to 999, within the stock on
-         *     hand). Another user's line is 404.
+         * @description Sets the quantity of a line of the open cart (the user's, or with `X-Cart-Token` a
+         *     guest's; 1 to 999, within the stock on hand). A line of another cart is 404. With `If-Match`, only if the cart still has that
+         *     tag (412 `precondition_failed` otherwise, nothing changed).
          */
         patch: operations["set_cart_item_quantity"];
+        trace?: never;
+    };
+    "/api/v1/guest-carts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a guest cart.
+         * @description An empty cart for a shopper without an account, and the cart token that owns it
+         *     (256 random bits; only its SHA-256 is stored), valid until `expires_at`. Send it as
+         *     `X-Cart-Token` to `GET /cart`, `POST /cart/items`, `PATCH` and `DELETE
+         *     /cart/items/{item_id}`; log in (`POST /sessions`) with it to merge the cart into the
+         *     account's. Creation is limited per client address (429 + Retry-After). The response
+         *     is `Cache-Control: no-store`; its `ETag` names the cart's version, for `If-Match`.
+         */
+        post: operations["create_guest_cart"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/orders": {
@@ -165,7 +201,8 @@ export interface paths {
          *     keyset paginated: pass `next_cursor` back as `cursor` until it is null. Anonymous
          *     requests may be served by a read replica a moment behind. A one-word search in
          *     relevance order is served from an index; other searches visit every match and take
-         *     turns (503 with Retry-After when no turn comes in time).
+         *     turns (503 with Retry-After when no turn comes in time). Sends an `ETag`; with a
+         *     matching `If-None-Match` the answer is 304 without a body.
          */
         get: operations["list_products"];
         put?: never;
@@ -195,7 +232,9 @@ export interface paths {
         /**
          * Get a product.
          * @description One live product; archived or missing products are 404. Anonymous requests may be
-         *     served by a read replica a moment behind.
+         *     served by a read replica a moment behind. Sends `ETag` and `Last-Modified`; with a
+         *     matching `If-None-Match` (or, without one, an `If-Modified-Since` not before
+         *     `Last-Modified`) the answer is 304 without a body.
          */
         get: operations["get_product"];
         put?: never;
@@ -266,6 +305,12 @@ export interface paths {
          *     the same 401. Failed logins are limited per login, per account and per client
          *     address, across all instances (429 + Retry-After). The response is `Cache-Control:
          *     no-store`.
+         *
+         *     With `X-Cart-Token`, a successful login also merges that guest cart into the user's
+         *     open cart (one transaction): the same product adds up, capped at the stock on hand
+         *     and at 999; archived products are dropped; the guest cart is closed and its token
+         *     stops working. `cart_merge` says what happened. A token that names no live guest cart
+         *     merges nothing and never fails the login; a failed login merges nothing.
          */
         post: operations["log_in"];
         delete?: never;
@@ -488,6 +533,32 @@ export interface components {
              */
             quantity: number;
         };
+        CappedLineResponse: {
+            /**
+             * Format: int32
+             * @description The units the user's cart line has now (0: none left in stock, no line).
+             */
+            kept: number;
+            /** Format: int32 */
+            product_id: number;
+            /**
+             * Format: int32
+             * @description The user's and the guest's units of the product together.
+             */
+            requested: number;
+        };
+        /** @description The guest cart merged into the user's open cart at login. */
+        CartMergeResponse: {
+            /** @description Lines held back by the stock on hand or the per-line maximum (999). */
+            capped: components["schemas"]["CappedLineResponse"][];
+            /** @description Products of guest lines left out because they were archived. */
+            dropped: number[];
+            /**
+             * Format: int32
+             * @description Guest lines whose units (all or some) went into the user's cart.
+             */
+            merged_lines: number;
+        };
         /** @description A cart or an order as clients see it. Money is exact decimal strings. */
         CartResponse: {
             /**
@@ -532,6 +603,21 @@ export interface components {
         FieldError: {
             field: string;
             message: string;
+        };
+        GuestCartResponse: {
+            /** @description The new, empty cart. */
+            cart: components["schemas"]["CartResponse"];
+            /**
+             * Format: date-time
+             * @description The token stops working, and the cart is removed, at this time.
+             */
+            expires_at: string;
+            /**
+             * @description Send as `X-Cart-Token: <token>` to the cart routes, and to `POST /sessions` to merge
+             *     the cart into the account's at login. Shown once: only its SHA-256 is stored.
+             * @example q1vX8yZ0-_AbCdEfGhIjKlMnOpQrStUvWxYz0123456
+             */
+            token: string;
         };
         /**
          * @description One entry of a product's history: a price change or a stock movement, told apart by
@@ -651,7 +737,7 @@ export interface components {
              * @example validation_failed
              * @enum {string}
              */
-            code: "bad_request" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "already_exists" | "insufficient_stock" | "payload_too_large" | "validation_failed" | "empty_cart" | "rate_limited" | "service_unavailable" | "internal";
+            code: "bad_request" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "already_exists" | "insufficient_stock" | "precondition_failed" | "payload_too_large" | "validation_failed" | "empty_cart" | "rate_limited" | "service_unavailable" | "internal";
             detail: string;
             /** @description For `validation_failed` and `already_exists`: each offending field. */
             errors?: components["schemas"]["FieldError"][] | null;
@@ -733,6 +819,7 @@ export interface components {
             username: string;
         };
         SessionResponse: {
+            cart_merge: null | components["schemas"]["CartMergeResponse"];
             /** Format: date-time */
             expires_at: string;
             /** @description Send as `Authorization: Bearer <token>`. */
@@ -803,6 +890,8 @@ export interface operations {
             /** @description The open cart */
             200: {
                 headers: {
+                    /** @description The cart's current version (a digest of the cart as shown); every change to the cart changes it. Send it in If-Match to change the cart only while it is as read. */
+                    ETag?: string;
                     /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
                     "X-Request-Id"?: string;
                     [name: string]: unknown;
@@ -864,6 +953,8 @@ export interface operations {
             /** @description The open cart */
             200: {
                 headers: {
+                    /** @description The cart's current version (a digest of the cart as shown); every change to the cart changes it. Send it in If-Match to change the cart only while it is as read. */
+                    ETag?: string;
                     /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
                     "X-Request-Id"?: string;
                     [name: string]: unknown;
@@ -913,6 +1004,11 @@ export interface operations {
             header?: {
                 /** @description Makes a retried checkout return the first order (1-255 visible ASCII characters) */
                 "Idempotency-Key"?: string;
+                /**
+                 * @description The cart's `ETag` as last read (or `*`: any cart): the change is made only if the
+                 *     cart still has that tag, otherwise 412 `precondition_failed` and nothing changes.
+                 */
+                "If-Match"?: string;
             };
             path?: never;
             cookie?: never;
@@ -945,7 +1041,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing, unknown, expired or revoked token */
+            /** @description Missing, unknown, expired or revoked bearer token; or only a cart token (a guest), whose detail says to log in: checkout needs an account */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -973,6 +1069,17 @@ export interface operations {
             };
             /** @description Not enough stock (insufficient_stock, with items) */
             409: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match names no current version of the cart (precondition_failed): it changed since it was read; nothing was changed */
+            412: {
                 headers: {
                     /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
                     "X-Request-Id"?: string;
@@ -1011,7 +1118,13 @@ export interface operations {
     add_cart_item: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description The cart's `ETag` as last read (or `*`: any cart): the change is made only if the
+                 *     cart still has that tag, otherwise 412 `precondition_failed` and nothing changes.
+                 */
+                "If-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1024,6 +1137,8 @@ export interface operations {
             /** @description Added; the cart */
             201: {
                 headers: {
+                    /** @description The cart's current version (a digest of the cart as shown); every change to the cart changes it. Send it in If-Match to change the cart only while it is as read. */
+                    ETag?: string;
                     /** @description The URL of what was created. */
                     Location?: string;
                     /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
@@ -1093,6 +1208,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description If-Match names no current version of the cart (precondition_failed): it changed since it was read; nothing was changed */
+            412: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Body over 64 KiB */
             413: {
                 headers: {
@@ -1133,7 +1259,13 @@ export interface operations {
     remove_cart_item: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description The cart's `ETag` as last read (or `*`: any cart): the change is made only if the
+                 *     cart still has that tag, otherwise 412 `precondition_failed` and nothing changes.
+                 */
+                "If-Match"?: string;
+            };
             path: {
                 /** @description Cart line id */
                 item_id: number;
@@ -1145,6 +1277,8 @@ export interface operations {
             /** @description Removed */
             204: {
                 headers: {
+                    /** @description The cart's current version (a digest of the cart as shown); every change to the cart changes it. Send it in If-Match to change the cart only while it is as read. */
+                    ETag?: string;
                     /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
                     "X-Request-Id"?: string;
                     [name: string]: unknown;
@@ -1188,6 +1322,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description If-Match names no current version of the cart (precondition_failed): it changed since it was read; nothing was changed */
+            412: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Database unavailable or pool exhausted (Retry-After) */
             503: {
                 headers: {
@@ -1206,7 +1351,13 @@ export interface operations {
     set_cart_item_quantity: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description The cart's `ETag` as last read (or `*`: any cart): the change is made only if the
+                 *     cart still has that tag, otherwise 412 `precondition_failed` and nothing changes.
+                 */
+                "If-Match"?: string;
+            };
             path: {
                 /** @description Cart line id */
                 item_id: number;
@@ -1222,6 +1373,8 @@ export interface operations {
             /** @description Changed; the cart */
             200: {
                 headers: {
+                    /** @description The cart's current version (a digest of the cart as shown); every change to the cart changes it. Send it in If-Match to change the cart only while it is as read. */
+                    ETag?: string;
                     /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
                     "X-Request-Id"?: string;
                     [name: string]: unknown;
@@ -1289,6 +1442,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description If-Match names no current version of the cart (precondition_failed): it changed since it was read; nothing was changed */
+            412: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Body over 64 KiB */
             413: {
                 headers: {
@@ -1303,6 +1467,71 @@ export interface operations {
             /** @description Invalid field values */
             422: {
                 headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Database unavailable or pool exhausted (Retry-After) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_guest_cart: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Created: the token, its expiry and the empty cart; Location: /api/v1/cart */
+            201: {
+                headers: {
+                    /** @description The cart's current version, for If-Match on its changes */
+                    ETag?: string;
+                    /** @description /api/v1/cart */
+                    Location?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GuestCartResponse"];
+                };
+            };
+            /** @description This path does not answer that method (Allow lists the ones it does) */
+            405: {
+                headers: {
+                    /** @description The methods this path answers. */
+                    Allow?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many guest carts created from this client address (Retry-After) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
                     /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
                     "X-Request-Id"?: string;
                     [name: string]: unknown;
@@ -1670,7 +1899,14 @@ export interface operations {
                  */
                 cursor?: string;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Entity tags of copies the client holds (`"tag"`, `W/"tag"`, comma-separated) or
+                 *     `*`: when one matches the current tag (weak comparison), the answer is 304 with no
+                 *     body.
+                 */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1679,6 +1915,10 @@ export interface operations {
             /** @description A page of products */
             200: {
                 headers: {
+                    /** @description `public, max-age=N` for anonymous requests (N = CATALOGUE_CACHE_MAX_AGE_SECS; `public, no-cache` when 0); `private, no-cache` with Authorization or X-Cart-Token. */
+                    "Cache-Control"?: string;
+                    /** @description Strong entity tag of this body (a digest of its bytes): send it in If-None-Match to revalidate (304). */
+                    ETag?: string;
                     /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
                     "X-Request-Id"?: string;
                     [name: string]: unknown;
@@ -1686,6 +1926,19 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProductPage"];
                 };
+            };
+            /** @description Not modified: If-None-Match names the current tag (or, for a product without If-None-Match, If-Modified-Since is not before its Last-Modified). No body. */
+            304: {
+                headers: {
+                    /** @description `public, max-age=N` for anonymous requests (N from CATALOGUE_CACHE_MAX_AGE_SECS; `public, no-cache` when 0); `private, no-cache` for requests with Authorization or X-Cart-Token. */
+                    "Cache-Control"?: string;
+                    /** @description Strong entity tag of this body (a digest of its bytes): send it back in If-None-Match to revalidate. */
+                    ETag?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Malformed JSON, query or body type */
             400: {
@@ -1878,7 +2131,14 @@ export interface operations {
                  */
                 cursor?: string;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Entity tags of copies the client holds (`"tag"`, `W/"tag"`, comma-separated) or
+                 *     `*`: when one matches the current tag (weak comparison), the answer is 304 with no
+                 *     body.
+                 */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1887,6 +2147,23 @@ export interface operations {
             /** @description A page of products */
             200: {
                 headers: {
+                    /** @description `public, max-age=N` for anonymous requests (N = CATALOGUE_CACHE_MAX_AGE_SECS; `public, no-cache` when 0); `private, no-cache` with Authorization or X-Cart-Token. */
+                    "Cache-Control"?: string;
+                    /** @description Strong entity tag of this body (a digest of its bytes): send it in If-None-Match to revalidate (304). */
+                    ETag?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not modified: If-None-Match names the current tag (or, for a product without If-None-Match, If-Modified-Since is not before its Last-Modified). No body. */
+            304: {
+                headers: {
+                    /** @description `public, max-age=N` for anonymous requests (N from CATALOGUE_CACHE_MAX_AGE_SECS; `public, no-cache` when 0); `private, no-cache` for requests with Authorization or X-Cart-Token. */
+                    "Cache-Control"?: string;
+                    /** @description Strong entity tag of this body (a digest of its bytes): send it back in If-None-Match to revalidate. */
+                    ETag?: string;
                     /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
                     "X-Request-Id"?: string;
                     [name: string]: unknown;
@@ -1940,7 +2217,20 @@ export interface operations {
     get_product: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Entity tags of copies the client holds (`"tag"`, `W/"tag"`, comma-separated) or
+                 *     `*`: when one matches the current tag (weak comparison), the answer is 304 with no
+                 *     body.
+                 */
+                "If-None-Match"?: string;
+                /**
+                 * @description An HTTP-date (`Sun, 06 Nov 1994 08:49:37 GMT`): 304 when the product has not
+                 *     changed since. Ignored when If-None-Match is sent, and when it is not a valid
+                 *     HTTP-date.
+                 */
+                "If-Modified-Since"?: string;
+            };
             path: {
                 /** @description Product id */
                 id: number;
@@ -1952,6 +2242,12 @@ export interface operations {
             /** @description The product */
             200: {
                 headers: {
+                    /** @description `public, max-age=N` for anonymous requests (N = CATALOGUE_CACHE_MAX_AGE_SECS; `public, no-cache` when 0); `private, no-cache` with Authorization or X-Cart-Token. */
+                    "Cache-Control"?: string;
+                    /** @description Strong entity tag of this body (a digest of its bytes): send it in If-None-Match to revalidate (304). */
+                    ETag?: string;
+                    /** @description When the product last changed (its updated_at), as an HTTP-date. */
+                    "Last-Modified"?: string;
                     /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
                     "X-Request-Id"?: string;
                     [name: string]: unknown;
@@ -1959,6 +2255,21 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ProductResponse"];
                 };
+            };
+            /** @description Not modified: If-None-Match names the current tag (or, for a product without If-None-Match, If-Modified-Since is not before its Last-Modified). No body. */
+            304: {
+                headers: {
+                    /** @description `public, max-age=N` for anonymous requests (N from CATALOGUE_CACHE_MAX_AGE_SECS; `public, no-cache` when 0); `private, no-cache` for requests with Authorization or X-Cart-Token. */
+                    "Cache-Control"?: string;
+                    /** @description Strong entity tag of this body (a digest of its bytes): send it back in If-None-Match to revalidate. */
+                    ETag?: string;
+                    /** @description When the product was last changed (its updated_at), as an HTTP-date. */
+                    "Last-Modified"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Missing or archived */
             404: {
@@ -2086,7 +2397,20 @@ export interface operations {
     get_product_head: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Entity tags of copies the client holds (`"tag"`, `W/"tag"`, comma-separated) or
+                 *     `*`: when one matches the current tag (weak comparison), the answer is 304 with no
+                 *     body.
+                 */
+                "If-None-Match"?: string;
+                /**
+                 * @description An HTTP-date (`Sun, 06 Nov 1994 08:49:37 GMT`): 304 when the product has not
+                 *     changed since. Ignored when If-None-Match is sent, and when it is not a valid
+                 *     HTTP-date.
+                 */
+                "If-Modified-Since"?: string;
+            };
             path: {
                 /** @description Product id */
                 id: number;
@@ -2098,6 +2422,27 @@ export interface operations {
             /** @description The product */
             200: {
                 headers: {
+                    /** @description `public, max-age=N` for anonymous requests (N = CATALOGUE_CACHE_MAX_AGE_SECS; `public, no-cache` when 0); `private, no-cache` with Authorization or X-Cart-Token. */
+                    "Cache-Control"?: string;
+                    /** @description Strong entity tag of this body (a digest of its bytes): send it in If-None-Match to revalidate (304). */
+                    ETag?: string;
+                    /** @description When the product last changed (its updated_at), as an HTTP-date. */
+                    "Last-Modified"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not modified: If-None-Match names the current tag (or, for a product without If-None-Match, If-Modified-Since is not before its Last-Modified). No body. */
+            304: {
+                headers: {
+                    /** @description `public, max-age=N` for anonymous requests (N from CATALOGUE_CACHE_MAX_AGE_SECS; `public, no-cache` when 0); `private, no-cache` for requests with Authorization or X-Cart-Token. */
+                    "Cache-Control"?: string;
+                    /** @description Strong entity tag of this body (a digest of its bytes): send it back in If-None-Match to revalidate. */
+                    ETag?: string;
+                    /** @description When the product was last changed (its updated_at), as an HTTP-date. */
+                    "Last-Modified"?: string;
                     /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
                     "X-Request-Id"?: string;
                     [name: string]: unknown;
@@ -2497,7 +2842,10 @@ export interface operations {
     log_in: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A guest cart's token (POST /api/v1/guest-carts): merged into the user's open cart at login */
+                "X-Cart-Token"?: string;
+            };
             path?: never;
             cookie?: never;
         };
