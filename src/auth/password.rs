@@ -99,14 +99,31 @@ impl Passwords {
         drop(permit);
         // The burst is over when nobody holds or awaits a permit (a released permit
         // passes straight to a waiter): the areas go back to the system, and resident
-        // memory to its idle size. A 19 MiB block is its own mmap in glibc, unmapped on
-        // free; the next burst pays a few page faults per area for it.
+        // memory to its idle size; the next burst pays a few page faults per area.
         if self.permits.available_permits() == self.max_concurrent {
             lock(&self.areas).clear();
+            return_freed_memory();
         }
         Ok(result?)
     }
 }
+
+/// Hands memory that freed work areas leave in the allocator's heaps back to the system.
+/// glibc serves the first 19 MiB block with its own mmap and unmaps it on free, but that
+/// free raises its adaptive mmap threshold above the block's size, so later areas come
+/// from a thread's heap and stay resident when freed (measured: 74 MiB after a second
+/// burst against 34 MiB idle). `malloc_trim` releases the free pages of every heap.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn return_freed_memory() {
+    // SAFETY: malloc_trim has no preconditions: it only returns free heap pages to the
+    // system and never touches memory in use.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn return_freed_memory() {}
 
 fn lock(areas: &Mutex<Vec<WorkArea>>) -> std::sync::MutexGuard<'_, Vec<WorkArea>> {
     // A panic while holding the lock leaves a list of valid areas.
