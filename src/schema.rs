@@ -67,6 +67,8 @@ diesel::table! {
         updated_at -> Timestamptz,
         search_vector -> Tsvector,
         price_changed_at -> Nullable<Timestamptz>,
+        low_price -> Nullable<Numeric>,
+        low_price_until -> Nullable<Timestamptz>,
     }
 }
 

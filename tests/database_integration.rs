@@ -266,6 +266,14 @@ fn every_column_has_its_designed_type_and_nullability() {
                 "YES",
                 None,
             ),
+            ("products", "low_price", "numeric", "YES", None),
+            (
+                "products",
+                "low_price_until",
+                "timestamp with time zone",
+                "YES",
+                None,
+            ),
             ("sessions", "id", "bigint", "NO", None),
             ("sessions", "user_id", "integer", "NO", None),
             ("sessions", "token_hash", "bytea", "NO", None),
@@ -365,6 +373,7 @@ fn money_columns_are_numeric_12_2_and_defaults_are_set() {
                 "cart_items.unit_price",
                 "price_changes.new_price",
                 "price_changes.old_price",
+                "products.low_price",
                 "products.price"
             ]
         );
@@ -2054,6 +2063,8 @@ fn assert_seeded_ledger_tells_the_same_story(
         lines_not_at_the_price_then: i64,
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         products_off_their_last_price_change: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        products_whose_kept_low_price_is_wrong: i64,
     }
     let tally: Tally = diesel::sql_query(
         "SELECT
@@ -2077,7 +2088,15 @@ fn assert_seeded_ledger_tells_the_same_story(
             WHERE p.price_changed_at IS DISTINCT FROM
                   (SELECT max(at) FROM price_changes WHERE product_id = p.id)
                OR p.updated_at <> GREATEST(p.created_at, p.price_changed_at))
-             AS products_off_their_last_price_change",
+             AS products_off_their_last_price_change,
+           (SELECT count(*) FROM products p
+            WHERE p.price_changed_at > now() - interval '30 days'
+              AND p.low_price_until > now()
+              AND p.low_price IS DISTINCT FROM
+                  (SELECT pc.old_price FROM price_changes pc
+                   WHERE pc.product_id = p.id AND pc.at > now() - interval '30 days'
+                   ORDER BY pc.old_price LIMIT 1))
+             AS products_whose_kept_low_price_is_wrong",
     )
     .get_result(conn)
     .unwrap();
@@ -2089,6 +2108,7 @@ fn assert_seeded_ledger_tells_the_same_story(
             lines_without_their_movement: 0,
             lines_not_at_the_price_then: 0,
             products_off_their_last_price_change: 0,
+            products_whose_kept_low_price_is_wrong: 0,
         }
     );
     assert!(tally.order_lines > 0);

@@ -31,7 +31,25 @@ CREATE INDEX price_changes_by_user_id_idx ON price_changes (by_user_id)
 -- reads price_changes only for products whose price changed within the window, so the
 -- catalogue's reads of every other product cost nothing more.
 ALTER TABLE products ADD COLUMN price_changed_at TIMESTAMPTZ;
+-- The lowest old price among the changes within the window, as of the latest change, and
+-- when the change that had it leaves the window: until then it is still the lowest (no
+-- change is added without refreshing both), so catalogue reads need not search
+-- price_changes; after it they do (lowest_price_30d in repository/ledger.rs).
+ALTER TABLE products ADD COLUMN low_price NUMERIC(12,2);
+ALTER TABLE products ADD COLUMN low_price_until TIMESTAMPTZ;
 
+-- Sets low_price and low_price_until of a product from price_changes: the lowest old
+-- price within the window, held by its latest change. Run after each price change.
+CREATE FUNCTION refresh_low_price(product INTEGER) RETURNS void AS $$
+    UPDATE products p SET (low_price, low_price_until) = (
+        SELECT pc.old_price, pc.at + interval '30 days' FROM price_changes pc
+        WHERE pc.product_id = p.id AND pc.at > now() - interval '30 days'
+        ORDER BY pc.old_price, pc.at DESC LIMIT 1)
+    WHERE p.id = product
+$$ LANGUAGE sql;
+
+COMMENT ON COLUMN products.low_price IS 'Lowest old_price of the price changes within 30 days of the latest change; NULL if none. Valid while low_price_until is in the future.';
+COMMENT ON COLUMN products.low_price_until IS 'When the change holding low_price leaves the 30-day window (its at + 30 days).';
 COMMENT ON COLUMN products.price_changed_at IS 'When the price last changed (no earlier than the at of its latest price_changes row); NULL if it never did.';
 COMMENT ON TABLE price_changes IS 'Price history: one row per change of products.price, written in the same transaction as the change.';
 COMMENT ON COLUMN price_changes.id IS 'Surrogate key; orders changes made at the same instant.';

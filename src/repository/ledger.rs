@@ -29,15 +29,30 @@ macro_rules! lowest_price_30d_of {
             $alias,
             ".price_changed_at > now() - interval '30 days' THEN LEAST(",
             $alias,
-            ".price, (SELECT pc.old_price FROM price_changes pc WHERE pc.product_id = ",
+            ".price, CASE WHEN ",
             $alias,
-            ".id AND pc.at > now() - interval '30 days' ORDER BY pc.old_price LIMIT 1)) ELSE ",
+            ".low_price_until > now() THEN ",
+            $alias,
+            ".low_price ELSE (SELECT pc.old_price FROM price_changes pc WHERE pc.product_id = ",
+            $alias,
+            ".id AND pc.at > now() - interval '30 days' ORDER BY pc.old_price LIMIT 1) END) ELSE ",
             $alias,
             ".price END"
         )
     };
 }
 pub(crate) use lowest_price_30d_of;
+
+/// Sets `products.low_price` and `low_price_until` of one product (the SQL function of
+/// the same name, from the migration that added them): the lowest old price of the
+/// changes within the window, and when the latest change holding it leaves the window.
+/// Until then it is the lowest (changes only leave the window, and each new one calls
+/// this), so reads take it instead of searching `price_changes`.
+pub fn refresh_low_price(conn: &mut PgConnection, product_id: i32) -> QueryResult<usize> {
+    diesel::sql_query("SELECT refresh_low_price($1)")
+        .bind::<Integer, _>(product_id)
+        .execute(conn)
+}
 
 /// Records a change of a product's price from `old_price` to `new_price` (they differ).
 pub fn record_price_change(

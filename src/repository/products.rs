@@ -53,7 +53,8 @@ diesel::define_sql_function! {
 /// connection (an SQL literal would make Diesel prepare and plan it on every call).
 #[diesel::dsl::auto_type]
 fn lowest_price_30d() -> _ {
-    let window_start: DateTime<Utc> = Utc::now() - TimeDelta::days(30);
+    let read_at: DateTime<Utc> = Utc::now();
+    let window_start: DateTime<Utc> = read_at - TimeDelta::days(30);
     let earlier = price_changes::table
         .filter(price_changes::product_id.eq(products::id))
         .filter(price_changes::at.gt(window_start))
@@ -61,9 +62,12 @@ fn lowest_price_30d() -> _ {
         .order(price_changes::old_price)
         .limit(1_i64)
         .single_value();
+    let lowest_earlier =
+        diesel::dsl::case_when(products::low_price_until.gt(read_at), products::low_price)
+            .otherwise(earlier);
     diesel::dsl::case_when(
         products::price_changed_at.gt(window_start),
-        least(products::price, earlier),
+        least(products::price, lowest_earlier),
     )
     .otherwise(products::price)
 }
@@ -171,12 +175,17 @@ pub fn update(
             }
         }
         // Written after the ledger, so lowest_price_30d already counts this change; a new
-        // price also moves price_changed_at, after the change's own `at`.
+        // price also moves price_changed_at, after the change's own `at`, and refreshes
+        // the lowest earlier price that reads take instead of searching the changes.
         let target = products::table.find(product_id);
         if price_changed {
             diesel::update(target)
                 .set((changes, products::price_changed_at.eq(clock_timestamp())))
-                .returning(ProductView::as_returning())
+                .execute(conn)?;
+            ledger::refresh_low_price(conn, product_id)?;
+            products::table
+                .find(product_id)
+                .select(ProductView::as_select())
                 .get_result(conn)
         } else {
             diesel::update(target)

@@ -424,9 +424,14 @@ async fn lowest_price_30d_is_shown_wherever_the_product_is() {
 
     // The 20.00 ended 31 days ago: out of the window. Of the 25.00 (still within it) and
     // the current 22.50, the current price is the lowest.
+    // (Time moves for what a price change keeps beside the price too: the lowest earlier
+    // price, valid until its change leaves the window.)
     diesel::sql_query(
-        "UPDATE price_changes SET at = now() - interval '31 days'
-         WHERE product_id = $1 AND old_price = 20.00",
+        "WITH moved AS (
+             UPDATE price_changes SET at = now() - interval '31 days'
+             WHERE product_id = $1 AND old_price = 20.00 RETURNING at)
+         UPDATE products SET low_price_until = (SELECT at + interval '30 days' FROM moved)
+         WHERE id = $1",
     )
     .bind::<Integer, _>(id as i32)
     .execute(&mut app.db.connect())
