@@ -17,11 +17,13 @@ use crate::schema::{price_changes, stock_movements};
 
 /// SQL for `lowest_price_30d` of the `products` row named `$alias`: the lowest price it
 /// had at any moment in the last 30 days, that is the current price and the old price of
-/// every change within them (each was in force until its change). Only a product whose
-/// price changed within the window (`price_changed_at`) reads `price_changes`: a range
-/// scan of `price_changes_product_id_at_idx` answered from the index (`INCLUDE
-/// (old_price)`), `ORDER BY ... LIMIT 1` rather than `min()`, which the planner takes
-/// longer over. `products::ProductView` builds the same expression with Diesel's DSL.
+/// every change within them (each was in force until its change). A product whose price
+/// did not change within the window (`price_changed_at`) shows its price; one that did
+/// shows the lowest old price kept beside it by its latest change (`low_price`) while
+/// that is valid (`low_price_until`), and only otherwise calls `lowest_earlier_price`,
+/// which searches `price_changes` (an index-only range scan). A function call, not a
+/// subquery: a subquery is set up on every execution even when no row needs it.
+/// `products::ProductView` builds the same expression with Diesel's DSL.
 macro_rules! lowest_price_30d_of {
     ($alias:literal) => {
         concat!(
@@ -33,9 +35,9 @@ macro_rules! lowest_price_30d_of {
             $alias,
             ".low_price_until > now() THEN ",
             $alias,
-            ".low_price ELSE (SELECT pc.old_price FROM price_changes pc WHERE pc.product_id = ",
+            ".low_price ELSE lowest_earlier_price(",
             $alias,
-            ".id AND pc.at > now() - interval '30 days' ORDER BY pc.old_price LIMIT 1) END) ELSE ",
+            ".id) END) ELSE ",
             $alias,
             ".price END"
         )

@@ -7,13 +7,13 @@ use chrono::{DateTime, TimeDelta, Utc};
 use diesel::dsl::now;
 use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
-use diesel::sql_types::{Nullable, Numeric};
+use diesel::sql_types::{Integer, Nullable, Numeric};
 
 use super::ledger;
 use crate::models::{
     NewPriceChange, NewProduct, NewStockMovement, Product, ProductChanges, StockReason,
 };
-use crate::schema::{price_changes, products};
+use crate::schema::products;
 
 /// A product as the catalogue shows it: the row, and the lowest price it had at any
 /// moment in the last 30 days (its current price when that did not change).
@@ -42,6 +42,12 @@ diesel::define_sql_function! {
 }
 
 diesel::define_sql_function! {
+    /// The lowest old price of the product's price changes in the last 30 days (an SQL
+    /// function of the ledger's migration); NULL when there is none.
+    fn lowest_earlier_price(product: Integer) -> Nullable<Numeric>;
+}
+
+diesel::define_sql_function! {
     /// The time of the call (`now()` is the transaction's start); typed to set a
     /// nullable column.
     fn clock_timestamp() -> Nullable<Timestamptz>;
@@ -55,16 +61,9 @@ diesel::define_sql_function! {
 fn lowest_price_30d() -> _ {
     let read_at: DateTime<Utc> = Utc::now();
     let window_start: DateTime<Utc> = read_at - TimeDelta::days(30);
-    let earlier = price_changes::table
-        .filter(price_changes::product_id.eq(products::id))
-        .filter(price_changes::at.gt(window_start))
-        .select(price_changes::old_price)
-        .order(price_changes::old_price)
-        .limit(1_i64)
-        .single_value();
     let lowest_earlier =
         diesel::dsl::case_when(products::low_price_until.gt(read_at), products::low_price)
-            .otherwise(earlier);
+            .otherwise(lowest_earlier_price(products::id));
     diesel::dsl::case_when(
         products::price_changed_at.gt(window_start),
         least(products::price, lowest_earlier),
