@@ -87,15 +87,7 @@ impl Throttle {
         conn: &mut PgConnection,
         address: Option<IpAddr>,
     ) -> Result<(), ApiError> {
-        let Some(address) = address else {
-            return Ok(());
-        };
-        let counter = Counter {
-            key: format!("registration:{address}"),
-            max: self.registration.max,
-            window: self.registration.window,
-        };
-        self.take(conn, &[counter])
+        self.take_per_address(conn, "registration", self.registration, address)
     }
 
     /// Counts a guest cart's creation; 429 when the client address has used up its
@@ -105,13 +97,24 @@ impl Throttle {
         conn: &mut PgConnection,
         address: Option<IpAddr>,
     ) -> Result<(), ApiError> {
+        self.take_per_address(conn, "guest-cart", self.guest_carts, address)
+    }
+
+    /// One counter per client address (`<kind>:<address>`); nothing to count without one.
+    fn take_per_address(
+        &self,
+        conn: &mut PgConnection,
+        kind: &str,
+        limit: RateLimit,
+        address: Option<IpAddr>,
+    ) -> Result<(), ApiError> {
         let Some(address) = address else {
             return Ok(());
         };
         let counter = Counter {
-            key: format!("guest-cart:{address}"),
-            max: self.guest_carts.max,
-            window: self.guest_carts.window,
+            key: format!("{kind}:{address}"),
+            max: limit.max,
+            window: limit.window,
         };
         self.take(conn, &[counter])
     }

@@ -107,9 +107,10 @@ async fn list(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (listing, size) = listing_from(query.into_inner())?;
-    let _turn = match listing.visits_every_match() {
-        true => Some(searches.enter().await?),
-        false => None,
+    let _turn = if listing.visits_every_match() {
+        Some(searches.enter().await?)
+    } else {
+        None
     };
     let rows = read_catalogue(&req, &pool, &reads, move |conn| {
         Ok(catalogue::list(conn, &listing)?)
