@@ -1611,42 +1611,77 @@ fn the_database_is_created_when_missing_and_creation_is_idempotent() {
 // ---------------------------------------------------------------- catalogue query plans
 
 #[test]
-fn catalogue_listings_are_kept_as_prepared_statements() {
-    use storefront::repository::catalogue::{self, ProductFilter, ProductListing, ProductSort};
+fn catalogue_listings_are_prepared_and_planned_once() {
+    use storefront::repository::catalogue::{
+        self, After, ProductFilter, ProductListing, ProductSort,
+    };
 
     #[derive(QueryableByName)]
     struct Prepared {
         #[diesel(sql_type = diesel::sql_types::Text)]
         statement: String,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        generic_plans: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        custom_plans: i64,
     }
     in_rolled_back_transaction(|conn| {
-        let listing = |text: Option<&str>, sort| ProductListing {
+        let listing = |text: Option<&str>, sort, after| ProductListing {
             filter: ProductFilter {
                 text: text.map(str::to_owned),
                 ..Default::default()
             },
             sort,
-            after: None,
+            after,
             limit: 21,
         };
-        // Two shapes, each listed twice with different values: one prepared statement
-        // per shape, reused (PostgreSQL parses and plans it once per connection).
-        for text in ["teapot", "kettle"] {
-            catalogue::list(conn, &listing(Some(text), ProductSort::Relevance)).unwrap();
-            catalogue::list(conn, &listing(None, ProductSort::Newest)).unwrap();
+        let newest_after = |id| {
+            Some(After::Newest {
+                created_at: Utc::now(),
+                id,
+            })
+        };
+        // Enough rows, known to the planner, that a plan reading a tenth of them (its
+        // guess for an unknown LIMIT) is clearly worse than one reading a page.
+        diesel::sql_query(
+            "INSERT INTO products (name, price, inventory_count)
+             SELECT 'Product ' || g, 10, 1 FROM generate_series(1, 5000) g",
+        )
+        .execute(conn)
+        .unwrap();
+        diesel::sql_query("ANALYZE products").execute(conn).unwrap();
+        // Three shapes, each listed eight times with different values: one prepared
+        // statement per shape, reused.
+        for n in 0..8 {
+            let text = if n % 2 == 0 { "teapot" } else { "kettle" };
+            catalogue::list(conn, &listing(Some(text), ProductSort::Relevance, None)).unwrap();
+            catalogue::list(conn, &listing(None, ProductSort::Newest, None)).unwrap();
+            catalogue::list(conn, &listing(None, ProductSort::Newest, newest_after(n))).unwrap();
         }
         let prepared: Vec<Prepared> = diesel::sql_query(
-            "SELECT statement FROM pg_prepared_statements WHERE statement LIKE '%FROM products p%'",
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements
+             WHERE statement LIKE '%FROM products p%'",
         )
         .load(conn)
         .unwrap();
-        assert_eq!(
-            prepared.len(),
-            2,
-            "{:#?}",
-            prepared.iter().map(|p| &p.statement).collect::<Vec<_>>()
-        );
+        let statements: Vec<_> = prepared.iter().map(|p| &p.statement).collect();
+        assert_eq!(prepared.len(), 3, "{statements:#?}");
         assert!(prepared.iter().all(|p| !p.statement.contains("teapot")));
+        // And planned once: PostgreSQL plans the first five executions for their values,
+        // then keeps a generic plan when it is no worse, so the newest-first pages must
+        // not be planned anew each time (as they were with a LIMIT it could not see).
+        for p in prepared
+            .iter()
+            .filter(|p| p.statement.contains("ORDER BY p.created_at"))
+        {
+            assert!(
+                p.generic_plans >= 3 && p.custom_plans <= 5,
+                "generic {} custom {}: {}",
+                p.generic_plans,
+                p.custom_plans,
+                p.statement
+            );
+        }
     });
 }
 

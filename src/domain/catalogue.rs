@@ -2,7 +2,7 @@
 
 use std::str::FromStr;
 
-use bigdecimal::BigDecimal;
+use bigdecimal::{BigDecimal, ToPrimitive};
 
 /// A product name: 1 to 255 characters once trimmed, not all whitespace, no NUL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,9 +133,24 @@ pub fn parse_decimal(text: &str) -> Option<BigDecimal> {
     plain.then(|| BigDecimal::from_str(text).ok()).flatten()
 }
 
-/// Money as clients see it: a decimal string with exactly two places.
+/// Money as clients see it: a decimal string with exactly two places (further places
+/// are cut, as `BigDecimal::with_scale` does).
 pub fn format_money(amount: &BigDecimal) -> String {
-    amount.with_scale(2).to_plain_string()
+    // Every amount the database holds (NUMERIC(12,2)) has two places or fewer and fits an
+    // i64 of cents: written directly, it skips BigDecimal's copy and big-integer
+    // conversion, which a listing paid twice per product.
+    let (digits, scale) = amount.as_bigint_and_scale();
+    let cents = u32::try_from(2 - scale)
+        .ok()
+        .and_then(|shift| digits.to_i64()?.checked_mul(10_i64.checked_pow(shift)?));
+    match cents {
+        Some(cents) => {
+            let sign = if cents < 0 { "-" } else { "" };
+            let units = cents.unsigned_abs();
+            format!("{sign}{}.{:02}", units / 100, units % 100)
+        }
+        None => amount.with_scale(2).to_plain_string(),
+    }
 }
 
 #[cfg(test)]
@@ -170,6 +185,41 @@ mod tests {
         ] {
             assert!(price(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn money_is_written_as_the_general_formatting_writes_it() {
+        let general = |amount: &BigDecimal| amount.with_scale(2).to_plain_string();
+        let mut checked = 0;
+        for scale in -3..=5 {
+            for digits in [
+                0,
+                1,
+                -1,
+                5,
+                99,
+                -100,
+                1999,
+                123_456,
+                -999_999_999_999,
+                i64::MAX / 1000,
+                i64::MAX,
+                i64::MIN,
+            ] {
+                let amount = BigDecimal::new(digits.into(), scale);
+                assert_eq!(
+                    format_money(&amount),
+                    general(&amount),
+                    "{digits} at scale {scale}"
+                );
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 108);
+        assert_eq!(format_money(&BigDecimal::new(5.into(), 1)), "0.50");
+        assert_eq!(format_money(&BigDecimal::new((-5).into(), 2)), "-0.05");
+        let huge = BigDecimal::from_str("123456789012345678901234567890.129").unwrap();
+        assert_eq!(format_money(&huge), "123456789012345678901234567890.12");
     }
 
     #[test]
