@@ -156,7 +156,7 @@ fn ranked_search(start: Statement, listing: &ProductListing, text: &str) -> Stat
     }
     query = query
         .sql(" ORDER BY t.rank DESC, t.product_id ASC")
-        .sql(&limit_clause(listing.limit))
+        .limit(listing.limit)
         .sql(&format!(
             ") UNION ALL (SELECT {COLUMNS}, {RANK} AS rank FROM products p, search
               WHERE (SELECT numnode(query) FROM search) <> 1
@@ -177,7 +177,7 @@ fn ranked_search(start: Statement, listing: &ProductListing, text: &str) -> Stat
     };
     query
         .sql(" ORDER BY rank DESC, p.id ASC")
-        .sql(&limit_clause(listing.limit))
+        .limit(listing.limit)
         .sql(")")
 }
 
@@ -225,20 +225,7 @@ fn scan(start: Statement, listing: &ProductListing) -> Statement {
         ProductSort::PriceDesc => " ORDER BY p.price DESC, p.id DESC",
         ProductSort::Relevance | ProductSort::Newest => " ORDER BY p.created_at DESC, p.id DESC",
     };
-    query.sql(order).sql(&limit_clause(listing.limit))
-}
-
-/// ` LIMIT n` for a listing that wants `rows` rows: n is `rows` rounded up to one of a few
-/// sizes (the page is cut to size after, `split_page`). A literal, not a bind parameter:
-/// PostgreSQL costs a generic plan with an unknown LIMIT as if it read a tenth of the
-/// table, so with `LIMIT $n` it plans every execution anew, which was half the
-/// database's time for a first page; with a literal it keeps one plan for the statement.
-/// Rounded, so that the page sizes 1..=100 make six statements of each shape, not a
-/// hundred, in every connection's cache.
-fn limit_clause(rows: i64) -> String {
-    const SIZES: [i64; 6] = [6, 11, 21, 26, 51, 101];
-    let n = SIZES.into_iter().find(|&size| size >= rows).unwrap_or(rows);
-    format!(" LIMIT {n}")
+    query.sql(order).limit(listing.limit)
 }
 
 /// The price and stock filters, on products `p`.
@@ -273,22 +260,6 @@ mod tests {
             after: None,
             limit: 21,
         }
-    }
-
-    #[test]
-    fn limits_are_a_few_literals_that_fetch_at_least_a_page_and_its_lookahead() {
-        let limit = |rows| {
-            limit_clause(rows)
-                .strip_prefix(" LIMIT ")
-                .and_then(|n| n.parse::<i64>().ok())
-                .unwrap()
-        };
-        let mut sizes: Vec<i64> = (2..=101).map(limit).collect();
-        assert!((2..=101).all(|rows| limit(rows) >= rows));
-        // The default page (20 and its lookahead) fetches nothing extra.
-        assert_eq!(limit(21), 21);
-        sizes.dedup();
-        assert_eq!(sizes.len(), 6);
     }
 
     #[test]
