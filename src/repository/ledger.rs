@@ -23,7 +23,7 @@ use crate::schema::{price_changes, stock_movements};
 /// that is valid (`low_price_until`), and only otherwise calls `lowest_earlier_price`,
 /// which searches `price_changes` (an index-only range scan). A function call, not a
 /// subquery: a subquery is set up on every execution even when no row needs it.
-/// Product by id computes the same in Rust (`products::ViewRow`).
+/// `products::ProductView` builds the same expression with Diesel's DSL.
 macro_rules! lowest_price_30d_of {
     ($alias:literal) => {
         concat!(

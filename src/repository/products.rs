@@ -7,7 +7,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use diesel::dsl::now;
 use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
-use diesel::sql_types::Integer;
+use diesel::sql_types::{Integer, Nullable, Numeric};
 
 use super::ledger;
 use crate::models::{
@@ -17,9 +17,12 @@ use crate::schema::products;
 
 /// A product as the catalogue shows it: the row, and the lowest price it had at any
 /// moment in the last 30 days (its current price when that did not change).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Queryable, Selectable, Debug, Clone, PartialEq, Eq)]
+#[diesel(table_name = products, check_for_backend(Pg))]
 pub struct ProductView {
+    #[diesel(embed)]
     pub product: Product,
+    #[diesel(select_expression = lowest_price_30d(), select_expression_type = lowest_price_30d)]
     pub lowest_price_30d: BigDecimal,
 }
 
@@ -34,6 +37,11 @@ impl ProductView {
 }
 
 diesel::define_sql_function! {
+    /// PostgreSQL's `LEAST`, which ignores a NULL argument.
+    fn least(current: Numeric, earlier: Nullable<Numeric>) -> Numeric;
+}
+
+diesel::define_sql_function! {
     /// The lowest old price of the product's price changes in the last 30 days (an SQL
     /// function of the ledger's migration); NULL when there is none.
     fn lowest_earlier_price(product: Integer) -> Nullable<Numeric>;
@@ -45,44 +53,22 @@ diesel::define_sql_function! {
     fn clock_timestamp() -> Nullable<Timestamptz>;
 }
 
-/// What a `ProductView` is made from: the row and what its price changes keep beside it.
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = products, check_for_backend(Pg))]
-struct ViewRow {
-    #[diesel(embed)]
-    product: Product,
-    price_changed_at: Option<DateTime<Utc>>,
-    low_price: Option<BigDecimal>,
-    low_price_until: Option<DateTime<Utc>>,
-}
-
-impl ViewRow {
-    /// `lowest_price_30d` as `ledger::lowest_price_30d_of!` computes it for listings, but
-    /// here, where one row is read, in Rust: the statement stays a plain read of columns
-    /// (the CASE and the function call in it cost the database 8 % of its product reads,
-    /// pgbench), and `price_changes` is searched by a second statement only in the rare
-    /// case that needs it (a price changed within the window whose kept low has expired).
-    fn into_view(self, conn: &mut PgConnection) -> QueryResult<ProductView> {
-        let read_at = Utc::now();
-        let changed_within_window = self
-            .price_changed_at
-            .is_some_and(|at| at > read_at - TimeDelta::days(30));
-        let earlier = if !changed_within_window {
-            None
-        } else if self.low_price_until.is_some_and(|until| until > read_at) {
-            self.low_price
-        } else {
-            diesel::select(lowest_earlier_price(self.product.id)).get_result(conn)?
-        };
-        let lowest_price_30d = match earlier {
-            Some(earlier) if earlier < self.product.price => earlier,
-            _ => self.product.price.clone(),
-        };
-        Ok(ProductView {
-            product: self.product,
-            lowest_price_30d,
-        })
-    }
+/// `lowest_price_30d` of the products row, as `lowest_price_30d_of!` writes it for the
+/// listing's SQL text, but built with Diesel's DSL and the window's start bound as a
+/// parameter: so a query selecting it stays one prepared statement, cached per
+/// connection (an SQL literal would make Diesel prepare and plan it on every call).
+#[diesel::dsl::auto_type]
+fn lowest_price_30d() -> _ {
+    let read_at: DateTime<Utc> = Utc::now();
+    let window_start: DateTime<Utc> = read_at - TimeDelta::days(30);
+    let lowest_earlier =
+        diesel::dsl::case_when(products::low_price_until.gt(read_at), products::low_price)
+            .otherwise(lowest_earlier_price(products::id));
+    diesel::dsl::case_when(
+        products::price_changed_at.gt(window_start),
+        least(products::price, lowest_earlier),
+    )
+    .otherwise(products::price)
 }
 
 /// Adds a product and its opening stock movement (`created`, the initial count), in one
@@ -126,9 +112,8 @@ pub fn find_live_view(conn: &mut PgConnection, product_id: i32) -> QueryResult<P
     products::table
         .find(product_id)
         .filter(products::archived_at.is_null())
-        .select(ViewRow::as_select())
-        .first::<ViewRow>(conn)?
-        .into_view(conn)
+        .select(ProductView::as_select())
+        .first(conn)
 }
 
 /// Whether a product with this id exists, archived or not.
@@ -199,15 +184,13 @@ pub fn update(
             ledger::refresh_low_price(conn, product_id)?;
             products::table
                 .find(product_id)
-                .select(ViewRow::as_select())
-                .get_result::<ViewRow>(conn)?
-                .into_view(conn)
+                .select(ProductView::as_select())
+                .get_result(conn)
         } else {
             diesel::update(target)
                 .set(changes)
-                .returning(ViewRow::as_returning())
-                .get_result::<ViewRow>(conn)?
-                .into_view(conn)
+                .returning(ProductView::as_returning())
+                .get_result(conn)
         }
     })
 }
