@@ -323,8 +323,15 @@ class Cluster:
                  "; ".join(f"{i}: status {s}, replica={rep!r}" for i, (s, rep) in ready.items())
                  + ("  (no \"replica\" field: this build has no replica support)"
                     if any(rep is None for _, rep in ready.values()) else ""))
-        before = self.require_metrics(self.metrics())
         pid = self.journey_product
+        # The cluster commits asynchronously (synchronous_commit = off), so the replica may
+        # be a moment behind the journey's writes, and a read of the product can be a 404
+        # until it catches up (measured: up to seconds on a slow machine). Wait until every
+        # instance's replica shows it: these reads test where reads go, not replication delay.
+        self.wait_for(lambda: all(
+            self.direct(inst, "GET", f"/api/v1/products/{pid}").status == 200
+            for inst in self.instances), 15)
+        before = self.require_metrics(self.metrics())
         reads = 30
         bad = []
         for i in range(reads):
