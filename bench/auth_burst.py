@@ -4,6 +4,9 @@
   auth_burst.py burst BASE PID   200 registrations 64 at a time, then 1,000 logins (half
                                  with a wrong password) at 64 connections: hashes/s and the
                                  server's resident memory before, at peak and after.
+  auth_burst.py rounds BASE PID  six bursts of 40 sign-ups + 40 logins (32 at a time) with
+                                 catalogue reads between: resident memory after each burst
+                                 and at peak (a process's life, not one burst, must stay bounded).
   auth_burst.py flood BASE       a 64-way sign-up flood from one address while one
                                  customer logs in again and again: that customer's login
                                  latency, and what the flood got (429s from the per-address
@@ -83,6 +86,36 @@ def burst(base, pid):
           f"before {before / 1024:.1f} MiB, peak {peak / 1024:.1f} MiB, after {after / 1024:.1f} MiB")
 
 
+def get(base, path):
+    url = urllib.parse.urlparse(base)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+    try:
+        conn.request("GET", path)
+        conn.getresponse().read()
+    except OSError:
+        pass
+    finally:
+        conn.close()
+
+
+def rounds(base, pid, count=6, size=40):
+    run = uuid.uuid4().hex[:8]
+    idle, _ = resident_kib(pid)
+    after, statuses = [], []
+    for r in range(count):
+        names = [f"round{r}_{n}_{run}" for n in range(size)]
+        with futures.ThreadPoolExecutor(32) as pool:
+            statuses += pool.map(lambda n: register(base, n), names)
+            statuses += pool.map(lambda n: log_in(base, n), names)
+        for _ in range(20):
+            get(base, "/api/v1/products?limit=20")
+        after.append(resident_kib(pid)[0])
+    _, peak = resident_kib(pid)
+    print(f"auth_rounds: {count} bursts of {size} sign-ups + {size} logins ({tally(statuses)}): "
+          f"resident idle {idle / 1024:.1f} MiB, after each "
+          f"{' / '.join(f'{kib / 1024:.1f}' for kib in after)} MiB, peak {peak / 1024:.1f} MiB")
+
+
 def flood(base, seconds=10.0):
     run = uuid.uuid4().hex[:8]
     customer = f"customer_{run}"
@@ -119,5 +152,7 @@ def flood(base, seconds=10.0):
 if __name__ == "__main__":
     if sys.argv[1] == "burst":
         burst(sys.argv[2], int(sys.argv[3]))
+    elif sys.argv[1] == "rounds":
+        rounds(sys.argv[2], int(sys.argv[3]))
     else:
         flood(sys.argv[2])

@@ -6,6 +6,7 @@ mod extractor;
 mod password;
 mod throttle;
 mod token;
+mod work_area;
 
 pub use extractor::{
     presented_cart_token_hash, AdminUser, AuthUser, BearerToken, CartCredential, CART_TOKEN_HEADER,

@@ -6,12 +6,11 @@
 //! permit gets 503 instead of queueing: a flood of sign-ups cannot push logins into
 //! multi-second waits.
 //!
-//! Memory is bounded by design: each permit has one 19 MiB work area, allocated once per
-//! burst and handed to argon2's caller-provided-memory API for every hash, so resident
-//! memory is at most permits x 19 MiB whatever the burst, and the areas are freed when
-//! the burst is over. (Letting argon2 allocate per hash costs a fresh
-//! 19 MiB per blocking thread that ever hashed: glibc serves each thread from its own
-//! arena and keeps the freed memory, measured at over 1 GiB resident after a burst.)
+//! Memory is bounded by construction: a permit is held until its hash has finished (even
+//! when the request that asked for it is dropped), a permit holder uses one work area, and
+//! an area is its own mapping (`work_area`), reused within a burst and unmapped when the
+//! last permit of the burst comes back. So hashing holds at most permits x 19 MiB, and
+//! nothing once a burst is over, however many bursts a process lives through.
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -20,8 +19,9 @@ use actix_web::web;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, PasswordVerifier, Version};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::work_area::WorkArea;
 use crate::domain::Password;
 use crate::error::ApiError;
 
@@ -30,9 +30,6 @@ const M_COST_KIB: u32 = 19 * 1024;
 const T_COST: u32 = 2;
 const P_COST: u32 = 1;
 const OUTPUT_LEN: usize = 32;
-
-/// One hash's memory, reused: `M_COST_KIB` blocks of 1 KiB.
-type WorkArea = Vec<Block>;
 
 /// Hashes and verifies passwords with bounded concurrency and bounded memory. Cheap to
 /// clone.
@@ -77,7 +74,7 @@ impl Passwords {
         &self,
         work: impl FnOnce(&mut [Block]) -> T + Send + 'static,
     ) -> Result<T, ApiError> {
-        let permit = tokio::time::timeout(self.queue_timeout, self.permits.acquire())
+        let permit = tokio::time::timeout(self.queue_timeout, self.permits.clone().acquire_owned())
             .await
             .map_err(|_| {
                 ApiError::Overloaded(format!(
@@ -86,44 +83,37 @@ impl Passwords {
                 ))
             })?
             .map_err(|_| ApiError::Internal("password semaphore closed".into()))?;
-        let areas = self.areas.clone();
-        let result = web::block(move || {
-            // A permit holder finds an idle area, or allocates the one its permit stands
-            // for (only the first time each permit is used at once).
-            let mut area = lock(&areas).pop().unwrap_or_else(new_work_area);
-            let result = work(&mut area);
-            lock(&areas).push(area);
-            result
+        // The permit moves into the blocking closure: if the request is dropped meanwhile,
+        // the hash still finishes before its permit (and so its area) can be taken again.
+        let this = self.clone();
+        web::block(move || {
+            let mut area = this.take_area()?;
+            let result = work(area.blocks_mut());
+            this.give_back(area, permit);
+            Ok(result)
         })
-        .await;
+        .await?
+    }
+
+    /// An idle area, or a new one: only the first time each permit is used at once.
+    fn take_area(&self) -> Result<WorkArea, ApiError> {
+        match lock(&self.areas).pop() {
+            Some(area) => Ok(area),
+            None => new_work_area(),
+        }
+    }
+
+    fn give_back(&self, area: WorkArea, permit: OwnedSemaphorePermit) {
+        lock(&self.areas).push(area);
         drop(permit);
         // The burst is over when nobody holds or awaits a permit (a released permit
-        // passes straight to a waiter): the areas go back to the system, and resident
-        // memory to its idle size; the next burst pays a few page faults per area.
+        // passes straight to a waiter): the areas are unmapped, so resident memory is back
+        // to its idle size; the next burst pays a few page faults per area.
         if self.permits.available_permits() == self.max_concurrent {
             lock(&self.areas).clear();
-            return_freed_memory();
         }
-        Ok(result?)
     }
 }
-
-/// Hands memory that freed work areas leave in the allocator's heaps back to the system.
-/// glibc serves the first 19 MiB block with its own mmap and unmaps it on free, but that
-/// free raises its adaptive mmap threshold above the block's size, so later areas come
-/// from a thread's heap and stay resident when freed (measured: 74 MiB after a second
-/// burst against 34 MiB idle). `malloc_trim` releases the free pages of every heap.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn return_freed_memory() {
-    // SAFETY: malloc_trim has no preconditions: it only returns free heap pages to the
-    // system and never touches memory in use.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn return_freed_memory() {}
 
 fn lock(areas: &Mutex<Vec<WorkArea>>) -> std::sync::MutexGuard<'_, Vec<WorkArea>> {
     // A panic while holding the lock leaves a list of valid areas.
@@ -132,8 +122,9 @@ fn lock(areas: &Mutex<Vec<WorkArea>>) -> std::sync::MutexGuard<'_, Vec<WorkArea>
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn new_work_area() -> WorkArea {
-    vec![Block::default(); params().block_count()]
+fn new_work_area() -> Result<WorkArea, ApiError> {
+    WorkArea::new(params().block_count())
+        .map_err(|err| ApiError::Internal(format!("no memory for a password hash: {err}")))
 }
 
 fn params() -> Params {
@@ -143,7 +134,7 @@ fn params() -> Params {
 /// Hashes on the calling thread with memory of its own (CLI use; the server goes
 /// through `Passwords::hash`).
 pub fn hash_blocking(password: &Password) -> Result<String, ApiError> {
-    hash_with(password.expose(), &mut new_work_area())
+    hash_with(password.expose(), new_work_area()?.blocks_mut())
 }
 
 fn hash_with(password: &str, area: &mut [Block]) -> Result<String, ApiError> {
@@ -211,11 +202,14 @@ fn verify_with(password: &str, stored: &str, area: &mut [Block]) -> bool {
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
-        hash_with(
-            "not a real password; only spends the same time",
-            &mut new_work_area(),
-        )
-        .unwrap_or_default()
+        new_work_area()
+            .and_then(|mut area| {
+                hash_with(
+                    "not a real password; only spends the same time",
+                    area.blocks_mut(),
+                )
+            })
+            .unwrap_or_default()
     })
 }
 
