@@ -119,12 +119,34 @@ impl<T: serde::de::DeserializeOwned> actix_web::FromRequest for ApiJson<T> {
         let raw = web::Json::<Box<RawValue>>::from_request(req, payload);
         Box::pin(async move {
             let raw = raw.await?.into_inner();
+            if let Some(error) = not_an_object(raw.get()) {
+                return Err(ApiError::Validation(vec![error]).into());
+            }
             let mut deserializer = serde_json::Deserializer::from_str(raw.get());
             serde_path_to_error::deserialize(&mut deserializer)
                 .map(ApiJson)
                 .map_err(|err| ApiError::Validation(vec![shape_error(&err)]).into())
         })
     }
+}
+
+/// Every request body of this API is an object. serde would read an array as a struct's
+/// fields in order (`["alice", "secret"]` as a login), so any other JSON value is refused
+/// before serde sees it: a 422 naming `body`. Request types hold no nested structs (only
+/// strings, numbers and `PriceInput`); one added would need the same rule for its field.
+fn not_an_object(json: &str) -> Option<FieldError> {
+    let kind = match json.trim_start().bytes().next() {
+        Some(b'{') => return None,
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number",
+    };
+    Some(FieldError::new(
+        "body",
+        format!("must be a JSON object, not {kind}"),
+    ))
 }
 
 /// An integer field: a JSON integer, or a number with no fractional part (`3.0`), which

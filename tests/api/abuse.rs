@@ -8,7 +8,7 @@ use storefront::auth::new_token;
 use storefront::models::NewSession;
 
 use crate::common::{TestApp, TestDb};
-use crate::helpers::{expect_json, Customer};
+use crate::helpers::{error_fields, expect_json, expect_problem, Customer};
 
 /// Routes that need a token, with a body that would otherwise be acceptable.
 fn secured_routes(
@@ -101,7 +101,7 @@ fn snapshot(app: &TestApp) -> String {
     conn.batch_execute("SELECT 1").unwrap();
     diesel::sql_query(
         "SELECT concat_ws(' | ',
-            (SELECT string_agg(concat_ws(',', id, username, email, is_admin), ';' ORDER BY id) FROM users),
+            (SELECT string_agg(concat_ws(',', id, username, email, is_admin, name), ';' ORDER BY id) FROM users),
             (SELECT string_agg(concat_ws(',', id, name, price, inventory_count, archived_at), ';' ORDER BY id) FROM products),
             (SELECT string_agg(concat_ws(',', id, user_id, status), ';' ORDER BY id) FROM carts),
             (SELECT string_agg(concat_ws(',', id, cart_id, product_id, quantity, unit_price), ';' ORDER BY id) FROM cart_items),
@@ -422,6 +422,114 @@ async fn mass_assignment_and_malformed_bodies_are_rejected_without_effect() {
                 &format!("{path} {content_type} {body:?}"),
             )
             .await;
+        }
+    }
+    assert_eq!(snapshot(&w.app), before, "nothing changed");
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_an_object_is_422_naming_body_on_every_route_and_changes_nothing() {
+    let w = world().await;
+    let guest: Value = expect_json(
+        w.app.post_json("/api/v1/guest-carts", &json!({}), None).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let guest = guest["token"].as_str().unwrap().to_owned();
+    let before = snapshot(&w.app);
+    let (product, item) = (&w.product["id"], &w.alice_item);
+    // Each route with the fields it takes, in declaration order: as an array serde would
+    // read them as the struct (a login, a registration, a cart line...).
+    let routes: Vec<(Method, String, Option<&str>, Option<&str>, Value)> = vec![
+        (
+            Method::POST,
+            "/api/v1/users".into(),
+            None,
+            None,
+            json!(["eve", "eve@example.com", "correct horse", "Eve"]),
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/users/me".into(),
+            Some(&w.alice.token),
+            None,
+            json!(["Alice Renamed"]),
+        ),
+        (
+            Method::POST,
+            "/api/v1/sessions".into(),
+            None,
+            None,
+            json!(["alice", "correct horse"]),
+        ),
+        (
+            Method::POST,
+            "/api/v1/sessions".into(),
+            None,
+            Some(&guest),
+            json!(["alice", "correct horse"]),
+        ),
+        (
+            Method::POST,
+            "/api/v1/products".into(),
+            Some(&w.admin.token),
+            None,
+            json!(["Kettle", "steel", "9.99", 3]),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/products/{product}"),
+            Some(&w.admin.token),
+            None,
+            json!(["Renamed", null, "1.00", 1]),
+        ),
+        (
+            Method::POST,
+            "/api/v1/cart/items".into(),
+            Some(&w.alice.token),
+            None,
+            json!([product, 1]),
+        ),
+        (
+            Method::POST,
+            "/api/v1/cart/items".into(),
+            None,
+            Some(&guest),
+            json!([product, 1]),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/cart/items/{item}"),
+            Some(&w.alice.token),
+            None,
+            json!([5]),
+        ),
+    ];
+    for (method, path, token, cart_token, fields) in &routes {
+        for body in [
+            fields.clone(),
+            json!("text"),
+            json!(1),
+            json!(true),
+            json!(null),
+        ] {
+            let mut request = w.app.client.request(method.clone(), w.app.url(path));
+            request = request.json(&body);
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            if let Some(cart_token) = cart_token {
+                request = request.header("x-cart-token", *cart_token);
+            }
+            let what = format!("{method} {path} {body}");
+            let response = request.send().await.unwrap();
+            let problem = expect_problem(
+                response,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+            )
+            .await;
+            assert_eq!(error_fields(&problem), ["body"], "{what}: {problem}");
         }
     }
     assert_eq!(snapshot(&w.app), before, "nothing changed");
