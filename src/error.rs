@@ -73,6 +73,10 @@ pub enum ApiError {
     /// 400 `bad_request`: malformed JSON, query string or path.
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// 400 `bad_request` with `errors`: query parameters that do not parse as their type
+    /// (or, for a cursor, are not one this service issued), each named.
+    #[error("bad query: {0:?}")]
+    BadQuery(Vec<FieldError>),
     /// 401 `unauthorized`: no token, or one that is unknown, expired or revoked.
     #[error("unauthorized")]
     Unauthorized,
@@ -134,7 +138,7 @@ pub enum ApiError {
 impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
-            Self::BadRequest(_) => "bad_request",
+            Self::BadRequest(_) | Self::BadQuery(_) => "bad_request",
             Self::Unauthorized
             | Self::CartTokenRejected
             | Self::AccountRequired
@@ -156,7 +160,7 @@ impl ApiError {
 
     fn title(&self) -> &'static str {
         match self {
-            Self::BadRequest(_) => "Malformed request",
+            Self::BadRequest(_) | Self::BadQuery(_) => "Malformed request",
             Self::Unauthorized => "Authentication required",
             Self::CartTokenRejected => "Cart token not valid",
             Self::AccountRequired => "Login required",
@@ -179,6 +183,7 @@ impl ApiError {
     fn detail(&self) -> String {
         match self {
             Self::BadRequest(detail) => detail.clone(),
+            Self::BadQuery(fields) => format!("malformed query string: {}", join_messages(fields)),
             Self::Unauthorized => "A valid bearer token is required.".into(),
             Self::CartTokenRejected => "The cart token is unknown, expired, or was merged into \
                  an account's cart at login; create a new guest cart (POST /api/v1/guest-carts) \
@@ -236,7 +241,8 @@ pub struct Problem {
     /// Stable machine-readable code to switch on.
     #[schema(schema_with = problem_code_schema)]
     pub code: &'static str,
-    /// For `validation_failed` and `already_exists`: each offending field.
+    /// For `validation_failed`, `already_exists` and a bad query parameter's
+    /// `bad_request`: each offending field.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
     /// For `insufficient_stock`: each short line.
@@ -275,7 +281,7 @@ fn problem_code_schema() -> utoipa::openapi::Object {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::BadQuery(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized
             | Self::CartTokenRejected
             | Self::AccountRequired
@@ -309,7 +315,9 @@ impl ResponseError for ApiError {
             detail: self.detail(),
             code,
             errors: match self {
-                Self::Validation(fields) | Self::AlreadyExists(fields) => Some(fields.clone()),
+                Self::Validation(fields) | Self::AlreadyExists(fields) | Self::BadQuery(fields) => {
+                    Some(fields.clone())
+                }
                 _ => None,
             },
             items: match self {

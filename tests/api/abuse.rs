@@ -431,7 +431,9 @@ async fn mass_assignment_and_malformed_bodies_are_rejected_without_effect() {
 async fn a_body_that_is_not_an_object_is_422_naming_body_on_every_route_and_changes_nothing() {
     let w = world().await;
     let guest: Value = expect_json(
-        w.app.post_json("/api/v1/guest-carts", &json!({}), None).await,
+        w.app
+            .post_json("/api/v1/guest-carts", &json!({}), None)
+            .await,
         StatusCode::CREATED,
     )
     .await;
@@ -533,6 +535,66 @@ async fn a_body_that_is_not_an_object_is_422_naming_body_on_every_route_and_chan
         }
     }
     assert_eq!(snapshot(&w.app), before, "nothing changed");
+}
+
+#[tokio::test]
+async fn a_bad_query_parameter_is_400_naming_it_on_every_route_with_a_query() {
+    let w = world().await;
+    let history = format!("/api/v1/products/{}/history", w.product["id"]);
+    let routes: [(&str, Option<&str>, &[(&str, &str)]); 3] = [
+        (
+            "/api/v1/products",
+            None,
+            &[
+                ("limit=ten", "limit"),
+                ("limit=99999999999999999999", "limit"),
+                ("limit=1&limit=2", "limit"),
+                ("in_stock=maybe", "in_stock"),
+                ("min_price=abc", "min_price"),
+                ("max_price=1e3", "max_price"),
+                ("cursor=garbage", "cursor"),
+            ],
+        ),
+        (
+            &history,
+            Some(&w.admin.token),
+            &[
+                ("limit=ten", "limit"),
+                ("limit=1&limit=2", "limit"),
+                ("cursor=garbage", "cursor"),
+            ],
+        ),
+        (
+            "/api/v1/orders",
+            Some(&w.alice.token),
+            &[
+                ("limit=ten", "limit"),
+                ("limit=1&limit=2", "limit"),
+                ("cursor=garbage", "cursor"),
+            ],
+        ),
+    ];
+    for (path, token, cases) in routes {
+        for (query, field) in cases {
+            let mut request = w.app.client.get(w.app.url(&format!("{path}?{query}")));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let problem = expect_problem(
+                request.send().await.unwrap(),
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+            )
+            .await;
+            assert_eq!(
+                error_fields(&problem),
+                [*field],
+                "{path}?{query}: {problem}"
+            );
+            let detail = problem["detail"].as_str().unwrap();
+            assert!(detail.contains(field), "{path}?{query}: {detail}");
+        }
+    }
 }
 
 #[tokio::test]
