@@ -537,6 +537,76 @@ async fn a_body_that_is_not_an_object_is_422_naming_body_on_every_route_and_chan
     assert_eq!(snapshot(&w.app), before, "nothing changed");
 }
 
+/// The routes that take a JSON body, as the OpenAPI document names them: the table of
+/// the test above covers each.
+const BODY_ROUTES: [&str; 7] = [
+    "PATCH /api/v1/cart/items/{item_id}",
+    "POST /api/v1/cart/items",
+    "PATCH /api/v1/products/{id}",
+    "POST /api/v1/products",
+    "POST /api/v1/sessions",
+    "PATCH /api/v1/users/me",
+    "POST /api/v1/users",
+];
+
+/// A schema for a string, number, boolean or null (or a choice of them), nothing nested.
+fn is_flat(document: &Value, schema: &Value) -> bool {
+    if let Some(name) = schema["$ref"].as_str() {
+        let name = name.trim_start_matches("#/components/schemas/");
+        return is_flat(document, &document["components"]["schemas"][name]);
+    }
+    let choices = ["oneOf", "anyOf", "allOf"]
+        .iter()
+        .filter_map(|key| schema[key].as_array())
+        .flatten()
+        .all(|choice| is_flat(document, choice));
+    let types = match &schema["type"] {
+        Value::Array(types) => types.clone(),
+        one => vec![one.clone()],
+    };
+    choices
+        && schema.get("properties").is_none()
+        && schema.get("items").is_none()
+        && !types.iter().any(|t| t == "object" || t == "array")
+}
+
+#[tokio::test]
+async fn every_request_body_is_a_flat_object_so_the_object_rule_covers_every_field() {
+    let app = TestApp::spawn().await;
+    let document: Value = app.get("/openapi.json").await.json().await.unwrap();
+    let mut routes = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let Some(body) = operation.get("requestBody") else {
+                continue;
+            };
+            let route = format!("{} {path}", method.to_uppercase());
+            let schema = &body["content"]["application/json"]["schema"];
+            let schema = match schema["$ref"].as_str() {
+                Some(name) => {
+                    &document["components"]["schemas"]
+                        [name.trim_start_matches("#/components/schemas/")]
+                }
+                None => schema,
+            };
+            assert_eq!(schema["type"], "object", "{route}: {schema}");
+            // A nested object (or a list) would be a struct serde could read from an
+            // array: ApiJson checks the top level only.
+            for (field, property) in schema["properties"].as_object().unwrap() {
+                assert!(
+                    is_flat(&document, property),
+                    "{route}: {field} is not a flat value: {property}"
+                );
+            }
+            routes.push(route);
+        }
+    }
+    routes.sort();
+    let mut expected = BODY_ROUTES.to_vec();
+    expected.sort();
+    assert_eq!(routes, expected);
+}
+
 #[tokio::test]
 async fn a_bad_query_parameter_is_400_naming_it_on_every_route_with_a_query() {
     let w = world().await;
