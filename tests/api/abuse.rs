@@ -427,6 +427,9 @@ async fn mass_assignment_and_malformed_bodies_are_rejected_without_effect() {
     assert_eq!(snapshot(&w.app), before, "nothing changed");
 }
 
+/// Method, path, bearer token, cart token, and the route's fields as an array.
+type BodyRoute<'a> = (Method, String, Option<&'a str>, Option<&'a str>, Value);
+
 #[tokio::test]
 async fn a_body_that_is_not_an_object_is_422_naming_body_on_every_route_and_changes_nothing() {
     let w = world().await;
@@ -442,7 +445,7 @@ async fn a_body_that_is_not_an_object_is_422_naming_body_on_every_route_and_chan
     let (product, item) = (&w.product["id"], &w.alice_item);
     // Each route with the fields it takes, in declaration order: as an array serde would
     // read them as the struct (a login, a registration, a cart line...).
-    let routes: Vec<(Method, String, Option<&str>, Option<&str>, Value)> = vec![
+    let routes: Vec<BodyRoute> = vec![
         (
             Method::POST,
             "/api/v1/users".into(),
@@ -607,11 +610,14 @@ async fn every_request_body_is_a_flat_object_so_the_object_rule_covers_every_fie
     assert_eq!(routes, expected);
 }
 
+/// Path, bearer token, and each bad query with the parameter it must name.
+type QueryRoute<'a> = (&'a str, Option<&'a str>, &'a [(&'a str, &'a str)]);
+
 #[tokio::test]
 async fn a_bad_query_parameter_is_400_naming_it_on_every_route_with_a_query() {
     let w = world().await;
     let history = format!("/api/v1/products/{}/history", w.product["id"]);
-    let routes: [(&str, Option<&str>, &[(&str, &str)]); 3] = [
+    let routes: [QueryRoute; 3] = [
         (
             "/api/v1/products",
             None,
