@@ -28,8 +28,8 @@ impl<S: Subscriber> Layer<S> for ClientFaultsBelowError {
         event.record(&mut message);
         match message.0.strip_prefix(STREAM_ERROR) {
             Some(error) if error.starts_with(PARSE_ERROR) => {
-                // Re-entering the global dispatcher from here is allowed; under a scoped
-                // one (tests) tracing drops this nested event, and the ERROR still goes.
+                // Logging from inside the subscriber works with the global dispatcher
+                // main.rs installs; a scoped one (as in-process tests use) would drop it.
                 tracing::info!(
                     target: "storefront::client_faults",
                     %error,
