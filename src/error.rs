@@ -73,17 +73,22 @@ pub enum ApiError {
     /// 400 `bad_request`: malformed JSON, query string or path.
     #[error("bad request: {0}")]
     BadRequest(String),
-    /// 401 `unauthorized`: no token, or one that is unknown, expired or revoked.
+    /// 400 `bad_request` with `errors`: query parameters that do not parse as their type
+    /// (or, for a cursor, are not one this service issued), each named.
+    #[error("bad query: {0:?}")]
+    BadQuery(Vec<FieldError>),
+    /// 401 `unauthorized`: no bearer token, or one that is unknown, expired or revoked.
     #[error("unauthorized")]
     Unauthorized,
-    /// 401 `unauthorized`: an `X-Cart-Token` that is malformed, unknown, expired, or
-    /// already merged into a user's cart at login.
-    #[error("cart token rejected")]
-    CartTokenRejected,
-    /// 401 `unauthorized`: a guest (cart token only) asked for what needs an account
-    /// (checkout); the detail says to log in.
-    #[error("account required")]
-    AccountRequired,
+    /// 401 `cart_token_invalid`: an `X-Cart-Token` that is malformed, unknown, expired, or
+    /// already merged into a user's cart at login. A front end drops it and starts a new
+    /// guest cart (or logs in).
+    #[error("cart token invalid")]
+    CartTokenInvalid,
+    /// 401 `login_required`: a guest (a cart token, no bearer token) asked for what needs
+    /// an account (checkout, the profile, orders, admin routes); the detail says to log in.
+    #[error("login required")]
+    LoginRequired,
     /// 401 `unauthorized` from a login form: the login or the password is wrong (one
     /// answer for both, so accounts cannot be enumerated).
     #[error("login failed")]
@@ -134,11 +139,10 @@ pub enum ApiError {
 impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
-            Self::BadRequest(_) => "bad_request",
-            Self::Unauthorized
-            | Self::CartTokenRejected
-            | Self::AccountRequired
-            | Self::LoginFailed => "unauthorized",
+            Self::BadRequest(_) | Self::BadQuery(_) => "bad_request",
+            Self::Unauthorized | Self::LoginFailed => "unauthorized",
+            Self::CartTokenInvalid => "cart_token_invalid",
+            Self::LoginRequired => "login_required",
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -156,10 +160,10 @@ impl ApiError {
 
     fn title(&self) -> &'static str {
         match self {
-            Self::BadRequest(_) => "Malformed request",
+            Self::BadRequest(_) | Self::BadQuery(_) => "Malformed request",
             Self::Unauthorized => "Authentication required",
-            Self::CartTokenRejected => "Cart token not valid",
-            Self::AccountRequired => "Login required",
+            Self::CartTokenInvalid => "Cart token not valid",
+            Self::LoginRequired => "Login required",
             Self::LoginFailed => "Login failed",
             Self::Forbidden => "Not allowed",
             Self::NotFound => "Not found",
@@ -179,14 +183,15 @@ impl ApiError {
     fn detail(&self) -> String {
         match self {
             Self::BadRequest(detail) => detail.clone(),
+            Self::BadQuery(fields) => format!("malformed query string: {}", join_messages(fields)),
             Self::Unauthorized => "A valid bearer token is required.".into(),
-            Self::CartTokenRejected => "The cart token is unknown, expired, or was merged into \
+            Self::CartTokenInvalid => "The cart token is unknown, expired, or was merged into \
                  an account's cart at login; create a new guest cart (POST /api/v1/guest-carts) \
                  or send the account's bearer token."
                 .into(),
-            Self::AccountRequired => "Checking out needs an account: log in (POST \
-                 /api/v1/sessions) with this X-Cart-Token to merge the guest cart into your \
-                 cart, then check out with the bearer token."
+            Self::LoginRequired => "This needs an account, and a cart token is not one: log \
+                 in (POST /api/v1/sessions) with this X-Cart-Token to merge the guest cart \
+                 into your cart, then send the bearer token."
                 .into(),
             Self::LoginFailed => "The login or the password is wrong.".into(),
             Self::Forbidden => "This action needs an administrator account.".into(),
@@ -236,7 +241,8 @@ pub struct Problem {
     /// Stable machine-readable code to switch on.
     #[schema(schema_with = problem_code_schema)]
     pub code: &'static str,
-    /// For `validation_failed` and `already_exists`: each offending field.
+    /// For `validation_failed`, `already_exists` and a bad query parameter's
+    /// `bad_request`: each offending field.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
     /// For `insufficient_stock`: each short line.
@@ -245,9 +251,11 @@ pub struct Problem {
 }
 
 /// Every `code` a problem can carry: a closed set, so clients can switch on it.
-const PROBLEM_CODES: [&str; 14] = [
+const PROBLEM_CODES: [&str; 16] = [
     "bad_request",
     "unauthorized",
+    "cart_token_invalid",
+    "login_required",
     "forbidden",
     "not_found",
     "method_not_allowed",
@@ -275,10 +283,10 @@ fn problem_code_schema() -> utoipa::openapi::Object {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::BadQuery(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized
-            | Self::CartTokenRejected
-            | Self::AccountRequired
+            | Self::CartTokenInvalid
+            | Self::LoginRequired
             | Self::LoginFailed => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -309,7 +317,9 @@ impl ResponseError for ApiError {
             detail: self.detail(),
             code,
             errors: match self {
-                Self::Validation(fields) | Self::AlreadyExists(fields) => Some(fields.clone()),
+                Self::Validation(fields) | Self::AlreadyExists(fields) | Self::BadQuery(fields) => {
+                    Some(fields.clone())
+                }
                 _ => None,
             },
             items: match self {
@@ -321,8 +331,8 @@ impl ResponseError for ApiError {
         response.content_type("application/problem+json");
         match self {
             Self::Unauthorized
-            | Self::CartTokenRejected
-            | Self::AccountRequired
+            | Self::CartTokenInvalid
+            | Self::LoginRequired
             | Self::LoginFailed => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
             }
@@ -459,6 +469,100 @@ mod tests {
         assert_eq!(body["errors"][0]["field"], "email");
         assert_eq!(body["status"], 422);
         assert_eq!(body["type"], "/problems/validation_failed");
+    }
+
+    /// One of each variant. The match has no wildcard, so a new variant does not compile
+    /// until it is listed here, and so checked against the documented codes below.
+    fn one_of_each() -> Vec<ApiError> {
+        let all = vec![
+            ApiError::BadRequest(String::new()),
+            ApiError::BadQuery(Vec::new()),
+            ApiError::Unauthorized,
+            ApiError::CartTokenInvalid,
+            ApiError::LoginRequired,
+            ApiError::LoginFailed,
+            ApiError::Forbidden,
+            ApiError::NotFound,
+            ApiError::MethodNotAllowed,
+            ApiError::AlreadyExists(Vec::new()),
+            ApiError::InsufficientStock(Vec::new()),
+            ApiError::PreconditionFailed,
+            ApiError::PayloadTooLarge,
+            ApiError::Validation(Vec::new()),
+            ApiError::EmptyCart,
+            ApiError::RateLimited {
+                retry_after_secs: 1,
+            },
+            ApiError::ServiceUnavailable(String::new()),
+            ApiError::Overloaded(String::new()),
+            ApiError::Internal(String::new()),
+        ];
+        let mut seen = [false; 19];
+        for err in &all {
+            let index = match err {
+                ApiError::BadRequest(_) => 0,
+                ApiError::BadQuery(_) => 1,
+                ApiError::Unauthorized => 2,
+                ApiError::CartTokenInvalid => 3,
+                ApiError::LoginRequired => 4,
+                ApiError::LoginFailed => 5,
+                ApiError::Forbidden => 6,
+                ApiError::NotFound => 7,
+                ApiError::MethodNotAllowed => 8,
+                ApiError::AlreadyExists(_) => 9,
+                ApiError::InsufficientStock(_) => 10,
+                ApiError::PreconditionFailed => 11,
+                ApiError::PayloadTooLarge => 12,
+                ApiError::Validation(_) => 13,
+                ApiError::EmptyCart => 14,
+                ApiError::RateLimited { .. } => 15,
+                ApiError::ServiceUnavailable(_) => 16,
+                ApiError::Overloaded(_) => 17,
+                ApiError::Internal(_) => 18,
+            };
+            seen[index] = true;
+        }
+        assert!(seen.iter().all(|seen| *seen), "a variant is not listed");
+        all
+    }
+
+    #[test]
+    fn every_code_is_documented_and_every_documented_code_is_sent() {
+        let errors = one_of_each();
+        for err in &errors {
+            assert!(
+                PROBLEM_CODES.contains(&err.code()),
+                "{err:?}: {}",
+                err.code()
+            );
+            assert_eq!(err.error_response().status(), err.status_code(), "{err:?}");
+        }
+        for code in PROBLEM_CODES {
+            assert!(
+                errors.iter().any(|err| err.code() == code),
+                "{code} is documented but never sent"
+            );
+        }
+    }
+
+    #[actix_web::test]
+    async fn each_401_says_what_to_do_in_its_code() {
+        for (err, code) in [
+            (ApiError::Unauthorized, "unauthorized"),
+            (ApiError::LoginFailed, "unauthorized"),
+            (ApiError::CartTokenInvalid, "cart_token_invalid"),
+            (ApiError::LoginRequired, "login_required"),
+        ] {
+            let response = err.error_response();
+            assert_eq!(
+                response.headers().get(header::WWW_AUTHENTICATE).unwrap(),
+                "Bearer"
+            );
+            let (status, body) = body_of(err).await;
+            assert_eq!(status, 401);
+            assert_eq!(body["code"], code);
+            assert_eq!(body["type"], format!("/problems/{code}"));
+        }
     }
 
     #[test]

@@ -7,6 +7,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use storefront::cli::{self, Cli};
 use storefront::config::Config;
+use storefront::telemetry::ClientFaultsBelowError;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -20,10 +23,14 @@ fn main() -> ExitCode {
         }
     };
     // Logs go to stderr, so a command's own output on stdout stays machine-readable.
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::new(&config.log_filter))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+    tracing_subscriber::registry()
+        .with(EnvFilter::new(&config.log_filter))
+        .with(ClientFaultsBelowError)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal()),
+        )
         .init();
     match cli::run(cli, &config) {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,7 +6,8 @@
 //!
 //! The check reads the sources as text (std only, nothing compiled): comments, string and
 //! char literals are blanked out first, then every path in code is collected, including
-//! paths in attributes and in `#[cfg(test)]` modules.
+//! paths in attributes and in `#[cfg(test)]` modules. The same text also shows that
+//! handlers read bodies and queries only through `ApiJson` / `ApiQuery`.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::fs;
@@ -504,6 +505,38 @@ fn parse_group(
         }
     }
     (paths, i)
+}
+
+/// Handlers read bodies and query strings only through `routes::extract`'s `ApiJson` and
+/// `ApiQuery`: `web::Json` would take an array for a struct, `web::Query` would not name
+/// the parameter it could not parse (DESIGN §13).
+#[test]
+fn handlers_read_input_only_through_the_api_extractors() {
+    let src_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut found = Vec::new();
+    for path in rust_files(&src_root.join("routes")) {
+        if path.ends_with("routes/extract.rs") {
+            continue;
+        }
+        let code = strip_comments_and_literals(&fs::read_to_string(&path).unwrap());
+        for (number, line) in code.lines().enumerate() {
+            // `Json<` or `Query<` as a whole word (`ApiJson<` is fine), or any `web::` one.
+            let bare = |word: &str| {
+                line.match_indices(word)
+                    .any(|(at, _)| !line[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_'))
+            };
+            for extractor in ["Json", "Query", "Form"] {
+                if bare(&format!("{extractor}<")) || line.contains(&format!("web::{extractor}")) {
+                    found.push(format!("{}:{}: {extractor}", path.display(), number + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "use ApiJson / ApiQuery:\n{}",
+        found.join("\n")
+    );
 }
 
 #[test]

@@ -56,6 +56,19 @@ fn presented_token_hash(req: &HttpRequest) -> Option<TokenHash> {
     hash_token(token.trim())
 }
 
+/// The 401 for a request without a usable bearer token at a route that needs an account:
+/// `login_required` for a guest (a cart token and no `Authorization`), so a front end
+/// knows to log in rather than to refresh a token; `unauthorized` otherwise.
+fn no_bearer_token(req: &HttpRequest) -> ApiError {
+    if !req.headers().contains_key(header::AUTHORIZATION)
+        && req.headers().contains_key(CART_TOKEN_HEADER)
+    {
+        ApiError::LoginRequired
+    } else {
+        ApiError::Unauthorized
+    }
+}
+
 /// The request's bearer token, checked for form but not yet looked up. Handlers that
 /// query anyway call `authenticate` inside their own `with_conn`, so the session lookup
 /// and the work share one blocking-pool hop and one pooled connection.
@@ -108,7 +121,7 @@ impl FromRequest for BearerToken {
         std::future::ready(
             presented_token_hash(req)
                 .map(Self)
-                .ok_or(ApiError::Unauthorized),
+                .ok_or_else(|| no_bearer_token(req)),
         )
     }
 }
@@ -125,11 +138,11 @@ pub enum CartCredential {
 }
 
 impl CartCredential {
-    /// The bearer token; a guest gets 401 saying that this needs an account (checkout).
+    /// The bearer token; a guest gets 401 `login_required` (checkout needs an account).
     pub fn require_user(self) -> Result<BearerToken, ApiError> {
         match self {
             Self::Bearer(token) => Ok(token),
-            Self::Guest(_) => Err(ApiError::AccountRequired),
+            Self::Guest(_) => Err(ApiError::LoginRequired),
         }
     }
 
@@ -140,8 +153,8 @@ impl CartCredential {
             Self::Bearer(token) => Ok(CartOwner::User(token.authenticate(conn)?.id)),
             Self::Guest(Some(hash)) => find_guest_cart(conn, hash)?
                 .map(CartOwner::Guest)
-                .ok_or(ApiError::CartTokenRejected),
-            Self::Guest(None) => Err(ApiError::CartTokenRejected),
+                .ok_or(ApiError::CartTokenInvalid),
+            Self::Guest(None) => Err(ApiError::CartTokenInvalid),
         }
     }
 
@@ -200,10 +213,10 @@ impl FromRequest for AuthUser {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let token_hash = presented_token_hash(req);
+        let token_hash = presented_token_hash(req).ok_or_else(|| no_bearer_token(req));
         let pool = req.app_data::<web::Data<DbPool>>().cloned();
         Box::pin(async move {
-            let token_hash = token_hash.ok_or(ApiError::Unauthorized)?;
+            let token_hash = token_hash?;
             let pool = pool.ok_or_else(|| ApiError::Internal("no pool in app data".into()))?;
             let user = with_conn(&pool, move |conn| {
                 Ok(sessions::find_user(conn, &token_hash)?)

@@ -367,13 +367,13 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
 /// an `Idempotency-Key`, a retry returns the first order again with
 /// `Idempotent-Replayed: true`. With `If-Match`, only if the cart still has that tag, its
 /// prices included (412 `precondition_failed` otherwise, nothing changed). Needs an
-/// account: a guest (cart token only) gets 401 saying to log in, which merges the guest
-/// cart into the account's.
+/// account: a guest (cart token only) gets 401 `login_required`, saying to log in, which
+/// merges the guest cart into the account's.
 #[utoipa::path(post, path = "/api/v1/cart/checkout", operation_id = "check_out", tag = "cart", security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "Makes a retried checkout return the first order (1-255 visible ASCII characters)"), IfMatch),
     responses((status = 201, description = "Order placed (or replayed: Idempotent-Replayed: true); Location: /api/v1/orders/{id}", body = CartResponse,
             headers(("Idempotent-Replayed" = String, description = "`true` when this is the first order again, for a retried Idempotency-Key; absent otherwise"))),
-        responses::BadRequest, (status = 401, description = "Missing, unknown, expired or revoked bearer token; or only a cart token (a guest), whose detail says to log in: checkout needs an account", body = Problem, content_type = "application/problem+json"), responses::OutOfStock, responses::PreconditionFailed, (status = 422, description = "Empty cart (empty_cart), or the key was used for another cart", body = Problem, content_type = "application/problem+json"), responses::Unavailable))]
+        responses::BadRequest, (status = 401, description = "unauthorized: missing, unknown, expired or revoked bearer token; login_required: only a cart token (a guest), whose detail says to log in: checkout needs an account", body = Problem, content_type = "application/problem+json"), responses::OutOfStock, responses::PreconditionFailed, (status = 422, description = "Empty cart (empty_cart), or the key was used for another cart", body = Problem, content_type = "application/problem+json"), responses::Unavailable))]
 async fn checkout(
     req: HttpRequest,
     pool: web::Data<DbPool>,

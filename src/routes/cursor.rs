@@ -12,11 +12,20 @@ use bigdecimal::{BigDecimal, ToPrimitive};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
+use crate::error::{ApiError, FieldError};
 use crate::repository::catalogue::{After, ListedProduct, ProductSort};
 
 /// Bytes of SHA-256 kept as the check: 48 bits, so a changed cursor passes by chance
 /// once in 2^48 tries; with the 24-byte payload the cursor is 40 characters, no padding.
 const CHECK: usize = 6;
+
+/// The 400 for a `cursor` parameter that no `seal` of this listing made.
+pub fn rejected() -> ApiError {
+    ApiError::BadQuery(vec![FieldError::new(
+        "cursor",
+        "is not one this service issued; start again without it",
+    )])
+}
 
 /// base64url of `payload` followed by its check; `kind` keeps one listing's cursors from
 /// passing as another's.

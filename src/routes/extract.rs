@@ -1,9 +1,9 @@
 //! Extractor settings, so malformed input never reaches a handler and every rejection is
-//! problem+json: malformed JSON or query is 400, JSON of the wrong shape (unknown, missing,
-//! duplicate field, wrong type) is 422 naming the field, an oversized body 413, a path id
-//! that cannot exist 404. Also the serde helpers request bodies share.
+//! problem+json: malformed JSON is 400, a bad query parameter 400 naming it, JSON of the
+//! wrong shape (unknown, missing, duplicate field, wrong type) 422 naming the field, an
+//! oversized body 413, a path id that cannot exist 404. Also the serde helpers request bodies share.
 
-use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::error::{JsonPayloadError, PathError};
 use actix_web::{web, HttpRequest};
 use serde::de::{self, Deserialize, Deserializer, Unexpected};
 use serde_json::value::RawValue;
@@ -18,12 +18,6 @@ pub fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(JSON_BODY_LIMIT)
         .error_handler(|err, _req| json_error(err).into())
-}
-
-pub fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default().error_handler(|err: QueryPayloadError, _req: &HttpRequest| {
-        ApiError::BadRequest(format!("malformed query string: {}", inner_message(&err))).into()
-    })
 }
 
 pub fn path_config() -> web::PathConfig {
@@ -63,25 +57,57 @@ fn json_error(err: JsonPayloadError) -> ApiError {
 fn shape_error(err: &serde_path_to_error::Error<serde_json::Error>) -> FieldError {
     let message = err.inner().to_string();
     let message = message.split(" at line ").next().unwrap_or(&message);
-    let path = err.path().to_string();
+    field_error(&err.path().to_string(), message, "body")
+}
+
+/// `shape_error` for any format: `path` as serde_path_to_error prints it, `whole` the
+/// field named when the error is about the input as a whole.
+fn field_error(path: &str, message: &str, whole: &'static str) -> FieldError {
     let field = if path != "." && !path.is_empty() {
-        path.as_str()
+        path
     } else {
         ["unknown field", "missing field", "duplicate field"]
             .iter()
             .any(|prefix| message.starts_with(prefix))
             .then(|| message.split('`').nth(1))
             .flatten()
-            .unwrap_or("body")
+            .unwrap_or(whole)
     };
     FieldError::new(field, message)
 }
 
-fn inner_message(err: &QueryPayloadError) -> String {
-    match err {
-        QueryPayloadError::Deserialize(inner) => inner.to_string(),
-        other => other.to_string(),
+/// A query string parsed into `T` (as `web::Query` does, with serde_urlencoded), whose
+/// errors name the parameter: a value that does not parse as its type, an unknown,
+/// missing or repeated parameter is a 400 `bad_request` with `errors: [{field, message}]`.
+/// `web::Query` says only "invalid digit found in string", not where.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T> ApiQuery<T> {
+    pub fn into_inner(self) -> T {
+        self.0
     }
+}
+
+impl<T: serde::de::DeserializeOwned> actix_web::FromRequest for ApiQuery<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(parse_query(req.query_string()).map(ApiQuery))
+    }
+}
+
+fn parse_query<T: serde::de::DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let deserializer =
+        serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(deserializer).map_err(|err| {
+        ApiError::BadQuery(vec![field_error(
+            &err.path().to_string(),
+            &err.inner().to_string(),
+            "query",
+        )])
+    })
 }
 
 /// A JSON request body, parsed in two steps so the status says what is wrong: text that
@@ -119,12 +145,34 @@ impl<T: serde::de::DeserializeOwned> actix_web::FromRequest for ApiJson<T> {
         let raw = web::Json::<Box<RawValue>>::from_request(req, payload);
         Box::pin(async move {
             let raw = raw.await?.into_inner();
+            if let Some(error) = not_an_object(raw.get()) {
+                return Err(ApiError::Validation(vec![error]).into());
+            }
             let mut deserializer = serde_json::Deserializer::from_str(raw.get());
             serde_path_to_error::deserialize(&mut deserializer)
                 .map(ApiJson)
                 .map_err(|err| ApiError::Validation(vec![shape_error(&err)]).into())
         })
     }
+}
+
+/// Every request body of this API is an object. serde would read an array as a struct's
+/// fields in order (`["alice", "secret"]` as a login), so any other JSON value is refused
+/// before serde sees it: a 422 naming `body`. Request types hold no nested structs (only
+/// strings, numbers and `PriceInput`); one added would need the same rule for its field.
+fn not_an_object(json: &str) -> Option<FieldError> {
+    let kind = match json.trim_start().bytes().next() {
+        Some(b'{') => return None,
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number",
+    };
+    Some(FieldError::new(
+        "body",
+        format!("must be a JSON object, not {kind}"),
+    ))
 }
 
 /// An integer field: a JSON integer, or a number with no fractional part (`3.0`), which
@@ -227,6 +275,46 @@ mod tests {
     fn price(json: &str) -> Result<String, String> {
         let input: PriceInput = serde_json::from_str(json).expect("valid JSON");
         input.parse().map(|p| format_money(p.as_decimal()))
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Strict {
+        id: i64,
+        limit: Option<i64>,
+        in_stock: Option<bool>,
+    }
+
+    /// The (field, message) of the 400 a query string gets, or `None` when it parses.
+    fn query_error(query: &str) -> Option<(String, String)> {
+        match parse_query::<Strict>(query) {
+            Ok(_) => None,
+            Err(ApiError::BadQuery(fields)) => {
+                assert_eq!(fields.len(), 1, "{fields:?}");
+                Some((fields[0].field.clone(), fields[0].message.clone()))
+            }
+            Err(other) => panic!("{query}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn query_errors_name_the_parameter() {
+        assert_eq!(query_error("id=1&limit=5&in_stock=true"), None);
+        for (query, field, message) in [
+            ("id=1&limit=ten", "limit", "invalid digit"),
+            ("id=1&limit=99999999999999999999", "limit", "too large"),
+            ("id=1&in_stock=maybe", "in_stock", "`true` or `false`"),
+            ("id=x", "id", "invalid digit"),
+            ("id=1&limit=1&limit=2", "limit", "duplicate field"),
+            ("id=1&colour=red", "colour", "unknown field"),
+            ("limit=1", "id", "missing field"),
+            ("", "id", "missing field"),
+        ] {
+            let (named, said) = query_error(query).unwrap_or_else(|| panic!("{query} parsed"));
+            assert_eq!(named, field, "{query}: {said}");
+            assert!(said.contains(message), "{query}: {said}");
+        }
     }
 
     #[test]

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::carts::CartResponse;
-use super::cursor::{open, seal, timestamp};
+use super::cursor::{open, rejected, seal, timestamp};
+use super::extract::ApiQuery;
 use super::paging::split_page;
 use super::responses;
 use crate::auth::BearerToken;
@@ -50,15 +51,13 @@ pub struct OrderPage {
 async fn list(
     pool: web::Data<DbPool>,
     token: BearerToken,
-    query: web::Query<ListQuery>,
+    query: ApiQuery<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let ListQuery { limit, cursor } = query.into_inner();
     let size = PageSize::parse(limit)
         .map_err(|message| ApiError::Validation(vec![FieldError::new("limit", message)]))?;
     let after = match cursor.filter(|raw| !raw.is_empty()) {
-        Some(raw) => Some(decode_cursor(&raw).ok_or_else(|| {
-            ApiError::BadRequest("the cursor is not valid; start again without it".into())
-        })?),
+        Some(raw) => Some(decode_cursor(&raw).ok_or_else(rejected)?),
         None => None,
     };
     let rows = token

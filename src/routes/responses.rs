@@ -39,8 +39,9 @@ macro_rules! problem_responses {
 problem_responses! {
     /// 400 `bad_request`.
     BadRequest => "400", "Malformed JSON, query or body type";
-    /// 401 `unauthorized` on routes that need a token.
-    Unauthorized => "401", "Missing, unknown, expired or revoked token";
+    /// 401 on routes that need a token: `unauthorized`, `cart_token_invalid` or
+    /// `login_required`.
+    Unauthorized => "401", "unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed";
     /// 403 `forbidden` on admin routes.
     Forbidden => "403", "Not an admin";
     /// 412 `precondition_failed` on cart changes sent with `If-Match`.

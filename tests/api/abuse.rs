@@ -8,7 +8,7 @@ use storefront::auth::new_token;
 use storefront::models::NewSession;
 
 use crate::common::{TestApp, TestDb};
-use crate::helpers::{expect_json, Customer};
+use crate::helpers::{error_fields, expect_json, expect_problem, Customer};
 
 /// Routes that need a token, with a body that would otherwise be acceptable.
 fn secured_routes(
@@ -101,7 +101,7 @@ fn snapshot(app: &TestApp) -> String {
     conn.batch_execute("SELECT 1").unwrap();
     diesel::sql_query(
         "SELECT concat_ws(' | ',
-            (SELECT string_agg(concat_ws(',', id, username, email, is_admin), ';' ORDER BY id) FROM users),
+            (SELECT string_agg(concat_ws(',', id, username, email, is_admin, name), ';' ORDER BY id) FROM users),
             (SELECT string_agg(concat_ws(',', id, name, price, inventory_count, archived_at), ';' ORDER BY id) FROM products),
             (SELECT string_agg(concat_ws(',', id, user_id, status), ';' ORDER BY id) FROM carts),
             (SELECT string_agg(concat_ws(',', id, cart_id, product_id, quantity, unit_price), ';' ORDER BY id) FROM cart_items),
@@ -425,6 +425,252 @@ async fn mass_assignment_and_malformed_bodies_are_rejected_without_effect() {
         }
     }
     assert_eq!(snapshot(&w.app), before, "nothing changed");
+}
+
+/// Method, path, bearer token, cart token, and the route's fields as an array.
+type BodyRoute<'a> = (Method, String, Option<&'a str>, Option<&'a str>, Value);
+
+#[tokio::test]
+async fn a_body_that_is_not_an_object_is_422_naming_body_on_every_route_and_changes_nothing() {
+    let w = world().await;
+    let guest: Value = expect_json(
+        w.app
+            .post_json("/api/v1/guest-carts", &json!({}), None)
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let guest = guest["token"].as_str().unwrap().to_owned();
+    let before = snapshot(&w.app);
+    let (product, item) = (&w.product["id"], &w.alice_item);
+    // Each route with the fields it takes, in declaration order: as an array serde would
+    // read them as the struct (a login, a registration, a cart line...).
+    let routes: Vec<BodyRoute> = vec![
+        (
+            Method::POST,
+            "/api/v1/users".into(),
+            None,
+            None,
+            json!(["eve", "eve@example.com", "correct horse", "Eve"]),
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/users/me".into(),
+            Some(&w.alice.token),
+            None,
+            json!(["Alice Renamed"]),
+        ),
+        (
+            Method::POST,
+            "/api/v1/sessions".into(),
+            None,
+            None,
+            json!(["alice", "correct horse"]),
+        ),
+        (
+            Method::POST,
+            "/api/v1/sessions".into(),
+            None,
+            Some(&guest),
+            json!(["alice", "correct horse"]),
+        ),
+        (
+            Method::POST,
+            "/api/v1/products".into(),
+            Some(&w.admin.token),
+            None,
+            json!(["Kettle", "steel", "9.99", 3]),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/products/{product}"),
+            Some(&w.admin.token),
+            None,
+            json!(["Renamed", null, "1.00", 1]),
+        ),
+        (
+            Method::POST,
+            "/api/v1/cart/items".into(),
+            Some(&w.alice.token),
+            None,
+            json!([product, 1]),
+        ),
+        (
+            Method::POST,
+            "/api/v1/cart/items".into(),
+            None,
+            Some(&guest),
+            json!([product, 1]),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/cart/items/{item}"),
+            Some(&w.alice.token),
+            None,
+            json!([5]),
+        ),
+    ];
+    for (method, path, token, cart_token, fields) in &routes {
+        for body in [
+            fields.clone(),
+            json!("text"),
+            json!(1),
+            json!(true),
+            json!(null),
+        ] {
+            let mut request = w.app.client.request(method.clone(), w.app.url(path));
+            request = request.json(&body);
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            if let Some(cart_token) = cart_token {
+                request = request.header("x-cart-token", *cart_token);
+            }
+            let what = format!("{method} {path} {body}");
+            let response = request.send().await.unwrap();
+            let problem = expect_problem(
+                response,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+            )
+            .await;
+            assert_eq!(error_fields(&problem), ["body"], "{what}: {problem}");
+        }
+    }
+    assert_eq!(snapshot(&w.app), before, "nothing changed");
+}
+
+/// The routes that take a JSON body, as the OpenAPI document names them: the table of
+/// the test above covers each.
+const BODY_ROUTES: [&str; 7] = [
+    "PATCH /api/v1/cart/items/{item_id}",
+    "POST /api/v1/cart/items",
+    "PATCH /api/v1/products/{id}",
+    "POST /api/v1/products",
+    "POST /api/v1/sessions",
+    "PATCH /api/v1/users/me",
+    "POST /api/v1/users",
+];
+
+/// A schema for a string, number, boolean or null (or a choice of them), nothing nested.
+fn is_flat(document: &Value, schema: &Value) -> bool {
+    if let Some(name) = schema["$ref"].as_str() {
+        let name = name.trim_start_matches("#/components/schemas/");
+        return is_flat(document, &document["components"]["schemas"][name]);
+    }
+    let choices = ["oneOf", "anyOf", "allOf"]
+        .iter()
+        .filter_map(|key| schema[key].as_array())
+        .flatten()
+        .all(|choice| is_flat(document, choice));
+    let types = match &schema["type"] {
+        Value::Array(types) => types.clone(),
+        one => vec![one.clone()],
+    };
+    choices
+        && schema.get("properties").is_none()
+        && schema.get("items").is_none()
+        && !types.iter().any(|t| t == "object" || t == "array")
+}
+
+#[tokio::test]
+async fn every_request_body_is_a_flat_object_so_the_object_rule_covers_every_field() {
+    let app = TestApp::spawn().await;
+    let document: Value = app.get("/openapi.json").await.json().await.unwrap();
+    let mut routes = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let Some(body) = operation.get("requestBody") else {
+                continue;
+            };
+            let route = format!("{} {path}", method.to_uppercase());
+            let schema = &body["content"]["application/json"]["schema"];
+            let schema = match schema["$ref"].as_str() {
+                Some(name) => {
+                    &document["components"]["schemas"]
+                        [name.trim_start_matches("#/components/schemas/")]
+                }
+                None => schema,
+            };
+            assert_eq!(schema["type"], "object", "{route}: {schema}");
+            // A nested object (or a list) would be a struct serde could read from an
+            // array: ApiJson checks the top level only.
+            for (field, property) in schema["properties"].as_object().unwrap() {
+                assert!(
+                    is_flat(&document, property),
+                    "{route}: {field} is not a flat value: {property}"
+                );
+            }
+            routes.push(route);
+        }
+    }
+    routes.sort();
+    let mut expected = BODY_ROUTES.to_vec();
+    expected.sort();
+    assert_eq!(routes, expected);
+}
+
+/// Path, bearer token, and each bad query with the parameter it must name.
+type QueryRoute<'a> = (&'a str, Option<&'a str>, &'a [(&'a str, &'a str)]);
+
+#[tokio::test]
+async fn a_bad_query_parameter_is_400_naming_it_on_every_route_with_a_query() {
+    let w = world().await;
+    let history = format!("/api/v1/products/{}/history", w.product["id"]);
+    let routes: [QueryRoute; 3] = [
+        (
+            "/api/v1/products",
+            None,
+            &[
+                ("limit=ten", "limit"),
+                ("limit=99999999999999999999", "limit"),
+                ("limit=1&limit=2", "limit"),
+                ("in_stock=maybe", "in_stock"),
+                ("min_price=abc", "min_price"),
+                ("max_price=1e3", "max_price"),
+                ("cursor=garbage", "cursor"),
+            ],
+        ),
+        (
+            &history,
+            Some(&w.admin.token),
+            &[
+                ("limit=ten", "limit"),
+                ("limit=1&limit=2", "limit"),
+                ("cursor=garbage", "cursor"),
+            ],
+        ),
+        (
+            "/api/v1/orders",
+            Some(&w.alice.token),
+            &[
+                ("limit=ten", "limit"),
+                ("limit=1&limit=2", "limit"),
+                ("cursor=garbage", "cursor"),
+            ],
+        ),
+    ];
+    for (path, token, cases) in routes {
+        for (query, field) in cases {
+            let mut request = w.app.client.get(w.app.url(&format!("{path}?{query}")));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let problem = expect_problem(
+                request.send().await.unwrap(),
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+            )
+            .await;
+            assert_eq!(
+                error_fields(&problem),
+                [*field],
+                "{path}?{query}: {problem}"
+            );
+            let detail = problem["detail"].as_str().unwrap();
+            assert!(detail.contains(field), "{path}?{query}: {detail}");
+        }
+    }
 }
 
 #[tokio::test]

@@ -287,6 +287,42 @@ async fn logs_carry_request_ids_and_slow_queries_but_never_secrets() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_header_is_a_400_logged_below_error() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let db = TestDb::new();
+    let (server, base) = start_binary(&db, &[("RUST_LOG", "info")]).await;
+    let address = base.trim_start_matches("http://");
+    // A space in a header name: httparse refuses it, before there is a request to route.
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream
+        .write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+
+    unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
+    let output = tokio::task::spawn_blocking(move || server.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(output.status.success());
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !log.lines().any(|line| line.contains("ERROR")),
+        "a client's mistake logged as a server error:\n{log}"
+    );
+    let line = log
+        .lines()
+        .find(|line| line.contains("invalid Header provided"))
+        .unwrap_or_else(|| panic!("the parse error is not logged at all:\n{log}"));
+    assert!(line.contains("INFO"), "{line}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_under_load_finishes_what_it_accepted_and_half_writes_nothing() {
     use diesel::connection::SimpleConnection;
     use diesel::prelude::*;

@@ -177,7 +177,7 @@ async fn a_guest_fills_a_cart_and_logging_in_merges_it_and_kills_the_token() {
     let dead = expect_problem(
         app.guest_cart(&token).await,
         StatusCode::UNAUTHORIZED,
-        "unauthorized",
+        "cart_token_invalid",
     )
     .await;
     assert!(
@@ -187,7 +187,7 @@ async fn a_guest_fills_a_cart_and_logging_in_merges_it_and_kills_the_token() {
     expect_problem(
         app.guest_add(&token, &cup["id"], 1).await,
         StatusCode::UNAUTHORIZED,
-        "unauthorized",
+        "cart_token_invalid",
     )
     .await;
     assert_eq!(app.guest_carts_in_db(), 0);
@@ -422,7 +422,7 @@ async fn a_guest_and_a_user_never_reach_each_others_lines() {
         expect_problem(
             app.guest_cart(token).await,
             StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            "cart_token_invalid",
         )
         .await;
     }
@@ -444,7 +444,7 @@ async fn a_guest_cannot_check_out_and_is_told_to_log_in() {
         .send()
         .await
         .unwrap();
-    let problem = expect_problem(checkout, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let problem = expect_problem(checkout, StatusCode::UNAUTHORIZED, "login_required").await;
     assert!(
         problem["detail"].as_str().unwrap().contains("log in"),
         "{problem}"
@@ -462,6 +462,64 @@ async fn a_guest_cannot_check_out_and_is_told_to_log_in() {
     let cart = expect_json(app.guest_cart(&token).await, StatusCode::OK).await;
     assert_eq!(cart["status"], "open");
     assert_eq!(cart["item_count"], 1);
+}
+
+#[tokio::test]
+async fn each_401_code_says_what_to_do() {
+    let (app, admin, _) = shop().await;
+    let teapot = app.product(&admin, "Teapot", "blue", "19.99", 10).await;
+    let token = app.guest().await;
+    let history = format!("/api/v1/products/{}/history", teapot["id"]);
+    let needs_account = [
+        (reqwest::Method::GET, "/api/v1/users/me"),
+        (reqwest::Method::PATCH, "/api/v1/users/me"),
+        (reqwest::Method::DELETE, "/api/v1/sessions/current"),
+        (reqwest::Method::GET, "/api/v1/orders"),
+        (reqwest::Method::GET, "/api/v1/orders/1"),
+        (reqwest::Method::POST, "/api/v1/cart/checkout"),
+        (reqwest::Method::POST, "/api/v1/products"),
+        (reqwest::Method::GET, history.as_str()),
+    ];
+    for (method, path) in &needs_account {
+        let request = || app.client.request(method.clone(), app.url(path));
+        // A guest, even one whose cart token is good: log in.
+        let guest = app.as_guest(request(), &token).send().await.unwrap();
+        assert_eq!(
+            guest.headers()["www-authenticate"],
+            "Bearer",
+            "{method} {path}"
+        );
+        let problem = expect_problem(guest, StatusCode::UNAUTHORIZED, "login_required").await;
+        assert!(
+            problem["detail"].as_str().unwrap().contains("log in"),
+            "{problem}"
+        );
+        // No credential, or a bad bearer token beside the cart token: a token problem.
+        for response in [
+            request().send().await.unwrap(),
+            app.as_guest(request(), &token)
+                .bearer_auth("not-a-token")
+                .send()
+                .await
+                .unwrap(),
+        ] {
+            expect_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+        }
+    }
+    // At the cart routes the cart token is the credential: one that names no cart.
+    let unknown = "A".repeat(43);
+    for response in [
+        app.guest_cart(&unknown).await,
+        app.guest_add(&unknown, &teapot["id"], 1).await,
+    ] {
+        expect_problem(response, StatusCode::UNAUTHORIZED, "cart_token_invalid").await;
+    }
+    expect_problem(
+        app.get("/api/v1/cart").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -507,13 +565,13 @@ async fn an_expired_cart_token_is_refused_merges_nothing_and_its_cart_is_swept()
     expect_problem(
         app.guest_cart(&token).await,
         StatusCode::UNAUTHORIZED,
-        "unauthorized",
+        "cart_token_invalid",
     )
     .await;
     expect_problem(
         app.guest_add(&token, &teapot["id"], 1).await,
         StatusCode::UNAUTHORIZED,
-        "unauthorized",
+        "cart_token_invalid",
     )
     .await;
     let session = expect_json(

@@ -423,8 +423,8 @@ async function journey(): Promise<void> {
     pass(step, `201, total ${guestLines.total}`);
 
     step = "a guest cannot check out (POST /cart/checkout)";
-    await expectProblem(step, 401, "unauthorized", guest.POST("/api/v1/cart/checkout", {}));
-    pass(step, "401 unauthorized: log in first");
+    await expectProblem(step, 401, "login_required", guest.POST("/api/v1/cart/checkout", {}));
+    pass(step, "401 login_required: log in first");
 
     step = "log in with the cart token: the guest cart is merged (POST /sessions)";
     const mergedSession = await expectBody(
@@ -448,8 +448,8 @@ async function journey(): Promise<void> {
     pass(step, `200, cart_merge merged ${merge.merged_lines} line into cart ${mergedCart.id}`);
 
     step = "the merged cart token is refused (GET /cart)";
-    await expectProblem(step, 401, "unauthorized", guest.GET("/api/v1/cart"));
-    pass(step, "401 unauthorized");
+    await expectProblem(step, 401, "cart_token_invalid", guest.GET("/api/v1/cart"));
+    pass(step, "401 cart_token_invalid");
 
     step = "log the merged session out (DELETE /sessions/current)";
     await expectEmpty(step, 204, mergedShopper.DELETE("/api/v1/sessions/current"));

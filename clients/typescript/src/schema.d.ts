@@ -49,8 +49,8 @@ export interface paths {
          *     an `Idempotency-Key`, a retry returns the first order again with
          *     `Idempotent-Replayed: true`. With `If-Match`, only if the cart still has that tag, its
          *     prices included (412 `precondition_failed` otherwise, nothing changed). Needs an
-         *     account: a guest (cart token only) gets 401 saying to log in, which merges the guest
-         *     cart into the account's.
+         *     account: a guest (cart token only) gets 401 `login_required`, saying to log in, which
+         *     merges the guest cart into the account's.
          */
         post: operations["check_out"];
         delete?: never;
@@ -737,9 +737,12 @@ export interface components {
              * @example validation_failed
              * @enum {string}
              */
-            code: "bad_request" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "already_exists" | "insufficient_stock" | "precondition_failed" | "payload_too_large" | "validation_failed" | "empty_cart" | "rate_limited" | "service_unavailable" | "internal";
+            code: "bad_request" | "unauthorized" | "cart_token_invalid" | "login_required" | "forbidden" | "not_found" | "method_not_allowed" | "already_exists" | "insufficient_stock" | "precondition_failed" | "payload_too_large" | "validation_failed" | "empty_cart" | "rate_limited" | "service_unavailable" | "internal";
             detail: string;
-            /** @description For `validation_failed` and `already_exists`: each offending field. */
+            /**
+             * @description For `validation_failed`, `already_exists` and a bad query parameter's
+             *     `bad_request`: each offending field.
+             */
             errors?: components["schemas"]["FieldError"][] | null;
             /** @description For `insufficient_stock`: each short line. */
             items?: components["schemas"]["StockShortage"][] | null;
@@ -900,7 +903,7 @@ export interface operations {
                     "application/json": components["schemas"]["CartResponse"];
                 };
             };
-            /** @description Missing, unknown, expired or revoked token */
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -961,7 +964,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown, expired or revoked token */
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -1041,7 +1044,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing, unknown, expired or revoked bearer token; or only a cart token (a guest), whose detail says to log in: checkout needs an account */
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; login_required: only a cart token (a guest), whose detail says to log in: checkout needs an account */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -1160,7 +1163,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing, unknown, expired or revoked token */
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -1285,7 +1288,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown, expired or revoked token */
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -1394,7 +1397,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing, unknown, expired or revoked token */
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -1594,7 +1597,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing, unknown, expired or revoked token */
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -1681,7 +1684,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown, expired or revoked token */
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -1750,7 +1753,7 @@ export interface operations {
                     "application/json": components["schemas"]["CartResponse"];
                 };
             };
-            /** @description Missing, unknown, expired or revoked token */
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -1823,7 +1826,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown, expired or revoked token */
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -2027,7 +2030,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing, unknown, expired or revoked token */
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -2331,7 +2334,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown, expired or revoked token */
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -2534,7 +2537,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing, unknown, expired or revoked token */
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -2662,7 +2665,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing, unknown, expired or revoked token */
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -2775,7 +2778,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown, expired or revoked token */
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -2982,7 +2985,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown, expired or revoked token */
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -3165,7 +3168,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserResponse"];
                 };
             };
-            /** @description Missing, unknown, expired or revoked token */
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -3224,7 +3227,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown, expired or revoked token */
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -3296,7 +3299,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing, unknown, expired or revoked token */
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */

@@ -13,7 +13,8 @@ use crate::error::{ApiError, FieldError, Problem};
 use crate::models::StockReason;
 use crate::repository::ledger::{self, HistoryEntry, HistoryKind, HistoryPosition};
 use crate::repository::products;
-use crate::routes::cursor::{open, seal, timestamp};
+use crate::routes::cursor::{open, rejected, seal, timestamp};
+use crate::routes::extract::ApiQuery;
 use crate::routes::paging::split_page;
 use crate::routes::responses;
 
@@ -150,16 +151,14 @@ pub async fn history(
     pool: web::Data<DbPool>,
     id: web::Path<i32>,
     // A Result, so AdminUser's 401 / 403 comes before any complaint about the query.
-    query: Result<web::Query<HistoryQuery>, actix_web::Error>,
+    query: Result<ApiQuery<HistoryQuery>, ApiError>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let HistoryQuery { limit, cursor } = query?.into_inner();
     let product_id = id.into_inner();
     let size = PageSize::parse(limit)
         .map_err(|message| ApiError::Validation(vec![FieldError::new("limit", message)]))?;
     let after = match cursor.filter(|raw| !raw.is_empty()) {
-        Some(raw) => Some(decode_cursor(&raw, product_id).ok_or_else(|| {
-            ApiError::BadRequest("the cursor is not valid; start again without it".into())
-        })?),
+        Some(raw) => Some(decode_cursor(&raw, product_id).ok_or_else(rejected)?),
         None => None,
     };
     let entries = with_conn(&pool, move |conn| {

@@ -6,7 +6,7 @@ use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
 use utoipa::IntoParams;
 
 use crate::domain::{parse_decimal, PageSize};
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldError};
 use crate::repository::catalogue::{ProductFilter, ProductListing, ProductSort};
 use crate::routes::cursor;
 use crate::routes::validate::Validator;
@@ -84,11 +84,7 @@ pub fn listing_from(query: ListQuery) -> Result<(ProductListing, PageSize), ApiE
         None => ProductSort::Newest,
     };
     let after = match query.cursor.filter(|raw| !raw.is_empty()) {
-        Some(raw) => Some(cursor::decode(&raw, sort).ok_or_else(|| {
-            ApiError::BadRequest(
-                "the cursor is not one this service issued; start again without it".into(),
-            )
-        })?),
+        Some(raw) => Some(cursor::decode(&raw, sort).ok_or_else(cursor::rejected)?),
         None => None,
     };
     let size = size.unwrap_or_default();
@@ -117,9 +113,10 @@ fn price_bound(
         return Ok(None);
     };
     let price = parse_decimal(raw).ok_or_else(|| {
-        ApiError::BadRequest(format!(
-            "malformed query string: {field} must be a decimal such as 10 or 9.99"
-        ))
+        ApiError::BadQuery(vec![FieldError::new(
+            field,
+            "must be a decimal such as 10 or 9.99",
+        )])
     })?;
     if raw.starts_with('-') {
         validator.reject(field, "must not be negative");

@@ -18,7 +18,7 @@ pub use search_lane::SearchLane;
 
 use super::conditional::{catalogue_response, http_time, json_bytes};
 use super::cursor;
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ApiQuery};
 use super::paging::split_page;
 use super::responses;
 use super::validate::{all_valid, Validator};
@@ -104,7 +104,7 @@ async fn list(
     reads: web::Data<CatalogueReads>,
     searches: web::Data<SearchLane>,
     config: web::Data<Config>,
-    query: web::Query<ListQuery>,
+    query: ApiQuery<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (listing, size) = listing_from(query.into_inner())?;
     let _turn = if listing.visits_every_match() {
