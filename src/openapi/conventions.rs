@@ -3,12 +3,16 @@
 //! router answers for every path.
 //!
 //! - public operations say `security: []` (generators otherwise cannot tell "no auth"
-//!   from "auth not documented");
+//!   from "auth not documented"); an operation whose security is the document's own
+//!   (bearer or none: the cart's, for guests) inherits it instead of restating it, as
+//!   openapi-python-client reads any stated security as "needs a token";
 //! - every response declares `X-Request-Id`; 401 declares `WWW-Authenticate`; 429 and 503
-//!   declare `Retry-After`; 201 declares `Location`;
-//! - every operation documents 405 with `Allow` (a wrong method on a known path);
-//! - HEAD is documented wherever GET is (`startup::head_as_get` answers it: the GET's
-//!   status and headers without the body).
+//!   declare `Retry-After`; 201 and 308 declare `Location`;
+//! - every operation documents 405 with `Allow` (a wrong method on a known path).
+//!
+//! HEAD is not documented: `startup::head_as_get` answers it wherever GET is (the GET's
+//! status and headers without the body), and as operations of their own generators would
+//! turn them into functions nobody calls.
 
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, PathItem};
@@ -20,12 +24,12 @@ pub struct Conventions;
 
 impl Modify for Conventions {
     fn modify(&self, openapi: &mut OpenApi) {
+        let default_security = openapi.security.clone();
         for item in openapi.paths.paths.values_mut() {
-            if let Some(get) = &item.get {
-                item.head = Some(head_of(get));
-            }
             for operation in operations_mut(item) {
-                if operation.security.is_none() {
+                if operation.security.is_some() && operation.security == default_security {
+                    operation.security = None;
+                } else if operation.security.is_none() {
                     operation.security = Some(Vec::new());
                 }
                 operation
@@ -57,24 +61,6 @@ fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     .filter_map(Option::as_mut)
 }
 
-/// The GET operation as HEAD: the same statuses and headers, no body.
-fn head_of(get: &Operation) -> Operation {
-    let mut head = get.clone();
-    head.operation_id = get.operation_id.as_ref().map(|id| format!("{id}_head"));
-    head.summary = get
-        .summary
-        .as_ref()
-        .map(|summary| format!("{summary} (headers only)"));
-    head.description =
-        Some("The GET operation's status and headers without the body (RFC 9110 §9.3.2).".into());
-    for response in head.responses.responses.values_mut() {
-        if let RefOr::T(response) = response {
-            response.content.clear();
-        }
-    }
-    head
-}
-
 fn string_header(description: &str) -> utoipa::openapi::header::Header {
     HeaderBuilder::new()
         .schema(ObjectBuilder::new().schema_type(SchemaType::new(Type::String)))
@@ -95,6 +81,7 @@ fn declare_headers(status: &str, response: &mut Response) {
     );
     match status {
         "201" => add("Location", "The URL of what was created."),
+        "308" => add("Location", "Where to go instead."),
         "401" => add(
             "WWW-Authenticate",
             "`Bearer`: the scheme to authenticate with.",

@@ -6,7 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::conditional::{etag_of, json_bytes, IfMatch, TagCondition};
 use super::extract::{whole_number, ApiJson};
@@ -31,6 +31,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/cart/checkout").route(web::post().to(checkout)));
 }
 
+/// `X-Cart-Token`, documented: how a guest names its cart on the cart routes.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+struct CartToken {
+    /// A guest cart's token (from POST /api/v1/guest-carts), sent instead of
+    /// `Authorization` (with both, `Authorization` wins). Unknown, expired or merged: 401.
+    #[param(rename = "X-Cart-Token", value_type = String, required = false, example = "q1vX8yZ0-_AbCdEfGhIjKlMnOpQrStUvWxYz0123456")]
+    x_cart_token: Option<String>,
+}
+
 /// A cart or an order as clients see it. Money is exact decimal strings.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CartResponse {
@@ -41,7 +52,8 @@ pub struct CartResponse {
     pub items: Vec<LineResponse>,
     /// Units across the lines that count (available ones).
     pub item_count: i64,
-    #[schema(example = "39.80")]
+    /// Decimal string, two places: the sum of the available lines' totals.
+    #[schema(pattern = r"^[0-9]+\.[0-9]{2}$", example = "39.80")]
     pub total: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -60,8 +72,12 @@ pub struct LineResponse {
     pub id: i32,
     pub product_id: i32,
     pub name: String,
+    /// Decimal string, two places: the product's current price, or an order's frozen one.
+    #[schema(pattern = r"^[0-9]{1,10}\.[0-9]{2}$", example = "19.90")]
     pub unit_price: String,
     pub quantity: i32,
+    /// Decimal string, two places: `unit_price` times `quantity`.
+    #[schema(pattern = r"^[0-9]+\.[0-9]{2}$", example = "39.80")]
     pub line_total: String,
     /// False for a product archived since it was added: shown, but not in the total and
     /// not orderable.
@@ -137,7 +153,7 @@ impl Line {
 /// unit prices, line totals, the total and the item count. A line whose product was
 /// archived stays readable, `available: false`, and is left out of the total. The `ETag`
 /// names the cart's current version, for `If-Match` on the changes.
-#[utoipa::path(get, path = "/api/v1/cart", operation_id = "get_cart", tag = "cart", security(("bearer" = []), ("cart_token" = [])),
+#[utoipa::path(get, path = "/api/v1/cart", operation_id = "get_cart", tag = "cart", security(("bearer" = []), ()), params(CartToken),
     responses((status = 200, description = "The open cart", body = CartResponse, headers(("ETag" = String, description = "The cart's current version (a digest of the cart as shown); every change to the cart changes it. Send it in If-Match to change the cart only while it is as read."))), responses::Unauthorized, responses::Unavailable))]
 async fn show(pool: web::Data<DbPool>, token: CartCredential) -> Result<HttpResponse, ApiError> {
     let cart = token
@@ -215,7 +231,7 @@ pub struct AddItemRequest {
 /// hand. Answers 201 with the cart and its new `ETag`. With `If-Match`, only if the cart
 /// still has that tag (412 `precondition_failed` otherwise, nothing changed). A guest
 /// sends `X-Cart-Token` instead of `Authorization`.
-#[utoipa::path(post, path = "/api/v1/cart/items", operation_id = "add_cart_item", tag = "cart", security(("bearer" = []), ("cart_token" = [])), request_body = AddItemRequest, params(IfMatch),
+#[utoipa::path(post, path = "/api/v1/cart/items", operation_id = "add_cart_item", tag = "cart", security(("bearer" = []), ()), request_body = AddItemRequest, params(CartToken, IfMatch),
     responses((status = 201, description = "Added; the cart", body = CartResponse, headers(("ETag" = String, description = "The cart's current version (a digest of the cart as shown); every change to the cart changes it. Send it in If-Match to change the cart only while it is as read."))),
         responses::BadRequest, responses::Unauthorized, (status = 404, description = "No such product, or archived", body = Problem, content_type = "application/problem+json"), responses::OutOfStock, responses::PreconditionFailed, responses::TooLarge, responses::Invalid, responses::Unavailable))]
 async fn add_item(
@@ -268,8 +284,8 @@ pub struct SetQuantityRequest {
 /// Sets the quantity of a line of the open cart (the user's, or with `X-Cart-Token` a
 /// guest's; 1 to 999, within the stock on hand). A line of another cart is 404. With `If-Match`, only if the cart still has that
 /// tag (412 `precondition_failed` otherwise, nothing changed).
-#[utoipa::path(patch, path = "/api/v1/cart/items/{item_id}", operation_id = "set_cart_item_quantity", tag = "cart", security(("bearer" = []), ("cart_token" = [])), request_body = SetQuantityRequest,
-    params(("item_id" = i32, Path, description = "Cart line id"), IfMatch),
+#[utoipa::path(patch, path = "/api/v1/cart/items/{item_id}", operation_id = "set_cart_item_quantity", tag = "cart", security(("bearer" = []), ()), request_body = SetQuantityRequest,
+    params(("item_id" = i32, Path, description = "Cart line id"), CartToken, IfMatch),
     responses((status = 200, description = "Changed; the cart", body = CartResponse, headers(("ETag" = String, description = "The cart's current version (a digest of the cart as shown); every change to the cart changes it. Send it in If-Match to change the cart only while it is as read."))),
         responses::BadRequest, responses::Unauthorized, (status = 404, description = "No such line in your cart", body = Problem, content_type = "application/problem+json"), responses::OutOfStock, responses::PreconditionFailed, responses::TooLarge, responses::Invalid, responses::Unavailable))]
 async fn set_quantity(
@@ -305,8 +321,8 @@ async fn set_quantity(
 /// of another cart is 404. The 204 carries
 /// the `ETag` of the cart as the removal left it. With `If-Match`, only if the cart still
 /// has that tag (412 `precondition_failed` otherwise, nothing changed).
-#[utoipa::path(delete, path = "/api/v1/cart/items/{item_id}", operation_id = "remove_cart_item", tag = "cart", security(("bearer" = []), ("cart_token" = [])),
-    params(("item_id" = i32, Path, description = "Cart line id"), IfMatch),
+#[utoipa::path(delete, path = "/api/v1/cart/items/{item_id}", operation_id = "remove_cart_item", tag = "cart", security(("bearer" = []), ()),
+    params(("item_id" = i32, Path, description = "Cart line id"), CartToken, IfMatch),
     responses((status = 204, description = "Removed", headers(("ETag" = String, description = "The cart's current version (a digest of the cart as shown); every change to the cart changes it. Send it in If-Match to change the cart only while it is as read."))), responses::Unauthorized, (status = 404, description = "No such line in your cart", body = Problem, content_type = "application/problem+json"), responses::PreconditionFailed, responses::Unavailable))]
 async fn remove_item(
     req: HttpRequest,

@@ -50,7 +50,7 @@ pub struct GuestCartResponse {
 /// is `Cache-Control: no-store`; its `ETag` names the cart's version, for `If-Match`.
 #[utoipa::path(post, path = "/api/v1/guest-carts", operation_id = "create_guest_cart", tag = "cart",
     responses((status = 201, description = "Created: the token, its expiry and the empty cart; Location: /api/v1/cart", body = GuestCartResponse,
-            headers(("ETag" = String, description = "The cart's current version, for If-Match on its changes"), ("Location" = String, description = "/api/v1/cart"))),
+            headers(("ETag" = String, description = "The cart's current version, for If-Match on its changes"), ("Location" = String, description = "/api/v1/cart"), ("Cache-Control" = String, description = "`no-store`: the body holds the cart's token."))),
         (status = 429, description = "Too many guest carts created from this client address (Retry-After)", body = Problem, content_type = "application/problem+json"),
         responses::Unavailable))]
 async fn create(

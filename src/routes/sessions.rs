@@ -105,7 +105,8 @@ fn bearer_schema() -> utoipa::openapi::Object {
 /// merges nothing and never fails the login; a failed login merges nothing.
 #[utoipa::path(post, path = "/api/v1/sessions", operation_id = "log_in", tag = "accounts", request_body = LoginRequest,
     params(("X-Cart-Token" = Option<String>, Header, nullable = false, description = "A guest cart's token (POST /api/v1/guest-carts): merged into the user's open cart at login")),
-    responses((status = 200, description = "Logged in", body = SessionResponse),
+    responses((status = 200, description = "Logged in", body = SessionResponse,
+            headers(("Cache-Control" = String, description = "`no-store`: the body is a credential."))),
         responses::BadRequest, (status = 401, description = "Unknown login or wrong password", body = Problem, content_type = "application/problem+json"), responses::TooLarge, responses::Invalid,
         (status = 429, description = "Too many failed logins for this login or address (Retry-After)", body = Problem, content_type = "application/problem+json"), responses::Unavailable, responses::Bug))]
 async fn log_in(

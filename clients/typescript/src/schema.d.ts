@@ -24,11 +24,7 @@ export interface paths {
         post?: never;
         delete?: never;
         options?: never;
-        /**
-         * Get the open cart. (headers only)
-         * @description The GET operation's status and headers without the body (RFC 9110 §9.3.2).
-         */
-        head: operations["get_cart_head"];
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -49,8 +45,8 @@ export interface paths {
          *     an `Idempotency-Key`, a retry returns the first order again with
          *     `Idempotent-Replayed: true`. With `If-Match`, only if the cart still has that tag, its
          *     prices included (412 `precondition_failed` otherwise, nothing changed). Needs an
-         *     account: a guest (cart token only) gets 401 `login_required`, saying to log in, which
-         *     merges the guest cart into the account's.
+         *     account: a guest (cart token only) gets 401 saying to log in, which merges the guest
+         *     cart into the account's.
          */
         post: operations["check_out"];
         delete?: never;
@@ -154,11 +150,7 @@ export interface paths {
         post?: never;
         delete?: never;
         options?: never;
-        /**
-         * List orders. (headers only)
-         * @description The GET operation's status and headers without the body (RFC 9110 §9.3.2).
-         */
-        head: operations["list_orders_head"];
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -179,11 +171,7 @@ export interface paths {
         post?: never;
         delete?: never;
         options?: never;
-        /**
-         * Get an order. (headers only)
-         * @description The GET operation's status and headers without the body (RFC 9110 §9.3.2).
-         */
-        head: operations["get_order_head"];
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -214,11 +202,7 @@ export interface paths {
         post: operations["create_product"];
         delete?: never;
         options?: never;
-        /**
-         * List and search products. (headers only)
-         * @description The GET operation's status and headers without the body (RFC 9110 §9.3.2).
-         */
-        head: operations["list_products_head"];
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -246,11 +230,7 @@ export interface paths {
          */
         delete: operations["archive_product"];
         options?: never;
-        /**
-         * Get a product. (headers only)
-         * @description The GET operation's status and headers without the body (RFC 9110 §9.3.2).
-         */
-        head: operations["get_product_head"];
+        head?: never;
         /**
          * Update a product.
          * @description Admins only. A partial update: absent fields stay as they are, `"description": null`
@@ -281,11 +261,7 @@ export interface paths {
         post?: never;
         delete?: never;
         options?: never;
-        /**
-         * Get a product's price and stock history. (headers only)
-         * @description The GET operation's status and headers without the body (RFC 9110 §9.3.2).
-         */
-        head: operations["get_product_history_head"];
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -379,11 +355,7 @@ export interface paths {
         post?: never;
         delete?: never;
         options?: never;
-        /**
-         * The current user. (headers only)
-         * @description The GET operation's status and headers without the body (RFC 9110 §9.3.2).
-         */
-        head: operations["get_current_user_head"];
+        head?: never;
         /**
          * Change the current user's name.
          * @description Sets the name the shop greets the user by (trimmed; 1 to 255 characters). 422 when it
@@ -409,11 +381,7 @@ export interface paths {
         post?: never;
         delete?: never;
         options?: never;
-        /**
-         * API documentation page. (headers only)
-         * @description The GET operation's status and headers without the body (RFC 9110 §9.3.2).
-         */
-        head: operations["get_docs_page_head"];
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -433,11 +401,7 @@ export interface paths {
         post?: never;
         delete?: never;
         options?: never;
-        /**
-         * Liveness probe. (headers only)
-         * @description The GET operation's status and headers without the body (RFC 9110 §9.3.2).
-         */
-        head: operations["get_liveness_head"];
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -459,11 +423,7 @@ export interface paths {
         post?: never;
         delete?: never;
         options?: never;
-        /**
-         * Readiness probe. (headers only)
-         * @description The GET operation's status and headers without the body (RFC 9110 §9.3.2).
-         */
-        head: operations["get_readiness_head"];
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -485,11 +445,7 @@ export interface paths {
         post?: never;
         delete?: never;
         options?: never;
-        /**
-         * Prometheus metrics. (headers only)
-         * @description The GET operation's status and headers without the body (RFC 9110 §9.3.2).
-         */
-        head: operations["get_metrics_head"];
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -509,11 +465,7 @@ export interface paths {
         post?: never;
         delete?: never;
         options?: never;
-        /**
-         * This OpenAPI document. (headers only)
-         * @description The GET operation's status and headers without the body (RFC 9110 §9.3.2).
-         */
-        head: operations["get_openapi_document_head"];
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -578,7 +530,10 @@ export interface components {
             items: components["schemas"]["LineResponse"][];
             /** @enum {string} */
             status: "open" | "checked_out";
-            /** @example 39.80 */
+            /**
+             * @description Decimal string, two places: the sum of the available lines' totals.
+             * @example 39.80
+             */
             total: string;
             /** Format: date-time */
             updated_at: string;
@@ -596,7 +551,10 @@ export interface components {
              * @example Blue teapot
              */
             name: string;
-            /** @description Non-negative, at most two decimal places, at most 9999999999.99: a decimal string (preferred) or a JSON number in plain notation. */
+            /**
+             * @description Non-negative, at most two decimal places, at most 9999999999.99: a decimal string (preferred) or a JSON number in plain notation (no exponent), read exactly, never through a float.
+             * @example 19.99
+             */
             price: string | number;
         };
         /** @description One invalid input field. */
@@ -621,63 +579,10 @@ export interface components {
         };
         /**
          * @description One entry of a product's history: a price change or a stock movement, told apart by
-         *     `kind`.
+         *     `kind`. Each is a named schema of its own, so generated clients get `PriceChange |
+         *     StockMovement` rather than numbered anonymous types; each carries its `kind`.
          */
-        HistoryItem: {
-            /**
-             * Format: date-time
-             * @description When the change was made.
-             */
-            at: string;
-            /**
-             * Format: int32
-             * @description The admin who made it; null when unknown (seeded history, a deleted account).
-             */
-            by_user_id: number | null;
-            /** @enum {string} */
-            kind: "price";
-            /**
-             * @description Decimal string, two places.
-             * @example 17.50
-             */
-            new_price: string;
-            /**
-             * @description Decimal string, two places.
-             * @example 19.90
-             */
-            old_price: string;
-        } | {
-            /**
-             * Format: date-time
-             * @description When the stock moved.
-             */
-            at: string;
-            /**
-             * Format: int32
-             * @description Who moved it: the admin, or the buyer for `checkout`; null when unknown
-             *     (opening balances, seeded history, a deleted account).
-             */
-            by_user_id: number | null;
-            /**
-             * Format: int32
-             * @description Units added (positive) or taken (negative); for `created`, the opening count.
-             */
-            delta: number;
-            /** @enum {string} */
-            kind: "stock";
-            /**
-             * Format: int32
-             * @description The order that took the units (`checkout` only; null otherwise, or once the
-             *     order was deleted with its buyer's account).
-             */
-            order_id: number | null;
-            reason: components["schemas"]["MovementReason"];
-            /**
-             * Format: int32
-             * @description `inventory_count` right after this movement.
-             */
-            resulting_count: number;
-        };
+        HistoryItem: components["schemas"]["PriceChange"] | components["schemas"]["StockMovement"];
         /** @description A page of a product's history; `next_cursor` is null on the last page. */
         HistoryPage: {
             items: components["schemas"]["HistoryItem"][];
@@ -692,12 +597,20 @@ export interface components {
             available: boolean;
             /** Format: int32 */
             id: number;
+            /**
+             * @description Decimal string, two places: `unit_price` times `quantity`.
+             * @example 39.80
+             */
             line_total: string;
             name: string;
             /** Format: int32 */
             product_id: number;
             /** Format: int32 */
             quantity: number;
+            /**
+             * @description Decimal string, two places: the product's current price, or an order's frozen one.
+             * @example 19.90
+             */
             unit_price: string;
         };
         LiveResponse: {
@@ -730,6 +643,34 @@ export interface components {
             /** Format: int32 */
             max_size: number;
         };
+        /** @description The price changed from `old_price` to `new_price`. */
+        PriceChange: {
+            /**
+             * Format: date-time
+             * @description When the change was made.
+             */
+            at: string;
+            /**
+             * Format: int32
+             * @description The admin who made it; null when unknown (seeded history, a deleted account).
+             */
+            by_user_id: number | null;
+            /**
+             * @description `kind` of a price change: always `price`. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            kind: "price";
+            /**
+             * @description Decimal string, two places.
+             * @example 17.50
+             */
+            new_price: string;
+            /**
+             * @description Decimal string, two places.
+             * @example 19.90
+             */
+            old_price: string;
+        };
         /** @description An RFC 9457 problem+json body: what every error response carries. */
         Problem: {
             /**
@@ -737,12 +678,9 @@ export interface components {
              * @example validation_failed
              * @enum {string}
              */
-            code: "bad_request" | "unauthorized" | "cart_token_invalid" | "login_required" | "forbidden" | "not_found" | "method_not_allowed" | "already_exists" | "insufficient_stock" | "precondition_failed" | "payload_too_large" | "validation_failed" | "empty_cart" | "rate_limited" | "service_unavailable" | "internal";
+            code: "bad_request" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "already_exists" | "insufficient_stock" | "precondition_failed" | "payload_too_large" | "validation_failed" | "empty_cart" | "rate_limited" | "service_unavailable" | "internal";
             detail: string;
-            /**
-             * @description For `validation_failed`, `already_exists` and a bad query parameter's
-             *     `bad_request`: each offending field.
-             */
+            /** @description For `validation_failed` and `already_exists`: each offending field. */
             errors?: components["schemas"]["FieldError"][] | null;
             /** @description For `insufficient_stock`: each short line. */
             items?: components["schemas"]["StockShortage"][] | null;
@@ -838,6 +776,42 @@ export interface components {
              */
             quantity: number;
         };
+        /** @description The stock moved by `delta` units, to `resulting_count`. */
+        StockMovement: {
+            /**
+             * Format: date-time
+             * @description When the stock moved.
+             */
+            at: string;
+            /**
+             * Format: int32
+             * @description Who moved it: the admin, or the buyer for `checkout`; null when unknown (opening
+             *     balances, seeded history, a deleted account).
+             */
+            by_user_id: number | null;
+            /**
+             * Format: int32
+             * @description Units added (positive) or taken (negative); for `created`, the opening count.
+             */
+            delta: number;
+            /**
+             * @description `kind` of a stock movement: always `stock`. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            kind: "stock";
+            /**
+             * Format: int32
+             * @description The order that took the units (`checkout` only; null otherwise, or once the order
+             *     was deleted with its buyer's account).
+             */
+            order_id: number | null;
+            reason: components["schemas"]["MovementReason"];
+            /**
+             * Format: int32
+             * @description `inventory_count` right after this movement.
+             */
+            resulting_count: number;
+        };
         /**
          * @description A cart line that cannot be filled: what was asked for and what is left (0 for a
          *     product that has been archived).
@@ -884,7 +858,14 @@ export interface operations {
     get_cart: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description A guest cart's token (from POST /api/v1/guest-carts), sent instead of
+                 *     `Authorization` (with both, `Authorization` wins). Unknown, expired or merged: 401.
+                 * @example q1vX8yZ0-_AbCdEfGhIjKlMnOpQrStUvWxYz0123456
+                 */
+                "X-Cart-Token"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -903,7 +884,7 @@ export interface operations {
                     "application/json": components["schemas"]["CartResponse"];
                 };
             };
-            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            /** @description Missing, unknown, expired or revoked token */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -941,63 +922,6 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
-            };
-        };
-    };
-    get_cart_head: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The open cart */
-            200: {
-                headers: {
-                    /** @description The cart's current version (a digest of the cart as shown); every change to the cart changes it. Send it in If-Match to change the cart only while it is as read. */
-                    ETag?: string;
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
-            401: {
-                headers: {
-                    /** @description `Bearer`: the scheme to authenticate with. */
-                    "WWW-Authenticate"?: string;
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description This path does not answer that method (Allow lists the ones it does) */
-            405: {
-                headers: {
-                    /** @description The methods this path answers. */
-                    Allow?: string;
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Database unavailable or pool exhausted (Retry-After) */
-            503: {
-                headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: string;
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -1044,7 +968,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unauthorized: missing, unknown, expired or revoked bearer token; login_required: only a cart token (a guest), whose detail says to log in: checkout needs an account */
+            /** @description Missing, unknown, expired or revoked bearer token; or only a cart token (a guest), whose detail says to log in: checkout needs an account */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -1123,6 +1047,12 @@ export interface operations {
             query?: never;
             header?: {
                 /**
+                 * @description A guest cart's token (from POST /api/v1/guest-carts), sent instead of
+                 *     `Authorization` (with both, `Authorization` wins). Unknown, expired or merged: 401.
+                 * @example q1vX8yZ0-_AbCdEfGhIjKlMnOpQrStUvWxYz0123456
+                 */
+                "X-Cart-Token"?: string;
+                /**
                  * @description The cart's `ETag` as last read (or `*`: any cart): the change is made only if the
                  *     cart still has that tag, otherwise 412 `precondition_failed` and nothing changes.
                  */
@@ -1163,7 +1093,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            /** @description Missing, unknown, expired or revoked token */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -1264,6 +1194,12 @@ export interface operations {
             query?: never;
             header?: {
                 /**
+                 * @description A guest cart's token (from POST /api/v1/guest-carts), sent instead of
+                 *     `Authorization` (with both, `Authorization` wins). Unknown, expired or merged: 401.
+                 * @example q1vX8yZ0-_AbCdEfGhIjKlMnOpQrStUvWxYz0123456
+                 */
+                "X-Cart-Token"?: string;
+                /**
                  * @description The cart's `ETag` as last read (or `*`: any cart): the change is made only if the
                  *     cart still has that tag, otherwise 412 `precondition_failed` and nothing changes.
                  */
@@ -1288,7 +1224,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            /** @description Missing, unknown, expired or revoked token */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -1356,6 +1292,12 @@ export interface operations {
             query?: never;
             header?: {
                 /**
+                 * @description A guest cart's token (from POST /api/v1/guest-carts), sent instead of
+                 *     `Authorization` (with both, `Authorization` wins). Unknown, expired or merged: 401.
+                 * @example q1vX8yZ0-_AbCdEfGhIjKlMnOpQrStUvWxYz0123456
+                 */
+                "X-Cart-Token"?: string;
+                /**
                  * @description The cart's `ETag` as last read (or `*`: any cart): the change is made only if the
                  *     cart still has that tag, otherwise 412 `precondition_failed` and nothing changes.
                  */
@@ -1397,7 +1339,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            /** @description Missing, unknown, expired or revoked token */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -1505,6 +1447,8 @@ export interface operations {
             /** @description Created: the token, its expiry and the empty cart; Location: /api/v1/cart */
             201: {
                 headers: {
+                    /** @description `no-store`: the body holds the cart's token. */
+                    "Cache-Control"?: string;
                     /** @description The cart's current version, for If-Match on its changes */
                     ETag?: string;
                     /** @description /api/v1/cart */
@@ -1597,7 +1541,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            /** @description Missing, unknown, expired or revoked token */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -1646,87 +1590,6 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
-            };
-        };
-    };
-    list_orders_head: {
-        parameters: {
-            query?: {
-                /** @description Page size, 1 to 100 (default 20). */
-                limit?: number;
-                /**
-                 * @description `next_cursor` of the previous page, as it came (empty: none). A cursor this service
-                 *     did not issue, or one altered, is a 400.
-                 */
-                cursor?: string;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description A page of orders, newest first */
-            200: {
-                headers: {
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Malformed JSON, query or body type */
-            400: {
-                headers: {
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
-            401: {
-                headers: {
-                    /** @description `Bearer`: the scheme to authenticate with. */
-                    "WWW-Authenticate"?: string;
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description This path does not answer that method (Allow lists the ones it does) */
-            405: {
-                headers: {
-                    /** @description The methods this path answers. */
-                    Allow?: string;
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Invalid field values */
-            422: {
-                headers: {
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Database unavailable or pool exhausted (Retry-After) */
-            503: {
-                headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: string;
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -1753,7 +1616,7 @@ export interface operations {
                     "application/json": components["schemas"]["CartResponse"];
                 };
             };
-            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            /** @description Missing, unknown, expired or revoked token */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -1802,73 +1665,6 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
-            };
-        };
-    };
-    get_order_head: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description Order id */
-                id: number;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The order */
-            200: {
-                headers: {
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
-            401: {
-                headers: {
-                    /** @description `Bearer`: the scheme to authenticate with. */
-                    "WWW-Authenticate"?: string;
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description No such order of yours */
-            404: {
-                headers: {
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description This path does not answer that method (Allow lists the ones it does) */
-            405: {
-                headers: {
-                    /** @description The methods this path answers. */
-                    Allow?: string;
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Database unavailable or pool exhausted (Retry-After) */
-            503: {
-                headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: string;
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -2030,7 +1826,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            /** @description Missing, unknown, expired or revoked token */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -2101,119 +1897,6 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
-            };
-        };
-    };
-    list_products_head: {
-        parameters: {
-            query?: {
-                /**
-                 * @description Full-text search, web-search syntax (`"a phrase"`, `-without`, `or`); up to 200
-                 *     characters.
-                 */
-                q?: string;
-                /**
-                 * @description Lowest price, inclusive: a plain decimal such as `10` or `9.99`.
-                 * @example 9.99
-                 */
-                min_price?: string;
-                /**
-                 * @description Highest price, inclusive (below `min_price`: an empty page).
-                 * @example 50
-                 */
-                max_price?: string;
-                /** @description `true`: only products in stock. */
-                in_stock?: boolean;
-                sort?: "relevance" | "newest" | "price_asc" | "price_desc";
-                /** @description Page size, 1 to 100 (default 20). */
-                limit?: number;
-                /**
-                 * @description `next_cursor` of the previous page, as it came. It marks where that page ended in
-                 *     any order, so the other parameters should stay the same. A cursor this service did
-                 *     not issue, or one altered, is a 400.
-                 */
-                cursor?: string;
-            };
-            header?: {
-                /**
-                 * @description Entity tags of copies the client holds (`"tag"`, `W/"tag"`, comma-separated) or
-                 *     `*`: when one matches the current tag (weak comparison), the answer is 304 with no
-                 *     body.
-                 */
-                "If-None-Match"?: string;
-            };
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description A page of products */
-            200: {
-                headers: {
-                    /** @description `public, max-age=N` for anonymous requests (N = CATALOGUE_CACHE_MAX_AGE_SECS; `public, no-cache` when 0); `private, no-cache` with Authorization or X-Cart-Token. */
-                    "Cache-Control"?: string;
-                    /** @description Strong entity tag of this body (a digest of its bytes): send it in If-None-Match to revalidate (304). */
-                    ETag?: string;
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Not modified: If-None-Match names the current tag (or, for a product without If-None-Match, If-Modified-Since is not before its Last-Modified). No body. */
-            304: {
-                headers: {
-                    /** @description `public, max-age=N` for anonymous requests (N from CATALOGUE_CACHE_MAX_AGE_SECS; `public, no-cache` when 0); `private, no-cache` for requests with Authorization or X-Cart-Token. */
-                    "Cache-Control"?: string;
-                    /** @description Strong entity tag of this body (a digest of its bytes): send it back in If-None-Match to revalidate. */
-                    ETag?: string;
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Malformed JSON, query or body type */
-            400: {
-                headers: {
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description This path does not answer that method (Allow lists the ones it does) */
-            405: {
-                headers: {
-                    /** @description The methods this path answers. */
-                    Allow?: string;
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Invalid field values */
-            422: {
-                headers: {
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Database unavailable or pool exhausted (Retry-After) */
-            503: {
-                headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: string;
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -2334,7 +2017,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            /** @description Missing, unknown, expired or revoked token */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -2397,96 +2080,6 @@ export interface operations {
             };
         };
     };
-    get_product_head: {
-        parameters: {
-            query?: never;
-            header?: {
-                /**
-                 * @description Entity tags of copies the client holds (`"tag"`, `W/"tag"`, comma-separated) or
-                 *     `*`: when one matches the current tag (weak comparison), the answer is 304 with no
-                 *     body.
-                 */
-                "If-None-Match"?: string;
-                /**
-                 * @description An HTTP-date (`Sun, 06 Nov 1994 08:49:37 GMT`): 304 when the product has not
-                 *     changed since. Ignored when If-None-Match is sent, and when it is not a valid
-                 *     HTTP-date.
-                 */
-                "If-Modified-Since"?: string;
-            };
-            path: {
-                /** @description Product id */
-                id: number;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The product */
-            200: {
-                headers: {
-                    /** @description `public, max-age=N` for anonymous requests (N = CATALOGUE_CACHE_MAX_AGE_SECS; `public, no-cache` when 0); `private, no-cache` with Authorization or X-Cart-Token. */
-                    "Cache-Control"?: string;
-                    /** @description Strong entity tag of this body (a digest of its bytes): send it in If-None-Match to revalidate (304). */
-                    ETag?: string;
-                    /** @description When the product last changed (its updated_at), as an HTTP-date. */
-                    "Last-Modified"?: string;
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Not modified: If-None-Match names the current tag (or, for a product without If-None-Match, If-Modified-Since is not before its Last-Modified). No body. */
-            304: {
-                headers: {
-                    /** @description `public, max-age=N` for anonymous requests (N from CATALOGUE_CACHE_MAX_AGE_SECS; `public, no-cache` when 0); `private, no-cache` for requests with Authorization or X-Cart-Token. */
-                    "Cache-Control"?: string;
-                    /** @description Strong entity tag of this body (a digest of its bytes): send it back in If-None-Match to revalidate. */
-                    ETag?: string;
-                    /** @description When the product was last changed (its updated_at), as an HTTP-date. */
-                    "Last-Modified"?: string;
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Missing or archived */
-            404: {
-                headers: {
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description This path does not answer that method (Allow lists the ones it does) */
-            405: {
-                headers: {
-                    /** @description The methods this path answers. */
-                    Allow?: string;
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Database unavailable or pool exhausted (Retry-After) */
-            503: {
-                headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: string;
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
     update_product: {
         parameters: {
             query?: never;
@@ -2509,7 +2102,10 @@ export interface operations {
                      * @example Blue teapot
                      */
                     name?: string;
-                    /** @description Non-negative, at most two decimal places, at most 9999999999.99: a decimal string (preferred) or a JSON number in plain notation. */
+                    /**
+                     * @description Non-negative, at most two decimal places, at most 9999999999.99: a decimal string (preferred) or a JSON number in plain notation (no exponent), read exactly, never through a float.
+                     * @example 19.99
+                     */
                     price?: string | number;
                 };
             };
@@ -2537,7 +2133,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            /** @description Missing, unknown, expired or revoked token */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -2665,7 +2261,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            /** @description Missing, unknown, expired or revoked token */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -2736,109 +2332,6 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
-            };
-        };
-    };
-    get_product_history_head: {
-        parameters: {
-            query?: {
-                /** @description Page size, 1 to 100 (default 20). */
-                limit?: number;
-                /**
-                 * @description `next_cursor` of the previous page of this product's history, as it came (empty:
-                 *     none). A cursor this service did not issue, one altered, or one of another
-                 *     product's history is a 400.
-                 */
-                cursor?: string;
-            };
-            header?: never;
-            path: {
-                /** @description Product id */
-                id: number;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description A page of the product's history, newest first */
-            200: {
-                headers: {
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Malformed JSON, query or body type */
-            400: {
-                headers: {
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
-            401: {
-                headers: {
-                    /** @description `Bearer`: the scheme to authenticate with. */
-                    "WWW-Authenticate"?: string;
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Not an admin */
-            403: {
-                headers: {
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description No such product */
-            404: {
-                headers: {
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description This path does not answer that method (Allow lists the ones it does) */
-            405: {
-                headers: {
-                    /** @description The methods this path answers. */
-                    Allow?: string;
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Invalid field values */
-            422: {
-                headers: {
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Database unavailable or pool exhausted (Retry-After) */
-            503: {
-                headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: string;
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -2861,6 +2354,8 @@ export interface operations {
             /** @description Logged in */
             200: {
                 headers: {
+                    /** @description `no-store`: the body is a credential. */
+                    "Cache-Control"?: string;
                     /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
                     "X-Request-Id"?: string;
                     [name: string]: unknown;
@@ -2985,7 +2480,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            /** @description Missing, unknown, expired or revoked token */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -3168,7 +2663,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserResponse"];
                 };
             };
-            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            /** @description Missing, unknown, expired or revoked token */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -3206,61 +2701,6 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
-            };
-        };
-    };
-    get_current_user_head: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The token holder's profile */
-            200: {
-                headers: {
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
-            401: {
-                headers: {
-                    /** @description `Bearer`: the scheme to authenticate with. */
-                    "WWW-Authenticate"?: string;
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description This path does not answer that method (Allow lists the ones it does) */
-            405: {
-                headers: {
-                    /** @description The methods this path answers. */
-                    Allow?: string;
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Database unavailable or pool exhausted (Retry-After) */
-            503: {
-                headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: string;
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
         };
     };
@@ -3299,7 +2739,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            /** @description Missing, unknown, expired or revoked token */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -3374,39 +2814,8 @@ export interface operations {
             /** @description Redirect to /docs/, the page */
             308: {
                 headers: {
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description This path does not answer that method (Allow lists the ones it does) */
-            405: {
-                headers: {
-                    /** @description The methods this path answers. */
-                    Allow?: string;
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    get_docs_page_head: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Redirect to /docs/, the page */
-            308: {
-                headers: {
+                    /** @description Where to go instead. */
+                    Location?: string;
                     /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
                     "X-Request-Id"?: string;
                     [name: string]: unknown;
@@ -3447,39 +2856,6 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["LiveResponse"];
                 };
-            };
-            /** @description This path does not answer that method (Allow lists the ones it does) */
-            405: {
-                headers: {
-                    /** @description The methods this path answers. */
-                    Allow?: string;
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    get_liveness_head: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The process serves HTTP */
-            200: {
-                headers: {
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
             /** @description This path does not answer that method (Allow lists the ones it does) */
             405: {
@@ -3544,50 +2920,6 @@ export interface operations {
             };
         };
     };
-    get_readiness_head: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The database answers */
-            200: {
-                headers: {
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description This path does not answer that method (Allow lists the ones it does) */
-            405: {
-                headers: {
-                    /** @description The methods this path answers. */
-                    Allow?: string;
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Database unavailable or pool exhausted (Retry-After) */
-            503: {
-                headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: string;
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
     get_metrics: {
         parameters: {
             query?: never;
@@ -3623,39 +2955,6 @@ export interface operations {
             };
         };
     };
-    get_metrics_head: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Prometheus text exposition format */
-            200: {
-                headers: {
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description This path does not answer that method (Allow lists the ones it does) */
-            405: {
-                headers: {
-                    /** @description The methods this path answers. */
-                    Allow?: string;
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
     get_openapi_document: {
         parameters: {
             query?: never;
@@ -3675,39 +2974,6 @@ export interface operations {
                 content: {
                     "application/json": unknown;
                 };
-            };
-            /** @description This path does not answer that method (Allow lists the ones it does) */
-            405: {
-                headers: {
-                    /** @description The methods this path answers. */
-                    Allow?: string;
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    get_openapi_document_head: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The OpenAPI 3.1 document of this service */
-            200: {
-                headers: {
-                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
             };
             /** @description This path does not answer that method (Allow lists the ones it does) */
             405: {

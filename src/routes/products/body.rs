@@ -20,12 +20,12 @@ pub struct ProductResponse {
     #[schema(required = true)]
     pub description: Option<String>,
     /// Decimal string, two places.
-    #[schema(example = "19.99")]
+    #[schema(pattern = r"^[0-9]{1,10}\.[0-9]{2}$", example = "19.99")]
     pub price: String,
     /// The lowest price the product had at any moment in the last 30 days (the current
     /// price when it did not change): what a reduction is announced against (EU Omnibus
     /// rule). Decimal string, two places.
-    #[schema(example = "17.50")]
+    #[schema(pattern = r"^[0-9]{1,10}\.[0-9]{2}$", example = "17.50")]
     pub lowest_price_30d: String,
     pub inventory_count: i32,
     pub created_at: DateTime<Utc>,

@@ -32,43 +32,72 @@ pub struct HistoryQuery {
 }
 
 /// One entry of a product's history: a price change or a stock movement, told apart by
-/// `kind`.
+/// `kind`. Each is a named schema of its own, so generated clients get `PriceChange |
+/// StockMovement` rather than numbered anonymous types; each carries its `kind`.
 #[derive(Debug, Serialize, ToSchema)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(untagged)]
+#[schema(discriminator(property_name = "kind", mapping(
+    ("price" = "#/components/schemas/PriceChange"),
+    ("stock" = "#/components/schemas/StockMovement"),
+)))]
 pub enum HistoryItem {
-    /// The price changed from `old_price` to `new_price`.
-    Price {
-        /// When the change was made.
-        at: DateTime<Utc>,
-        /// The admin who made it; null when unknown (seeded history, a deleted account).
-        #[schema(required = true)]
-        by_user_id: Option<i32>,
-        /// Decimal string, two places.
-        #[schema(example = "19.90")]
-        old_price: String,
-        /// Decimal string, two places.
-        #[schema(example = "17.50")]
-        new_price: String,
-    },
-    /// The stock moved by `delta` units, to `resulting_count`.
-    Stock {
-        /// When the stock moved.
-        at: DateTime<Utc>,
-        /// Who moved it: the admin, or the buyer for `checkout`; null when unknown
-        /// (opening balances, seeded history, a deleted account).
-        #[schema(required = true)]
-        by_user_id: Option<i32>,
-        /// Units added (positive) or taken (negative); for `created`, the opening count.
-        delta: i32,
-        /// `inventory_count` right after this movement.
-        #[schema(minimum = 0)]
-        resulting_count: i32,
-        reason: MovementReason,
-        /// The order that took the units (`checkout` only; null otherwise, or once the
-        /// order was deleted with its buyer's account).
-        #[schema(required = true)]
-        order_id: Option<i32>,
-    },
+    Price(PriceChange),
+    Stock(StockMovement),
+}
+
+/// The price changed from `old_price` to `new_price`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PriceChange {
+    #[schema(inline)]
+    kind: PriceKind,
+    /// When the change was made.
+    at: DateTime<Utc>,
+    /// The admin who made it; null when unknown (seeded history, a deleted account).
+    #[schema(required = true)]
+    by_user_id: Option<i32>,
+    /// Decimal string, two places.
+    #[schema(pattern = r"^[0-9]{1,10}\.[0-9]{2}$", example = "19.90")]
+    old_price: String,
+    /// Decimal string, two places.
+    #[schema(pattern = r"^[0-9]{1,10}\.[0-9]{2}$", example = "17.50")]
+    new_price: String,
+}
+
+/// The stock moved by `delta` units, to `resulting_count`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StockMovement {
+    #[schema(inline)]
+    kind: StockKind,
+    /// When the stock moved.
+    at: DateTime<Utc>,
+    /// Who moved it: the admin, or the buyer for `checkout`; null when unknown (opening
+    /// balances, seeded history, a deleted account).
+    #[schema(required = true)]
+    by_user_id: Option<i32>,
+    /// Units added (positive) or taken (negative); for `created`, the opening count.
+    delta: i32,
+    /// `inventory_count` right after this movement.
+    #[schema(minimum = 0)]
+    resulting_count: i32,
+    reason: MovementReason,
+    /// The order that took the units (`checkout` only; null otherwise, or once the order
+    /// was deleted with its buyer's account).
+    #[schema(required = true)]
+    order_id: Option<i32>,
+}
+
+/// `kind` of a price change: always `price`.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PriceKind {
+    Price,
+}
+
+/// `kind` of a stock movement: always `stock`.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StockKind {
+    Stock,
 }
 
 /// Why the stock moved: `created` (the product was added, or the ledger began: the
@@ -100,12 +129,13 @@ impl From<HistoryEntry> for HistoryItem {
                 old_price,
                 new_price,
                 ..
-            } => Self::Price {
+            } => Self::Price(PriceChange {
+                kind: PriceKind::Price,
                 at,
                 by_user_id,
                 old_price: format_money(&old_price),
                 new_price: format_money(&new_price),
-            },
+            }),
             HistoryEntry::Stock {
                 at,
                 by_user_id,
@@ -114,14 +144,15 @@ impl From<HistoryEntry> for HistoryItem {
                 reason,
                 order_id,
                 ..
-            } => Self::Stock {
+            } => Self::Stock(StockMovement {
+                kind: StockKind::Stock,
                 at,
                 by_user_id,
                 delta,
                 resulting_count,
                 reason: reason.into(),
                 order_id,
-            },
+            }),
         }
     }
 }
