@@ -19,6 +19,7 @@ mod ledger;
 mod memory;
 mod operations;
 mod products;
+mod replica_lag;
 mod roles;
 mod scale_out;
 mod search;
