@@ -12,6 +12,7 @@ mod pool;
 mod replica;
 mod roles;
 mod schema_state;
+mod staleness;
 
 pub use blocking::with_conn;
 pub use error::DbError;

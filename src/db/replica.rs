@@ -3,24 +3,23 @@
 //! Anonymous catalogue reads may be a moment stale, so they go to the replica while it is
 //! healthy: reachable, quick to hand out a connection (`DB_REPLICA_TIMEOUT_MS`) and no
 //! more than `DB_REPLICA_MAX_LAG_MS` behind the primary. A background probe measures
-//! that twice a second; a read that fails on the replica marks it down and is served by
-//! the primary instead, so a client sees no error, only the primary's answer.
+//! that four times per allowed lag (see `staleness`); its verdict expires `max_lag` after
+//! the moment it vouches for, so a probe that falls behind makes the replica unused, never
+//! staler. A read that fails on the replica marks it down and is served by the primary
+//! instead, so a client sees no error, only the primary's answer.
 
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::{Duration, Instant};
 
 use actix_web::web;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{Double, Nullable, Text};
+use diesel::sql_types::{Bool, Nullable, Text};
 
 use super::pool::{pool_state, DbPool};
+use super::staleness::{parse_lsn, probe_interval, WalHistory};
 use crate::error::ApiError;
 use crate::telemetry::{Metrics, PoolState, PRIMARY, REPLICA};
-
-/// How often the replica's lag is measured.
-const PROBE_INTERVAL: Duration = Duration::from_millis(500);
 
 /// What `/health/ready` says of the replica.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +27,8 @@ pub enum ReplicaHealth {
     /// No replica is configured.
     None,
     Up,
-    /// Reachable, but further behind the primary than allowed.
+    /// Reachable, but not known to be within the allowed lag: further behind, or not
+    /// measured again in time.
     Lagging,
     Down,
 }
@@ -42,20 +42,20 @@ impl ReplicaHealth {
             Self::Down => "down",
         }
     }
+}
 
-    fn from_u8(value: u8) -> Self {
-        match value {
-            1 => Self::Up,
-            2 => Self::Lagging,
-            _ => Self::Down,
-        }
-    }
+/// The probe's last word: `Up` holds until `fresh_until` only.
+#[derive(Debug, Clone, Copy)]
+struct Verdict {
+    health: ReplicaHealth,
+    fresh_until: Instant,
+}
 
-    fn to_u8(self) -> u8 {
-        match self {
-            Self::Up => 1,
-            Self::Lagging => 2,
-            Self::None | Self::Down => 0,
+impl Verdict {
+    fn not_up(health: ReplicaHealth) -> Self {
+        Self {
+            health,
+            fresh_until: Instant::now(),
         }
     }
 }
@@ -63,16 +63,24 @@ impl ReplicaHealth {
 struct Replica {
     pool: DbPool,
     max_lag: Duration,
-    health: AtomicU8,
+    verdict: Mutex<Verdict>,
 }
 
 impl Replica {
+    /// `Up` only while the last verdict still holds: a verdict the probe has not renewed
+    /// in time no longer bounds the replica's lag.
     fn health(&self) -> ReplicaHealth {
-        ReplicaHealth::from_u8(self.health.load(Ordering::Acquire))
+        let verdict = *self.verdict.lock().unwrap_or_else(PoisonError::into_inner);
+        match verdict.health {
+            ReplicaHealth::Up if Instant::now() >= verdict.fresh_until => ReplicaHealth::Lagging,
+            health => health,
+        }
     }
 
-    fn set_health(&self, health: ReplicaHealth) {
-        let previous = ReplicaHealth::from_u8(self.health.swap(health.to_u8(), Ordering::AcqRel));
+    fn set_verdict(&self, verdict: Verdict) {
+        let previous = self.health();
+        *self.verdict.lock().unwrap_or_else(PoisonError::into_inner) = verdict;
+        let health = self.health();
         if previous != health {
             tracing::warn!(
                 from = previous.as_str(),
@@ -113,7 +121,7 @@ impl CatalogueReads {
         let replica = Arc::new(Replica {
             pool: replica,
             max_lag,
-            health: AtomicU8::new(ReplicaHealth::Down.to_u8()),
+            verdict: Mutex::new(Verdict::not_up(ReplicaHealth::Down)),
         });
         spawn_probe(primary.clone(), Arc::downgrade(&replica));
         Self {
@@ -151,7 +159,7 @@ impl CatalogueReads {
                     Ok(mut conn) => match work(&mut conn) {
                         Err(ApiError::ServiceUnavailable(cause)) => {
                             tracing::warn!(%cause, "replica read failed; reading from the primary");
-                            replica.set_health(ReplicaHealth::Down);
+                            replica.set_verdict(Verdict::not_up(ReplicaHealth::Down));
                         }
                         result => {
                             reads.metrics.observe_catalogue_read(REPLICA);
@@ -160,7 +168,7 @@ impl CatalogueReads {
                     },
                     Err(err) => {
                         tracing::warn!(%err, "no replica connection in time; reading from the primary");
-                        replica.set_health(ReplicaHealth::Down);
+                        replica.set_verdict(Verdict::not_up(ReplicaHealth::Down));
                     }
                 }
             }
@@ -178,52 +186,71 @@ impl CatalogueReads {
     }
 }
 
-/// Measures the replica's health every `PROBE_INTERVAL` until the reads it serves are
-/// dropped.
+/// Measures the replica's health every `probe_interval(max_lag)` until the reads it
+/// serves are dropped.
 fn spawn_probe(primary: DbPool, replica: Weak<Replica>) {
     std::thread::spawn(move || {
+        let Some(max_lag) = replica.upgrade().map(|replica| replica.max_lag) else {
+            return;
+        };
+        let mut history = WalHistory::new(max_lag);
         while let Some(replica) = replica.upgrade() {
-            let health = probe(&primary, &replica);
-            replica.set_health(health);
+            let verdict = probe(&primary, &replica, &mut history);
+            replica.set_verdict(verdict);
             drop(replica);
-            std::thread::sleep(PROBE_INTERVAL);
+            std::thread::sleep(probe_interval(max_lag));
         }
     });
 }
 
 #[derive(QueryableByName)]
-struct Lag {
-    #[diesel(sql_type = Nullable<Double>)]
-    lag_ms: Option<f64>,
+struct Replayed {
+    #[diesel(sql_type = Bool)]
+    in_recovery: bool,
+    #[diesel(sql_type = Nullable<Text>)]
+    lsn: Option<String>,
 }
 
-fn probe(primary: &DbPool, replica: &Replica) -> ReplicaHealth {
-    // Where the primary's WAL is now; unknown if the primary is down (then the replica
-    // is judged by its own answer alone).
-    let primary_lsn: Option<String> = primary.get().ok().and_then(|mut conn| {
-        diesel::select(diesel::dsl::sql::<Text>("pg_current_wal_lsn()::text"))
-            .get_result(&mut conn)
-            .ok()
+fn probe(primary: &DbPool, replica: &Replica, history: &mut WalHistory) -> Verdict {
+    // Taken before asking: every commit visible by then is below the position the primary
+    // answers. The insert position, not pg_current_wal_lsn(): an asynchronous commit is
+    // visible before its WAL is written.
+    let asked = Instant::now();
+    let primary_lsn = primary.get().ok().and_then(|mut conn| {
+        diesel::select(diesel::dsl::sql::<Text>(
+            "pg_current_wal_insert_lsn()::text",
+        ))
+        .get_result::<String>(&mut conn)
+        .ok()
     });
+    // Unknown if the primary cannot be asked: then nothing new vouches for the replica,
+    // and it goes unused once what was recorded has run out.
+    if let Some(lsn) = primary_lsn.as_deref().and_then(parse_lsn) {
+        history.record(asked, lsn);
+    }
     let Ok(mut conn) = replica.pool.get() else {
-        return ReplicaHealth::Down;
+        return Verdict::not_up(ReplicaHealth::Down);
     };
-    // Caught up when it has replayed what the primary has written; otherwise as far
-    // behind as its last replayed commit. A server not in recovery is its own primary.
-    let lag = diesel::sql_query(
-        "SELECT CASE
-             WHEN NOT pg_is_in_recovery() THEN 0
-             WHEN $1::text IS NULL OR pg_last_wal_replay_lsn() >= $1::pg_lsn THEN 0
-             ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) * 1000
-         END::float8 AS lag_ms",
+    let replayed = diesel::sql_query(
+        "SELECT pg_is_in_recovery() AS in_recovery, pg_last_wal_replay_lsn()::text AS lsn",
     )
-    .bind::<Nullable<Text>, _>(primary_lsn)
-    .get_result::<Lag>(&mut conn);
-    match lag {
-        Ok(Lag {
-            lag_ms: Some(lag_ms),
-        }) if lag_ms <= replica.max_lag.as_secs_f64() * 1000.0 => ReplicaHealth::Up,
-        Ok(_) => ReplicaHealth::Lagging,
-        Err(_) => ReplicaHealth::Down,
+    .get_result::<Replayed>(&mut conn);
+    let fresh_until = match replayed {
+        Err(_) => return Verdict::not_up(ReplicaHealth::Down),
+        // A server not in recovery is its own primary.
+        Ok(Replayed {
+            in_recovery: false, ..
+        }) => Some(asked + replica.max_lag),
+        Ok(Replayed { lsn, .. }) => lsn
+            .as_deref()
+            .and_then(parse_lsn)
+            .and_then(|replayed| history.fresh_until(replayed)),
+    };
+    match fresh_until {
+        Some(fresh_until) if fresh_until > Instant::now() => Verdict {
+            health: ReplicaHealth::Up,
+            fresh_until,
+        },
+        _ => Verdict::not_up(ReplicaHealth::Lagging),
     }
 }

@@ -20,6 +20,7 @@ mod ledger;
 mod memory;
 mod operations;
 mod products;
+mod replica_lag;
 mod roles;
 mod scale_out;
 mod search;

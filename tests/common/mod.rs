@@ -10,6 +10,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod proxy;
+pub mod streaming;
 
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicU32, Ordering};
