@@ -45,8 +45,8 @@ export interface paths {
          *     an `Idempotency-Key`, a retry returns the first order again with
          *     `Idempotent-Replayed: true`. With `If-Match`, only if the cart still has that tag, its
          *     prices included (412 `precondition_failed` otherwise, nothing changed). Needs an
-         *     account: a guest (cart token only) gets 401 saying to log in, which merges the guest
-         *     cart into the account's.
+         *     account: a guest (cart token only) gets 401 `login_required`, saying to log in, which
+         *     merges the guest cart into the account's.
          */
         post: operations["check_out"];
         delete?: never;
@@ -678,9 +678,12 @@ export interface components {
              * @example validation_failed
              * @enum {string}
              */
-            code: "bad_request" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "already_exists" | "insufficient_stock" | "precondition_failed" | "payload_too_large" | "validation_failed" | "empty_cart" | "rate_limited" | "service_unavailable" | "internal";
+            code: "bad_request" | "unauthorized" | "cart_token_invalid" | "login_required" | "forbidden" | "not_found" | "method_not_allowed" | "already_exists" | "insufficient_stock" | "precondition_failed" | "payload_too_large" | "validation_failed" | "empty_cart" | "rate_limited" | "service_unavailable" | "internal";
             detail: string;
-            /** @description For `validation_failed` and `already_exists`: each offending field. */
+            /**
+             * @description For `validation_failed`, `already_exists` and a bad query parameter's
+             *     `bad_request`: each offending field.
+             */
             errors?: components["schemas"]["FieldError"][] | null;
             /** @description For `insufficient_stock`: each short line. */
             items?: components["schemas"]["StockShortage"][] | null;
@@ -884,7 +887,7 @@ export interface operations {
                     "application/json": components["schemas"]["CartResponse"];
                 };
             };
-            /** @description Missing, unknown, expired or revoked token */
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -968,7 +971,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing, unknown, expired or revoked bearer token; or only a cart token (a guest), whose detail says to log in: checkout needs an account */
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; login_required: only a cart token (a guest), whose detail says to log in: checkout needs an account */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -1093,7 +1096,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing, unknown, expired or revoked token */
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -1224,7 +1227,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown, expired or revoked token */
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -1339,7 +1342,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing, unknown, expired or revoked token */
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -1541,7 +1544,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing, unknown, expired or revoked token */
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -1616,7 +1619,7 @@ export interface operations {
                     "application/json": components["schemas"]["CartResponse"];
                 };
             };
-            /** @description Missing, unknown, expired or revoked token */
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -1826,7 +1829,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing, unknown, expired or revoked token */
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -2017,7 +2020,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown, expired or revoked token */
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -2133,7 +2136,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing, unknown, expired or revoked token */
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -2261,7 +2264,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing, unknown, expired or revoked token */
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -2480,7 +2483,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, unknown, expired or revoked token */
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -2663,7 +2666,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserResponse"];
                 };
             };
-            /** @description Missing, unknown, expired or revoked token */
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
@@ -2739,7 +2742,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing, unknown, expired or revoked token */
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
             401: {
                 headers: {
                     /** @description `Bearer`: the scheme to authenticate with. */
