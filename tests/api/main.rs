@@ -10,6 +10,7 @@ mod cart;
 mod checkout;
 mod conditional;
 mod cors;
+mod drain;
 mod errors;
 mod faults;
 mod guest_carts;
