@@ -10,6 +10,8 @@ and checks what DESIGN.md section 6 ("Scaling out") promises:
      come back once the replica does;
   f. a rolling restart (scripts/cluster restart N, one instance after the other) under a
      mixed load: no failed request, no lost or doubled order;
+  g. the same with a bare SIGTERM to each instance, nginx's configuration untouched (the
+     instances drain themselves, SHUTDOWN_DRAIN_SECS): no failed request either;
   d. (last: it locks client addresses out) failed logins from one client address throttle
      it on every instance, in total, and leave another address alone.
 
@@ -503,17 +505,21 @@ class Cluster:
                 f"reads on the primary {moved_after:.2f} s after the stop; back on the replica "
                 + (f"{back_after:.1f} s after the restart" if back_after is not None else "never"))
 
-    # -- f. rolling restart under a mixed load ------------------------------------------
+    # -- f, g. rolling restart under a mixed load ---------------------------------------
 
-    def check_rolling_restart(self, drain=True):
+    def check_rolling_restart(self, drain=True, key="f"):
+        """drain: take each instance out of nginx first (scripts/cluster restart N);
+        otherwise SIGTERM it in place (--no-drain) and rely on its own drain."""
         c = self.checks
         shoppers = 4
-        users = self.spare_users[: shoppers * 3]  # buyers from c, their carts are empty
+        # Buyers from c, their carts empty; f and g each take their own.
+        first = 0 if key == "f" else shoppers * 3
+        users = self.spare_users[first: first + shoppers * 3]
         while len(users) < shoppers * 3:
-            name = f"shopper{len(users)}_{self.run}"
+            name = f"shopper{len(users)}{key}_{self.run}"
             users.append((name, self.new_user(name)))
         stock = 1_000_000
-        pid = self.create_product(f"Everyday mug {self.run}", stock)
+        pid = self.create_product(f"Everyday mug {key} {self.run}", stock)
         # Anonymous reads come from the replica: start the load once it has the product
         # (a read in the first milliseconds would rightly be a 404, the replica's lag).
         c.require(self.wait_for(lambda: self.api("GET", f"/products/{pid}").status == 200, 5),
@@ -596,15 +602,16 @@ class Cluster:
             "SELECT coalesce(sum(i.quantity), 0) FROM carts c JOIN cart_items i ON i.cart_id = c.id "
             f"WHERE c.status = 'open' AND i.product_id = {pid}"))
         left = self.inventory(pid)
-        self.summary["rolling restart, f"] = "; ".join(restarts)
-        self.summary["mixed load during restarts, f"] = (
+        self.summary[f"rolling restart, {key}"] = "; ".join(restarts)
+        self.summary[f"mixed load during restarts, {key}"] = (
             f"{tally['reads 200']} reads, {tally['cart adds 201']} cart adds, "
             f"{tally['checkouts 201']} checkouts ({tally['units in 201 orders']} units) succeeded")
-        self.summary["rolling-restart failures, f"] = (
+        self.summary[f"rolling-restart failures, {key}"] = (
             f"{len(failures)}" + (f" (e.g. {failures[0]})" if failures else ""))
-        self.summary["orders vs stock, f"] = (
+        self.summary[f"orders vs stock, {key}"] = (
             f"{orders} orders holding {units} units in the database; stock {stock} -> {left}")
-        c.expect(not failures, "rolling restart: zero failed requests (no 5xx, no connection error)",
+        how = "rolling restart" if drain else "bare SIGTERMs, nginx untouched"
+        c.expect(not failures, f"{how}: zero failed requests (no 5xx, no connection error)",
                  f"{len(failures)} failed, e.g. {failures[:5]}")
         c.expect(tally["checkouts 201"] > 0 and tally["reads 200"] > 0,
                  "the load ran during the restarts", dict(tally))
@@ -694,10 +701,8 @@ def main():
     parser.add_argument("--psql", default="/usr/lib/postgresql/15/bin/psql")
     parser.add_argument("--bin", default="target/debug/storefront")
     parser.add_argument("--cluster", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "cluster"))
-    parser.add_argument("--only", default="abcdef",
-                        help="letters of the checks to run (default: all); f needs a, e needs a")
-    parser.add_argument("--no-drain", action="store_true",
-                        help="rolling restart: SIGTERM instances without taking them out of nginx first")
+    parser.add_argument("--only", default="abcdefg",
+                        help="letters of the checks to run (default: all); e, f and g need a")
     args = parser.parse_args()
     t = Cluster(args)
     started = time.monotonic()
@@ -707,7 +712,9 @@ def main():
         ("b. anonymous catalogue reads served by the replica", t.check_replica_reads),
         ("c. 200 concurrent checkouts, 50 in stock", t.check_concurrent_checkouts),
         ("e. replica stopped under catalogue load", t.check_replica_outage),
-        ("f. rolling restart under mixed load", lambda: t.check_rolling_restart(drain=not args.no_drain)),
+        ("f. rolling restart under mixed load", t.check_rolling_restart),
+        ("g. bare SIGTERM to each instance under mixed load, nginx untouched",
+         lambda: t.check_rolling_restart(drain=False, key="g")),
         ("d. login throttle shared by the instances, per client address", t.check_login_throttle),
     ]
     t.spare_users = []

@@ -127,6 +127,10 @@ pub enum ApiError {
     /// 503 `service_unavailable`, with Retry-After: database down or pool exhausted.
     #[error("service unavailable: {0}")]
     ServiceUnavailable(String),
+    /// 503 `service_unavailable` from the readiness probe: the instance is draining before
+    /// it stops (SIGTERM).
+    #[error("draining")]
+    Draining,
     /// 503 `service_unavailable`, with Retry-After: too many requests already wait for a
     /// password-hashing permit.
     #[error("overloaded: {0}")]
@@ -153,7 +157,9 @@ impl ApiError {
             Self::Validation(_) => "validation_failed",
             Self::EmptyCart => "empty_cart",
             Self::RateLimited { .. } => "rate_limited",
-            Self::ServiceUnavailable(_) | Self::Overloaded(_) => "service_unavailable",
+            Self::ServiceUnavailable(_) | Self::Draining | Self::Overloaded(_) => {
+                "service_unavailable"
+            }
             Self::Internal(_) => "internal",
         }
     }
@@ -175,7 +181,9 @@ impl ApiError {
             Self::Validation(_) => "Invalid input",
             Self::EmptyCart => "Cart is empty",
             Self::RateLimited { .. } => "Too many attempts",
-            Self::ServiceUnavailable(_) | Self::Overloaded(_) => "Service unavailable",
+            Self::ServiceUnavailable(_) | Self::Draining | Self::Overloaded(_) => {
+                "Service unavailable"
+            }
             Self::Internal(_) => "Internal error",
         }
     }
@@ -213,6 +221,9 @@ impl ApiError {
             Self::ServiceUnavailable(_) => {
                 "The service cannot reach its database right now; try again shortly.".into()
             }
+            Self::Draining => "This instance is draining before it shuts down; it still answers \
+                 requests, but new ones belong on another instance."
+                .into(),
             Self::Overloaded(_) => "The service is busy; try again shortly.".into(),
             Self::Internal(_) => "Something went wrong on our side.".into(),
         }
@@ -296,7 +307,9 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Validation(_) | Self::EmptyCart => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::ServiceUnavailable(_) | Self::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ServiceUnavailable(_) | Self::Draining | Self::Overloaded(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -16,5 +16,6 @@ pub mod routes;
 pub mod schema;
 pub mod schema_doc;
 pub mod seed;
+pub mod shutdown;
 pub mod startup;
 pub mod telemetry;

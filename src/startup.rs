@@ -18,6 +18,7 @@ use crate::error::ApiError;
 use crate::openapi;
 use crate::routes::products::SearchLane;
 use crate::routes::{self, extract};
+use crate::shutdown::{self, Draining};
 use crate::telemetry::{observe_request, Metrics, REPLICA};
 
 /// Seconds in-flight requests get to finish after SIGTERM / Ctrl-C.
@@ -29,6 +30,8 @@ pub struct Services {
     pub reads: CatalogueReads,
     pub metrics: Metrics,
     pub schema: SchemaState,
+    /// Set on SIGTERM / Ctrl-C (see `shutdown`).
+    pub draining: Draining,
 }
 
 impl Services {
@@ -69,6 +72,7 @@ impl Services {
             reads,
             metrics,
             schema,
+            draining: Draining::default(),
         }
     }
 }
@@ -103,7 +107,8 @@ async fn head_as_get(
     next.call(req).await
 }
 
-/// The configured server, not yet running: await it (or spawn it) to serve.
+/// The configured server, not yet running: await it (or spawn it) to serve. It ignores
+/// signals: `serve` handles them (`shutdown::stop_on_signal`).
 pub fn build_server(
     listener: TcpListener,
     services: Services,
@@ -113,6 +118,7 @@ pub fn build_server(
     let reads = web::Data::new(services.reads);
     let metrics = web::Data::new(services.metrics);
     let schema = web::Data::new(services.schema);
+    let draining = web::Data::new(services.draining);
     let passwords = web::Data::new(Passwords::new(
         config.http.workers,
         config.password_queue_timeout,
@@ -132,6 +138,7 @@ pub fn build_server(
             .app_data(reads.clone())
             .app_data(metrics.clone())
             .app_data(schema.clone())
+            .app_data(draining.clone())
             .app_data(passwords.clone())
             .app_data(searches.clone())
             .app_data(throttle.clone())
@@ -151,6 +158,7 @@ pub fn build_server(
             // Outermost, so every answer (even require_schema's 503) is logged, counted
             // and carries a request id.
             .wrap(from_fn(observe_request))
+            .wrap(from_fn(shutdown::close_while_draining))
             .configure(routes::configure)
             .configure(openapi::configure)
             .default_service(web::to(not_found))
@@ -160,6 +168,7 @@ pub fn build_server(
     .keep_alive(config.http.keep_alive)
     .client_request_timeout(config.http.client_request_timeout)
     .shutdown_timeout(SHUTDOWN_GRACE_SECS)
+    .disable_signals()
     .listen(listener)?
     .run();
     Ok(server)
@@ -195,8 +204,8 @@ fn method_not_allowed<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHand
     ))
 }
 
-/// `storefront serve`: serves until SIGTERM / Ctrl-C, after which in-flight requests
-/// drain. It first creates the database if needed and applies migrations; if the database
+/// `storefront serve`: serves until SIGTERM / Ctrl-C, then drains (`shutdown`) and lets
+/// in-flight requests finish. It first creates the database if needed and applies migrations; if the database
 /// is unreachable it serves anyway (liveness 200, everything else 503) while a background
 /// thread retries with backoff, and becomes ready when the database does.
 pub fn serve(config: &Config) -> anyhow::Result<()> {
@@ -229,8 +238,15 @@ pub fn serve(config: &Config) -> anyhow::Result<()> {
         )
     })?;
     tracing::info!(address = %config.http.bind_addr, "storefront listening");
-    actix_web::rt::System::new()
-        .block_on(async { build_server(listener, services, config)?.await })?;
+    let draining = services.draining.clone();
+    let drain = config.http.shutdown_drain;
+    let gate = shutdown::ListenerGate::new(&listener);
+    actix_web::rt::System::new().block_on(async {
+        let server = build_server(listener, services, config)?;
+        let stop = shutdown::stop_on_signal(server.handle(), draining, drain, gate);
+        actix_web::rt::spawn(stop);
+        server.await
+    })?;
     tracing::info!("storefront stopped");
     Ok(())
 }

@@ -23,8 +23,8 @@ const LAYERS: &[&[&str]] = &[
     &["models"],
     // 3: typed configuration from env/.env, validated once.
     &["config"],
-    // 4: request log, Prometheus metrics, slow-query log.
-    &["telemetry"],
+    // 4: request log, Prometheus metrics, slow-query log; draining on SIGTERM.
+    &["telemetry", "shutdown"],
     // 5: queries over `&mut PgConnection`: per table, the demo data, the schema document.
     &["repository", "seed", "schema_doc"],
     // 6: `ApiError` and its problem+json rendering.

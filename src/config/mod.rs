@@ -95,6 +95,9 @@ pub struct HttpConfig {
     pub cors_allowed_origins: Vec<String>,
     /// Proxies whose `X-Forwarded-For` names the client; empty: the peer is the client.
     pub trusted_proxies: TrustedProxies,
+    /// After SIGTERM / Ctrl-C: unready but still serving for this long, so load balancers
+    /// take the instance out of rotation before it stops accepting; zero: stop at once.
+    pub shutdown_drain: Duration,
 }
 
 /// The replica: where it is, how long a read waits for one of its connections before
@@ -283,6 +286,7 @@ impl Config {
             trusted_proxies: vars
                 .optional("TRUSTED_PROXIES", TrustedProxies::parse)?
                 .unwrap_or_default(),
+            shutdown_drain: vars.secs("SHUTDOWN_DRAIN_SECS", 5, 0..=300)?,
         };
         let replica = vars
             .optional("DATABASE_REPLICA_URL", DatabaseUrl::parse)?
@@ -565,6 +569,7 @@ mod tests {
         );
         assert!(!config.database.pool_test_on_checkout);
         assert_eq!(config.catalogue_cache_max_age, Duration::ZERO);
+        assert_eq!(config.http.shutdown_drain, Duration::from_secs(5));
         assert_eq!(config.database.url.database_name(), "shop");
         assert_eq!(config.database.url.host_description(), "db.internal:6543");
     }
@@ -601,6 +606,9 @@ mod tests {
             ("GUEST_CART_LIFETIME_SECS", "30d"),
             ("GUEST_CART_MAX_PER_ADDRESS", "0"),
             ("GUEST_CART_WINDOW_SECS", "86401"),
+            ("SHUTDOWN_DRAIN_SECS", "-1"),
+            ("SHUTDOWN_DRAIN_SECS", "5s"),
+            ("SHUTDOWN_DRAIN_SECS", "301"),
         ] {
             let err = config_from(&[URL, (name, value)]).unwrap_err();
             assert_eq!(err.variable, name, "{name}={value} gave {err}");
@@ -628,6 +636,14 @@ mod tests {
         assert_eq!(config.guest_cart_lifetime, Duration::from_secs(3_600));
         assert_eq!(config.guest_cart_limit.max, 7);
         assert_eq!(config.guest_cart_limit.window, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn shutdown_drain_is_read_in_seconds_and_may_be_zero() {
+        let config = config_from(&[URL, ("SHUTDOWN_DRAIN_SECS", "0")]).unwrap();
+        assert_eq!(config.http.shutdown_drain, Duration::ZERO);
+        let config = config_from(&[URL, ("SHUTDOWN_DRAIN_SECS", "20")]).unwrap();
+        assert_eq!(config.http.shutdown_drain, Duration::from_secs(20));
     }
 
     #[test]

@@ -5,11 +5,11 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::responses;
 use super::schemas::string_enum;
 use crate::db::{self, with_conn, CatalogueReads, DbPool, SchemaState};
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
 use crate::repository;
+use crate::shutdown::Draining;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/health/live").route(web::get().to(live)))
@@ -83,14 +83,20 @@ async fn live() -> HttpResponse {
 ///
 /// 200 with the pool's state (and the replica's, if any) once a pooled connection
 /// answers `SELECT 1`; 503 problem+json when the database is unreachable or the pool
-/// has no connection to spare. The replica's health does not decide readiness.
+/// has no connection to spare, and from SIGTERM on (the instance is draining; it still
+/// serves other routes until it stops). The replica's health does not decide readiness.
 #[utoipa::path(get, path = "/health/ready", operation_id = "get_readiness", tag = "operations",
-    responses((status = 200, description = "The database answers", body = ReadyResponse), responses::Unavailable))]
+    responses((status = 200, description = "The database answers", body = ReadyResponse),
+        (status = 503, description = "Database unavailable or pool exhausted (Retry-After), or the instance is draining before it stops (SIGTERM; no Retry-After)", body = Problem, content_type = "application/problem+json")))]
 async fn ready(
     pool: web::Data<DbPool>,
     reads: web::Data<CatalogueReads>,
     schema: web::Data<SchemaState>,
+    draining: web::Data<Draining>,
 ) -> Result<HttpResponse, ApiError> {
+    if draining.is_draining() {
+        return Err(ApiError::Draining);
+    }
     if !schema.is_ready() {
         return Err(ApiError::ServiceUnavailable(
             "schema migrations not applied yet".into(),

@@ -119,10 +119,15 @@ async fn sigterm_lets_an_in_flight_checkout_finish_and_exits_0() {
     let token = shoppers_with_one_unit(&db, 1, product_id, "erin")
         .remove(0)
         .token;
-    // The checkout waits on the test's lock for as long as the test takes.
+    // The checkout waits on the test's lock for as long as the test takes. No drain
+    // period (tests/api/drain.rs covers it): this is about what happens at the stop.
     let (mut server, base) = start_binary(
         &db,
-        &[("DB_STATEMENT_TIMEOUT_MS", "120000"), ("RUST_LOG", "warn")],
+        &[
+            ("DB_STATEMENT_TIMEOUT_MS", "120000"),
+            ("SHUTDOWN_DRAIN_SECS", "0"),
+            ("RUST_LOG", "warn"),
+        ],
     )
     .await;
     let client = reqwest::Client::new();
@@ -186,7 +191,7 @@ async fn stays_up_while_draining(server: &mut std::process::Child) {
 
 /// Waits until nothing accepts connections at `base` any more (after SIGTERM: the server
 /// has closed its listener and is draining, or has exited): polling, with a deadline.
-async fn until_refusing_connections(base: &str) {
+pub async fn until_refusing_connections(base: &str) {
     let address = base.trim_start_matches("http://");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
@@ -345,6 +350,8 @@ async fn sigterm_under_load_finishes_what_it_accepted_and_half_writes_nothing() 
             ("BLOCKING_THREADS_PER_WORKER", "32"),
             ("DB_POOL_TIMEOUT_MS", "120000"),
             ("DB_STATEMENT_TIMEOUT_MS", "120000"),
+            // No drain period: this is about what happens at the stop.
+            ("SHUTDOWN_DRAIN_SECS", "0"),
             ("RUST_LOG", "warn"),
         ],
     )

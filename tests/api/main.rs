@@ -11,6 +11,7 @@ mod checkout;
 mod conditional;
 mod cors;
 mod document;
+mod drain;
 mod errors;
 mod faults;
 mod guest_carts;

@@ -262,6 +262,8 @@ pub fn test_config(db: &TestDb, bind_addr: std::net::SocketAddr) -> Config {
             blocking_threads_per_worker: 16,
             cors_allowed_origins: Vec::new(),
             trusted_proxies: TrustedProxies::default(),
+            // In-process servers handle no signals (only `serve` does).
+            shutdown_drain: Duration::ZERO,
         },
         replica: None,
         migration_url: None,

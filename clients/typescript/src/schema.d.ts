@@ -2908,7 +2908,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Database unavailable or pool exhausted (Retry-After) */
+            /** @description Database unavailable or pool exhausted (Retry-After), or the instance is draining before it stops (SIGTERM; no Retry-After) */
             503: {
                 headers: {
                     /** @description Seconds to wait before trying again. */
