@@ -507,10 +507,11 @@ mod tests {
                 retry_after_secs: 1,
             },
             ApiError::ServiceUnavailable(String::new()),
+            ApiError::Draining,
             ApiError::Overloaded(String::new()),
             ApiError::Internal(String::new()),
         ];
-        let mut seen = [false; 19];
+        let mut seen = [false; 20];
         for err in &all {
             let index = match err {
                 ApiError::BadRequest(_) => 0,
@@ -532,6 +533,7 @@ mod tests {
                 ApiError::ServiceUnavailable(_) => 16,
                 ApiError::Overloaded(_) => 17,
                 ApiError::Internal(_) => 18,
+                ApiError::Draining => 19,
             };
             seen[index] = true;
         }

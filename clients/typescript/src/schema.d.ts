@@ -416,7 +416,8 @@ export interface paths {
          * Readiness probe.
          * @description 200 with the pool's state (and the replica's, if any) once a pooled connection
          *     answers `SELECT 1`; 503 problem+json when the database is unreachable or the pool
-         *     has no connection to spare. The replica's health does not decide readiness.
+         *     has no connection to spare, and from SIGTERM on (the instance is draining; it still
+         *     serves other routes until it stops). The replica's health does not decide readiness.
          */
         get: operations["get_readiness"];
         put?: never;
