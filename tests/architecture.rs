@@ -1,5 +1,5 @@
 //! Guards the layering of `src/`: dependencies between the crate's modules point one way,
-//! from `startup`/`cli` at the top down to `domain` at the bottom (see README "Layout").
+//! from `startup`/`cli` at the top down to `domain` at the bottom (see docs/architecture.md).
 //! A module may reference (`crate::…`, `super::…`, `self::…`) only modules of a lower rank
 //! in [`LAYERS`], and files must not import each other in a cycle. One upward import is
 //! enough to tangle the layers again, so this runs with the ordinary test suite.

@@ -52,7 +52,9 @@ fn prose_lines(text: &str) -> Vec<String> {
                 fence = Some((c, run));
                 lines.push(String::new());
             }
-            (Some((c, open)), Some(m)) if m == c && run >= open && trimmed[run..].trim().is_empty() => {
+            (Some((c, open)), Some(m))
+                if m == c && run >= open && trimmed[run..].trim().is_empty() =>
+            {
                 fence = None;
                 lines.push(String::new());
             }
@@ -135,7 +137,11 @@ fn link_destination(inside: &str) -> String {
     if let Some(angled) = inside.strip_prefix('<') {
         return angled.split('>').next().unwrap_or_default().to_string();
     }
-    inside.split_whitespace().next().unwrap_or_default().to_string()
+    inside
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// The target of a reference definition (`[label]: target`), if the line is one.
@@ -388,23 +394,37 @@ fn slugs_follow_github() {
         slug("Background jobs, outbound HTTP and the test gateway"),
         "background-jobs-outbound-http-and-the-test-gateway"
     );
-    assert_eq!(slug("`lowest_price_30d`, kept beside the price"), "lowest_price_30d-kept-beside-the-price");
-    assert_eq!(slug("Reading \"add to cart\" end to end"), "reading-add-to-cart-end-to-end");
-    assert_eq!(slug("Issue 12's budget (2026-11-26)"), "issue-12s-budget-2026-11-26");
+    assert_eq!(
+        slug("`lowest_price_30d`, kept beside the price"),
+        "lowest_price_30d-kept-beside-the-price"
+    );
+    assert_eq!(
+        slug("Reading \"add to cart\" end to end"),
+        "reading-add-to-cart-end-to-end"
+    );
+    assert_eq!(
+        slug("Issue 12's budget (2026-11-26)"),
+        "issue-12s-budget-2026-11-26"
+    );
     assert_eq!(slug("[The API](api.md) tour"), "the-api-tour");
-    assert_eq!(slug("Rolling restarts — no nginx"), "rolling-restarts--no-nginx");
+    assert_eq!(
+        slug("Rolling restarts — no nginx"),
+        "rolling-restarts--no-nginx"
+    );
 }
 
 #[test]
 fn repeated_headings_are_numbered() {
-    let found = anchors("# A\n## Results\n```\n# not a heading\n```\n### Results\n<a id=\"x\"></a>\n");
+    let found =
+        anchors("# A\n## Results\n```\n# not a heading\n```\n### Results\n<a id=\"x\"></a>\n");
     let expected: BTreeSet<String> = ["a", "results", "results-1", "x"].map(String::from).into();
     assert_eq!(found, expected);
 }
 
 #[test]
 fn code_is_not_searched_for_links() {
-    let text = "see [api](api.md) and `[no](nowhere.md)`\n```\n[no](fenced.md)\n```\n[ref]: ops.md#x\n";
+    let text =
+        "see [api](api.md) and `[no](nowhere.md)`\n```\n[no](fenced.md)\n```\n[ref]: ops.md#x\n";
     let found: Vec<String> = links(text).into_iter().map(|(_, target)| target).collect();
     assert_eq!(found, ["api.md", "ops.md#x"]);
 }
@@ -420,7 +440,10 @@ fn a_broken_link_or_anchor_is_reported() {
         "[ok](docs/a.md#first-part) [no file](docs/missing.md) [no anchor](docs/a.md#nope)\n",
     );
     write("BENCHMARKS.md", "[up](README.md) [out](../outside.md)\n");
-    write("docs/a.md", "# First part\n[self](#first-part) [bad self](#second) [web](https://example.com)\n");
+    write(
+        "docs/a.md",
+        "# First part\n[self](#first-part) [bad self](#second) [web](https://example.com)\n",
+    );
     let problems = broken_links(&root);
     let _ = fs::remove_dir_all(&root);
     assert_eq!(problems.len(), 4, "{problems:#?}");

@@ -55,7 +55,7 @@ pub struct SearchConcurrency {
     pub queue_timeout: Duration,
 }
 
-/// Connection and pool settings; see the README's configuration table for the defaults.
+/// Connection and pool settings; docs/configuration.md lists the defaults.
 #[derive(Debug, Clone)]
 pub struct DatabaseConfig {
     pub url: DatabaseUrl,
@@ -318,7 +318,7 @@ impl Config {
         let guest_cart_lifetime =
             vars.secs("GUEST_CART_LIFETIME_SECS", 2_592_000, 60..=31_536_000)?;
         // Generous on purpose: a carrier NAT puts many shoppers behind one address, and
-        // each new visitor creates one cart (see the README).
+        // each new visitor creates one cart (docs/api.md, "Guest carts").
         let guest_cart_limit = RateLimit {
             max: vars.number("GUEST_CART_MAX_PER_ADDRESS", 300, 1..=1_000_000)?,
             window: vars.secs("GUEST_CART_WINDOW_SECS", 3_600, 1..=86_400)?,
@@ -559,7 +559,7 @@ mod tests {
     fn defaults_apply_when_only_the_database_is_set() {
         let config = config_from(&[URL]).unwrap();
         assert_eq!(config.http.bind_addr, "127.0.0.1:8080".parse().unwrap());
-        // README: WORKERS defaults to the number of cores, DB_POOL_MAX_SIZE to twice that.
+        // docs/configuration.md: WORKERS defaults to the cores, DB_POOL_MAX_SIZE to twice that.
         let cores = std::thread::available_parallelism().unwrap().get();
         assert_eq!(config.http.workers, cores);
         assert_eq!(config.database.pool_max_size as usize, 2 * cores);

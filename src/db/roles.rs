@@ -1,6 +1,6 @@
 //! Two roles: the owner migrates, the service role serves. `grant_app_role` gives a role
 //! exactly what serving needs, so a bug or an injected statement in the serving path
-//! cannot drop, truncate or alter a table. See README, "Database roles".
+//! cannot drop, truncate or alter a table. See docs/operations.md, "Database roles".
 
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
@@ -58,7 +58,7 @@ pub fn serving_role_warning(conn: &mut PgConnection) -> QueryResult<Option<Strin
     Ok(Some(format!(
         "the service connects as {:?}, which {why}: a bug or an injected statement could drop \
          tables. Serve with a role made by `storefront db grant-app-role` and migrate with \
-         DATABASE_MIGRATION_URL (README, \"Database roles\")",
+         DATABASE_MIGRATION_URL (docs/operations.md, \"Database roles\")",
         role.name
     )))
 }

@@ -1,7 +1,7 @@
 //! The price and stock ledger: `price_changes` and `stock_movements`.
 //!
 //! The repository writes the ledger itself, in the transaction that makes the change (see
-//! README, "Price and stock history", for why not triggers): `products::insert` and
+//! docs/decisions.md, "The repository writes the ledger, not triggers"): `products::insert` and
 //! `products::update` call the functions here; checkout writes its movements in the same
 //! statement as its decrement (`orders.rs`). Who did it is a bind parameter of each write.
 //! Invariant: a product's movements sum to its `inventory_count`.

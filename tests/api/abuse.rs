@@ -679,13 +679,13 @@ async fn hostile_paths_and_queries_are_4xx() {
     let not_found = (StatusCode::NOT_FOUND, "not_found");
     let bad_request = (StatusCode::BAD_REQUEST, "bad_request");
     for (path, (status, code)) in [
-        // README: an id that names no product, or is not a 32-bit integer, is a 404.
+        // docs/api.md: an id that names no product, or is not a 32-bit integer, is a 404.
         ("/api/v1/products/-1", not_found),
         ("/api/v1/products/2147483648", not_found),
         ("/api/v1/products/1.5", not_found),
         ("/api/v1/products/%00", not_found),
         ("/api/v1/products/1;DROP TABLE products", not_found),
-        // README: a query value that does not parse as its type is a 400.
+        // docs/api.md: a query value that does not parse as its type is a 400.
         ("/api/v1/products?limit=1e3", bad_request),
         ("/api/v1/products?min_price=NaN", bad_request),
         ("/api/v1/products?max_price=1e400", bad_request),

@@ -56,7 +56,7 @@ async fn admins_create_products_with_exact_prices() {
     assert_eq!(numeric["inventory_count"], 0);
     assert_eq!(numeric["description"], Value::Null);
     // One an f64 cannot carry: through a float it is 1.0, a valid price; read exactly it
-    // has sixteen decimal places, a 422 (README). Sent verbatim: serde_json would round it.
+    // has sixteen decimal places, a 422 (docs/api.md, "Input rules"). Sent verbatim: serde_json would round it.
     let response = app
         .client
         .post(app.url("/api/v1/products"))
