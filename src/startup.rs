@@ -12,14 +12,16 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer, ResponseError};
 
 use crate::auth::{Passwords, Throttle};
 use crate::config::{Config, DatabaseUrl};
-use crate::cors;
+use crate::http::cors;
 use crate::db::{self, CatalogueReads, DbError, DbPool, SchemaState};
-use crate::error::ApiError;
+use crate::http::ApiError;
 use crate::openapi;
 use crate::routes::products::SearchLane;
-use crate::routes::{self, extract};
+use crate::http::extract;
+use crate::routes;
 use crate::shutdown::{self, Draining};
-use crate::telemetry::{observe_request, Metrics, REPLICA};
+use crate::http::observe_request;
+use crate::telemetry::{Metrics, REPLICA};
 
 /// Seconds in-flight requests get to finish after SIGTERM / Ctrl-C.
 const SHUTDOWN_GRACE_SECS: u64 = 30;

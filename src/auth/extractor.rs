@@ -14,7 +14,7 @@ use diesel::pg::PgConnection;
 
 use super::token::{hash_token, TokenHash};
 use crate::db::{with_conn, DbPool};
-use crate::error::ApiError;
+use crate::http::ApiError;
 use crate::models::UserProfile;
 use crate::repository::carts::{find_guest_cart, CartOwner};
 use crate::repository::sessions;

@@ -23,7 +23,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::work_area::WorkArea;
 use crate::domain::Password;
-use crate::error::ApiError;
+use crate::http::ApiError;
 
 /// OWASP Password Storage Cheat Sheet: argon2id, m = 19 MiB, t = 2, p = 1.
 const M_COST_KIB: u32 = 19 * 1024;

@@ -5,7 +5,7 @@ use actix_web::web;
 use diesel::pg::PgConnection;
 
 use super::pool::DbPool;
-use crate::error::ApiError;
+use crate::http::ApiError;
 
 /// Runs `work` with a pooled connection on the blocking thread pool: the checkout (which
 /// may wait for a free connection) and the query both stay off the async workers. A pool

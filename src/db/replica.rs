@@ -18,7 +18,7 @@ use diesel::sql_types::{Bool, Nullable, Text};
 
 use super::pool::{pool_state, DbPool};
 use super::staleness::{parse_lsn, probe_interval, WalHistory};
-use crate::error::ApiError;
+use crate::http::ApiError;
 use crate::telemetry::{Metrics, PoolState, PRIMARY, REPLICA};
 
 /// What `/health/ready` says of the replica.

@@ -5,9 +5,9 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::schemas::string_enum;
+use crate::http::schemas::string_enum;
 use crate::db::{self, with_conn, CatalogueReads, DbPool, SchemaState};
-use crate::error::{ApiError, Problem};
+use crate::http::{ApiError, Problem};
 use crate::repository;
 use crate::shutdown::Draining;
 

@@ -6,17 +6,17 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::ApiJson;
-use super::responses;
-use super::schemas::{display_name_schema, email_schema, password_schema, username_schema};
-use super::validate::all_valid;
+use crate::http::extract::ApiJson;
+use crate::http::responses;
+use crate::http::schemas::{display_name_schema, email_schema, password_schema, username_schema};
+use crate::http::validate::all_valid;
 use crate::auth::{AuthUser, Passwords, Throttle};
 use crate::db::{with_conn, DbPool};
 use crate::domain::{DisplayName, Email, Password, Username};
-use crate::error::{ApiError, FieldError, Problem};
+use crate::http::{ApiError, FieldError, Problem};
 use crate::models::{NewUser, UserProfile};
 use crate::repository::users;
-use crate::telemetry::client_addr;
+use crate::http::client_addr;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/users").route(web::post().to(register)))

@@ -9,14 +9,14 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::AdminUser;
 use crate::db::{with_conn, DbPool};
 use crate::domain::{format_money, PageSize};
-use crate::error::{ApiError, FieldError, Problem};
+use crate::http::{ApiError, FieldError, Problem};
 use crate::models::StockReason;
 use crate::repository::ledger::{self, HistoryEntry, HistoryKind, HistoryPosition};
 use crate::repository::products;
-use crate::routes::cursor::{open, rejected, seal, timestamp};
-use crate::routes::extract::ApiQuery;
-use crate::routes::paging::split_page;
-use crate::routes::responses;
+use crate::http::cursor::{open, rejected, seal, timestamp};
+use crate::http::extract::ApiQuery;
+use crate::http::paging::split_page;
+use crate::http::responses;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

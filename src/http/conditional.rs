@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use utoipa::IntoParams;
 
-use crate::error::ApiError;
+use super::error::ApiError;
 
 /// `If-None-Match`, documented (the handlers read the header themselves).
 #[derive(IntoParams)]

@@ -9,7 +9,7 @@ use serde::de::{self, Deserialize, Deserializer, Unexpected};
 use serde_json::value::RawValue;
 
 use crate::domain::Price;
-use crate::error::{ApiError, FieldError};
+use super::error::{ApiError, FieldError};
 
 /// Largest JSON body accepted. Every request of this API is far smaller.
 pub const JSON_BODY_LIMIT: usize = 64 * 1024;

@@ -10,7 +10,7 @@ use actix_web::http::header::{self, HeaderName};
 use actix_web::middleware::{Condition, ErrorHandlerResponse};
 use actix_web::ResponseError;
 
-use crate::error::ApiError;
+use super::error::ApiError;
 
 const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
