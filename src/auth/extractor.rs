@@ -13,7 +13,8 @@ use actix_web::{web, FromRequest, HttpRequest};
 use diesel::pg::PgConnection;
 
 use super::token::{hash_token, TokenHash};
-use crate::db::{with_conn, DbPool};
+use crate::db::DbPool;
+use crate::http::with_conn;
 use crate::http::ApiError;
 use crate::models::UserProfile;
 use crate::repository::carts::{find_guest_cart, CartOwner};

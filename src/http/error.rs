@@ -5,9 +5,10 @@
 //! - `repository` returns Diesel's `QueryResult`, or `repository::ShopError` where a
 //!   query has outcomes other than rows (empty cart, short stock, a taken username).
 //!   It knows nothing of HTTP.
-//! - `db` returns `db::DbError` from what runs before serving (connecting, creating the
-//!   database, migrating) and from CLI commands; its blocking helper (`db::with_conn`)
-//!   is where a pool timeout or a failed blocking task becomes an `ApiError`.
+//! - `db` returns `db::DbError`: from what runs before serving (connecting, creating the
+//!   database, migrating), from CLI commands, and from its blocking helpers (a pool
+//!   timeout, a query a retry may cure, a failed blocking task). It knows nothing of
+//!   HTTP either.
 //! - `auth`, `routes` and the middleware return `ApiError`, converted from the two
 //!   above by the `From` impls here: this file is the one place that decides what a
 //!   database outcome means to a client (status, code, which field).
@@ -21,6 +22,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::db::{is_transient, DbError};
 use crate::repository::{constraints, ShopError, Shortage, TakenField};
 
 /// Seconds a client should wait before retrying after a 503.
@@ -366,6 +368,7 @@ impl ResponseError for ApiError {
 
 impl From<DieselError> for ApiError {
     fn from(err: DieselError) -> Self {
+        let transient = is_transient(&err);
         match err {
             DieselError::NotFound => Self::NotFound,
             DieselError::DatabaseError(kind, info) => {
@@ -383,38 +386,17 @@ impl From<DieselError> for ApiError {
                         constraints::checked_field(constraint),
                         "is out of range",
                     )]),
-                    DatabaseErrorKind::ClosedConnection
-                    | DatabaseErrorKind::UnableToSendCommand => {
-                        Self::ServiceUnavailable(info.message().to_owned())
-                    }
+                    _ if transient => Self::ServiceUnavailable(info.message().to_owned()),
                     // Text the database cannot store (a NUL byte): the client's input.
                     _ if info.message().contains("invalid byte sequence") => Self::BadRequest(
                         "the request contains characters that cannot be stored".into(),
                     ),
-                    _ if is_transient(info.message()) => {
-                        Self::ServiceUnavailable(info.message().to_owned())
-                    }
                     _ => Self::Internal(format!("{kind:?}: {}", info.message())),
                 }
             }
             other => Self::Internal(other.to_string()),
         }
     }
-}
-
-/// Failures that a retry may cure: the server cancelled the statement (statement_timeout)
-/// or is shutting down.
-fn is_transient(message: &str) -> bool {
-    [
-        "canceling statement due to statement timeout",
-        "terminating connection",
-        "the database system is",
-        "deadlock detected",
-        "could not serialize access",
-        "server closed the connection",
-    ]
-    .iter()
-    .any(|needle| message.contains(needle))
 }
 
 impl From<ShopError> for ApiError {
@@ -438,15 +420,17 @@ impl From<ShopError> for ApiError {
     }
 }
 
-impl From<diesel::r2d2::PoolError> for ApiError {
-    fn from(err: diesel::r2d2::PoolError) -> Self {
-        Self::ServiceUnavailable(format!("no database connection: {err}"))
-    }
-}
-
-impl From<actix_web::error::BlockingError> for ApiError {
-    fn from(err: actix_web::error::BlockingError) -> Self {
-        Self::Internal(format!("blocking task failed: {err}"))
+impl From<DbError> for ApiError {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::Query(err) | DbError::Unavailable(err) => err.into(),
+            DbError::PoolTimeout(_) | DbError::Unreachable { .. } | DbError::MissingDatabase { .. } => {
+                Self::ServiceUnavailable(err.to_string())
+            }
+            DbError::TaskFailed(_) | DbError::Migration(_) | DbError::ModifiedMigrations(_) => {
+                Self::Internal(err.to_string())
+            }
+        }
     }
 }
 
@@ -594,7 +578,7 @@ mod tests {
         let Err(timed_out) = pool.get() else {
             panic!("a connection from nowhere");
         };
-        let response = ApiError::from(timed_out).error_response();
+        let response = ApiError::from(DbError::from(timed_out)).error_response();
         assert_eq!(response.status(), 503);
         assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "1");
     }

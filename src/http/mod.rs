@@ -8,6 +8,7 @@ pub mod client_faults;
 pub mod conditional;
 pub mod cors;
 pub mod cursor;
+pub mod database;
 pub mod error;
 pub mod extract;
 pub mod paging;
@@ -18,5 +19,6 @@ pub mod validate;
 
 pub use client_addr::client_addr;
 pub use client_faults::ClientFaultsBelowError;
+pub use database::with_conn;
 pub use error::{ApiError, FieldError, Problem, StockShortage};
 pub use request_log::{observe_request, REQUEST_ID_HEADER};

@@ -6,7 +6,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::http::schemas::string_enum;
-use crate::db::{self, with_conn, CatalogueReads, DbPool, SchemaState};
+use crate::db::{self, CatalogueReads, DbPool, SchemaState};
+use crate::http::with_conn;
 use crate::http::{ApiError, Problem};
 use crate::repository;
 use crate::shutdown::Draining;

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::AdminUser;
-use crate::db::{with_conn, DbPool};
+use crate::db::DbPool;
+use crate::http::with_conn;
 use crate::domain::{format_money, PageSize};
 use crate::http::{ApiError, FieldError, Problem};
 use crate::models::StockReason;

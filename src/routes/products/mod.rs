@@ -24,7 +24,8 @@ use crate::http::responses;
 use crate::http::validate::{all_valid, Validator};
 use crate::auth::AdminUser;
 use crate::config::Config;
-use crate::db::{with_conn, CatalogueReads, DbPool};
+use crate::db::{CatalogueReads, DbPool};
+use crate::http::with_conn;
 use crate::domain::{Description, InventoryCount, ProductName};
 use crate::http::{ApiError, Problem};
 use crate::models::{NewProduct, ProductChanges};
@@ -68,7 +69,7 @@ async fn show(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let product = read_catalogue(&req, &pool, &reads, move |conn| {
-        Ok(products::find_live_view(conn, id)?)
+        products::find_live_view(conn, id)
     })
     .await?;
     // lowest_price_30d can change as time passes (a lower old price leaves the window)
@@ -113,7 +114,7 @@ async fn list(
         None
     };
     let rows = read_catalogue(&req, &pool, &reads, move |conn| {
-        Ok(catalogue::list(conn, &listing)?)
+        catalogue::list(conn, &listing)
     })
     .await?;
     let (rows, next_cursor) = split_page(rows, size, |last| Some(cursor::encode(last)));
@@ -143,13 +144,13 @@ async fn read_catalogue<T, F>(
 ) -> Result<T, ApiError>
 where
     T: Send + 'static,
-    F: Fn(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
+    F: Fn(&mut PgConnection) -> diesel::QueryResult<T> + Send + 'static,
 {
     let headers = req.headers();
     if headers.contains_key(header::AUTHORIZATION) || headers.contains_key("x-cart-token") {
-        with_conn(pool, work).await
+        with_conn(pool, move |conn| Ok(work(conn)?)).await
     } else {
-        reads.with_conn(work).await
+        Ok(reads.with_conn(work).await?)
     }
 }
 
