@@ -17,7 +17,7 @@ use crate::db::{self, CatalogueReads, DbError, DbPool, SchemaState};
 use crate::http::ApiError;
 use crate::openapi;
 use crate::routes::products::SearchLane;
-use crate::http::extract;
+use crate::http::{drain, extract};
 use crate::routes;
 use crate::shutdown::{self, Draining};
 use crate::http::observe_request;
@@ -110,7 +110,7 @@ async fn head_as_get(
 }
 
 /// The configured server, not yet running: await it (or spawn it) to serve. It ignores
-/// signals: `serve` handles them (`shutdown::stop_on_signal`).
+/// signals: `serve` handles them (`shutdown::stop_signal`).
 pub fn build_server(
     listener: TcpListener,
     services: Services,
@@ -160,7 +160,7 @@ pub fn build_server(
             // Outermost, so every answer (even require_schema's 503) is logged, counted
             // and carries a request id.
             .wrap(from_fn(observe_request))
-            .wrap(from_fn(shutdown::close_while_draining))
+            .wrap(from_fn(drain::close_while_draining))
             .configure(routes::configure)
             .configure(openapi::configure)
             .default_service(web::to(not_found))
@@ -245,8 +245,12 @@ pub fn serve(config: &Config) -> anyhow::Result<()> {
     let gate = shutdown::ListenerGate::new(&listener);
     actix_web::rt::System::new().block_on(async {
         let server = build_server(listener, services, config)?;
-        let stop = shutdown::stop_on_signal(server.handle(), draining, drain, gate);
-        actix_web::rt::spawn(stop);
+        let handle = server.handle();
+        actix_web::rt::spawn(async move {
+            if let Some(mode) = shutdown::stop_signal(draining, drain, gate).await {
+                handle.stop(mode.is_graceful()).await;
+            }
+        });
         server.await
     })?;
     tracing::info!("storefront stopped");

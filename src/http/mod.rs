@@ -9,6 +9,7 @@ pub mod conditional;
 pub mod cors;
 pub mod cursor;
 pub mod database;
+pub mod drain;
 pub mod error;
 pub mod extract;
 pub mod paging;
