@@ -91,6 +91,45 @@ fn violations(src_root: &Path) -> Vec<String> {
     found
 }
 
+/// Names that belong to the HTTP edge and above: the actix crates and `ApiError`.
+fn is_http_name(word: &str) -> bool {
+    word == "ApiError" || word == "actix" || word.starts_with("actix_")
+}
+
+/// Every use of an HTTP name (`is_http_name`) in code of a module ranked below `http`, one
+/// message per file, line and name. The layers below the edge return their own errors,
+/// so a new variant of `ApiError` or an actix upgrade never reaches them.
+fn http_below_the_edge(src_root: &Path) -> Vec<String> {
+    let edge = rank("http").expect("http has a rank");
+    let mut found = Vec::new();
+    for file in rust_files(src_root) {
+        let rel = file
+            .strip_prefix(src_root)
+            .expect("file below src")
+            .to_string_lossy()
+            .replace('\\', "/");
+        if EXEMPT.contains(&rel.as_str()) {
+            continue;
+        }
+        let module = rel.split('/').next().unwrap_or_default().trim_end_matches(".rs");
+        let Some(module_rank) = rank(module).filter(|&at| at < edge) else {
+            continue;
+        };
+        let code = strip_comments_and_literals(&fs::read_to_string(&file).expect("read a source file"));
+        let mut seen = HashSet::new();
+        for (token, line) in tokenize(&code) {
+            if let Token::Word(word) = token {
+                if is_http_name(&word) && seen.insert((line, word.clone())) {
+                    found.push(format!(
+                        "src/{rel}:{line}: {module} (rank {module_rank}) is below http and names {word}"
+                    ));
+                }
+            }
+        }
+    }
+    found
+}
+
 /// Import cycles between the files under `src_root`, each as
 /// `src/a.rs:LINE -> src/b.rs:LINE -> src/a.rs` (LINE: where the file refers to the next).
 fn cycles(src_root: &Path) -> Vec<String> {
@@ -558,6 +597,18 @@ fn modules_import_only_lower_layers() {
     );
 }
 
+#[test]
+fn modules_below_the_http_edge_know_no_http() {
+    let src = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src"));
+    let problems = http_below_the_edge(src);
+    assert!(
+        problems.is_empty(),
+        "below the HTTP edge, return the module's own error (db::DbError, \
+         repository::ShopError) and leave actix to http and above:\n{}",
+        problems.join("\n")
+    );
+}
+
 /// A throwaway `src/` tree under the temp directory, removed on drop.
 struct Tree {
     root: PathBuf,
@@ -750,4 +801,35 @@ fn clean_tree_reports_nothing() {
     );
     assert_eq!(violations(&tree.src()), Vec::<String>::new());
     assert_eq!(cycles(&tree.src()), Vec::<String>::new());
+}
+
+#[test]
+fn http_names_below_the_edge_are_flagged() {
+    let db = "use actix_web::web;\n\
+              // actix_web::web::block, in a comment\n\
+              pub const WHY: &str = \"not an ApiError\";\n\
+              pub fn f() -> Result<(), crate::http::ApiError> { todo!() }\n\
+              #[actix_web::test]\nasync fn t() {}\n";
+    let tree = Tree::new(
+        "http-below-edge",
+        &[
+            LIB,
+            HTTP,
+            ("db/mod.rs", db),
+            ("domain.rs", "pub fn g() { actix_rt::spawn(async {}); }\n"),
+            (
+                "routes/mod.rs",
+                "use actix_web::web;\nuse crate::http::ApiError;\n",
+            ),
+        ],
+    );
+    assert_eq!(
+        http_below_the_edge(&tree.src()),
+        [
+            "src/db/mod.rs:1: db (rank 6) is below http and names actix_web",
+            "src/db/mod.rs:4: db (rank 6) is below http and names ApiError",
+            "src/db/mod.rs:5: db (rank 6) is below http and names actix_web",
+            "src/domain.rs:1: domain (rank 0) is below http and names actix_rt",
+        ]
+    );
 }
