@@ -142,52 +142,140 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// What a client can switch on for one kind of problem: the status, the stable `code`
+/// and the `title`. Each variant has one row ([`ApiError::kind`]); a few share one.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ProblemKind {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub title: &'static str,
+}
+
+const fn kind(status: StatusCode, code: &'static str, title: &'static str) -> ProblemKind {
+    ProblemKind {
+        status,
+        code,
+        title,
+    }
+}
+
+const MALFORMED: ProblemKind = kind(StatusCode::BAD_REQUEST, "bad_request", "Malformed request");
+const UNAUTHENTICATED: ProblemKind = kind(
+    StatusCode::UNAUTHORIZED,
+    "unauthorized",
+    "Authentication required",
+);
+const CART_TOKEN_INVALID: ProblemKind = kind(
+    StatusCode::UNAUTHORIZED,
+    "cart_token_invalid",
+    "Cart token not valid",
+);
+const LOGIN_REQUIRED: ProblemKind =
+    kind(StatusCode::UNAUTHORIZED, "login_required", "Login required");
+const LOGIN_FAILED: ProblemKind = kind(StatusCode::UNAUTHORIZED, "unauthorized", "Login failed");
+const FORBIDDEN: ProblemKind = kind(StatusCode::FORBIDDEN, "forbidden", "Not allowed");
+const NOT_FOUND: ProblemKind = kind(StatusCode::NOT_FOUND, "not_found", "Not found");
+const METHOD_NOT_ALLOWED: ProblemKind = kind(
+    StatusCode::METHOD_NOT_ALLOWED,
+    "method_not_allowed",
+    "Method not allowed",
+);
+const ALREADY_EXISTS: ProblemKind = kind(StatusCode::CONFLICT, "already_exists", "Already exists");
+const INSUFFICIENT_STOCK: ProblemKind = kind(
+    StatusCode::CONFLICT,
+    "insufficient_stock",
+    "Insufficient stock",
+);
+const PRECONDITION_FAILED: ProblemKind = kind(
+    StatusCode::PRECONDITION_FAILED,
+    "precondition_failed",
+    "Precondition failed",
+);
+const PAYLOAD_TOO_LARGE: ProblemKind = kind(
+    StatusCode::PAYLOAD_TOO_LARGE,
+    "payload_too_large",
+    "Payload too large",
+);
+const VALIDATION_FAILED: ProblemKind = kind(
+    StatusCode::UNPROCESSABLE_ENTITY,
+    "validation_failed",
+    "Invalid input",
+);
+const EMPTY_CART: ProblemKind = kind(StatusCode::UNPROCESSABLE_ENTITY, "empty_cart", "Cart is empty");
+const RATE_LIMITED: ProblemKind = kind(
+    StatusCode::TOO_MANY_REQUESTS,
+    "rate_limited",
+    "Too many attempts",
+);
+const UNAVAILABLE: ProblemKind = kind(
+    StatusCode::SERVICE_UNAVAILABLE,
+    "service_unavailable",
+    "Service unavailable",
+);
+const INTERNAL: ProblemKind = kind(
+    StatusCode::INTERNAL_SERVER_ERROR,
+    "internal",
+    "Internal error",
+);
+
+/// Every row, in the order the OpenAPI document lists the codes.
+const PROBLEM_KINDS: [&ProblemKind; 17] = [
+    &MALFORMED,
+    &UNAUTHENTICATED,
+    &LOGIN_FAILED,
+    &CART_TOKEN_INVALID,
+    &LOGIN_REQUIRED,
+    &FORBIDDEN,
+    &NOT_FOUND,
+    &METHOD_NOT_ALLOWED,
+    &ALREADY_EXISTS,
+    &INSUFFICIENT_STOCK,
+    &PRECONDITION_FAILED,
+    &PAYLOAD_TOO_LARGE,
+    &VALIDATION_FAILED,
+    &EMPTY_CART,
+    &RATE_LIMITED,
+    &UNAVAILABLE,
+    &INTERNAL,
+];
+
+/// Every `code` a problem can carry, once each: a closed set, so clients can switch on it.
+fn problem_codes() -> Vec<&'static str> {
+    let mut codes: Vec<&'static str> = Vec::with_capacity(PROBLEM_KINDS.len());
+    for row in PROBLEM_KINDS {
+        if !codes.contains(&row.code) {
+            codes.push(row.code);
+        }
+    }
+    codes
+}
+
 impl ApiError {
-    pub fn code(&self) -> &'static str {
+    /// The variant's row: the one place a new variant is given its status, code and title.
+    pub fn kind(&self) -> &'static ProblemKind {
         match self {
-            Self::BadRequest(_) | Self::BadQuery(_) => "bad_request",
-            Self::Unauthorized | Self::LoginFailed => "unauthorized",
-            Self::CartTokenInvalid => "cart_token_invalid",
-            Self::LoginRequired => "login_required",
-            Self::Forbidden => "forbidden",
-            Self::NotFound => "not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::AlreadyExists(_) => "already_exists",
-            Self::InsufficientStock(_) => "insufficient_stock",
-            Self::PreconditionFailed => "precondition_failed",
-            Self::PayloadTooLarge => "payload_too_large",
-            Self::Validation(_) => "validation_failed",
-            Self::EmptyCart => "empty_cart",
-            Self::RateLimited { .. } => "rate_limited",
-            Self::ServiceUnavailable(_) | Self::Draining | Self::Overloaded(_) => {
-                "service_unavailable"
-            }
-            Self::Internal(_) => "internal",
+            Self::BadRequest(_) | Self::BadQuery(_) => &MALFORMED,
+            Self::Unauthorized => &UNAUTHENTICATED,
+            Self::CartTokenInvalid => &CART_TOKEN_INVALID,
+            Self::LoginRequired => &LOGIN_REQUIRED,
+            Self::LoginFailed => &LOGIN_FAILED,
+            Self::Forbidden => &FORBIDDEN,
+            Self::NotFound => &NOT_FOUND,
+            Self::MethodNotAllowed => &METHOD_NOT_ALLOWED,
+            Self::AlreadyExists(_) => &ALREADY_EXISTS,
+            Self::InsufficientStock(_) => &INSUFFICIENT_STOCK,
+            Self::PreconditionFailed => &PRECONDITION_FAILED,
+            Self::PayloadTooLarge => &PAYLOAD_TOO_LARGE,
+            Self::Validation(_) => &VALIDATION_FAILED,
+            Self::EmptyCart => &EMPTY_CART,
+            Self::RateLimited { .. } => &RATE_LIMITED,
+            Self::ServiceUnavailable(_) | Self::Draining | Self::Overloaded(_) => &UNAVAILABLE,
+            Self::Internal(_) => &INTERNAL,
         }
     }
 
-    fn title(&self) -> &'static str {
-        match self {
-            Self::BadRequest(_) | Self::BadQuery(_) => "Malformed request",
-            Self::Unauthorized => "Authentication required",
-            Self::CartTokenInvalid => "Cart token not valid",
-            Self::LoginRequired => "Login required",
-            Self::LoginFailed => "Login failed",
-            Self::Forbidden => "Not allowed",
-            Self::NotFound => "Not found",
-            Self::MethodNotAllowed => "Method not allowed",
-            Self::AlreadyExists(_) => "Already exists",
-            Self::InsufficientStock(_) => "Insufficient stock",
-            Self::PreconditionFailed => "Precondition failed",
-            Self::PayloadTooLarge => "Payload too large",
-            Self::Validation(_) => "Invalid input",
-            Self::EmptyCart => "Cart is empty",
-            Self::RateLimited { .. } => "Too many attempts",
-            Self::ServiceUnavailable(_) | Self::Draining | Self::Overloaded(_) => {
-                "Service unavailable"
-            }
-            Self::Internal(_) => "Internal error",
-        }
+    pub fn code(&self) -> &'static str {
+        self.kind().code
     }
 
     fn detail(&self) -> String {
@@ -263,31 +351,11 @@ pub struct Problem {
     pub items: Option<Vec<StockShortage>>,
 }
 
-/// Every `code` a problem can carry: a closed set, so clients can switch on it.
-const PROBLEM_CODES: [&str; 16] = [
-    "bad_request",
-    "unauthorized",
-    "cart_token_invalid",
-    "login_required",
-    "forbidden",
-    "not_found",
-    "method_not_allowed",
-    "already_exists",
-    "insufficient_stock",
-    "precondition_failed",
-    "payload_too_large",
-    "validation_failed",
-    "empty_cart",
-    "rate_limited",
-    "service_unavailable",
-    "internal",
-];
-
 fn problem_code_schema() -> utoipa::openapi::Object {
     use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
     ObjectBuilder::new()
         .schema_type(SchemaType::new(Type::String))
-        .enum_values(Some(PROBLEM_CODES))
+        .enum_values(Some(problem_codes()))
         .description(Some("Stable machine-readable code to switch on."))
         .examples(["validation_failed"])
         .build()
@@ -295,25 +363,7 @@ fn problem_code_schema() -> utoipa::openapi::Object {
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            Self::BadRequest(_) | Self::BadQuery(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized
-            | Self::CartTokenInvalid
-            | Self::LoginRequired
-            | Self::LoginFailed => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::NotFound => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::AlreadyExists(_) | Self::InsufficientStock(_) => StatusCode::CONFLICT,
-            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Validation(_) | Self::EmptyCart => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::ServiceUnavailable(_) | Self::Draining | Self::Overloaded(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.kind().status
     }
 
     fn error_response(&self) -> HttpResponse {
@@ -323,11 +373,14 @@ impl ResponseError for ApiError {
             Self::Overloaded(cause) => tracing::warn!(%cause, "overloaded"),
             _ => {}
         }
-        let status = self.status_code();
-        let code = self.code();
+        let ProblemKind {
+            status,
+            code,
+            title,
+        } = *self.kind();
         let body = Problem {
             kind: format!("/problems/{code}"),
-            title: self.title(),
+            title,
             status: status.as_u16(),
             detail: self.detail(),
             code,
@@ -344,13 +397,11 @@ impl ResponseError for ApiError {
         };
         let mut response = HttpResponse::build(status);
         response.content_type("application/problem+json");
+        // Every 401 names the scheme that would authenticate.
+        if status == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
         match self {
-            Self::Unauthorized
-            | Self::CartTokenInvalid
-            | Self::LoginRequired
-            | Self::LoginFailed => {
-                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
-            }
             Self::RateLimited { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
@@ -528,17 +579,24 @@ mod tests {
     #[test]
     fn every_code_is_documented_and_every_documented_code_is_sent() {
         let errors = one_of_each();
+        let codes = problem_codes();
         for err in &errors {
             assert!(
-                PROBLEM_CODES.contains(&err.code()),
-                "{err:?}: {}",
-                err.code()
+                PROBLEM_KINDS.contains(&err.kind()),
+                "{err:?}: its row is not in PROBLEM_KINDS"
             );
+            assert!(codes.contains(&err.code()), "{err:?}: {}", err.code());
             assert_eq!(err.error_response().status(), err.status_code(), "{err:?}");
         }
-        for code in PROBLEM_CODES {
+        for row in PROBLEM_KINDS {
             assert!(
-                errors.iter().any(|err| err.code() == code),
+                errors.iter().any(|err| err.kind() == row),
+                "{row:?} is documented but never sent"
+            );
+        }
+        for code in &codes {
+            assert!(
+                errors.iter().any(|err| err.code() == *code),
                 "{code} is documented but never sent"
             );
         }
