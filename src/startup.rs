@@ -146,7 +146,6 @@ pub fn build_server(
             .app_data(throttle.clone())
             .app_data(trusted_proxies.clone())
             .app_data(shared_config.clone())
-            .app_data(extract::json_config())
             .app_data(extract::path_config())
             .wrap(from_fn(head_as_get))
             .wrap(ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, method_not_allowed))

@@ -102,8 +102,8 @@ impl BearerToken {
     pub async fn report_after_authentication<T>(
         &self,
         pool: &DbPool,
-        input: Result<T, actix_web::Error>,
-    ) -> Result<T, actix_web::Error> {
+        input: Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
         match input {
             Ok(value) => Ok(value),
             Err(problem) => {
@@ -178,8 +178,8 @@ impl CartCredential {
     pub async fn report_after_authentication<T>(
         &self,
         pool: &DbPool,
-        input: Result<T, actix_web::Error>,
-    ) -> Result<T, actix_web::Error> {
+        input: Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
         match input {
             Ok(value) => Ok(value),
             Err(problem) => {

@@ -238,8 +238,8 @@ async fn add_item(
     req: HttpRequest,
     pool: web::Data<DbPool>,
     token: CartCredential,
-    body: Result<ApiJson<AddItemRequest>, actix_web::Error>,
-) -> Result<HttpResponse, actix_web::Error> {
+    body: Result<ApiJson<AddItemRequest>, ApiError>,
+) -> Result<HttpResponse, ApiError> {
     let input = body.and_then(|body| {
         let quantity = valid_quantity(body.quantity)?;
         // An id outside the column's range (ids start at 1) names no product: a 404
@@ -267,7 +267,7 @@ async fn add_item(
         .await?;
     let mut response = HttpResponse::Created();
     response.insert_header((header::LOCATION, "/api/v1/cart"));
-    Ok(tagged(response, cart)?)
+    tagged(response, cart)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -293,9 +293,9 @@ async fn set_quantity(
     pool: web::Data<DbPool>,
     token: CartCredential,
     item_id: web::Path<i32>,
-    body: Result<ApiJson<SetQuantityRequest>, actix_web::Error>,
-) -> Result<HttpResponse, actix_web::Error> {
-    let input = body.and_then(|body| Ok(valid_quantity(body.quantity)?));
+    body: Result<ApiJson<SetQuantityRequest>, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    let input = body.and_then(|body| valid_quantity(body.quantity));
     let quantity = token.report_after_authentication(&pool, input).await?;
     let item_id = item_id.into_inner();
     let condition = if_match(&req);
@@ -312,7 +312,7 @@ async fn set_quantity(
             })
         })
         .await?;
-    Ok(tagged(HttpResponse::Ok(), cart)?)
+    tagged(HttpResponse::Ok(), cart)
 }
 
 /// Remove a cart line.
@@ -394,10 +394,10 @@ async fn checkout(
     req: HttpRequest,
     pool: web::Data<DbPool>,
     credential: CartCredential,
-) -> Result<HttpResponse, actix_web::Error> {
+) -> Result<HttpResponse, ApiError> {
     // A guest's cart is merged into an account's at login; it is never checked out.
     let token = credential.require_user()?;
-    let key = idempotency_key(&req).map_err(actix_web::Error::from);
+    let key = idempotency_key(&req);
     let key = token.report_after_authentication(&pool, key).await?;
     let condition = if_match(&req);
     let outcome = token

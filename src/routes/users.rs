@@ -148,8 +148,8 @@ async fn update_me(
     auth: AuthUser,
     pool: web::Data<DbPool>,
     // A Result, so the 401 comes before any complaint about the body.
-    body: Result<ApiJson<UpdateMeRequest>, actix_web::Error>,
-) -> Result<HttpResponse, actix_web::Error> {
+    body: Result<ApiJson<UpdateMeRequest>, ApiError>,
+) -> Result<HttpResponse, ApiError> {
     let body = body?.into_inner();
     let name = DisplayName::parse(&body.name)
         .map_err(|message| ApiError::Validation(vec![FieldError::new("name", message)]))?;

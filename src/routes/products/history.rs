@@ -184,7 +184,7 @@ pub async fn history(
     id: web::Path<i32>,
     // A Result, so AdminUser's 401 / 403 comes before any complaint about the query.
     query: Result<ApiQuery<HistoryQuery>, ApiError>,
-) -> Result<HttpResponse, actix_web::Error> {
+) -> Result<HttpResponse, ApiError> {
     let HistoryQuery { limit, cursor } = query?.into_inner();
     let product_id = id.into_inner();
     let size = PageSize::parse(limit)

@@ -167,8 +167,8 @@ async fn create(
     admin: AdminUser,
     pool: web::Data<DbPool>,
     // A Result, so AdminUser's 401 / 403 comes before any complaint about the body.
-    body: Result<ApiJson<CreateProductRequest>, actix_web::Error>,
-) -> Result<HttpResponse, actix_web::Error> {
+    body: Result<ApiJson<CreateProductRequest>, ApiError>,
+) -> Result<HttpResponse, ApiError> {
     let body = body?.into_inner();
     let (name, description, price, inventory_count) = all_valid!(
         name: "name" => ProductName::parse(&body.name),
@@ -215,8 +215,8 @@ async fn update(
     pool: web::Data<DbPool>,
     id: web::Path<i32>,
     // A Result, so AdminUser's 401 / 403 comes before any complaint about the body.
-    body: Result<ApiJson<UpdateProductRequest>, actix_web::Error>,
-) -> Result<HttpResponse, actix_web::Error> {
+    body: Result<ApiJson<UpdateProductRequest>, ApiError>,
+) -> Result<HttpResponse, ApiError> {
     let body = body?.into_inner();
     let mut validator = Validator::default();
     let changes = ProductChanges {
