@@ -3,6 +3,7 @@
 //! middleware (CORS, request log, draining) lives here, so `routes/` keeps one module
 //! per resource and the layers below know nothing of HTTP.
 
+pub mod cart_response;
 pub mod client_addr;
 pub mod client_faults;
 pub mod conditional;
@@ -16,10 +17,13 @@ pub mod paging;
 pub mod request_log;
 pub mod responses;
 pub mod schemas;
+pub mod user_response;
 pub mod validate;
 
+pub use cart_response::CartResponse;
 pub use client_addr::client_addr;
 pub use client_faults::ClientFaultsBelowError;
 pub use database::with_conn;
 pub use error::{ApiError, FieldError, Problem, StockShortage};
 pub use request_log::{observe_request, REQUEST_ID_HEADER};
+pub use user_response::UserResponse;

@@ -9,7 +9,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::carts::CartResponse;
+use crate::http::CartResponse;
 use crate::http::conditional::{etag_of, json_bytes};
 use crate::http::responses;
 use crate::auth::{new_token, Throttle};

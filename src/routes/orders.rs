@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::carts::CartResponse;
+use crate::http::CartResponse;
 use crate::http::cursor::{open, rejected, seal, timestamp};
 use crate::http::extract::ApiQuery;
 use crate::http::paging::split_page;

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use crate::http::extract::ApiJson;
 use crate::http::responses;
 use crate::http::schemas::string_enum;
-use super::users::UserResponse;
+use crate::http::UserResponse;
 use crate::auth::{new_token, presented_cart_token_hash, AuthUser, Passwords, Throttle};
 use crate::config::Config;
 use crate::db::DbPool;

@@ -2,8 +2,7 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::http::extract::ApiJson;
@@ -14,8 +13,8 @@ use crate::auth::{AuthUser, Passwords, Throttle};
 use crate::db::DbPool;
 use crate::http::with_conn;
 use crate::domain::{DisplayName, Email, Password, Username};
-use crate::http::{ApiError, FieldError, Problem};
-use crate::models::{NewUser, UserProfile};
+use crate::http::{ApiError, FieldError, Problem, UserResponse};
+use crate::models::NewUser;
 use crate::repository::users;
 use crate::http::client_addr;
 
@@ -26,33 +25,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(me))
                 .route(web::patch().to(update_me)),
         );
-}
-
-/// A user as clients see it. Built from `UserProfile`, which has no password hash.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct UserResponse<'a> {
-    pub id: i32,
-    pub username: &'a str,
-    pub email: &'a str,
-    pub is_admin: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    /// The name to greet the user by; the username unless they gave one.
-    pub name: &'a str,
-}
-
-impl<'a> From<&'a UserProfile> for UserResponse<'a> {
-    fn from(user: &'a UserProfile) -> Self {
-        Self {
-            id: user.id,
-            username: &user.username,
-            name: &user.name,
-            email: &user.email,
-            is_admin: user.is_admin,
-            created_at: user.created_at,
-            updated_at: user.updated_at,
-        }
-    }
 }
 
 /// Only these fields; anything else (`is_admin`, `id`, ...) is rejected, not ignored.
