@@ -14,14 +14,11 @@ use diesel::pg::PgConnection;
 
 use super::token::{hash_token, TokenHash};
 use crate::db::DbPool;
-use crate::http::with_conn;
-use crate::http::ApiError;
+use crate::http::credentials::CART_TOKEN_HEADER;
+use crate::http::{with_conn, ApiError};
 use crate::models::UserProfile;
 use crate::repository::carts::{find_guest_cart, CartOwner};
 use crate::repository::sessions;
-
-/// The header a guest sends its cart token in.
-pub const CART_TOKEN_HEADER: &str = "x-cart-token";
 
 /// The hash of the request's `X-Cart-Token`: `None` without the header, `Some(None)` for
 /// a value that cannot be one of our tokens (which names no cart).

@@ -8,6 +8,7 @@ pub mod client_addr;
 pub mod client_faults;
 pub mod conditional;
 pub mod cors;
+pub mod credentials;
 pub mod cursor;
 pub mod database;
 pub mod drain;

@@ -25,6 +25,7 @@ use crate::http::validate::{all_valid, Validator};
 use crate::auth::AdminUser;
 use crate::config::Config;
 use crate::db::{CatalogueReads, DbPool};
+use crate::http::credentials::carries_credentials;
 use crate::http::with_conn;
 use crate::domain::{Description, InventoryCount, ProductName};
 use crate::http::{ApiError, Problem};
@@ -146,8 +147,7 @@ where
     T: Send + 'static,
     F: Fn(&mut PgConnection) -> diesel::QueryResult<T> + Send + 'static,
 {
-    let headers = req.headers();
-    if headers.contains_key(header::AUTHORIZATION) || headers.contains_key("x-cart-token") {
+    if carries_credentials(req.headers()) {
         with_conn(pool, move |conn| Ok(work(conn)?)).await
     } else {
         Ok(reads.with_conn(work).await?)
