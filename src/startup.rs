@@ -12,15 +12,15 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer, ResponseError};
 
 use crate::auth::{Passwords, Throttle};
 use crate::config::{Config, DatabaseUrl};
-use crate::http::cors;
 use crate::db::{self, CatalogueReads, DbError, DbPool, SchemaState};
-use crate::http::ApiError;
-use crate::openapi;
-use crate::routes::products::SearchLane;
-use crate::http::{drain, extract};
-use crate::routes;
-use crate::shutdown::{self, Draining};
+use crate::http::cors;
 use crate::http::observe_request;
+use crate::http::ApiError;
+use crate::http::{drain, extract};
+use crate::openapi;
+use crate::routes;
+use crate::routes::products::SearchLane;
+use crate::shutdown::{self, Draining};
 use crate::telemetry::{Metrics, REPLICA};
 
 /// Seconds in-flight requests get to finish after SIGTERM / Ctrl-C.

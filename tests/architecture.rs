@@ -111,11 +111,16 @@ fn http_below_the_edge(src_root: &Path) -> Vec<String> {
         if EXEMPT.contains(&rel.as_str()) {
             continue;
         }
-        let module = rel.split('/').next().unwrap_or_default().trim_end_matches(".rs");
+        let module = rel
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches(".rs");
         let Some(module_rank) = rank(module).filter(|&at| at < edge) else {
             continue;
         };
-        let code = strip_comments_and_literals(&fs::read_to_string(&file).expect("read a source file"));
+        let code =
+            strip_comments_and_literals(&fs::read_to_string(&file).expect("read a source file"));
         let mut seen = HashSet::new();
         for (token, line) in tokenize(&code) {
             if let Token::Word(word) = token {

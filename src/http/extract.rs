@@ -8,8 +8,8 @@ use actix_web::{web, HttpRequest};
 use serde::de::{self, Deserialize, Deserializer, Unexpected};
 use serde_json::value::RawValue;
 
-use crate::domain::Price;
 use super::error::{ApiError, FieldError};
+use crate::domain::Price;
 
 /// Largest JSON body accepted. Every request of this API is far smaller.
 pub const JSON_BODY_LIMIT: usize = 64 * 1024;
@@ -135,7 +135,8 @@ impl<T: serde::de::DeserializeOwned> actix_web::FromRequest for ApiJson<T> {
         // text, so the shape is then read from the text itself: numbers keep their exact
         // spelling (a price is never read through a float), duplicate keys are seen, and
         // serde_path_to_error names the field a `serde_json::Value` round trip would lose.
-        let raw = web::JsonBody::<Box<RawValue>>::new(req, payload, None, true).limit(JSON_BODY_LIMIT);
+        let raw =
+            web::JsonBody::<Box<RawValue>>::new(req, payload, None, true).limit(JSON_BODY_LIMIT);
         Box::pin(async move {
             let raw = raw.await.map_err(json_error)?;
             if let Some(error) = not_an_object(raw.get()) {

@@ -6,12 +6,12 @@ use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::http::conditional::{etag_of, json_bytes, IfMatch, TagCondition};
-use crate::http::extract::{whole_number, ApiJson};
-use crate::http::responses;
 use crate::auth::CartCredential;
 use crate::db::DbPool;
 use crate::domain::Quantity;
+use crate::http::conditional::{etag_of, json_bytes, IfMatch, TagCondition};
+use crate::http::extract::{whole_number, ApiJson};
+use crate::http::responses;
 use crate::http::{ApiError, CartResponse, FieldError, Problem};
 use crate::repository::carts::{self, CartWithLines, Precondition};
 use crate::repository::orders::{self, CheckoutOutcome};

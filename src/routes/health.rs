@@ -5,8 +5,8 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::http::schemas::string_enum;
 use crate::db::{self, CatalogueReads, DbPool, SchemaState};
+use crate::http::schemas::string_enum;
 use crate::http::with_conn;
 use crate::http::{ApiError, Problem};
 use crate::repository;

@@ -5,14 +5,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::http::CartResponse;
+use crate::auth::BearerToken;
+use crate::db::DbPool;
+use crate::domain::PageSize;
 use crate::http::cursor::{open, rejected, seal, timestamp};
 use crate::http::extract::ApiQuery;
 use crate::http::paging::split_page;
 use crate::http::responses;
-use crate::auth::BearerToken;
-use crate::db::DbPool;
-use crate::domain::PageSize;
+use crate::http::CartResponse;
 use crate::http::{ApiError, FieldError, Problem};
 use crate::repository::orders::{self, OrderPosition};
 

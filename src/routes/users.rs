@@ -5,18 +5,18 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use crate::auth::{AuthUser, Passwords, Throttle};
+use crate::db::DbPool;
+use crate::domain::{DisplayName, Email, Password, Username};
+use crate::http::client_addr;
 use crate::http::extract::ApiJson;
 use crate::http::responses;
 use crate::http::schemas::{display_name_schema, email_schema, password_schema, username_schema};
 use crate::http::validate::all_valid;
-use crate::auth::{AuthUser, Passwords, Throttle};
-use crate::db::DbPool;
 use crate::http::with_conn;
-use crate::domain::{DisplayName, Email, Password, Username};
 use crate::http::{ApiError, FieldError, Problem, UserResponse};
 use crate::models::NewUser;
 use crate::repository::users;
-use crate::http::client_addr;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/users").route(web::post().to(register)))

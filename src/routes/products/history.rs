@@ -8,16 +8,16 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::AdminUser;
 use crate::db::DbPool;
-use crate::http::with_conn;
 use crate::domain::{format_money, PageSize};
-use crate::http::{ApiError, FieldError, Problem};
-use crate::models::StockReason;
-use crate::repository::ledger::{self, HistoryEntry, HistoryKind, HistoryPosition};
-use crate::repository::products;
 use crate::http::cursor::{open, rejected, seal, timestamp};
 use crate::http::extract::ApiQuery;
 use crate::http::paging::split_page;
 use crate::http::responses;
+use crate::http::with_conn;
+use crate::http::{ApiError, FieldError, Problem};
+use crate::models::StockReason;
+use crate::repository::ledger::{self, HistoryEntry, HistoryKind, HistoryPosition};
+use crate::repository::products;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -16,18 +16,18 @@ pub use body::{CreateProductRequest, ProductPage, ProductResponse, UpdateProduct
 use listing::{listing_from, ListQuery};
 pub use search_lane::SearchLane;
 
+use crate::auth::AdminUser;
+use crate::config::Config;
+use crate::db::{CatalogueReads, DbPool};
+use crate::domain::{Description, InventoryCount, ProductName};
 use crate::http::conditional::{catalogue_response, http_time, json_bytes};
+use crate::http::credentials::carries_credentials;
 use crate::http::cursor;
 use crate::http::extract::{ApiJson, ApiQuery};
 use crate::http::paging::split_page;
 use crate::http::responses;
 use crate::http::validate::{all_valid, Validator};
-use crate::auth::AdminUser;
-use crate::config::Config;
-use crate::db::{CatalogueReads, DbPool};
-use crate::http::credentials::carries_credentials;
 use crate::http::with_conn;
-use crate::domain::{Description, InventoryCount, ProductName};
 use crate::http::{ApiError, Problem};
 use crate::models::{NewProduct, ProductChanges};
 use crate::repository::catalogue;
