@@ -5,10 +5,9 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
-pub mod cors;
 pub mod db;
 pub mod domain;
-pub mod error;
+pub mod http;
 pub mod models;
 pub mod openapi;
 pub mod repository;

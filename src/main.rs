@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use storefront::cli::{self, Cli};
 use storefront::config::Config;
-use storefront::telemetry::ClientFaultsBelowError;
+use storefront::http::ClientFaultsBelowError;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;

@@ -4,20 +4,20 @@
 //! (`Connection: close`): a proxy's keep-alive connections are retired while the instance
 //! still answers, instead of being cut at stop with a request on them. Then it stops
 //! accepting (`ListenerGate`) and lets in-flight requests finish.
+//!
+//! This module holds the flag, the signals and the gate, and says how to stop; the
+//! `Connection: close` middleware is HTTP (`http::drain`), and the server itself is
+//! stopped by whoever owns it (`startup`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServerHandle, ServiceRequest, ServiceResponse};
-use actix_web::http::ConnectionType;
-use actix_web::middleware::Next;
-use actix_web::rt::signal::unix::{signal, SignalKind};
-use actix_web::web;
+use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
-/// Set once a stop signal arrived; shared by the readiness probe and `close_while_draining`.
+/// Set once a stop signal arrived; shared by the readiness probe and the middleware that
+/// closes connections while draining.
 #[derive(Debug, Clone, Default)]
 pub struct Draining(Arc<AtomicBool>);
 
@@ -31,51 +31,43 @@ impl Draining {
     }
 }
 
-/// While draining, every answer closes its connection. Checked after the handler, so a
-/// request that was running when the signal came closes its connection too.
-pub async fn close_while_draining(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let mut response = next.call(req).await?;
-    let draining = response
-        .request()
-        .app_data::<web::Data<Draining>>()
-        .is_some_and(|draining| draining.is_draining());
-    if draining {
-        // The connection type, not a header: actix then also closes the connection.
-        response
-            .response_mut()
-            .head_mut()
-            .set_connection_type(ConnectionType::Close);
-    }
-    Ok(response)
+/// How the server is to stop once `stop_signal` returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopMode {
+    /// Let in-flight requests finish (within the server's shutdown timeout).
+    Graceful,
+    /// Drop everything at once (SIGQUIT).
+    Immediate,
 }
 
-/// Waits for SIGTERM or SIGINT, drains for `drain`, then stops the server gracefully
-/// (in-flight requests finish within its shutdown timeout). A second signal ends the drain
-/// early; SIGQUIT stops at once, as actix's own handling did.
-pub async fn stop_on_signal(
-    server: ServerHandle,
+impl StopMode {
+    /// The argument of actix's `ServerHandle::stop`.
+    pub fn is_graceful(self) -> bool {
+        self == Self::Graceful
+    }
+}
+
+/// Waits for SIGTERM or SIGINT, drains for `drain`, closes the gate and says to stop
+/// gracefully. A second signal ends the drain early; SIGQUIT stops at once, as actix's
+/// own handling did. `None` when no signal can be listened for: then the default action
+/// (exit) applies, and there is nothing to stop.
+pub async fn stop_signal(
     draining: Draining,
     drain: Duration,
     gate: ListenerGate,
-) {
+) -> Option<StopMode> {
     let mut signals = match Signals::listen() {
         Ok(signals) => signals,
         Err(err) => {
             // Without handlers the default action (exit) applies: no drain, but no hang.
             tracing::error!(%err, "cannot listen for stop signals");
-            return;
+            return None;
         }
     };
-    let Some(first) = signals.next().await else {
-        return;
-    };
+    let first = signals.next().await?;
     if first == Stop::Now {
         tracing::info!("SIGQUIT: stopping at once");
-        server.stop(false).await;
-        return;
+        return Some(StopMode::Immediate);
     }
     draining.start();
     tracing::info!(
@@ -85,8 +77,7 @@ pub async fn stop_on_signal(
     match tokio::time::timeout(drain, signals.next()).await {
         Ok(Some(Stop::Now)) => {
             tracing::info!("SIGQUIT while draining: stopping at once");
-            server.stop(false).await;
-            return;
+            return Some(StopMode::Immediate);
         }
         Ok(Some(Stop::Drain)) => tracing::info!("second stop signal: ending the drain early"),
         Ok(None) | Err(_) => {}
@@ -94,7 +85,7 @@ pub async fn stop_on_signal(
     tracing::info!("drain over: no new connections; finishing in-flight requests");
     gate.close();
     tokio::time::sleep(GATE_QUIESCE).await;
-    server.stop(true).await;
+    Some(StopMode::Graceful)
 }
 
 /// Between closing the gate and stopping: time for connections already established to be
@@ -178,7 +169,8 @@ impl Signals {
         ] {
             let mut stream = signal(kind)?;
             let tx = tx.clone();
-            actix_web::rt::spawn(async move {
+            // On the server's own (single-threaded) runtime, as actix's spawn does.
+            tokio::task::spawn_local(async move {
                 while stream.recv().await.is_some() {
                     if tx.send(stop).is_err() {
                         return;

@@ -12,14 +12,16 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer, ResponseError};
 
 use crate::auth::{Passwords, Throttle};
 use crate::config::{Config, DatabaseUrl};
-use crate::cors;
 use crate::db::{self, CatalogueReads, DbError, DbPool, SchemaState};
-use crate::error::ApiError;
+use crate::http::cors;
+use crate::http::observe_request;
+use crate::http::ApiError;
+use crate::http::{drain, extract};
 use crate::openapi;
+use crate::routes;
 use crate::routes::products::SearchLane;
-use crate::routes::{self, extract};
 use crate::shutdown::{self, Draining};
-use crate::telemetry::{observe_request, Metrics, REPLICA};
+use crate::telemetry::{Metrics, REPLICA};
 
 /// Seconds in-flight requests get to finish after SIGTERM / Ctrl-C.
 const SHUTDOWN_GRACE_SECS: u64 = 30;
@@ -108,7 +110,7 @@ async fn head_as_get(
 }
 
 /// The configured server, not yet running: await it (or spawn it) to serve. It ignores
-/// signals: `serve` handles them (`shutdown::stop_on_signal`).
+/// signals: `serve` handles them (`shutdown::stop_signal`).
 pub fn build_server(
     listener: TcpListener,
     services: Services,
@@ -144,7 +146,6 @@ pub fn build_server(
             .app_data(throttle.clone())
             .app_data(trusted_proxies.clone())
             .app_data(shared_config.clone())
-            .app_data(extract::json_config())
             .app_data(extract::path_config())
             .wrap(from_fn(head_as_get))
             .wrap(ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, method_not_allowed))
@@ -158,7 +159,7 @@ pub fn build_server(
             // Outermost, so every answer (even require_schema's 503) is logged, counted
             // and carries a request id.
             .wrap(from_fn(observe_request))
-            .wrap(from_fn(shutdown::close_while_draining))
+            .wrap(from_fn(drain::close_while_draining))
             .configure(routes::configure)
             .configure(openapi::configure)
             .default_service(web::to(not_found))
@@ -243,8 +244,12 @@ pub fn serve(config: &Config) -> anyhow::Result<()> {
     let gate = shutdown::ListenerGate::new(&listener);
     actix_web::rt::System::new().block_on(async {
         let server = build_server(listener, services, config)?;
-        let stop = shutdown::stop_on_signal(server.handle(), draining, drain, gate);
-        actix_web::rt::spawn(stop);
+        let handle = server.handle();
+        actix_web::rt::spawn(async move {
+            if let Some(mode) = shutdown::stop_signal(draining, drain, gate).await {
+                handle.stop(mode.is_graceful()).await;
+            }
+        });
         server.await
     })?;
     tracing::info!("storefront stopped");

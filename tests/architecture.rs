@@ -13,7 +13,8 @@ use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// The layers of `src/`, lowest first: the index is the rank.
+/// The layers of `src/`, lowest first: the index is the rank. A module named here need
+/// not exist yet: its rank is where it goes when it lands.
 const LAYERS: &[&[&str]] = &[
     // 0: validated input newtypes (Username, Email, Password, prices); a leaf.
     &["domain"],
@@ -23,23 +24,28 @@ const LAYERS: &[&[&str]] = &[
     &["models"],
     // 3: typed configuration from env/.env, validated once.
     &["config"],
-    // 4: request log, Prometheus metrics, slow-query log; draining on SIGTERM.
+    // 4: Prometheus metrics, slow-query log; the draining flag and stop signals.
     &["telemetry", "shutdown"],
     // 5: queries over `&mut PgConnection`: per table, the demo data, the schema document.
     &["repository", "seed", "schema_doc"],
-    // 6: `ApiError` and its problem+json rendering.
-    &["error"],
-    // 7: pools, migrations, the `web::block` helper, schema state.
-    &["db"],
+    // 6: pools, migrations, the blocking helper, replica reads, `DbError`; and (not yet
+    // written) `outbound`, the HTTP client the service calls others with.
+    &["db", "outbound"],
+    // 7: the HTTP edge (`ApiError` and problem+json, extractors, CORS, conditional
+    // requests, middleware, shared response bodies); and (not yet written) `jobs`, the
+    // background work runner.
+    &["http", "jobs"],
     // 8: password hashing, tokens, the AuthUser/AdminUser extractors, login throttle.
     &["auth"],
-    // 9: HTTP handlers per resource, and CORS.
-    &["routes", "cors"],
+    // 9: HTTP handlers, one module per resource.
+    &["routes"],
     // 10: the OpenAPI document and the /docs page.
     &["openapi"],
     // 11: builds the actix server from a listener.
     &["startup"],
-    // 12: the subcommands.
+    // 12: (not yet written) the test payment gateway, a server of its own.
+    &["gateway"],
+    // 13: the subcommands.
     &["cli"],
 ];
 
@@ -79,6 +85,50 @@ fn violations(src_root: &Path) -> Vec<String> {
                     "src/{}:{}: {from} (rank {from_rank}) imports {to} (rank {to_rank})",
                     file.rel, reference.line
                 ));
+            }
+        }
+    }
+    found
+}
+
+/// Names that belong to the HTTP edge and above: the actix crates and `ApiError`.
+fn is_http_name(word: &str) -> bool {
+    word == "ApiError" || word == "actix" || word.starts_with("actix_")
+}
+
+/// Every use of an HTTP name (`is_http_name`) in code of a module ranked below `http`, one
+/// message per file, line and name. The layers below the edge return their own errors,
+/// so a new variant of `ApiError` or an actix upgrade never reaches them.
+fn http_below_the_edge(src_root: &Path) -> Vec<String> {
+    let edge = rank("http").expect("http has a rank");
+    let mut found = Vec::new();
+    for file in rust_files(src_root) {
+        let rel = file
+            .strip_prefix(src_root)
+            .expect("file below src")
+            .to_string_lossy()
+            .replace('\\', "/");
+        if EXEMPT.contains(&rel.as_str()) {
+            continue;
+        }
+        let module = rel
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches(".rs");
+        let Some(module_rank) = rank(module).filter(|&at| at < edge) else {
+            continue;
+        };
+        let code =
+            strip_comments_and_literals(&fs::read_to_string(&file).expect("read a source file"));
+        let mut seen = HashSet::new();
+        for (token, line) in tokenize(&code) {
+            if let Token::Word(word) = token {
+                if is_http_name(&word) && seen.insert((line, word.clone())) {
+                    found.push(format!(
+                        "src/{rel}:{line}: {module} (rank {module_rank}) is below http and names {word}"
+                    ));
+                }
             }
         }
     }
@@ -507,7 +557,7 @@ fn parse_group(
     (paths, i)
 }
 
-/// Handlers read bodies and query strings only through `routes::extract`'s `ApiJson` and
+/// Handlers read bodies and query strings only through `http::extract`'s `ApiJson` and
 /// `ApiQuery`: `web::Json` would take an array for a struct, `web::Query` would not name
 /// the parameter it could not parse (DESIGN §13).
 #[test]
@@ -515,9 +565,6 @@ fn handlers_read_input_only_through_the_api_extractors() {
     let src_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut found = Vec::new();
     for path in rust_files(&src_root.join("routes")) {
-        if path.ends_with("routes/extract.rs") {
-            continue;
-        }
         let code = strip_comments_and_literals(&fs::read_to_string(&path).unwrap());
         for (number, line) in code.lines().enumerate() {
             // `Json<` or `Query<` as a whole word (`ApiJson<` is fine), or any `web::` one.
@@ -555,6 +602,18 @@ fn modules_import_only_lower_layers() {
     );
 }
 
+#[test]
+fn modules_below_the_http_edge_know_no_http() {
+    let src = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src"));
+    let problems = http_below_the_edge(src);
+    assert!(
+        problems.is_empty(),
+        "below the HTTP edge, return the module's own error (db::DbError, \
+         repository::ShopError) and leave actix to http and above:\n{}",
+        problems.join("\n")
+    );
+}
+
 /// A throwaway `src/` tree under the temp directory, removed on drop.
 struct Tree {
     root: PathBuf,
@@ -588,18 +647,18 @@ impl Drop for Tree {
     }
 }
 
-const LIB: (&str, &str) = ("lib.rs", "pub mod domain;\npub mod error;\n");
-const ERROR: (&str, &str) = ("error.rs", "pub struct ApiError;\n");
+const LIB: (&str, &str) = ("lib.rs", "pub mod domain;\npub mod http;\n");
+const HTTP: (&str, &str) = ("http.rs", "pub struct ApiError;\n");
 
 #[test]
 fn upward_use_is_flagged() {
     let tree = Tree::new(
         "upward-use",
-        &[LIB, ERROR, ("domain.rs", "use crate::error::ApiError;\n")],
+        &[LIB, HTTP, ("domain.rs", "use crate::http::ApiError;\n")],
     );
     assert_eq!(
         violations(&tree.src()),
-        ["src/domain.rs:1: domain (rank 0) imports error (rank 6)"]
+        ["src/domain.rs:1: domain (rank 0) imports http (rank 7)"]
     );
 }
 
@@ -625,36 +684,36 @@ fn upward_path_in_attribute_is_flagged() {
 
 #[test]
 fn comments_and_literals_are_not_flagged() {
-    let domain = r##"//! Errors live in `crate::error`.
-/// Turned into `crate::error::ApiError` by the handlers.
-// use crate::error::ApiError;
-/* use crate::error::ApiError; /* nested crate::error */ crate::error */
-pub const URL: &str = "postgres://crate::error::ApiError \" crate::error";
-pub const RAW: &str = r#"crate::error "quoted" crate::error"#;
-pub const BYTES: &[u8] = b"crate::error";
+    let domain = r##"//! Errors live in `crate::http`.
+/// Turned into `crate::http::ApiError` by the handlers.
+// use crate::http::ApiError;
+/* use crate::http::ApiError; /* nested crate::http */ crate::http */
+pub const URL: &str = "postgres://crate::http::ApiError \" crate::http";
+pub const RAW: &str = r#"crate::http "quoted" crate::http"#;
+pub const BYTES: &[u8] = b"crate::http";
 pub const QUOTE: char = '"';
 pub fn f<'a>(s: &'a str, _t: &'static str) -> &'a str { let _q = ('\'', '{'); s }
-pub fn g() -> &'static str { r"crate::error" }
-pub use crate::error::ApiError;
+pub fn g() -> &'static str { r"crate::http" }
+pub use crate::http::ApiError;
 "##;
-    let tree = Tree::new("literals", &[LIB, ERROR, ("domain.rs", domain)]);
+    let tree = Tree::new("literals", &[LIB, HTTP, ("domain.rs", domain)]);
     // Only the real import on the last line, which also shows that lifetimes and char
     // literals did not swallow the code after them.
     assert_eq!(
         violations(&tree.src()),
-        ["src/domain.rs:11: domain (rank 0) imports error (rank 6)"]
+        ["src/domain.rs:11: domain (rank 0) imports http (rank 7)"]
     );
 }
 
 #[test]
 fn each_upward_member_of_a_group_is_flagged() {
-    let repository = "use crate::{\n    domain::Email,\n    error::ApiError,\n    \
+    let repository = "use crate::{\n    domain::Email,\n    http::ApiError,\n    \
                       db::{self, DbPool},\n    models,\n};\n";
     let tree = Tree::new(
         "group",
         &[
             LIB,
-            ERROR,
+            HTTP,
             ("domain.rs", ""),
             ("models.rs", ""),
             ("db/mod.rs", ""),
@@ -664,8 +723,8 @@ fn each_upward_member_of_a_group_is_flagged() {
     assert_eq!(
         violations(&tree.src()),
         [
-            "src/repository/mod.rs:3: repository (rank 5) imports error (rank 6)",
-            "src/repository/mod.rs:4: repository (rank 5) imports db (rank 7)",
+            "src/repository/mod.rs:3: repository (rank 5) imports http (rank 7)",
+            "src/repository/mod.rs:4: repository (rank 5) imports db (rank 6)",
         ]
     );
 }
@@ -720,7 +779,7 @@ fn clean_tree_reports_nothing() {
         "clean",
         &[
             LIB,
-            ERROR,
+            HTTP,
             ("main.rs", "fn main() { storefront::startup::run(); }\n"),
             ("domain.rs", "pub struct Email;\n"),
             (
@@ -729,7 +788,7 @@ fn clean_tree_reports_nothing() {
             ),
             (
                 "db/pool.rs",
-                "use crate::error::ApiError;\npub struct Pool;\n",
+                "use crate::domain::Email;\npub struct Pool;\n",
             ),
             (
                 "routes/mod.rs",
@@ -737,7 +796,7 @@ fn clean_tree_reports_nothing() {
             ),
             (
                 "routes/cart.rs",
-                "use crate::error::ApiError;\nfn f() -> crate::db::Pool { todo!() }\n",
+                "use crate::http::ApiError;\nfn f() -> crate::db::Pool { todo!() }\n",
             ),
             (
                 "startup.rs",
@@ -747,4 +806,35 @@ fn clean_tree_reports_nothing() {
     );
     assert_eq!(violations(&tree.src()), Vec::<String>::new());
     assert_eq!(cycles(&tree.src()), Vec::<String>::new());
+}
+
+#[test]
+fn http_names_below_the_edge_are_flagged() {
+    let db = "use actix_web::web;\n\
+              // actix_web::web::block, in a comment\n\
+              pub const WHY: &str = \"not an ApiError\";\n\
+              pub fn f() -> Result<(), crate::http::ApiError> { todo!() }\n\
+              #[actix_web::test]\nasync fn t() {}\n";
+    let tree = Tree::new(
+        "http-below-edge",
+        &[
+            LIB,
+            HTTP,
+            ("db/mod.rs", db),
+            ("domain.rs", "pub fn g() { actix_rt::spawn(async {}); }\n"),
+            (
+                "routes/mod.rs",
+                "use actix_web::web;\nuse crate::http::ApiError;\n",
+            ),
+        ],
+    );
+    assert_eq!(
+        http_below_the_edge(&tree.src()),
+        [
+            "src/db/mod.rs:1: db (rank 6) is below http and names actix_web",
+            "src/db/mod.rs:4: db (rank 6) is below http and names ApiError",
+            "src/db/mod.rs:5: db (rank 6) is below http and names actix_web",
+            "src/domain.rs:1: domain (rank 0) is below http and names actix_rt",
+        ]
+    );
 }

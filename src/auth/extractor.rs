@@ -13,14 +13,12 @@ use actix_web::{web, FromRequest, HttpRequest};
 use diesel::pg::PgConnection;
 
 use super::token::{hash_token, TokenHash};
-use crate::db::{with_conn, DbPool};
-use crate::error::ApiError;
+use crate::db::DbPool;
+use crate::http::credentials::CART_TOKEN_HEADER;
+use crate::http::{with_conn, ApiError};
 use crate::models::UserProfile;
 use crate::repository::carts::{find_guest_cart, CartOwner};
 use crate::repository::sessions;
-
-/// The header a guest sends its cart token in.
-pub const CART_TOKEN_HEADER: &str = "x-cart-token";
 
 /// The hash of the request's `X-Cart-Token`: `None` without the header, `Some(None)` for
 /// a value that cannot be one of our tokens (which names no cart).
@@ -101,8 +99,8 @@ impl BearerToken {
     pub async fn report_after_authentication<T>(
         &self,
         pool: &DbPool,
-        input: Result<T, actix_web::Error>,
-    ) -> Result<T, actix_web::Error> {
+        input: Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
         match input {
             Ok(value) => Ok(value),
             Err(problem) => {
@@ -177,8 +175,8 @@ impl CartCredential {
     pub async fn report_after_authentication<T>(
         &self,
         pool: &DbPool,
-        input: Result<T, actix_web::Error>,
-    ) -> Result<T, actix_web::Error> {
+        input: Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
         match input {
             Ok(value) => Ok(value),
             Err(problem) => {

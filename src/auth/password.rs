@@ -15,15 +15,15 @@
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use actix_web::web;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, PasswordVerifier, Version};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::work_area::WorkArea;
+use crate::db::run_blocking;
 use crate::domain::Password;
-use crate::error::ApiError;
+use crate::http::ApiError;
 
 /// OWASP Password Storage Cheat Sheet: argon2id, m = 19 MiB, t = 2, p = 1.
 const M_COST_KIB: u32 = 19 * 1024;
@@ -86,7 +86,7 @@ impl Passwords {
         // The permit moves into the blocking closure: if the request is dropped meanwhile,
         // the hash still finishes before its permit (and so its area) can be taken again.
         let this = self.clone();
-        web::block(move || {
+        run_blocking(move || {
             let mut area = this.take_area()?;
             let result = work(area.blocks_mut());
             this.give_back(area, permit);

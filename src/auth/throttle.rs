@@ -15,7 +15,7 @@ use diesel::pg::PgConnection;
 use diesel::QueryResult;
 
 use crate::config::{LoginThrottleConfig, RateLimit};
-use crate::error::ApiError;
+use crate::http::ApiError;
 use crate::repository::throttle::{self, Counter, TakeError};
 
 /// Every this many attempts, expired counters are swept (a bounded batch), so the table

@@ -14,8 +14,8 @@ mod roles;
 mod schema_state;
 mod staleness;
 
-pub use blocking::with_conn;
-pub use error::DbError;
+pub use blocking::{run_blocking, with_conn};
+pub use error::{is_transient, DbError};
 
 pub use migrations::{
     check_unmodified, connect_creating_database, embedded_migrations_against,

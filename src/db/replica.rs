@@ -11,14 +11,14 @@
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
-use actix_web::web;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Nullable, Text};
 
+use super::blocking::run_blocking;
+use super::error::DbError;
 use super::pool::{pool_state, DbPool};
 use super::staleness::{parse_lsn, probe_interval, WalHistory};
-use crate::error::ApiError;
 use crate::telemetry::{Metrics, PoolState, PRIMARY, REPLICA};
 
 /// What `/health/ready` says of the replica.
@@ -146,18 +146,19 @@ impl CatalogueReads {
 
     /// Runs `work` on the blocking pool with a connection to the replica if it is
     /// healthy, else to the primary. A replica that cannot give a connection in time, or
-    /// whose connection fails, is marked down and `work` runs again on the primary.
-    pub async fn with_conn<T, F>(&self, work: F) -> Result<T, ApiError>
+    /// whose query fails in a way a retry may cure, is marked down and `work` runs again
+    /// on the primary.
+    pub async fn with_conn<T, F>(&self, work: F) -> Result<T, DbError>
     where
         T: Send + 'static,
-        F: Fn(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
+        F: Fn(&mut PgConnection) -> QueryResult<T> + Send + 'static,
     {
         let reads = self.clone();
-        web::block(move || {
+        run_blocking(move || {
             if let Some(replica) = reads.healthy_replica() {
                 match replica.pool.get() {
-                    Ok(mut conn) => match work(&mut conn) {
-                        Err(ApiError::ServiceUnavailable(cause)) => {
+                    Ok(mut conn) => match work(&mut conn).map_err(DbError::from) {
+                        Err(DbError::Unavailable(cause)) => {
                             tracing::warn!(%cause, "replica read failed; reading from the primary");
                             replica.set_verdict(Verdict::not_up(ReplicaHealth::Down));
                         }
@@ -174,7 +175,7 @@ impl CatalogueReads {
             }
             let mut conn = reads.primary.get()?;
             reads.metrics.observe_catalogue_read(PRIMARY);
-            work(&mut conn)
+            Ok(work(&mut conn)?)
         })
         .await?
     }

@@ -3,7 +3,7 @@
 //! words a client can show its user.
 //!
 //! The bottom layer: pure types over std, bigdecimal and chrono. No IO, no HTTP, no
-//! OpenAPI; the documents that describe these rules (routes/schemas.rs) read the limits
+//! OpenAPI; the documents that describe these rules (http/schemas.rs) read the limits
 //! from here.
 
 mod account;

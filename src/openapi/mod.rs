@@ -17,7 +17,7 @@ mod conventions;
 
 use conventions::Conventions;
 
-use crate::error::ApiError;
+use crate::http::ApiError;
 use crate::routes::{carts, guest_carts, health, metrics, orders, products, sessions, users};
 
 #[derive(OpenApi)]
@@ -53,7 +53,7 @@ use crate::routes::{carts, guest_carts, health, metrics, orders, products, sessi
         openapi_json,
         docs,
     ),
-    components(schemas(crate::error::Problem, crate::error::FieldError, crate::error::StockShortage)),
+    components(schemas(crate::http::Problem, crate::http::FieldError, crate::http::StockShortage)),
     modifiers(&Security, &Conventions),
     servers((url = "/", description = "This service (paths are absolute from its origin)")),
     tags(

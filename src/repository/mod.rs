@@ -20,7 +20,7 @@ use diesel::{Connection, RunQueryDsl};
 pub use constraints::TakenField;
 
 /// Outcomes of account, cart and checkout operations that are not plain query failures.
-/// The HTTP layer (`error.rs`) decides what each means to a client.
+/// The HTTP edge (`http::error`) decides what each means to a client.
 #[derive(Debug, thiserror::Error)]
 pub enum ShopError {
     #[error("not found")]

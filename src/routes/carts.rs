@@ -3,20 +3,16 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
-use bigdecimal::BigDecimal;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::conditional::{etag_of, json_bytes, IfMatch, TagCondition};
-use super::extract::{whole_number, ApiJson};
-use super::responses;
-use super::schemas::string_enum;
 use crate::auth::CartCredential;
 use crate::db::DbPool;
-use crate::domain::{format_money, Quantity};
-use crate::error::{ApiError, FieldError, Problem};
-use crate::models::{Cart, CartItem, Product};
+use crate::domain::Quantity;
+use crate::http::conditional::{etag_of, json_bytes, IfMatch, TagCondition};
+use crate::http::extract::{whole_number, ApiJson};
+use crate::http::responses;
+use crate::http::{ApiError, CartResponse, FieldError, Problem};
 use crate::repository::carts::{self, CartWithLines, Precondition};
 use crate::repository::orders::{self, CheckoutOutcome};
 
@@ -40,110 +36,6 @@ struct CartToken {
     /// `Authorization` (with both, `Authorization` wins). Unknown, expired or merged: 401.
     #[param(rename = "X-Cart-Token", value_type = String, required = false, example = "q1vX8yZ0-_AbCdEfGhIjKlMnOpQrStUvWxYz0123456")]
     x_cart_token: Option<String>,
-}
-
-/// A cart or an order as clients see it. Money is exact decimal strings.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CartResponse {
-    pub id: i32,
-    /// `open` or `checked_out`.
-    #[schema(schema_with = cart_status_schema)]
-    pub status: &'static str,
-    pub items: Vec<LineResponse>,
-    /// Units across the lines that count (available ones).
-    pub item_count: i64,
-    /// Decimal string, two places: the sum of the available lines' totals.
-    #[schema(pattern = r"^[0-9]+\.[0-9]{2}$", example = "39.80")]
-    pub total: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    /// Null while the cart is open.
-    #[schema(required = true)]
-    pub checked_out_at: Option<DateTime<Utc>>,
-}
-
-/// `open`, or `checked_out` for an order.
-fn cart_status_schema() -> utoipa::openapi::Object {
-    string_enum(["open", "checked_out"])
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LineResponse {
-    pub id: i32,
-    pub product_id: i32,
-    pub name: String,
-    /// Decimal string, two places: the product's current price, or an order's frozen one.
-    #[schema(pattern = r"^[0-9]{1,10}\.[0-9]{2}$", example = "19.90")]
-    pub unit_price: String,
-    pub quantity: i32,
-    /// Decimal string, two places: `unit_price` times `quantity`.
-    #[schema(pattern = r"^[0-9]+\.[0-9]{2}$", example = "39.80")]
-    pub line_total: String,
-    /// False for a product archived since it was added: shown, but not in the total and
-    /// not orderable.
-    pub available: bool,
-}
-
-impl From<CartWithLines> for CartResponse {
-    fn from((cart, lines): CartWithLines) -> Self {
-        let mut total = BigDecimal::from(0);
-        let mut item_count = 0i64;
-        let items = lines
-            .into_iter()
-            .map(|(item, product)| {
-                let line = Line::of(&cart, item, product);
-                if line.available {
-                    total += &line.line_total;
-                    item_count += i64::from(line.item.quantity);
-                }
-                LineResponse {
-                    id: line.item.id,
-                    product_id: line.item.product_id,
-                    name: line.name,
-                    unit_price: format_money(&line.unit_price),
-                    quantity: line.item.quantity,
-                    line_total: format_money(&line.line_total),
-                    available: line.available,
-                }
-            })
-            .collect();
-        Self {
-            id: cart.id,
-            status: cart.status.as_str(),
-            items,
-            item_count,
-            total: format_money(&total),
-            created_at: cart.created_at,
-            updated_at: cart.updated_at,
-            checked_out_at: cart.checked_out_at,
-        }
-    }
-}
-
-/// One line priced: an order's frozen price, or an open cart's current price.
-struct Line {
-    item: CartItem,
-    name: String,
-    unit_price: BigDecimal,
-    line_total: BigDecimal,
-    available: bool,
-}
-
-impl Line {
-    fn of(cart: &Cart, item: CartItem, product: Product) -> Self {
-        let (unit_price, available) = match (&item.unit_price, cart.checked_out_at) {
-            (Some(frozen), Some(_)) => (frozen.clone(), true),
-            _ => (product.price.clone(), product.archived_at.is_none()),
-        };
-        let line_total = &unit_price * BigDecimal::from(item.quantity);
-        Self {
-            item,
-            name: product.name,
-            unit_price,
-            line_total,
-            available,
-        }
-    }
 }
 
 /// Get the open cart.
@@ -238,8 +130,8 @@ async fn add_item(
     req: HttpRequest,
     pool: web::Data<DbPool>,
     token: CartCredential,
-    body: Result<ApiJson<AddItemRequest>, actix_web::Error>,
-) -> Result<HttpResponse, actix_web::Error> {
+    body: Result<ApiJson<AddItemRequest>, ApiError>,
+) -> Result<HttpResponse, ApiError> {
     let input = body.and_then(|body| {
         let quantity = valid_quantity(body.quantity)?;
         // An id outside the column's range (ids start at 1) names no product: a 404
@@ -267,7 +159,7 @@ async fn add_item(
         .await?;
     let mut response = HttpResponse::Created();
     response.insert_header((header::LOCATION, "/api/v1/cart"));
-    Ok(tagged(response, cart)?)
+    tagged(response, cart)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -293,9 +185,9 @@ async fn set_quantity(
     pool: web::Data<DbPool>,
     token: CartCredential,
     item_id: web::Path<i32>,
-    body: Result<ApiJson<SetQuantityRequest>, actix_web::Error>,
-) -> Result<HttpResponse, actix_web::Error> {
-    let input = body.and_then(|body| Ok(valid_quantity(body.quantity)?));
+    body: Result<ApiJson<SetQuantityRequest>, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    let input = body.and_then(|body| valid_quantity(body.quantity));
     let quantity = token.report_after_authentication(&pool, input).await?;
     let item_id = item_id.into_inner();
     let condition = if_match(&req);
@@ -312,7 +204,7 @@ async fn set_quantity(
             })
         })
         .await?;
-    Ok(tagged(HttpResponse::Ok(), cart)?)
+    tagged(HttpResponse::Ok(), cart)
 }
 
 /// Remove a cart line.
@@ -394,10 +286,10 @@ async fn checkout(
     req: HttpRequest,
     pool: web::Data<DbPool>,
     credential: CartCredential,
-) -> Result<HttpResponse, actix_web::Error> {
+) -> Result<HttpResponse, ApiError> {
     // A guest's cart is merged into an account's at login; it is never checked out.
     let token = credential.require_user()?;
-    let key = idempotency_key(&req).map_err(actix_web::Error::from);
+    let key = idempotency_key(&req);
     let key = token.report_after_authentication(&pool, key).await?;
     let condition = if_match(&req);
     let outcome = token

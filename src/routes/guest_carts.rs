@@ -9,15 +9,16 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::carts::CartResponse;
-use super::conditional::{etag_of, json_bytes};
-use super::responses;
 use crate::auth::{new_token, Throttle};
 use crate::config::Config;
-use crate::db::{with_conn, DbPool};
-use crate::error::{ApiError, Problem};
+use crate::db::DbPool;
+use crate::http::client_addr;
+use crate::http::conditional::{etag_of, json_bytes};
+use crate::http::responses;
+use crate::http::with_conn;
+use crate::http::CartResponse;
+use crate::http::{ApiError, Problem};
 use crate::repository::carts;
-use crate::telemetry::client_addr;
 
 /// Expired guest carts removed by each creation: at least one per creation keeps up with
 /// expiry (carts expire as fast as they were made), and a batch bounds what one request

@@ -5,9 +5,10 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::schemas::string_enum;
-use crate::db::{self, with_conn, CatalogueReads, DbPool, SchemaState};
-use crate::error::{ApiError, Problem};
+use crate::db::{self, CatalogueReads, DbPool, SchemaState};
+use crate::http::schemas::string_enum;
+use crate::http::with_conn;
+use crate::http::{ApiError, Problem};
 use crate::repository;
 use crate::shutdown::Draining;
 

@@ -2,20 +2,13 @@
 //! makes one blocking call into the repository, and maps the result to a response.
 
 pub mod carts;
-mod conditional;
-mod cursor;
-pub mod extract;
 pub mod guest_carts;
 pub mod health;
 pub mod metrics;
 pub mod orders;
-mod paging;
 pub mod products;
-pub mod responses;
-pub mod schemas;
 pub mod sessions;
 pub mod users;
-mod validate;
 
 use actix_web::web;
 

@@ -5,15 +5,15 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::carts::CartResponse;
-use super::cursor::{open, rejected, seal, timestamp};
-use super::extract::ApiQuery;
-use super::paging::split_page;
-use super::responses;
 use crate::auth::BearerToken;
 use crate::db::DbPool;
 use crate::domain::PageSize;
-use crate::error::{ApiError, FieldError, Problem};
+use crate::http::cursor::{open, rejected, seal, timestamp};
+use crate::http::extract::ApiQuery;
+use crate::http::paging::split_page;
+use crate::http::responses;
+use crate::http::CartResponse;
+use crate::http::{ApiError, FieldError, Problem};
 use crate::repository::orders::{self, OrderPosition};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -6,18 +6,19 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::ApiJson;
-use super::responses;
-use super::schemas::string_enum;
-use super::users::UserResponse;
 use crate::auth::{new_token, presented_cart_token_hash, AuthUser, Passwords, Throttle};
 use crate::config::Config;
-use crate::db::{with_conn, DbPool};
-use crate::error::{ApiError, Problem};
+use crate::db::DbPool;
+use crate::http::client_addr;
+use crate::http::extract::ApiJson;
+use crate::http::responses;
+use crate::http::schemas::string_enum;
+use crate::http::with_conn;
+use crate::http::UserResponse;
+use crate::http::{ApiError, Problem};
 use crate::models::NewSession;
 use crate::repository::carts::{merge_guest_cart, CartMerge};
 use crate::repository::{in_transaction, sessions, users};
-use crate::telemetry::client_addr;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/sessions").route(web::post().to(log_in)))

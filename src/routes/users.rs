@@ -2,21 +2,21 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::extract::ApiJson;
-use super::responses;
-use super::schemas::{display_name_schema, email_schema, password_schema, username_schema};
-use super::validate::all_valid;
 use crate::auth::{AuthUser, Passwords, Throttle};
-use crate::db::{with_conn, DbPool};
+use crate::db::DbPool;
 use crate::domain::{DisplayName, Email, Password, Username};
-use crate::error::{ApiError, FieldError, Problem};
-use crate::models::{NewUser, UserProfile};
+use crate::http::client_addr;
+use crate::http::extract::ApiJson;
+use crate::http::responses;
+use crate::http::schemas::{display_name_schema, email_schema, password_schema, username_schema};
+use crate::http::validate::all_valid;
+use crate::http::with_conn;
+use crate::http::{ApiError, FieldError, Problem, UserResponse};
+use crate::models::NewUser;
 use crate::repository::users;
-use crate::telemetry::client_addr;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/users").route(web::post().to(register)))
@@ -25,33 +25,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(me))
                 .route(web::patch().to(update_me)),
         );
-}
-
-/// A user as clients see it. Built from `UserProfile`, which has no password hash.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct UserResponse<'a> {
-    pub id: i32,
-    pub username: &'a str,
-    pub email: &'a str,
-    pub is_admin: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    /// The name to greet the user by; the username unless they gave one.
-    pub name: &'a str,
-}
-
-impl<'a> From<&'a UserProfile> for UserResponse<'a> {
-    fn from(user: &'a UserProfile) -> Self {
-        Self {
-            id: user.id,
-            username: &user.username,
-            name: &user.name,
-            email: &user.email,
-            is_admin: user.is_admin,
-            created_at: user.created_at,
-            updated_at: user.updated_at,
-        }
-    }
 }
 
 /// Only these fields; anything else (`is_admin`, `id`, ...) is rejected, not ignored.
@@ -147,8 +120,8 @@ async fn update_me(
     auth: AuthUser,
     pool: web::Data<DbPool>,
     // A Result, so the 401 comes before any complaint about the body.
-    body: Result<ApiJson<UpdateMeRequest>, actix_web::Error>,
-) -> Result<HttpResponse, actix_web::Error> {
+    body: Result<ApiJson<UpdateMeRequest>, ApiError>,
+) -> Result<HttpResponse, ApiError> {
     let body = body?.into_inner();
     let name = DisplayName::parse(&body.name)
         .map_err(|message| ApiError::Validation(vec![FieldError::new("name", message)]))?;

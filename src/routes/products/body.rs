@@ -7,10 +7,10 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::format_money;
+use crate::http::extract::{optional_whole_number, present, present_whole_number, PriceInput};
+use crate::http::schemas::{description_schema, price_schema, product_name_schema};
 use crate::models::Product;
 use crate::repository::products::ProductView;
-use crate::routes::extract::{optional_whole_number, present, present_whole_number, PriceInput};
-use crate::routes::schemas::{description_schema, price_schema, product_name_schema};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProductResponse {

@@ -7,16 +7,17 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::AdminUser;
-use crate::db::{with_conn, DbPool};
+use crate::db::DbPool;
 use crate::domain::{format_money, PageSize};
-use crate::error::{ApiError, FieldError, Problem};
+use crate::http::cursor::{open, rejected, seal, timestamp};
+use crate::http::extract::ApiQuery;
+use crate::http::paging::split_page;
+use crate::http::responses;
+use crate::http::with_conn;
+use crate::http::{ApiError, FieldError, Problem};
 use crate::models::StockReason;
 use crate::repository::ledger::{self, HistoryEntry, HistoryKind, HistoryPosition};
 use crate::repository::products;
-use crate::routes::cursor::{open, rejected, seal, timestamp};
-use crate::routes::extract::ApiQuery;
-use crate::routes::paging::split_page;
-use crate::routes::responses;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -183,7 +184,7 @@ pub async fn history(
     id: web::Path<i32>,
     // A Result, so AdminUser's 401 / 403 comes before any complaint about the query.
     query: Result<ApiQuery<HistoryQuery>, ApiError>,
-) -> Result<HttpResponse, actix_web::Error> {
+) -> Result<HttpResponse, ApiError> {
     let HistoryQuery { limit, cursor } = query?.into_inner();
     let product_id = id.into_inner();
     let size = PageSize::parse(limit)

@@ -6,10 +6,10 @@ use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
 use utoipa::IntoParams;
 
 use crate::domain::{parse_decimal, PageSize};
-use crate::error::{ApiError, FieldError};
+use crate::http::cursor;
+use crate::http::validate::Validator;
+use crate::http::{ApiError, FieldError};
 use crate::repository::catalogue::{ProductFilter, ProductListing, ProductSort};
-use crate::routes::cursor;
-use crate::routes::validate::Validator;
 
 const MAX_SEARCH_LEN: usize = 200;
 

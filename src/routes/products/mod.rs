@@ -11,22 +11,24 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::pg::PgConnection;
 
-use super::conditional::{IfModifiedSince, IfNoneMatch};
+use crate::http::conditional::{IfModifiedSince, IfNoneMatch};
 pub use body::{CreateProductRequest, ProductPage, ProductResponse, UpdateProductRequest};
 use listing::{listing_from, ListQuery};
 pub use search_lane::SearchLane;
 
-use super::conditional::{catalogue_response, http_time, json_bytes};
-use super::cursor;
-use super::extract::{ApiJson, ApiQuery};
-use super::paging::split_page;
-use super::responses;
-use super::validate::{all_valid, Validator};
 use crate::auth::AdminUser;
 use crate::config::Config;
-use crate::db::{with_conn, CatalogueReads, DbPool};
+use crate::db::{CatalogueReads, DbPool};
 use crate::domain::{Description, InventoryCount, ProductName};
-use crate::error::{ApiError, Problem};
+use crate::http::conditional::{catalogue_response, http_time, json_bytes};
+use crate::http::credentials::carries_credentials;
+use crate::http::cursor;
+use crate::http::extract::{ApiJson, ApiQuery};
+use crate::http::paging::split_page;
+use crate::http::responses;
+use crate::http::validate::{all_valid, Validator};
+use crate::http::with_conn;
+use crate::http::{ApiError, Problem};
 use crate::models::{NewProduct, ProductChanges};
 use crate::repository::catalogue;
 use crate::repository::products::{self, ProductView};
@@ -68,7 +70,7 @@ async fn show(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let product = read_catalogue(&req, &pool, &reads, move |conn| {
-        Ok(products::find_live_view(conn, id)?)
+        products::find_live_view(conn, id)
     })
     .await?;
     // lowest_price_30d can change as time passes (a lower old price leaves the window)
@@ -113,7 +115,7 @@ async fn list(
         None
     };
     let rows = read_catalogue(&req, &pool, &reads, move |conn| {
-        Ok(catalogue::list(conn, &listing)?)
+        catalogue::list(conn, &listing)
     })
     .await?;
     let (rows, next_cursor) = split_page(rows, size, |last| Some(cursor::encode(last)));
@@ -143,13 +145,12 @@ async fn read_catalogue<T, F>(
 ) -> Result<T, ApiError>
 where
     T: Send + 'static,
-    F: Fn(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
+    F: Fn(&mut PgConnection) -> diesel::QueryResult<T> + Send + 'static,
 {
-    let headers = req.headers();
-    if headers.contains_key(header::AUTHORIZATION) || headers.contains_key("x-cart-token") {
-        with_conn(pool, work).await
+    if carries_credentials(req.headers()) {
+        with_conn(pool, move |conn| Ok(work(conn)?)).await
     } else {
-        reads.with_conn(work).await
+        Ok(reads.with_conn(work).await?)
     }
 }
 
@@ -166,8 +167,8 @@ async fn create(
     admin: AdminUser,
     pool: web::Data<DbPool>,
     // A Result, so AdminUser's 401 / 403 comes before any complaint about the body.
-    body: Result<ApiJson<CreateProductRequest>, actix_web::Error>,
-) -> Result<HttpResponse, actix_web::Error> {
+    body: Result<ApiJson<CreateProductRequest>, ApiError>,
+) -> Result<HttpResponse, ApiError> {
     let body = body?.into_inner();
     let (name, description, price, inventory_count) = all_valid!(
         name: "name" => ProductName::parse(&body.name),
@@ -214,8 +215,8 @@ async fn update(
     pool: web::Data<DbPool>,
     id: web::Path<i32>,
     // A Result, so AdminUser's 401 / 403 comes before any complaint about the body.
-    body: Result<ApiJson<UpdateProductRequest>, actix_web::Error>,
-) -> Result<HttpResponse, actix_web::Error> {
+    body: Result<ApiJson<UpdateProductRequest>, ApiError>,
+) -> Result<HttpResponse, ApiError> {
     let body = body?.into_inner();
     let mut validator = Validator::default();
     let changes = ProductChanges {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::config::SearchConcurrency;
-use crate::error::ApiError;
+use crate::http::ApiError;
 
 pub struct SearchLane {
     permits: Semaphore,

@@ -1,6 +1,6 @@
 //! Collecting field errors, so a client learns of every invalid field at once.
 
-use crate::error::{ApiError, FieldError};
+use super::error::{ApiError, FieldError};
 
 #[derive(Debug, Default)]
 pub struct Validator {
@@ -49,7 +49,7 @@ impl Validator {
 /// ```
 macro_rules! all_valid {
     ($($name:ident: $field:literal => $result:expr),+ $(,)?) => {{
-        let mut validator = $crate::routes::validate::Validator::default();
+        let mut validator = $crate::http::validate::Validator::default();
         $(let $name = validator.check($field, $result);)+
         match ($($name,)+) {
             ($(Some($name),)+) => Ok(($($name,)+)),

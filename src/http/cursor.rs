@@ -12,7 +12,7 @@ use bigdecimal::{BigDecimal, ToPrimitive};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::error::{ApiError, FieldError};
+use super::error::{ApiError, FieldError};
 use crate::repository::catalogue::{After, ListedProduct, ProductSort};
 
 /// Bytes of SHA-256 kept as the check: 48 bits, so a changed cursor passes by chance

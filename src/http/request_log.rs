@@ -11,7 +11,7 @@ use actix_web::web;
 use rand::Rng;
 
 use super::client_addr::client_addr;
-use super::metrics::Metrics;
+use crate::telemetry::Metrics;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 

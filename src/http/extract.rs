@@ -8,17 +8,11 @@ use actix_web::{web, HttpRequest};
 use serde::de::{self, Deserialize, Deserializer, Unexpected};
 use serde_json::value::RawValue;
 
+use super::error::{ApiError, FieldError};
 use crate::domain::Price;
-use crate::error::{ApiError, FieldError};
 
 /// Largest JSON body accepted. Every request of this API is far smaller.
 pub const JSON_BODY_LIMIT: usize = 64 * 1024;
-
-pub fn json_config() -> web::JsonConfig {
-    web::JsonConfig::default()
-        .limit(JSON_BODY_LIMIT)
-        .error_handler(|err, _req| json_error(err).into())
-}
 
 pub fn path_config() -> web::PathConfig {
     // Ids are integers; a segment that is not one names nothing that exists.
@@ -132,26 +126,26 @@ impl<T> std::ops::Deref for ApiJson<T> {
 }
 
 impl<T: serde::de::DeserializeOwned> actix_web::FromRequest for ApiJson<T> {
-    type Error = actix_web::Error;
-    type Future =
-        std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, actix_web::Error>>>>;
+    type Error = ApiError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
-        // Limit, content type, Content-Encoding and syntax are checked here, by
-        // `json_config`'s rules. `RawValue` only validates and keeps the text, so the shape
-        // is then read from the text itself: numbers keep their exact spelling (a price is
-        // never read through a float), duplicate keys are seen, and serde_path_to_error
-        // names the field a `serde_json::Value` round trip would lose.
-        let raw = web::Json::<Box<RawValue>>::from_request(req, payload);
+        // Limit, content type, Content-Encoding and syntax are checked here, as `web::Json`
+        // checks them (a JSON media type required). `RawValue` only validates and keeps the
+        // text, so the shape is then read from the text itself: numbers keep their exact
+        // spelling (a price is never read through a float), duplicate keys are seen, and
+        // serde_path_to_error names the field a `serde_json::Value` round trip would lose.
+        let raw =
+            web::JsonBody::<Box<RawValue>>::new(req, payload, None, true).limit(JSON_BODY_LIMIT);
         Box::pin(async move {
-            let raw = raw.await?.into_inner();
+            let raw = raw.await.map_err(json_error)?;
             if let Some(error) = not_an_object(raw.get()) {
-                return Err(ApiError::Validation(vec![error]).into());
+                return Err(ApiError::Validation(vec![error]));
             }
             let mut deserializer = serde_json::Deserializer::from_str(raw.get());
             serde_path_to_error::deserialize(&mut deserializer)
                 .map(ApiJson)
-                .map_err(|err| ApiError::Validation(vec![shape_error(&err)]).into())
+                .map_err(|err| ApiError::Validation(vec![shape_error(&err)]))
         })
     }
 }

@@ -5,9 +5,10 @@
 //! - `repository` returns Diesel's `QueryResult`, or `repository::ShopError` where a
 //!   query has outcomes other than rows (empty cart, short stock, a taken username).
 //!   It knows nothing of HTTP.
-//! - `db` returns `db::DbError` from what runs before serving (connecting, creating the
-//!   database, migrating) and from CLI commands; its blocking helper (`db::with_conn`)
-//!   is where a pool timeout or a failed blocking task becomes an `ApiError`.
+//! - `db` returns `db::DbError`: from what runs before serving (connecting, creating the
+//!   database, migrating), from CLI commands, and from its blocking helpers (a pool
+//!   timeout, a query a retry may cure, a failed blocking task). It knows nothing of
+//!   HTTP either.
 //! - `auth`, `routes` and the middleware return `ApiError`, converted from the two
 //!   above by the `From` impls here: this file is the one place that decides what a
 //!   database outcome means to a client (status, code, which field).
@@ -21,6 +22,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::db::{is_transient, DbError};
 use crate::repository::{constraints, ShopError, Shortage, TakenField};
 
 /// Seconds a client should wait before retrying after a 503.
@@ -140,52 +142,95 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// What a client can switch on for one kind of problem: the status, the stable `code`
+/// and the `title`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProblemKind {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub title: &'static str,
+}
+
+/// Every `code` a problem can carry: a closed set, so clients can switch on it. The
+/// exhaustive test below ties it to [`ApiError::kind`] both ways.
+const PROBLEM_CODES: [&str; 16] = [
+    "bad_request",
+    "unauthorized",
+    "cart_token_invalid",
+    "login_required",
+    "forbidden",
+    "not_found",
+    "method_not_allowed",
+    "already_exists",
+    "insufficient_stock",
+    "precondition_failed",
+    "payload_too_large",
+    "validation_failed",
+    "empty_cart",
+    "rate_limited",
+    "service_unavailable",
+    "internal",
+];
+
 impl ApiError {
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::BadRequest(_) | Self::BadQuery(_) => "bad_request",
-            Self::Unauthorized | Self::LoginFailed => "unauthorized",
-            Self::CartTokenInvalid => "cart_token_invalid",
-            Self::LoginRequired => "login_required",
-            Self::Forbidden => "forbidden",
-            Self::NotFound => "not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::AlreadyExists(_) => "already_exists",
-            Self::InsufficientStock(_) => "insufficient_stock",
-            Self::PreconditionFailed => "precondition_failed",
-            Self::PayloadTooLarge => "payload_too_large",
-            Self::Validation(_) => "validation_failed",
-            Self::EmptyCart => "empty_cart",
-            Self::RateLimited { .. } => "rate_limited",
-            Self::ServiceUnavailable(_) | Self::Draining | Self::Overloaded(_) => {
-                "service_unavailable"
+    /// The variant's row of the table: the one place a variant is given its status, code
+    /// and title.
+    pub fn kind(&self) -> ProblemKind {
+        use StatusCode as S;
+        let (status, code, title) = match self {
+            Self::BadRequest(_) | Self::BadQuery(_) => {
+                (S::BAD_REQUEST, "bad_request", "Malformed request")
             }
-            Self::Internal(_) => "internal",
+            Self::Unauthorized => (S::UNAUTHORIZED, "unauthorized", "Authentication required"),
+            Self::CartTokenInvalid => (
+                S::UNAUTHORIZED,
+                "cart_token_invalid",
+                "Cart token not valid",
+            ),
+            Self::LoginRequired => (S::UNAUTHORIZED, "login_required", "Login required"),
+            Self::LoginFailed => (S::UNAUTHORIZED, "unauthorized", "Login failed"),
+            Self::Forbidden => (S::FORBIDDEN, "forbidden", "Not allowed"),
+            Self::NotFound => (S::NOT_FOUND, "not_found", "Not found"),
+            Self::MethodNotAllowed => (
+                S::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Method not allowed",
+            ),
+            Self::AlreadyExists(_) => (S::CONFLICT, "already_exists", "Already exists"),
+            Self::InsufficientStock(_) => (S::CONFLICT, "insufficient_stock", "Insufficient stock"),
+            Self::PreconditionFailed => (
+                S::PRECONDITION_FAILED,
+                "precondition_failed",
+                "Precondition failed",
+            ),
+            Self::PayloadTooLarge => (
+                S::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "Payload too large",
+            ),
+            Self::Validation(_) => (
+                S::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                "Invalid input",
+            ),
+            Self::EmptyCart => (S::UNPROCESSABLE_ENTITY, "empty_cart", "Cart is empty"),
+            Self::RateLimited { .. } => (S::TOO_MANY_REQUESTS, "rate_limited", "Too many attempts"),
+            Self::ServiceUnavailable(_) | Self::Draining | Self::Overloaded(_) => (
+                S::SERVICE_UNAVAILABLE,
+                "service_unavailable",
+                "Service unavailable",
+            ),
+            Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+        };
+        ProblemKind {
+            status,
+            code,
+            title,
         }
     }
 
-    fn title(&self) -> &'static str {
-        match self {
-            Self::BadRequest(_) | Self::BadQuery(_) => "Malformed request",
-            Self::Unauthorized => "Authentication required",
-            Self::CartTokenInvalid => "Cart token not valid",
-            Self::LoginRequired => "Login required",
-            Self::LoginFailed => "Login failed",
-            Self::Forbidden => "Not allowed",
-            Self::NotFound => "Not found",
-            Self::MethodNotAllowed => "Method not allowed",
-            Self::AlreadyExists(_) => "Already exists",
-            Self::InsufficientStock(_) => "Insufficient stock",
-            Self::PreconditionFailed => "Precondition failed",
-            Self::PayloadTooLarge => "Payload too large",
-            Self::Validation(_) => "Invalid input",
-            Self::EmptyCart => "Cart is empty",
-            Self::RateLimited { .. } => "Too many attempts",
-            Self::ServiceUnavailable(_) | Self::Draining | Self::Overloaded(_) => {
-                "Service unavailable"
-            }
-            Self::Internal(_) => "Internal error",
-        }
+    pub fn code(&self) -> &'static str {
+        self.kind().code
     }
 
     fn detail(&self) -> String {
@@ -261,26 +306,6 @@ pub struct Problem {
     pub items: Option<Vec<StockShortage>>,
 }
 
-/// Every `code` a problem can carry: a closed set, so clients can switch on it.
-const PROBLEM_CODES: [&str; 16] = [
-    "bad_request",
-    "unauthorized",
-    "cart_token_invalid",
-    "login_required",
-    "forbidden",
-    "not_found",
-    "method_not_allowed",
-    "already_exists",
-    "insufficient_stock",
-    "precondition_failed",
-    "payload_too_large",
-    "validation_failed",
-    "empty_cart",
-    "rate_limited",
-    "service_unavailable",
-    "internal",
-];
-
 fn problem_code_schema() -> utoipa::openapi::Object {
     use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
     ObjectBuilder::new()
@@ -293,25 +318,7 @@ fn problem_code_schema() -> utoipa::openapi::Object {
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            Self::BadRequest(_) | Self::BadQuery(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized
-            | Self::CartTokenInvalid
-            | Self::LoginRequired
-            | Self::LoginFailed => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::NotFound => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::AlreadyExists(_) | Self::InsufficientStock(_) => StatusCode::CONFLICT,
-            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Validation(_) | Self::EmptyCart => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::ServiceUnavailable(_) | Self::Draining | Self::Overloaded(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.kind().status
     }
 
     fn error_response(&self) -> HttpResponse {
@@ -321,11 +328,14 @@ impl ResponseError for ApiError {
             Self::Overloaded(cause) => tracing::warn!(%cause, "overloaded"),
             _ => {}
         }
-        let status = self.status_code();
-        let code = self.code();
+        let ProblemKind {
+            status,
+            code,
+            title,
+        } = self.kind();
         let body = Problem {
             kind: format!("/problems/{code}"),
-            title: self.title(),
+            title,
             status: status.as_u16(),
             detail: self.detail(),
             code,
@@ -342,13 +352,11 @@ impl ResponseError for ApiError {
         };
         let mut response = HttpResponse::build(status);
         response.content_type("application/problem+json");
+        // Every 401 names the scheme that would authenticate.
+        if status == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
         match self {
-            Self::Unauthorized
-            | Self::CartTokenInvalid
-            | Self::LoginRequired
-            | Self::LoginFailed => {
-                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
-            }
             Self::RateLimited { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
@@ -366,6 +374,7 @@ impl ResponseError for ApiError {
 
 impl From<DieselError> for ApiError {
     fn from(err: DieselError) -> Self {
+        let transient = is_transient(&err);
         match err {
             DieselError::NotFound => Self::NotFound,
             DieselError::DatabaseError(kind, info) => {
@@ -383,38 +392,17 @@ impl From<DieselError> for ApiError {
                         constraints::checked_field(constraint),
                         "is out of range",
                     )]),
-                    DatabaseErrorKind::ClosedConnection
-                    | DatabaseErrorKind::UnableToSendCommand => {
-                        Self::ServiceUnavailable(info.message().to_owned())
-                    }
+                    _ if transient => Self::ServiceUnavailable(info.message().to_owned()),
                     // Text the database cannot store (a NUL byte): the client's input.
                     _ if info.message().contains("invalid byte sequence") => Self::BadRequest(
                         "the request contains characters that cannot be stored".into(),
                     ),
-                    _ if is_transient(info.message()) => {
-                        Self::ServiceUnavailable(info.message().to_owned())
-                    }
                     _ => Self::Internal(format!("{kind:?}: {}", info.message())),
                 }
             }
             other => Self::Internal(other.to_string()),
         }
     }
-}
-
-/// Failures that a retry may cure: the server cancelled the statement (statement_timeout)
-/// or is shutting down.
-fn is_transient(message: &str) -> bool {
-    [
-        "canceling statement due to statement timeout",
-        "terminating connection",
-        "the database system is",
-        "deadlock detected",
-        "could not serialize access",
-        "server closed the connection",
-    ]
-    .iter()
-    .any(|needle| message.contains(needle))
 }
 
 impl From<ShopError> for ApiError {
@@ -438,15 +426,17 @@ impl From<ShopError> for ApiError {
     }
 }
 
-impl From<diesel::r2d2::PoolError> for ApiError {
-    fn from(err: diesel::r2d2::PoolError) -> Self {
-        Self::ServiceUnavailable(format!("no database connection: {err}"))
-    }
-}
-
-impl From<actix_web::error::BlockingError> for ApiError {
-    fn from(err: actix_web::error::BlockingError) -> Self {
-        Self::Internal(format!("blocking task failed: {err}"))
+impl From<DbError> for ApiError {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::Query(err) | DbError::Unavailable(err) => err.into(),
+            DbError::PoolTimeout(_)
+            | DbError::Unreachable { .. }
+            | DbError::MissingDatabase { .. } => Self::ServiceUnavailable(err.to_string()),
+            DbError::TaskFailed(_) | DbError::Migration(_) | DbError::ModifiedMigrations(_) => {
+                Self::Internal(err.to_string())
+            }
+        }
     }
 }
 
@@ -594,7 +584,7 @@ mod tests {
         let Err(timed_out) = pool.get() else {
             panic!("a connection from nowhere");
         };
-        let response = ApiError::from(timed_out).error_response();
+        let response = ApiError::from(DbError::from(timed_out)).error_response();
         assert_eq!(response.status(), 503);
         assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "1");
     }

@@ -17,7 +17,8 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use utoipa::IntoParams;
 
-use crate::error::ApiError;
+use super::credentials::carries_credentials;
+use super::error::ApiError;
 
 /// `If-None-Match`, documented (the handlers read the header themselves).
 #[derive(IntoParams)]
@@ -199,8 +200,7 @@ pub fn http_time(at: DateTime<Utc>) -> SystemTime {
 /// request carried credentials (`Authorization` or `X-Cart-Token`), whose reads come from
 /// the primary and are the user's own view.
 pub fn catalogue_cache_control(req: &HttpRequest, max_age: Duration) -> String {
-    let headers = req.headers();
-    if headers.contains_key(header::AUTHORIZATION) || headers.contains_key("x-cart-token") {
+    if carries_credentials(req.headers()) {
         "private, no-cache".into()
     } else if max_age.is_zero() {
         "public, no-cache".into()

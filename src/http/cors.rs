@@ -10,11 +10,11 @@ use actix_web::http::header::{self, HeaderName};
 use actix_web::middleware::{Condition, ErrorHandlerResponse};
 use actix_web::ResponseError;
 
-use crate::error::ApiError;
+use super::credentials::CART_TOKEN;
+use super::error::ApiError;
 
 const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-const CART_TOKEN: HeaderName = HeaderName::from_static("x-cart-token");
 const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
 /// Browsers cache a preflight answer this long (seconds).

@@ -1,0 +1,30 @@
+//! The HTTP edge: everything that knows a request or a response but no single resource.
+//! Errors become problem+json here, input is parsed and validated here, and the
+//! middleware (CORS, request log, draining) lives here, so `routes/` keeps one module
+//! per resource and the layers below know nothing of HTTP.
+
+pub mod cart_response;
+pub mod client_addr;
+pub mod client_faults;
+pub mod conditional;
+pub mod cors;
+pub mod credentials;
+pub mod cursor;
+pub mod database;
+pub mod drain;
+pub mod error;
+pub mod extract;
+pub mod paging;
+pub mod request_log;
+pub mod responses;
+pub mod schemas;
+pub mod user_response;
+pub mod validate;
+
+pub use cart_response::CartResponse;
+pub use client_addr::client_addr;
+pub use client_faults::ClientFaultsBelowError;
+pub use database::with_conn;
+pub use error::{ApiError, FieldError, Problem, StockShortage};
+pub use request_log::{observe_request, REQUEST_ID_HEADER};
+pub use user_response::UserResponse;
