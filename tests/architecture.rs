@@ -26,7 +26,7 @@ const LAYERS: &[&[&str]] = &[
     // 4: request log, Prometheus metrics, slow-query log; draining on SIGTERM.
     &["telemetry", "shutdown"],
     // 5: queries over `&mut PgConnection`: per table, the demo data, the schema document.
-    &["repository", "seed", "schema_doc"],
+    &["repository", "schema_doc"],
     // 6: `ApiError` and its problem+json rendering.
     &["error"],
     // 7: pools, migrations, the `web::block` helper, schema state.

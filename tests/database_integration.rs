@@ -1849,7 +1849,7 @@ fn docs_schema_md_is_what_schema_doc_writes_for_a_fresh_database() {
 
 #[test]
 fn seed_loads_a_realistic_reproducible_data_set() {
-    use storefront::seed;
+    use storefront::cli::seed;
     let first = TestDb::new();
     let second = TestDb::new();
     // One reference time for both, so every row, timestamps included, must match.
@@ -1969,7 +1969,7 @@ fn seed_loads_a_realistic_reproducible_data_set() {
 #[test]
 fn seeded_products_span_months_and_seeded_users_have_orders_with_frozen_prices() {
     use schema::{cart_items, carts as cart_rows, products as product_rows, users as user_rows};
-    use storefront::seed;
+    use storefront::cli::seed;
     type Time = chrono::DateTime<Utc>;
     /// (cart status, unit_price, product price, product created_at, cart created_at)
     type LineRow = (CartStatus, Option<BigDecimal>, BigDecimal, Time, Time);
@@ -2079,7 +2079,7 @@ fn seeded_products_span_months_and_seeded_users_have_orders_with_frozen_prices()
 /// is history to show (price changes, some within 30 days, restocks, write-downs).
 fn assert_seeded_ledger_tells_the_same_story(
     conn: &mut PgConnection,
-    report: &storefront::seed::SeedReport,
+    report: &storefront::cli::seed::SeedReport,
 ) {
     assert_eq!(
         repository::ledger::unbalanced_products(conn).unwrap(),

@@ -8,8 +8,10 @@ use crate::config::Config;
 use crate::db;
 use crate::domain::Password;
 use crate::repository::users;
+use crate::schema_doc;
 use crate::startup;
-use crate::{schema_doc, seed};
+
+pub mod seed;
 
 #[derive(Debug, Parser)]
 #[command(

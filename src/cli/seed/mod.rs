@@ -14,6 +14,8 @@
 //! first, so 100,000 products take about 14 s (most of it PostgreSQL computing the search
 //! vectors and filling the GIN index and the one-word search terms).
 
+mod words;
+
 use bigdecimal::BigDecimal;
 use bigdecimal::ToPrimitive;
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
@@ -24,6 +26,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
+
+use self::words::{ADJECTIVES, MATERIALS, NOUNS, QUALITIES, USES};
 
 use crate::models::{CartStatus, StockReason};
 use crate::schema::{cart_items, carts, price_changes, products, stock_movements, users};
@@ -43,95 +47,6 @@ const ORDER_DAYS: i64 = 180;
 const LOW_PRICE_WINDOW_DAYS: i64 = 30;
 /// Open carts were started within this span.
 const OPEN_CART_DAYS: i64 = 14;
-
-const ADJECTIVES: &[&str] = &[
-    "classic",
-    "compact",
-    "rustic",
-    "modern",
-    "vintage",
-    "elegant",
-    "sturdy",
-    "lightweight",
-    "handmade",
-    "organic",
-    "waterproof",
-    "ergonomic",
-    "portable",
-    "premium",
-    "minimalist",
-    "colourful",
-    "cozy",
-    "durable",
-    "foldable",
-    "wireless",
-];
-const MATERIALS: &[&str] = &[
-    "ceramic",
-    "oak",
-    "bamboo",
-    "steel",
-    "copper",
-    "linen",
-    "wool",
-    "leather",
-    "glass",
-    "cotton",
-    "walnut",
-    "porcelain",
-    "cast-iron",
-    "silicone",
-    "marble",
-];
-const NOUNS: &[&str] = &[
-    "teapot",
-    "kettle",
-    "mug",
-    "lamp",
-    "chair",
-    "backpack",
-    "blanket",
-    "notebook",
-    "skillet",
-    "vase",
-    "cutting board",
-    "candle",
-    "headphones",
-    "umbrella",
-    "scarf",
-    "wallet",
-    "bowl",
-    "clock",
-    "pillow",
-    "jacket",
-    "bicycle bell",
-    "water bottle",
-    "desk organizer",
-    "plant pot",
-    "coffee grinder",
-];
-const USES: &[&str] = &[
-    "for everyday use",
-    "for the kitchen",
-    "for travel",
-    "for the office",
-    "for gifting",
-    "for the garden",
-    "for camping trips",
-    "for small apartments",
-    "for coffee lovers",
-    "for reading nooks",
-];
-const QUALITIES: &[&str] = &[
-    "Built to last for years.",
-    "Easy to clean and dishwasher safe.",
-    "Designed in a small studio.",
-    "Ships in recyclable packaging.",
-    "Backed by a two-year warranty.",
-    "A customer favourite.",
-    "Pairs well with the rest of the collection.",
-    "Made from responsibly sourced materials.",
-];
 
 /// What a seed run inserted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
