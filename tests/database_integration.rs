@@ -1967,6 +1967,75 @@ fn seed_loads_a_realistic_reproducible_data_set() {
 }
 
 #[test]
+fn the_sql_functions_spell_the_price_window_the_code_uses() {
+    #[derive(QueryableByName)]
+    struct FunctionSource {
+        #[diesel(sql_type = Text)]
+        name: String,
+        #[diesel(sql_type = Text)]
+        source: String,
+    }
+    let db = TestDb::new();
+    let sources: Vec<FunctionSource> = diesel::sql_query(
+        "SELECT proname::text AS name, prosrc AS source FROM pg_proc
+         WHERE proname IN ('lowest_earlier_price', 'refresh_low_price') ORDER BY proname",
+    )
+    .load(&mut db.connect())
+    .unwrap();
+    assert_eq!(sources.len(), 2);
+    let window = format!(
+        "interval '{} days'",
+        storefront::repository::ledger::PRICE_WINDOW_DAYS
+    );
+    for function in sources {
+        let intervals = function.source.matches("interval '").count();
+        assert!(intervals > 0, "{} has no window", function.name);
+        assert_eq!(
+            function.source.matches(&window).count(),
+            intervals,
+            "{} spells another window than {window}",
+            function.name
+        );
+    }
+}
+
+#[test]
+fn seeded_low_prices_are_what_refresh_low_price_keeps() {
+    use schema::products as product_rows;
+    type LowPrice = (i32, Option<BigDecimal>, Option<chrono::DateTime<Utc>>);
+    let db = TestDb::new();
+    let mut conn = db.connect();
+    storefront::cli::seed::seed(&mut conn, 0, 1_000, "hash").unwrap();
+    let low_prices = |conn: &mut PgConnection| -> Vec<LowPrice> {
+        product_rows::table
+            .order(product_rows::id)
+            .select((
+                product_rows::id,
+                product_rows::low_price,
+                product_rows::low_price_until,
+            ))
+            .load(conn)
+            .unwrap()
+    };
+    let seeded = low_prices(&mut conn);
+    assert!(
+        seeded.iter().any(|(_, low, _)| low.is_some()),
+        "some seeded prices changed within the window"
+    );
+    diesel::sql_query("SELECT refresh_low_price(id) FROM products")
+        .execute(&mut conn)
+        .unwrap();
+    let refreshed = low_prices(&mut conn);
+    assert_eq!(refreshed.len(), seeded.len());
+    let differing: Vec<_> = seeded
+        .iter()
+        .zip(&refreshed)
+        .filter(|(seeded, refreshed)| seeded != refreshed)
+        .collect();
+    assert!(differing.is_empty(), "seeded, refreshed: {differing:?}");
+}
+
+#[test]
 fn seeded_products_span_months_and_seeded_users_have_orders_with_frozen_prices() {
     use schema::{cart_items, carts as cart_rows, products as product_rows, users as user_rows};
     use storefront::cli::seed;
