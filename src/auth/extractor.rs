@@ -16,7 +16,8 @@ use super::token::{hash_token, TokenHash};
 use crate::db::{with_conn, DbPool};
 use crate::error::ApiError;
 use crate::models::UserProfile;
-use crate::repository::carts::{find_guest_cart, CartOwner};
+use crate::repository::carts::CartOwner;
+use crate::repository::guest_carts::find_guest_cart;
 use crate::repository::sessions;
 
 /// The header a guest sends its cart token in.

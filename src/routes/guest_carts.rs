@@ -16,7 +16,7 @@ use crate::auth::{new_token, Throttle};
 use crate::config::Config;
 use crate::db::{with_conn, DbPool};
 use crate::error::{ApiError, Problem};
-use crate::repository::carts;
+use crate::repository::guest_carts;
 use crate::telemetry::client_addr;
 
 /// Expired guest carts removed by each creation: at least one per creation keeps up with
@@ -67,8 +67,12 @@ async fn create(
     let expires_at = (Utc::now() + lifetime).trunc_subsecs(6);
     let cart = with_conn(&pool, move |conn| {
         throttle.take_guest_cart(conn, address)?;
-        carts::sweep_expired_guest_carts(conn, SWEEP_BATCH)?;
-        Ok(carts::create_guest_cart(conn, &token_hash, expires_at)?)
+        guest_carts::sweep_expired_guest_carts(conn, SWEEP_BATCH)?;
+        Ok(guest_carts::create_guest_cart(
+            conn,
+            &token_hash,
+            expires_at,
+        )?)
     })
     .await?;
     let cart = CartResponse::from((cart, Vec::new()));

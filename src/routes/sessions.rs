@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::db::{with_conn, DbPool};
 use crate::error::{ApiError, Problem};
 use crate::models::NewSession;
-use crate::repository::carts::{merge_guest_cart, CartMerge};
+use crate::repository::guest_carts::{merge_guest_cart, CartMerge};
 use crate::repository::{in_transaction, sessions, users};
 use crate::telemetry::client_addr;
 
