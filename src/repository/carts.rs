@@ -298,30 +298,25 @@ pub fn set_quantity_in_open_cart(
     quantity: Quantity,
     precondition: Precondition<'_>,
 ) -> Result<CartWithLines, ShopError> {
-    change_open_cart(
-        conn,
-        owner,
-        precondition,
-        CartToChange::Existing,
-        |conn, cart| {
-            let (item, product) = cart_items::table
-                .inner_join(products::table)
-                .filter(cart_items::id.eq(item_id))
-                .filter(cart_items::cart_id.eq(cart.id))
-                .select((CartItem::as_select(), Product::as_select()))
-                .first(conn)
-                .optional()?
-                .ok_or(ShopError::NotFound)?;
-            let shortage = Shortage::of(item.product_id, quantity.get(), product.available_stock());
-            if let Some(shortage) = shortage {
-                return Err(ShopError::InsufficientStock(vec![shortage]));
-            }
-            diesel::update(cart_items::table.find(item.id))
-                .set(cart_items::quantity.eq(quantity.get()))
-                .execute(conn)?;
-            Ok(())
-        },
-    )
+    let change = |conn: &mut PgConnection, cart: &Cart| {
+        let (item, product) = cart_items::table
+            .inner_join(products::table)
+            .filter(cart_items::id.eq(item_id))
+            .filter(cart_items::cart_id.eq(cart.id))
+            .select((CartItem::as_select(), Product::as_select()))
+            .first(conn)
+            .optional()?
+            .ok_or(ShopError::NotFound)?;
+        let shortage = Shortage::of(item.product_id, quantity.get(), product.available_stock());
+        if let Some(shortage) = shortage {
+            return Err(ShopError::InsufficientStock(vec![shortage]));
+        }
+        diesel::update(cart_items::table.find(item.id))
+            .set(cart_items::quantity.eq(quantity.get()))
+            .execute(conn)?;
+        Ok(())
+    };
+    change_open_cart(conn, owner, precondition, CartToChange::Existing, change)
 }
 
 /// Removes a line from the owner's open cart when `precondition` holds. Returns the cart
@@ -332,26 +327,21 @@ pub fn remove_from_open_cart(
     item_id: i32,
     precondition: Precondition<'_>,
 ) -> Result<CartWithLines, ShopError> {
-    change_open_cart(
-        conn,
-        owner,
-        precondition,
-        CartToChange::Existing,
-        |conn, cart| {
-            // Scoped by the locked cart: an item id of another cart (a user's, a guest's)
-            // deletes nothing and is a 404.
-            let deleted = diesel::delete(
-                cart_items::table
-                    .find(item_id)
-                    .filter(cart_items::cart_id.eq(cart.id)),
-            )
-            .execute(conn)?;
-            if deleted == 0 {
-                return Err(ShopError::NotFound);
-            }
-            Ok(())
-        },
-    )
+    let change = |conn: &mut PgConnection, cart: &Cart| {
+        // Scoped by the locked cart: an item id of another cart (a user's, a guest's)
+        // deletes nothing and is a 404.
+        let deleted = diesel::delete(
+            cart_items::table
+                .find(item_id)
+                .filter(cart_items::cart_id.eq(cart.id)),
+        )
+        .execute(conn)?;
+        if deleted == 0 {
+            return Err(ShopError::NotFound);
+        }
+        Ok(())
+    };
+    change_open_cart(conn, owner, precondition, CartToChange::Existing, change)
 }
 
 /// The owner's open cart with its lines (a user's is created on first need).
