@@ -9,7 +9,8 @@ mod token;
 mod work_area;
 
 pub use extractor::{
-    presented_cart_token_hash, AdminUser, AuthUser, BearerToken, CartCredential, CART_TOKEN_HEADER,
+    presented_cart_token_hash, AdminUser, AuthUser, BearerToken, CartCredential, Credential,
+    CART_TOKEN_HEADER,
 };
 pub use password::{hash_blocking, Passwords};
 pub use throttle::Throttle;

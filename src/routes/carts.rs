@@ -12,7 +12,7 @@ use super::conditional::{etag_of, json_bytes, IfMatch, TagCondition};
 use super::extract::{whole_number, ApiJson};
 use super::responses;
 use super::schemas::string_enum;
-use crate::auth::CartCredential;
+use crate::auth::{CartCredential, Credential};
 use crate::db::DbPool;
 use crate::domain::{format_money, Quantity};
 use crate::error::{ApiError, FieldError, Problem};
