@@ -13,6 +13,7 @@ mod vars;
 
 pub use database_url::DatabaseUrl;
 pub use trusted_proxies::TrustedProxies;
+pub use vars::ConfigError;
 
 use self::defaults as setting;
 use self::vars::Vars;
@@ -127,14 +128,6 @@ pub struct LoginThrottleConfig {
 pub struct RateLimit {
     pub max: u32,
     pub window: Duration,
-}
-
-/// A setting that is missing or malformed. Displays as one line naming the variable.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("invalid configuration: {variable}: {problem}")]
-pub struct ConfigError {
-    pub variable: &'static str,
-    pub problem: String,
 }
 
 impl Config {

@@ -1,5 +1,6 @@
 //! `Vars`: typed reads of the settings in `defaults.rs` from any variable source. An empty
-//! value counts as unset; each error names its variable and the form it expects.
+//! value counts as unset; each error (`ConfigError`) names its variable and the form it
+//! expects.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
@@ -7,7 +8,14 @@ use std::time::Duration;
 use url::Url;
 
 use super::defaults::{Flag, Number, Text, Unset};
-use super::ConfigError;
+
+/// A setting that is missing or malformed. Displays as one line naming the variable.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("invalid configuration: {variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
 
 /// A variable source (`std::env::var`, or a map in tests), and the machine's core count
 /// that some defaults scale with.
