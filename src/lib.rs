@@ -14,7 +14,6 @@ pub mod repository;
 pub mod routes;
 pub mod schema;
 pub mod schema_doc;
-pub mod seed;
 pub mod shutdown;
 pub mod startup;
 pub mod telemetry;

@@ -26,8 +26,8 @@ const LAYERS: &[&[&str]] = &[
     &["config"],
     // 4: Prometheus metrics, slow-query log; the draining flag and stop signals.
     &["telemetry", "shutdown"],
-    // 5: queries over `&mut PgConnection`: per table, the demo data, the schema document.
-    &["repository", "seed", "schema_doc"],
+    // 5: queries over `&mut PgConnection`, per table; the schema document.
+    &["repository", "schema_doc"],
     // 6: pools, migrations, the blocking helper, replica reads, `DbError`; and (not yet
     // written) `outbound`, the HTTP client the service calls others with.
     &["db", "outbound"],

@@ -18,10 +18,12 @@ use diesel::sql_types::{Integer, Nullable, Text};
 use diesel_migrations::MigrationHarness;
 use storefront::config::DatabaseUrl;
 use storefront::db::{self, DbError, MIGRATIONS};
+use storefront::domain::Quantity;
 use storefront::models::{
     CartStatus, NewProduct, NewSession, NewUser, ProductChanges, UserProfile,
 };
-use storefront::repository::{self, carts, products, sessions, users};
+use storefront::repository::carts::CartOwner;
+use storefront::repository::{self, carts, products, sessions, users, ShopError};
 use storefront::schema;
 
 // ---------------------------------------------------------------- helpers
@@ -41,6 +43,18 @@ fn new_user(conn: &mut PgConnection, username: &str) -> UserProfile {
 
 fn money(text: &str) -> BigDecimal {
     BigDecimal::from_str(text).expect("decimal literal")
+}
+
+/// Puts `quantity` of a product in the user's open cart, as the cart routes do.
+fn add_to_cart(
+    conn: &mut PgConnection,
+    user_id: i32,
+    product_id: i32,
+    quantity: i64,
+) -> carts::CartWithLines {
+    let quantity = Quantity::parse(quantity).expect("a valid quantity");
+    carts::add_to_open_cart(conn, CartOwner::User(user_id), product_id, quantity, None)
+        .expect("add to cart")
 }
 
 fn new_product(
@@ -900,7 +914,15 @@ fn foreign_keys_reject_rows_that_point_nowhere() {
                 "carts_user_id_fkey".into()
             )
         );
-        let missing_product = conn.transaction(|c| carts::add_item(c, cart.id, 999_999, 1));
+        let missing_product = conn.transaction(|c| {
+            diesel::insert_into(schema::cart_items::table)
+                .values((
+                    schema::cart_items::cart_id.eq(cart.id),
+                    schema::cart_items::product_id.eq(999_999),
+                    schema::cart_items::quantity.eq(1),
+                ))
+                .execute(c)
+        });
         assert_eq!(
             violation(missing_product),
             (
@@ -933,8 +955,7 @@ fn deleting_a_user_cascades_to_carts_items_and_sessions_but_products_stay() {
     in_rolled_back_transaction(|conn| {
         let user = new_user(conn, "leaver");
         let product = new_product(conn, "Kettle", "30.00", 5);
-        let cart = carts::open_cart_for(conn, user.id).unwrap();
-        carts::add_item(conn, cart.id, product.id, 2).unwrap();
+        add_to_cart(conn, user.id, product.id, 2);
         sessions::insert(
             conn,
             &NewSession {
@@ -993,8 +1014,7 @@ fn the_ledger_refuses_impossible_rows_and_outlives_a_deleted_buyer() {
             Some(admin.id),
         )
         .unwrap();
-        let cart = carts::open_cart_for(conn, buyer.id).unwrap();
-        carts::add_item(conn, cart.id, product.id, 2).unwrap();
+        let (cart, _) = add_to_cart(conn, buyer.id, product.id, 2);
         repository::orders::checkout(conn, buyer.id, None, None).unwrap();
 
         let mut savepoint = |sql: &str| {
@@ -1239,8 +1259,9 @@ fn a_user_has_one_open_cart_and_adding_twice_sums_the_line() {
             )
         );
 
-        let first = carts::add_item(conn, cart.id, product.id, 2).unwrap();
-        let second = carts::add_item(conn, cart.id, product.id, 3).unwrap();
+        let (_, first) = add_to_cart(conn, user.id, product.id, 2);
+        let (_, second) = add_to_cart(conn, user.id, product.id, 3);
+        let (first, second) = (&first[0].0, &second[0].0);
         assert_eq!(second.id, first.id);
         assert_eq!(second.quantity, 5);
         assert_eq!(second.unit_price, None);
@@ -1258,31 +1279,37 @@ fn cart_items_can_only_be_changed_by_their_owner() {
         let owner = new_user(conn, "owner");
         let intruder = new_user(conn, "intruder");
         let product = new_product(conn, "Hat", "12.00", 10);
-        let cart = carts::open_cart_for(conn, owner.id).unwrap();
-        let item = carts::add_item(conn, cart.id, product.id, 1).unwrap();
+        let (cart, lines) = add_to_cart(conn, owner.id, product.id, 1);
+        let item = &lines[0].0;
+        let set_quantity = |conn: &mut PgConnection, user_id: i32, quantity: i64| {
+            let quantity = Quantity::parse(quantity).unwrap();
+            carts::set_quantity_in_open_cart(
+                conn,
+                CartOwner::User(user_id),
+                item.id,
+                quantity,
+                None,
+            )
+        };
+        let remove = |conn: &mut PgConnection, user_id: i32| {
+            carts::remove_from_open_cart(conn, CartOwner::User(user_id), item.id, None)
+        };
 
-        assert_eq!(
-            carts::set_item_quantity(conn, intruder.id, item.id, 9),
-            Err(DieselError::NotFound)
-        );
-        assert_eq!(
-            carts::remove_item(conn, intruder.id, item.id),
-            Err(DieselError::NotFound)
-        );
-        assert_eq!(
-            carts::set_item_quantity(conn, owner.id, item.id, 4)
-                .unwrap()
-                .quantity,
-            4
-        );
-        carts::remove_item(conn, owner.id, item.id).unwrap();
+        assert!(matches!(
+            set_quantity(conn, intruder.id, 9),
+            Err(ShopError::NotFound)
+        ));
+        assert!(matches!(
+            remove(conn, intruder.id),
+            Err(ShopError::NotFound)
+        ));
+        let (_, lines) = set_quantity(conn, owner.id, 4).unwrap();
+        assert_eq!(lines[0].0.quantity, 4);
+        remove(conn, owner.id).unwrap();
         assert!(carts::items_with_products(conn, cart.id)
             .unwrap()
             .is_empty());
-        assert_eq!(
-            carts::remove_item(conn, owner.id, item.id),
-            Err(DieselError::NotFound)
-        );
+        assert!(matches!(remove(conn, owner.id), Err(ShopError::NotFound)));
     });
 }
 
@@ -1849,7 +1876,7 @@ fn docs_schema_md_is_what_schema_doc_writes_for_a_fresh_database() {
 
 #[test]
 fn seed_loads_a_realistic_reproducible_data_set() {
-    use storefront::seed;
+    use storefront::cli::seed;
     let first = TestDb::new();
     let second = TestDb::new();
     // One reference time for both, so every row, timestamps included, must match.
@@ -1967,9 +1994,78 @@ fn seed_loads_a_realistic_reproducible_data_set() {
 }
 
 #[test]
+fn the_sql_functions_spell_the_price_window_the_code_uses() {
+    #[derive(QueryableByName)]
+    struct FunctionSource {
+        #[diesel(sql_type = Text)]
+        name: String,
+        #[diesel(sql_type = Text)]
+        source: String,
+    }
+    let db = TestDb::new();
+    let sources: Vec<FunctionSource> = diesel::sql_query(
+        "SELECT proname::text AS name, prosrc AS source FROM pg_proc
+         WHERE proname IN ('lowest_earlier_price', 'refresh_low_price') ORDER BY proname",
+    )
+    .load(&mut db.connect())
+    .unwrap();
+    assert_eq!(sources.len(), 2);
+    let window = format!(
+        "interval '{} days'",
+        storefront::repository::ledger::PRICE_WINDOW_DAYS
+    );
+    for function in sources {
+        let intervals = function.source.matches("interval '").count();
+        assert!(intervals > 0, "{} has no window", function.name);
+        assert_eq!(
+            function.source.matches(&window).count(),
+            intervals,
+            "{} spells another window than {window}",
+            function.name
+        );
+    }
+}
+
+#[test]
+fn seeded_low_prices_are_what_refresh_low_price_keeps() {
+    use schema::products as product_rows;
+    type LowPrice = (i32, Option<BigDecimal>, Option<chrono::DateTime<Utc>>);
+    let db = TestDb::new();
+    let mut conn = db.connect();
+    storefront::cli::seed::seed(&mut conn, 0, 1_000, "hash").unwrap();
+    let low_prices = |conn: &mut PgConnection| -> Vec<LowPrice> {
+        product_rows::table
+            .order(product_rows::id)
+            .select((
+                product_rows::id,
+                product_rows::low_price,
+                product_rows::low_price_until,
+            ))
+            .load(conn)
+            .unwrap()
+    };
+    let seeded = low_prices(&mut conn);
+    assert!(
+        seeded.iter().any(|(_, low, _)| low.is_some()),
+        "some seeded prices changed within the window"
+    );
+    diesel::sql_query("SELECT refresh_low_price(id) FROM products")
+        .execute(&mut conn)
+        .unwrap();
+    let refreshed = low_prices(&mut conn);
+    assert_eq!(refreshed.len(), seeded.len());
+    let differing: Vec<_> = seeded
+        .iter()
+        .zip(&refreshed)
+        .filter(|(seeded, refreshed)| seeded != refreshed)
+        .collect();
+    assert!(differing.is_empty(), "seeded, refreshed: {differing:?}");
+}
+
+#[test]
 fn seeded_products_span_months_and_seeded_users_have_orders_with_frozen_prices() {
     use schema::{cart_items, carts as cart_rows, products as product_rows, users as user_rows};
-    use storefront::seed;
+    use storefront::cli::seed;
     type Time = chrono::DateTime<Utc>;
     /// (cart status, unit_price, product price, product created_at, cart created_at)
     type LineRow = (CartStatus, Option<BigDecimal>, BigDecimal, Time, Time);
@@ -2079,7 +2175,7 @@ fn seeded_products_span_months_and_seeded_users_have_orders_with_frozen_prices()
 /// is history to show (price changes, some within 30 days, restocks, write-downs).
 fn assert_seeded_ledger_tells_the_same_story(
     conn: &mut PgConnection,
-    report: &storefront::seed::SeedReport,
+    report: &storefront::cli::seed::SeedReport,
 ) {
     assert_eq!(
         repository::ledger::unbalanced_products(conn).unwrap(),

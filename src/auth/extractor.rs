@@ -17,7 +17,8 @@ use crate::db::DbPool;
 use crate::http::credentials::CART_TOKEN_HEADER;
 use crate::http::{with_conn, ApiError};
 use crate::models::UserProfile;
-use crate::repository::carts::{find_guest_cart, CartOwner};
+use crate::repository::carts::CartOwner;
+use crate::repository::guest_carts::find_guest_cart;
 use crate::repository::sessions;
 
 /// The hash of the request's `X-Cart-Token`: `None` without the header, `Some(None)` for
@@ -86,28 +87,15 @@ impl BearerToken {
         T: Send + 'static,
         F: FnOnce(&mut PgConnection, i32) -> Result<T, ApiError> + Send + 'static,
     {
-        with_conn(pool, move |conn| {
-            let user_id = self.authenticate(conn)?.id;
-            work(conn, user_id)
-        })
-        .await
+        self.with_holder(pool, work).await
     }
+}
 
-    /// Passes a request's own problem (unreadable body, invalid field, bad header) on
-    /// only to a client whose token is valid: anyone else learns 401 and nothing about
-    /// what the route expects. The session lookup costs a hop only on this error path.
-    pub async fn report_after_authentication<T>(
-        &self,
-        pool: &DbPool,
-        input: Result<T, ApiError>,
-    ) -> Result<T, ApiError> {
-        match input {
-            Ok(value) => Ok(value),
-            Err(problem) => {
-                self.with_user(pool, |_, _| Ok(())).await?;
-                Err(problem)
-            }
-        }
+impl Credential for BearerToken {
+    type Holder = i32;
+
+    fn look_up(&self, conn: &mut PgConnection) -> Result<i32, ApiError> {
+        Ok(self.authenticate(conn)?.id)
     }
 }
 
@@ -163,25 +151,57 @@ impl CartCredential {
         T: Send + 'static,
         F: FnOnce(&mut PgConnection, CartOwner) -> Result<T, ApiError> + Send + 'static,
     {
+        self.with_holder(pool, work).await
+    }
+}
+
+impl Credential for CartCredential {
+    type Holder = CartOwner;
+
+    fn look_up(&self, conn: &mut PgConnection) -> Result<CartOwner, ApiError> {
+        self.owner(conn)
+    }
+}
+
+/// A credential checked for form when the request is extracted and looked up later,
+/// inside the handler's own blocking call: `BearerToken` (its holder the user's id) and
+/// `CartCredential` (the cart owner).
+pub trait Credential: Copy + Send + 'static {
+    /// Whom the credential names once looked up.
+    type Holder;
+
+    /// The holder; 401 for a credential that names nobody (now).
+    fn look_up(&self, conn: &mut PgConnection) -> Result<Self::Holder, ApiError>;
+
+    /// Runs `work` for the credential's holder: the lookup and the work share one
+    /// blocking call and one pooled connection.
+    fn with_holder<T, F>(self, pool: &DbPool, work: F) -> impl Future<Output = Result<T, ApiError>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut PgConnection, Self::Holder) -> Result<T, ApiError> + Send + 'static,
+    {
         with_conn(pool, move |conn| {
-            let owner = self.owner(conn)?;
-            work(conn, owner)
+            let holder = self.look_up(conn)?;
+            work(conn, holder)
         })
-        .await
     }
 
-    /// As `BearerToken::report_after_authentication`: a request's own problem goes only
-    /// to a client whose credential is valid.
-    pub async fn report_after_authentication<T>(
+    /// Passes a request's own problem (unreadable body, invalid field, bad header) on
+    /// only to a client whose credential is valid: anyone else learns 401 and nothing
+    /// about what the route expects. The lookup costs a hop only on this error path.
+    fn report_after_authentication<T>(
         &self,
         pool: &DbPool,
         input: Result<T, ApiError>,
-    ) -> Result<T, ApiError> {
-        match input {
-            Ok(value) => Ok(value),
-            Err(problem) => {
-                self.with_owner(pool, |_, _| Ok(())).await?;
-                Err(problem)
+    ) -> impl Future<Output = Result<T, ApiError>> {
+        let credential = *self;
+        async move {
+            match input {
+                Ok(value) => Ok(value),
+                Err(problem) => {
+                    credential.with_holder(pool, |_, _| Ok(())).await?;
+                    Err(problem)
+                }
             }
         }
     }

@@ -8,7 +8,9 @@ mod throttle;
 mod token;
 mod work_area;
 
-pub use extractor::{presented_cart_token_hash, AdminUser, AuthUser, BearerToken, CartCredential};
+pub use extractor::{
+    presented_cart_token_hash, AdminUser, AuthUser, BearerToken, CartCredential, Credential,
+};
 pub use password::{hash_blocking, Passwords};
 pub use throttle::Throttle;
 pub use token::{hash_token, new_token, TokenHash};

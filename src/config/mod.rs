@@ -3,15 +3,20 @@
 //! Every setting is validated here, so a typo stops the start with one message naming the
 //! variable and the form it expects, instead of surfacing later as a confusing runtime error.
 
-use std::fmt;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use url::Url;
-
+mod database_url;
+pub mod defaults;
 mod trusted_proxies;
+mod vars;
 
+pub use database_url::DatabaseUrl;
 pub use trusted_proxies::TrustedProxies;
+pub use vars::ConfigError;
+
+use self::defaults as setting;
+use self::vars::Vars;
 
 /// Everything the service needs to run.
 #[derive(Debug, Clone)]
@@ -55,7 +60,7 @@ pub struct SearchConcurrency {
     pub queue_timeout: Duration,
 }
 
-/// Connection and pool settings; docs/configuration.md lists the defaults.
+/// Connection and pool settings; their defaults are in `defaults.rs`.
 #[derive(Debug, Clone)]
 pub struct DatabaseConfig {
     pub url: DatabaseUrl,
@@ -125,96 +130,6 @@ pub struct RateLimit {
     pub window: Duration,
 }
 
-/// A PostgreSQL connection URL. Its `Debug` and `Display` hide the password.
-#[derive(Clone, PartialEq, Eq)]
-pub struct DatabaseUrl(Url);
-
-impl DatabaseUrl {
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let url = Url::parse(raw).map_err(|err| format!("not a URL ({err})"))?;
-        if !matches!(url.scheme(), "postgres" | "postgresql") {
-            return Err("expected a postgres:// or postgresql:// URL".into());
-        }
-        let url = Self(url);
-        if url.database_name().is_empty() {
-            return Err("the URL names no database (postgres://user@host:5432/dbname)".into());
-        }
-        Ok(url)
-    }
-
-    /// The full URL, password included: only for handing to libpq.
-    pub fn expose(&self) -> &str {
-        self.0.as_str()
-    }
-
-    pub fn database_name(&self) -> &str {
-        self.0.path().trim_start_matches('/')
-    }
-
-    /// `host:port` as libpq will dial it, for error messages.
-    pub fn host_description(&self) -> String {
-        let socket_dir = self
-            .0
-            .query_pairs()
-            .find(|(key, _)| key == "host")
-            .map(|(_, value)| value.into_owned());
-        let host = self
-            .0
-            .host_str()
-            .filter(|host| !host.is_empty())
-            .map(str::to_owned)
-            .or(socket_dir)
-            .unwrap_or_else(|| "localhost".to_owned());
-        format!("{host}:{}", self.0.port().unwrap_or(5432))
-    }
-
-    /// The same server, another database (used to create ours, and by the test harness).
-    pub fn with_database(&self, name: &str) -> Self {
-        let mut url = self.0.clone();
-        url.set_path(&format!("/{name}"));
-        Self(url)
-    }
-
-    /// Adds a libpq parameter unless the URL already sets it, so the operator's choice wins.
-    pub fn with_default_param(&self, key: &str, value: &str) -> Self {
-        if self.0.query_pairs().any(|(k, _)| k == key) {
-            return self.clone();
-        }
-        let mut url = self.0.clone();
-        url.query_pairs_mut().append_pair(key, value);
-        Self(url)
-    }
-
-    fn redacted(&self) -> String {
-        let mut url = self.0.clone();
-        if url.password().is_some() {
-            // Cannot fail: the URL has a host, or it would have no password.
-            let _ = url.set_password(Some("***"));
-        }
-        url.to_string()
-    }
-}
-
-impl fmt::Debug for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DatabaseUrl({})", self.redacted())
-    }
-}
-
-impl fmt::Display for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.redacted())
-    }
-}
-
-/// A setting that is missing or malformed. Displays as one line naming the variable.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("invalid configuration: {variable}: {problem}")]
-pub struct ConfigError {
-    pub variable: &'static str,
-    pub problem: String,
-}
-
 impl Config {
     /// Connection settings for migrating: the migration URL when set, else the
     /// serving one.
@@ -245,99 +160,34 @@ impl Config {
     /// Builds the configuration from any variable source, so tests need not touch the
     /// process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let vars = Vars(&lookup);
-        let database = DatabaseConfig {
-            url: vars.required("DATABASE_URL", DatabaseUrl::parse)?,
-            pool_max_size: vars.number("DB_POOL_MAX_SIZE", 2 * default_workers(), 1..=1000)?,
-            pool_min_idle: vars.number("DB_POOL_MIN_IDLE", 1, 0..=1000)?,
-            pool_connection_timeout: vars.millis("DB_POOL_TIMEOUT_MS", 3_000, 1..=600_000)?,
-            pool_idle_timeout: vars.optional_secs("DB_POOL_IDLE_TIMEOUT_SECS", 600)?,
-            pool_max_lifetime: vars.optional_secs("DB_POOL_MAX_LIFETIME_SECS", 1_800)?,
-            pool_test_on_checkout: vars.boolean("DB_POOL_TEST_ON_CHECKOUT", false)?,
-            connect_timeout: Duration::from_secs(
-                vars.number("DB_CONNECT_TIMEOUT_SECS", 3, 1..=600)?.into(),
-            ),
-            statement_timeout: vars.millis("DB_STATEMENT_TIMEOUT_MS", 5_000, 1..=3_600_000)?,
-            slow_query_threshold: vars.millis("SLOW_QUERY_MS", 200, 1..=3_600_000)?,
-        };
-        if database.pool_min_idle > database.pool_max_size {
-            return Err(ConfigError {
-                variable: "DB_POOL_MIN_IDLE",
-                problem: format!(
-                    "must not exceed DB_POOL_MAX_SIZE ({})",
-                    database.pool_max_size
-                ),
-            });
-        }
-        let http = HttpConfig {
-            bind_addr: vars.socket_addr("BIND_ADDR", "127.0.0.1:8080")?,
-            workers: vars.number("WORKERS", default_workers(), 1..=1024)? as usize,
-            keep_alive: Duration::from_secs(
-                vars.number("HTTP_KEEP_ALIVE_SECS", 75, 1..=3_600)?.into(),
-            ),
-            client_request_timeout: vars.millis(
-                "HTTP_CLIENT_REQUEST_TIMEOUT_MS",
-                5_000,
-                1..=600_000,
-            )?,
-            blocking_threads_per_worker: vars.number("BLOCKING_THREADS_PER_WORKER", 4, 1..=512)?
-                as usize,
-            cors_allowed_origins: vars.origins("CORS_ALLOWED_ORIGINS")?,
-            trusted_proxies: vars
-                .optional("TRUSTED_PROXIES", TrustedProxies::parse)?
-                .unwrap_or_default(),
-            shutdown_drain: vars.secs("SHUTDOWN_DRAIN_SECS", 5, 0..=300)?,
-        };
-        let replica = vars
-            .optional("DATABASE_REPLICA_URL", DatabaseUrl::parse)?
-            .map(|url| -> Result<ReplicaConfig, ConfigError> {
-                Ok(ReplicaConfig {
-                    url,
-                    connection_timeout: vars.millis("DB_REPLICA_TIMEOUT_MS", 250, 1..=60_000)?,
-                    max_lag: vars.millis("DB_REPLICA_MAX_LAG_MS", 1_000, 1..=3_600_000)?,
-                })
-            })
-            .transpose()?;
-        let session_lifetime = Duration::from_secs(
-            vars.number("SESSION_LIFETIME_SECS", 86_400, 60..=31_536_000)?
-                .into(),
-        );
-        let login_throttle = LoginThrottleConfig {
-            max_failures: vars.number("LOGIN_THROTTLE_MAX_FAILURES", 5, 1..=1_000)?,
-            max_failures_per_address: vars.number(
-                "LOGIN_THROTTLE_MAX_FAILURES_PER_ADDRESS",
-                50,
-                1..=1_000_000,
-            )?,
-            window: vars.secs("LOGIN_THROTTLE_WINDOW_SECS", 300, 1..=86_400)?,
-        };
+        let vars = Vars::new(&lookup, cores());
+        // Read in this order, so that of several bad settings the first named here is
+        // the one reported.
+        let database = database(&vars)?;
+        let http = http(&vars)?;
+        let replica = replica(&vars)?;
+        let session_lifetime = vars.secs(&setting::SESSION_LIFETIME_SECS)?;
+        let login_throttle = login_throttle(&vars)?;
         let registration_limit = RateLimit {
-            max: vars.number("REGISTRATION_MAX_PER_ADDRESS", 20, 1..=1_000_000)?,
-            window: vars.secs("REGISTRATION_WINDOW_SECS", 3_600, 1..=86_400)?,
+            max: vars.number(&setting::REGISTRATION_MAX_PER_ADDRESS)?,
+            window: vars.secs(&setting::REGISTRATION_WINDOW_SECS)?,
         };
-        let guest_cart_lifetime =
-            vars.secs("GUEST_CART_LIFETIME_SECS", 2_592_000, 60..=31_536_000)?;
         // Generous on purpose: a carrier NAT puts many shoppers behind one address, and
         // each new visitor creates one cart (docs/api.md, "Guest carts").
+        let guest_cart_lifetime = vars.secs(&setting::GUEST_CART_LIFETIME_SECS)?;
         let guest_cart_limit = RateLimit {
-            max: vars.number("GUEST_CART_MAX_PER_ADDRESS", 300, 1..=1_000_000)?,
-            window: vars.secs("GUEST_CART_WINDOW_SECS", 3_600, 1..=86_400)?,
+            max: vars.number(&setting::GUEST_CART_MAX_PER_ADDRESS)?,
+            window: vars.secs(&setting::GUEST_CART_WINDOW_SECS)?,
         };
-        let password_queue_timeout =
-            vars.millis("PASSWORD_QUEUE_TIMEOUT_MS", 2_000, 1..=600_000)?;
+        let password_queue_timeout = vars.millis(&setting::PASSWORD_QUEUE_TIMEOUT_MS)?;
         let search_concurrency = SearchConcurrency {
-            max_concurrent: vars.number(
-                "SEARCH_MAX_CONCURRENT",
-                default_workers().div_ceil(2),
-                1..=1_024,
-            )?,
-            queue_timeout: vars.millis("SEARCH_QUEUE_TIMEOUT_MS", 1_000, 1..=600_000)?,
+            max_concurrent: vars.number(&setting::SEARCH_MAX_CONCURRENT)?,
+            queue_timeout: vars.millis(&setting::SEARCH_QUEUE_TIMEOUT_MS)?,
         };
-        let catalogue_cache_max_age =
-            vars.secs("CATALOGUE_CACHE_MAX_AGE_SECS", 0, 0..=31_536_000)?;
-        let log_filter = vars.log_filter("RUST_LOG", "info")?;
-        let migration_url = vars.optional("DATABASE_MIGRATION_URL", DatabaseUrl::parse)?;
-        let migrations_allow_modified = vars.boolean("MIGRATIONS_ALLOW_MODIFIED", false)?;
+        let catalogue_cache_max_age = vars.secs(&setting::CATALOGUE_CACHE_MAX_AGE_SECS)?;
+        let log_filter = vars.log_filter(&setting::RUST_LOG)?;
+        let migration_url = vars.optional(&setting::DATABASE_MIGRATION_URL, DatabaseUrl::parse)?;
+        let migrations_allow_modified = vars.boolean(&setting::MIGRATIONS_ALLOW_MODIFIED)?;
         Ok(Self {
             database,
             migration_url,
@@ -355,9 +205,7 @@ impl Config {
             log_filter,
         })
     }
-}
 
-impl Config {
     /// The replica's pool settings: the primary's, with the replica's URL and its own
     /// (short) wait for a connection.
     pub fn replica_database(&self) -> Option<DatabaseConfig> {
@@ -369,172 +217,77 @@ impl Config {
     }
 }
 
-fn default_workers() -> u32 {
-    std::thread::available_parallelism().map_or(2, |n| n.get() as u32)
+/// The primary's connection and pool settings; a pool may not keep more idle connections
+/// than it may hold.
+fn database<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<DatabaseConfig, ConfigError> {
+    let database = DatabaseConfig {
+        url: vars.required(&setting::DATABASE_URL, DatabaseUrl::parse)?,
+        pool_max_size: vars.number(&setting::DB_POOL_MAX_SIZE)?,
+        pool_min_idle: vars.number(&setting::DB_POOL_MIN_IDLE)?,
+        pool_connection_timeout: vars.millis(&setting::DB_POOL_TIMEOUT_MS)?,
+        pool_idle_timeout: vars.optional_secs(&setting::DB_POOL_IDLE_TIMEOUT_SECS)?,
+        pool_max_lifetime: vars.optional_secs(&setting::DB_POOL_MAX_LIFETIME_SECS)?,
+        pool_test_on_checkout: vars.boolean(&setting::DB_POOL_TEST_ON_CHECKOUT)?,
+        connect_timeout: vars.secs(&setting::DB_CONNECT_TIMEOUT_SECS)?,
+        statement_timeout: vars.millis(&setting::DB_STATEMENT_TIMEOUT_MS)?,
+        slow_query_threshold: vars.millis(&setting::SLOW_QUERY_MS)?,
+    };
+    if database.pool_min_idle > database.pool_max_size {
+        return Err(ConfigError {
+            variable: setting::DB_POOL_MIN_IDLE.name,
+            problem: format!(
+                "must not exceed {} ({})",
+                setting::DB_POOL_MAX_SIZE.name,
+                database.pool_max_size
+            ),
+        });
+    }
+    Ok(database)
 }
 
-/// Typed accessors over a variable source; each error names its variable.
-struct Vars<'a, F>(&'a F);
+fn http<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<HttpConfig, ConfigError> {
+    Ok(HttpConfig {
+        bind_addr: vars.socket_addr(&setting::BIND_ADDR)?,
+        workers: vars.number(&setting::WORKERS)? as usize,
+        keep_alive: vars.secs(&setting::HTTP_KEEP_ALIVE_SECS)?,
+        client_request_timeout: vars.millis(&setting::HTTP_CLIENT_REQUEST_TIMEOUT_MS)?,
+        blocking_threads_per_worker: vars.number(&setting::BLOCKING_THREADS_PER_WORKER)? as usize,
+        cors_allowed_origins: vars.origins(&setting::CORS_ALLOWED_ORIGINS)?,
+        trusted_proxies: vars
+            .optional(&setting::TRUSTED_PROXIES, TrustedProxies::parse)?
+            .unwrap_or_default(),
+        shutdown_drain: vars.secs(&setting::SHUTDOWN_DRAIN_SECS)?,
+    })
+}
 
-impl<F: Fn(&str) -> Option<String>> Vars<'_, F> {
-    fn get(&self, name: &str) -> Option<String> {
-        (self.0)(name).filter(|value| !value.trim().is_empty())
-    }
+/// The replica when `DATABASE_REPLICA_URL` names one; its other settings are read only then.
+fn replica<F: Fn(&str) -> Option<String>>(
+    vars: &Vars<F>,
+) -> Result<Option<ReplicaConfig>, ConfigError> {
+    let Some(url) = vars.optional(&setting::DATABASE_REPLICA_URL, DatabaseUrl::parse)? else {
+        return Ok(None);
+    };
+    Ok(Some(ReplicaConfig {
+        url,
+        connection_timeout: vars.millis(&setting::DB_REPLICA_TIMEOUT_MS)?,
+        max_lag: vars.millis(&setting::DB_REPLICA_MAX_LAG_MS)?,
+    }))
+}
 
-    fn required<T>(
-        &self,
-        name: &'static str,
-        parse: impl Fn(&str) -> Result<T, String>,
-    ) -> Result<T, ConfigError> {
-        self.optional(name, parse)?.ok_or_else(|| ConfigError {
-            variable: name,
-            problem: "is not set (see .env.example)".into(),
-        })
-    }
+fn login_throttle<F: Fn(&str) -> Option<String>>(
+    vars: &Vars<F>,
+) -> Result<LoginThrottleConfig, ConfigError> {
+    Ok(LoginThrottleConfig {
+        max_failures: vars.number(&setting::LOGIN_THROTTLE_MAX_FAILURES)?,
+        max_failures_per_address: vars.number(&setting::LOGIN_THROTTLE_MAX_FAILURES_PER_ADDRESS)?,
+        window: vars.secs(&setting::LOGIN_THROTTLE_WINDOW_SECS)?,
+    })
+}
 
-    /// `host:port`; a host name is resolved now, so a typo fails the start, not the bind.
-    fn socket_addr(&self, name: &'static str, default: &str) -> Result<SocketAddr, ConfigError> {
-        let raw = self.get(name).unwrap_or_else(|| default.to_owned());
-        let error = || ConfigError {
-            variable: name,
-            problem: format!("expected host:port such as 127.0.0.1:8080, got {raw:?}"),
-        };
-        if let Ok(addr) = raw.trim().parse() {
-            return Ok(addr);
-        }
-        raw.trim()
-            .to_socket_addrs()
-            .map_err(|_| error())?
-            .next()
-            .ok_or_else(error)
-    }
-
-    /// A comma-separated list of origins exactly as browsers send them (scheme, host and
-    /// port if not the default; no path, no trailing slash), or `*`.
-    fn origins(&self, name: &'static str) -> Result<Vec<String>, ConfigError> {
-        let Some(raw) = self.get(name) else {
-            return Ok(Vec::new());
-        };
-        let origins: Vec<String> = raw
-            .split(',')
-            .map(str::trim)
-            .filter(|origin| !origin.is_empty())
-            .map(str::to_owned)
-            .collect();
-        if origins == ["*"] {
-            return Ok(origins);
-        }
-        for origin in &origins {
-            let canonical = Url::parse(origin)
-                .ok()
-                .filter(|url| matches!(url.scheme(), "http" | "https"))
-                .map(|url| url.origin().ascii_serialization());
-            if canonical.as_deref() != Some(origin.as_str()) {
-                return Err(ConfigError {
-                    variable: name,
-                    problem: format!(
-                        "expected * or origins such as https://shop.example.com,http://localhost:3000 \
-                         (scheme://host[:port], no path), got {origin:?}"
-                    ),
-                });
-            }
-        }
-        Ok(origins)
-    }
-
-    fn log_filter(&self, name: &'static str, default: &str) -> Result<String, ConfigError> {
-        let raw = self.get(name).unwrap_or_else(|| default.to_owned());
-        tracing_subscriber::EnvFilter::try_new(raw.trim()).map_err(|err| ConfigError {
-            variable: name,
-            problem: format!(
-                "expected a log filter such as info or storefront=debug ({err}), got {raw:?}"
-            ),
-        })?;
-        Ok(raw.trim().to_owned())
-    }
-
-    fn number(
-        &self,
-        name: &'static str,
-        default: u32,
-        range: std::ops::RangeInclusive<u32>,
-    ) -> Result<u32, ConfigError> {
-        let Some(raw) = self.get(name) else {
-            return Ok(default);
-        };
-        match raw.trim().parse::<u32>() {
-            Ok(value) if range.contains(&value) => Ok(value),
-            _ => Err(ConfigError {
-                variable: name,
-                problem: format!(
-                    "expected a whole number from {} to {}, got {raw:?}",
-                    range.start(),
-                    range.end()
-                ),
-            }),
-        }
-    }
-
-    fn millis(
-        &self,
-        name: &'static str,
-        default: u32,
-        range: std::ops::RangeInclusive<u32>,
-    ) -> Result<Duration, ConfigError> {
-        let millis = self.number(name, default, range)?;
-        Ok(Duration::from_millis(millis.into()))
-    }
-
-    fn secs(
-        &self,
-        name: &'static str,
-        default: u32,
-        range: std::ops::RangeInclusive<u32>,
-    ) -> Result<Duration, ConfigError> {
-        Ok(Duration::from_secs(
-            self.number(name, default, range)?.into(),
-        ))
-    }
-
-    /// A setting without a default: `None` when unset or empty.
-    fn optional<T>(
-        &self,
-        name: &'static str,
-        parse: impl Fn(&str) -> Result<T, String>,
-    ) -> Result<Option<T>, ConfigError> {
-        self.get(name)
-            .map(|raw| {
-                parse(raw.trim()).map_err(|problem| ConfigError {
-                    variable: name,
-                    problem,
-                })
-            })
-            .transpose()
-    }
-
-    /// Seconds, where 0 means "never".
-    fn optional_secs(
-        &self,
-        name: &'static str,
-        default: u32,
-    ) -> Result<Option<Duration>, ConfigError> {
-        let secs = self.number(name, default, 0..=31_536_000)?;
-        Ok((secs > 0).then(|| Duration::from_secs(secs.into())))
-    }
-
-    fn boolean(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
-        let Some(raw) = self.get(name) else {
-            return Ok(default);
-        };
-        match raw.trim().to_ascii_lowercase().as_str() {
-            "1" | "true" | "yes" | "on" => Ok(true),
-            "0" | "false" | "no" | "off" => Ok(false),
-            _ => Err(ConfigError {
-                variable: name,
-                problem: format!("expected true or false, got {raw:?}"),
-            }),
-        }
-    }
+/// The machine's cores, which the defaults of WORKERS and the settings that scale with it
+/// follow.
+fn cores() -> u32 {
+    std::thread::available_parallelism().map_or(2, |n| n.get() as u32)
 }
 
 #[cfg(test)]
@@ -572,6 +325,22 @@ mod tests {
         assert_eq!(config.http.shutdown_drain, Duration::from_secs(5));
         assert_eq!(config.database.url.database_name(), "shop");
         assert_eq!(config.database.url.host_description(), "db.internal:6543");
+    }
+
+    #[test]
+    fn the_code_reads_exactly_the_listed_settings() {
+        let asked = std::cell::RefCell::new(std::collections::BTreeSet::new());
+        let lookup = |name: &str| {
+            asked.borrow_mut().insert(name.to_owned());
+            // With a replica, so that its settings are read too.
+            matches!(name, "DATABASE_URL" | "DATABASE_REPLICA_URL").then(|| URL.1.to_owned())
+        };
+        Config::from_lookup(lookup).unwrap();
+        let listed = defaults::ALL
+            .iter()
+            .map(|setting| setting.name().to_owned())
+            .collect();
+        assert_eq!(asked.into_inner(), listed);
     }
 
     #[test]

@@ -2,9 +2,7 @@
 //! (`CartOwner`: a user, or a guest cart's token), so nobody can read or change another's
 //! cart by guessing an id: a guest never reaches a user's lines, nor a user a guest's.
 //!
-//! A guest cart is a row of `carts` with no user, owned by a cart token (only its SHA-256
-//! is stored) until it expires or is merged into a user's open cart at login
-//! (`merge_guest_cart`), which deletes it and so kills its token.
+//! A guest cart (`guest_carts.rs`) is changed through the same functions as a user's.
 //!
 //! Cart changes start by touching the open cart row (`UPDATE ... SET updated_at`), which
 //! both tells clients the cart changed and locks the row until the transaction ends;
@@ -24,13 +22,10 @@
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::Integer;
-use diesel::upsert::excluded;
-
-use chrono::{DateTime, Utc};
 
 use super::{ShopError, Shortage};
 use crate::domain::Quantity;
-use crate::models::{Cart, CartItem, CartStatus, NewCart, NewCartItem, NewGuestCart, Product};
+use crate::models::{Cart, CartItem, CartStatus, NewCart, Product};
 use crate::schema::{cart_items, carts, products};
 
 /// Whose open cart a request works on: a user's (by user id), or a guest cart (by its
@@ -190,25 +185,40 @@ pub fn lock_open_cart_for_checkout(
         .optional()
 }
 
-/// Adds `quantity` of a product to the cart in one statement: a new line, or the sum
-/// with the existing line, even when requests race.
-pub fn add_item(
+/// Which open cart a change works on: adding a line creates a user's cart on first need;
+/// changing or removing a line needs the cart to exist already (a 404 must not create a
+/// cart as a side effect).
+#[derive(Debug, Clone, Copy)]
+enum CartToChange {
+    CreatedIfMissing,
+    Existing,
+}
+
+/// The common frame of a cart change: its own transaction (`change_cart`), the caller's
+/// `precondition` tested, the open cart touched and so locked, then `change` on it; returns
+/// the cart with its lines as they are afterwards.
+fn change_open_cart<F>(
     conn: &mut PgConnection,
-    cart_id: i32,
-    product_id: i32,
-    quantity: i32,
-) -> QueryResult<CartItem> {
-    diesel::insert_into(cart_items::table)
-        .values(&NewCartItem {
-            cart_id,
-            product_id,
-            quantity,
-        })
-        .on_conflict((cart_items::cart_id, cart_items::product_id))
-        .do_update()
-        .set(cart_items::quantity.eq(cart_items::quantity + excluded(cart_items::quantity)))
-        .returning(CartItem::as_returning())
-        .get_result(conn)
+    owner: CartOwner,
+    precondition: Precondition<'_>,
+    cart_to_change: CartToChange,
+    change: F,
+) -> Result<CartWithLines, ShopError>
+where
+    F: FnOnce(&mut PgConnection, &Cart) -> Result<(), ShopError>,
+{
+    change_cart(conn, |conn| {
+        check_precondition(conn, owner, precondition)?;
+        let cart = match cart_to_change {
+            CartToChange::CreatedIfMissing => lock_open_cart_for_change(conn, owner)?,
+            CartToChange::Existing => {
+                lock_existing_open_cart(conn, owner)?.ok_or(ShopError::NotFound)?
+            }
+        };
+        change(conn, &cart)?;
+        let lines = items_with_products(conn, cart.id)?;
+        Ok((cart, lines))
+    })
 }
 
 /// Puts `quantity` more of a live product in the owner's open cart, refusing (409) when the
@@ -221,27 +231,31 @@ pub fn add_to_open_cart(
     quantity: Quantity,
     precondition: Precondition<'_>,
 ) -> Result<CartWithLines, ShopError> {
-    change_cart(conn, |conn| {
-        check_precondition(conn, owner, precondition)?;
-        // The cart row first: it serialises this cart's changes, so the line read below
-        // cannot change before the upsert that follows it.
-        let cart = lock_open_cart_for_change(conn, owner)?;
-        let added: Added = diesel::sql_query(ADD_WITHIN_STOCK)
-            .bind::<Integer, _>(cart.id)
-            .bind::<Integer, _>(product_id)
-            .bind::<Integer, _>(quantity.get())
-            .get_result(conn)?;
-        let Some(available) = added.available else {
-            return Err(ShopError::NotFound); // no such live product
-        };
-        if !added.added {
-            let requested =
-                i32::try_from(added.in_cart + i64::from(quantity.get())).unwrap_or(i32::MAX);
-            let shortage = Shortage::of(product_id, requested, available);
-            return Err(ShopError::InsufficientStock(shortage.into_iter().collect()));
-        }
-        Ok((cart.clone(), items_with_products(conn, cart.id)?))
-    })
+    // The cart row first: it serialises this cart's changes, so the line read below
+    // cannot change before the upsert that follows it.
+    change_open_cart(
+        conn,
+        owner,
+        precondition,
+        CartToChange::CreatedIfMissing,
+        |conn, cart| {
+            let added: Added = diesel::sql_query(ADD_WITHIN_STOCK)
+                .bind::<Integer, _>(cart.id)
+                .bind::<Integer, _>(product_id)
+                .bind::<Integer, _>(quantity.get())
+                .get_result(conn)?;
+            let Some(available) = added.available else {
+                return Err(ShopError::NotFound); // no such live product
+            };
+            if !added.added {
+                let requested =
+                    i32::try_from(added.in_cart + i64::from(quantity.get())).unwrap_or(i32::MAX);
+                let shortage = Shortage::of(product_id, requested, available);
+                return Err(ShopError::InsufficientStock(shortage.into_iter().collect()));
+            }
+            Ok(())
+        },
+    )
 }
 
 /// One round trip for "add this many, if the line then stays within the stock on hand":
@@ -284,9 +298,7 @@ pub fn set_quantity_in_open_cart(
     quantity: Quantity,
     precondition: Precondition<'_>,
 ) -> Result<CartWithLines, ShopError> {
-    change_cart(conn, |conn| {
-        check_precondition(conn, owner, precondition)?;
-        let cart = lock_existing_open_cart(conn, owner)?.ok_or(ShopError::NotFound)?;
+    let change = |conn: &mut PgConnection, cart: &Cart| {
         let (item, product) = cart_items::table
             .inner_join(products::table)
             .filter(cart_items::id.eq(item_id))
@@ -302,8 +314,9 @@ pub fn set_quantity_in_open_cart(
         diesel::update(cart_items::table.find(item.id))
             .set(cart_items::quantity.eq(quantity.get()))
             .execute(conn)?;
-        Ok((cart.clone(), items_with_products(conn, cart.id)?))
-    })
+        Ok(())
+    };
+    change_open_cart(conn, owner, precondition, CartToChange::Existing, change)
 }
 
 /// Removes a line from the owner's open cart when `precondition` holds. Returns the cart
@@ -314,9 +327,7 @@ pub fn remove_from_open_cart(
     item_id: i32,
     precondition: Precondition<'_>,
 ) -> Result<CartWithLines, ShopError> {
-    change_cart(conn, |conn| {
-        check_precondition(conn, owner, precondition)?;
-        let cart = lock_existing_open_cart(conn, owner)?.ok_or(ShopError::NotFound)?;
+    let change = |conn: &mut PgConnection, cart: &Cart| {
         // Scoped by the locked cart: an item id of another cart (a user's, a guest's)
         // deletes nothing and is a 404.
         let deleted = diesel::delete(
@@ -328,9 +339,9 @@ pub fn remove_from_open_cart(
         if deleted == 0 {
             return Err(ShopError::NotFound);
         }
-        let lines = items_with_products(conn, cart.id)?;
-        Ok((cart, lines))
-    })
+        Ok(())
+    };
+    change_open_cart(conn, owner, precondition, CartToChange::Existing, change)
 }
 
 /// The owner's open cart with its lines (a user's is created on first need).
@@ -396,167 +407,4 @@ pub(super) fn open_cart_ids_of(
     user_id: i32,
 ) -> carts::BoxedQuery<'static, diesel::pg::Pg, diesel::sql_types::Integer> {
     open_cart_query(user_id).select(carts::id).into_boxed()
-}
-
-/// Sets a line's quantity. `NotFound` unless the line is in this user's open cart.
-pub fn set_item_quantity(
-    conn: &mut PgConnection,
-    user_id: i32,
-    item_id: i32,
-    quantity: i32,
-) -> QueryResult<CartItem> {
-    diesel::update(
-        cart_items::table
-            .find(item_id)
-            .filter(cart_items::cart_id.eq_any(open_cart_ids_of(user_id))),
-    )
-    .set(cart_items::quantity.eq(quantity))
-    .returning(CartItem::as_returning())
-    .get_result(conn)
-}
-
-/// Removes a line. `NotFound` unless it is in this user's open cart.
-pub fn remove_item(conn: &mut PgConnection, user_id: i32, item_id: i32) -> QueryResult<()> {
-    let deleted = diesel::delete(
-        cart_items::table
-            .find(item_id)
-            .filter(cart_items::cart_id.eq_any(open_cart_ids_of(user_id))),
-    )
-    .execute(conn)?;
-    if deleted == 0 {
-        Err(diesel::result::Error::NotFound)
-    } else {
-        Ok(())
-    }
-}
-
-/// Creates an empty guest cart owned by the token whose SHA-256 is `token_hash`.
-pub fn create_guest_cart(
-    conn: &mut PgConnection,
-    token_hash: &[u8],
-    expires_at: DateTime<Utc>,
-) -> QueryResult<Cart> {
-    diesel::insert_into(carts::table)
-        .values(&NewGuestCart {
-            guest_token_hash: token_hash,
-            guest_expires_at: expires_at,
-        })
-        .returning(Cart::as_returning())
-        .get_result(conn)
-}
-
-/// The id of the guest cart a live (unexpired, unmerged) cart token owns.
-pub fn find_guest_cart(conn: &mut PgConnection, token_hash: &[u8]) -> QueryResult<Option<i32>> {
-    carts::table
-        .filter(carts::guest_token_hash.eq(token_hash))
-        .filter(carts::guest_expires_at.gt(diesel::dsl::now))
-        .select(carts::id)
-        .first(conn)
-        .optional()
-}
-
-/// Deletes up to `limit` expired guest carts (their lines go with them); returns how
-/// many. Bounded, so the request that sweeps pays for a batch, never for a backlog.
-pub fn sweep_expired_guest_carts(conn: &mut PgConnection, limit: i64) -> QueryResult<usize> {
-    diesel::sql_query(
-        "DELETE FROM carts WHERE id IN (
-             SELECT id FROM carts
-             WHERE guest_expires_at IS NOT NULL AND guest_expires_at <= now()
-             LIMIT $1)",
-    )
-    .bind::<diesel::sql_types::BigInt, _>(limit)
-    .execute(conn)
-}
-
-/// What merging a guest cart at login did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CartMerge {
-    /// Guest lines whose units (all or some) went into the user's cart.
-    pub merged_lines: u32,
-    /// Lines that would have exceeded the stock on hand or the per-line maximum.
-    pub capped: Vec<CappedLine>,
-    /// Products of guest lines left out because they were archived.
-    pub dropped: Vec<i32>,
-}
-
-/// A merged line held back: the user's and the guest's units together (`requested`) and
-/// what the line now has (`kept`, 0 when nothing of the product is left in stock).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CappedLine {
-    pub product_id: i32,
-    pub requested: i32,
-    pub kept: i32,
-}
-
-/// Merges the guest cart owned by the live token `token_hash` into the user's open cart
-/// (created if needed) and deletes the guest cart, which kills the token. One
-/// transaction: the guest cart is locked first (`FOR UPDATE`), so two logins with one
-/// token merge once (the second finds no cart and merges nothing), then the user's open
-/// cart (touched, as every cart change is). The same product adds up, capped at the
-/// stock on hand and at the per-line maximum (the user's own units are never taken
-/// away); archived products are dropped. `None` when the token names no live guest cart.
-pub fn merge_guest_cart(
-    conn: &mut PgConnection,
-    token_hash: &[u8],
-    user_id: i32,
-) -> QueryResult<Option<CartMerge>> {
-    conn.transaction(|conn| {
-        let guest: Option<Cart> = carts::table
-            .filter(carts::guest_token_hash.eq(token_hash))
-            .filter(carts::guest_expires_at.gt(diesel::dsl::now))
-            .select(Cart::as_select())
-            .for_update()
-            .first(conn)
-            .optional()?;
-        let Some(guest) = guest else {
-            return Ok(None);
-        };
-        let guest_lines = items_with_products(conn, guest.id)?;
-        let mut merge = CartMerge::default();
-        if !guest_lines.is_empty() {
-            let cart = lock_open_cart_for_change(conn, CartOwner::User(user_id))?;
-            let own: Vec<CartItem> = cart_items::table
-                .filter(cart_items::cart_id.eq(cart.id))
-                .select(CartItem::as_select())
-                .load(conn)?;
-            for (line, product) in guest_lines {
-                if product.archived_at.is_some() {
-                    merge.dropped.push(product.id);
-                    continue;
-                }
-                let had = own
-                    .iter()
-                    .find(|item| item.product_id == product.id)
-                    .map_or(0, |item| item.quantity);
-                let requested = had.saturating_add(line.quantity);
-                let kept = requested
-                    .min(product.inventory_count)
-                    .min(Quantity::MAX)
-                    .max(had);
-                if kept < requested {
-                    merge.capped.push(CappedLine {
-                        product_id: product.id,
-                        requested,
-                        kept,
-                    });
-                }
-                if kept > had {
-                    diesel::insert_into(cart_items::table)
-                        .values(&NewCartItem {
-                            cart_id: cart.id,
-                            product_id: product.id,
-                            quantity: kept,
-                        })
-                        .on_conflict((cart_items::cart_id, cart_items::product_id))
-                        .do_update()
-                        .set(cart_items::quantity.eq(excluded(cart_items::quantity)))
-                        .execute(conn)?;
-                    merge.merged_lines += 1;
-                }
-            }
-        }
-        // Its lines go with it (ON DELETE CASCADE); the token now names nothing.
-        diesel::delete(carts::table.find(guest.id)).execute(conn)?;
-        Ok(Some(merge))
-    })
 }

@@ -7,16 +7,39 @@
 //! Invariant: a product's movements sum to its `inventory_count`.
 
 use bigdecimal::BigDecimal;
-use chrono::{DateTime, Utc};
-use diesel::pg::PgConnection;
+use chrono::{DateTime, TimeDelta, Utc};
+use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{BigInt, Integer, Nullable, Numeric, Text, Timestamptz};
 
 use crate::models::{NewPriceChange, NewStockMovement, StockReason};
 use crate::schema::{price_changes, stock_movements};
 
+/// The length in days of the price window: `lowest_price_30d` is the lowest price a
+/// product had within this many days (the EU Omnibus rule says 30). A macro only so that
+/// SQL text built with `concat!` can spell it; everything else reads
+/// [`PRICE_WINDOW_DAYS`]. The SQL functions `lowest_earlier_price` and
+/// `refresh_low_price` (migrations cannot read Rust) spell the same number; a database
+/// test holds them to it.
+macro_rules! price_window_days {
+    () => {
+        30
+    };
+}
+
+pub(crate) use price_window_days;
+
+/// How far back `lowest_price_30d` looks, in days.
+pub const PRICE_WINDOW_DAYS: i64 = price_window_days!();
+
+/// The price window as a duration.
+pub fn price_window() -> TimeDelta {
+    TimeDelta::days(PRICE_WINDOW_DAYS)
+}
+
 /// SQL for `lowest_price_30d` of the `products` row named `$alias`: the lowest price it
-/// had at any moment in the last 30 days, that is the current price and the old price of
+/// had at any moment in the price window, that is the current price and the old price of
 /// every change within them (each was in force until its change). A product whose price
 /// did not change within the window (`price_changed_at`) shows its price; one that did
 /// shows the lowest old price kept beside it by its latest change (`low_price`) while
@@ -29,7 +52,9 @@ macro_rules! lowest_price_30d_of {
         concat!(
             "CASE WHEN ",
             $alias,
-            ".price_changed_at > now() - interval '30 days' THEN LEAST(",
+            ".price_changed_at > now() - interval '",
+            $crate::repository::ledger::price_window_days!(),
+            " days' THEN LEAST(",
             $alias,
             ".price, CASE WHEN ",
             $alias,
@@ -54,6 +79,23 @@ pub fn refresh_low_price(conn: &mut PgConnection, product_id: i32) -> QueryResul
     diesel::sql_query("SELECT refresh_low_price($1)")
         .bind::<Integer, _>(product_id)
         .execute(conn)
+}
+
+/// What `refresh_low_price` keeps for a product whose price changes are `changes` (when,
+/// old price), as of `as_of`: the lowest old price among the changes within the window
+/// (the latest of equal ones) and when that change leaves the window; `None` without
+/// one. For rows that are not in the database yet, as the seed writes them in bulk with
+/// COPY; a database test holds it to the SQL function.
+pub fn kept_low_price<'a>(
+    changes: impl IntoIterator<Item = (DateTime<Utc>, &'a BigDecimal)>,
+    as_of: DateTime<Utc>,
+) -> Option<(&'a BigDecimal, DateTime<Utc>)> {
+    let window_start = as_of - price_window();
+    changes
+        .into_iter()
+        .filter(|(at, _)| *at > window_start)
+        .min_by(|(a_at, a_old), (b_at, b_old)| a_old.cmp(b_old).then(b_at.cmp(a_at)))
+        .map(|(at, old)| (old, at + price_window()))
 }
 
 /// Records a change of a product's price from `old_price` to `new_price` (they differ).
@@ -249,19 +291,7 @@ pub fn history(
     after: Option<HistoryPosition>,
     limit: i64,
 ) -> QueryResult<Vec<HistoryEntry>> {
-    let rows: Vec<HistoryRow> = match after {
-        None => diesel::sql_query(HISTORY_FIRST)
-            .bind::<Integer, _>(product_id)
-            .bind::<BigInt, _>(limit)
-            .load(conn)?,
-        Some(after) => diesel::sql_query(HISTORY_AFTER)
-            .bind::<Integer, _>(product_id)
-            .bind::<BigInt, _>(limit)
-            .bind::<Timestamptz, _>(after.at)
-            .bind::<BigInt, _>(after.bound_for(HistoryKind::Price))
-            .bind::<BigInt, _>(after.bound_for(HistoryKind::Stock))
-            .load(conn)?,
-    };
+    let rows: Vec<HistoryRow> = history_query("", product_id, after, limit).load(conn)?;
     rows.into_iter().map(HistoryEntry::try_from).collect()
 }
 
@@ -277,24 +307,36 @@ pub fn explain_history(
         #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
         line: String,
     }
-    let lines: Vec<PlanLine> = match after {
-        None => diesel::sql_query(format!("EXPLAIN {HISTORY_FIRST}"))
-            .bind::<Integer, _>(product_id)
-            .bind::<BigInt, _>(limit)
-            .load(conn)?,
-        Some(after) => diesel::sql_query(format!("EXPLAIN {HISTORY_AFTER}"))
-            .bind::<Integer, _>(product_id)
-            .bind::<BigInt, _>(limit)
-            .bind::<Timestamptz, _>(after.at)
-            .bind::<BigInt, _>(after.bound_for(HistoryKind::Price))
-            .bind::<BigInt, _>(after.bound_for(HistoryKind::Stock))
-            .load(conn)?,
-    };
+    let lines: Vec<PlanLine> = history_query("EXPLAIN ", product_id, after, limit).load(conn)?;
     Ok(lines
         .into_iter()
         .map(|l| l.line)
         .collect::<Vec<_>>()
         .join("\n"))
+}
+
+/// `history`'s statement behind `prefix` (empty, or `EXPLAIN `), its parameters bound.
+fn history_query(
+    prefix: &str,
+    product_id: i32,
+    after: Option<HistoryPosition>,
+    limit: i64,
+) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
+    let sql = match after {
+        None => HISTORY_FIRST,
+        Some(_) => HISTORY_AFTER,
+    };
+    let query = diesel::sql_query(format!("{prefix}{sql}"))
+        .into_boxed()
+        .bind::<Integer, _>(product_id)
+        .bind::<BigInt, _>(limit);
+    match after {
+        None => query,
+        Some(after) => query
+            .bind::<Timestamptz, _>(after.at)
+            .bind::<BigInt, _>(after.bound_for(HistoryKind::Price))
+            .bind::<BigInt, _>(after.bound_for(HistoryKind::Stock)),
+    }
 }
 
 /// Products whose movements do not sum to their `inventory_count`: (id, count, sum). Empty

@@ -6,6 +6,7 @@
 pub mod carts;
 pub mod catalogue;
 pub mod constraints;
+pub mod guest_carts;
 pub mod ledger;
 pub mod orders;
 pub mod products;

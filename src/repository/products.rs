@@ -3,7 +3,7 @@
 //! write the ledger (`ledger.rs`) in the same transaction.
 
 use bigdecimal::BigDecimal;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use diesel::dsl::now;
 use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
@@ -16,7 +16,7 @@ use crate::models::{
 use crate::schema::products;
 
 /// A product as the catalogue shows it: the row, and the lowest price it had at any
-/// moment in the last 30 days (its current price when that did not change).
+/// moment in the price window (its current price when that did not change).
 #[derive(Queryable, Selectable, Debug, Clone, PartialEq, Eq)]
 #[diesel(table_name = products, check_for_backend(Pg))]
 pub struct ProductView {
@@ -42,7 +42,7 @@ diesel::define_sql_function! {
 }
 
 diesel::define_sql_function! {
-    /// The lowest old price of the product's price changes in the last 30 days (an SQL
+    /// The lowest old price of the product's price changes in the price window (an SQL
     /// function of the ledger's migration); NULL when there is none.
     fn lowest_earlier_price(product: Integer) -> Nullable<Numeric>;
 }
@@ -60,7 +60,7 @@ diesel::define_sql_function! {
 #[diesel::dsl::auto_type]
 fn lowest_price_30d() -> _ {
     let read_at: DateTime<Utc> = Utc::now();
-    let window_start: DateTime<Utc> = read_at - TimeDelta::days(30);
+    let window_start: DateTime<Utc> = read_at - ledger::price_window();
     let lowest_earlier =
         diesel::dsl::case_when(products::low_price_until.gt(read_at), products::low_price)
             .otherwise(lowest_earlier_price(products::id));

@@ -6,7 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::CartCredential;
+use crate::auth::{CartCredential, Credential};
 use crate::db::DbPool;
 use crate::domain::Quantity;
 use crate::http::conditional::{etag_of, json_bytes, IfMatch, TagCondition};

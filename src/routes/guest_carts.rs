@@ -18,7 +18,7 @@ use crate::http::responses;
 use crate::http::with_conn;
 use crate::http::CartResponse;
 use crate::http::{ApiError, Problem};
-use crate::repository::carts;
+use crate::repository::guest_carts;
 
 /// Expired guest carts removed by each creation: at least one per creation keeps up with
 /// expiry (carts expire as fast as they were made), and a batch bounds what one request
@@ -68,8 +68,12 @@ async fn create(
     let expires_at = (Utc::now() + lifetime).trunc_subsecs(6);
     let cart = with_conn(&pool, move |conn| {
         throttle.take_guest_cart(conn, address)?;
-        carts::sweep_expired_guest_carts(conn, SWEEP_BATCH)?;
-        Ok(carts::create_guest_cart(conn, &token_hash, expires_at)?)
+        guest_carts::sweep_expired_guest_carts(conn, SWEEP_BATCH)?;
+        Ok(guest_carts::create_guest_cart(
+            conn,
+            &token_hash,
+            expires_at,
+        )?)
     })
     .await?;
     let cart = CartResponse::from((cart, Vec::new()));

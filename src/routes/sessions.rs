@@ -17,7 +17,7 @@ use crate::http::with_conn;
 use crate::http::UserResponse;
 use crate::http::{ApiError, Problem};
 use crate::models::NewSession;
-use crate::repository::carts::{merge_guest_cart, CartMerge};
+use crate::repository::guest_carts::{merge_guest_cart, CartMerge};
 use crate::repository::{in_transaction, sessions, users};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

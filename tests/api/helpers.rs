@@ -207,8 +207,9 @@ pub fn shoppers_with_one_unit(
                 },
             )
             .unwrap();
-            let cart = carts::open_cart_for(&mut conn, user.id).unwrap();
-            carts::add_item(&mut conn, cart.id, product_id, 1).unwrap();
+            let one = storefront::domain::Quantity::parse(1).unwrap();
+            let owner = carts::CartOwner::User(user.id);
+            carts::add_to_open_cart(&mut conn, owner, product_id, one, None).unwrap();
             Customer {
                 id: i64::from(user.id),
                 token,

@@ -1,6 +1,8 @@
 //! The `storefront` command line: `serve` (the default), `migrate`, `seed`, `schema-doc`,
 //! `admin` and `db`.
 
+pub mod seed;
+
 use clap::{Parser, Subcommand};
 
 use crate::auth::hash_blocking;
@@ -8,8 +10,8 @@ use crate::config::Config;
 use crate::db;
 use crate::domain::Password;
 use crate::repository::users;
+use crate::schema_doc;
 use crate::startup;
-use crate::{schema_doc, seed};
 
 #[derive(Debug, Parser)]
 #[command(

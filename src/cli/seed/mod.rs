@@ -14,6 +14,8 @@
 //! first, so 100,000 products take about 14 s (most of it PostgreSQL computing the search
 //! vectors and filling the GIN index and the one-word search terms).
 
+mod words;
+
 use bigdecimal::BigDecimal;
 use bigdecimal::ToPrimitive;
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
@@ -25,7 +27,10 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
+use self::words::{ADJECTIVES, MATERIALS, NOUNS, QUALITIES, USES};
+
 use crate::models::{CartStatus, StockReason};
+use crate::repository::ledger;
 use crate::schema::{cart_items, carts, price_changes, products, stock_movements, users};
 
 /// Every seeded user's password (they share one argon2 hash, computed once).
@@ -39,99 +44,8 @@ const MICROS_PER_DAY: i64 = 24 * 3_600 * 1_000_000;
 const HISTORY_DAYS: i64 = 365;
 /// Past orders were checked out within this span.
 const ORDER_DAYS: i64 = 180;
-/// The window of `lowest_price_30d`.
-const LOW_PRICE_WINDOW_DAYS: i64 = 30;
 /// Open carts were started within this span.
 const OPEN_CART_DAYS: i64 = 14;
-
-const ADJECTIVES: &[&str] = &[
-    "classic",
-    "compact",
-    "rustic",
-    "modern",
-    "vintage",
-    "elegant",
-    "sturdy",
-    "lightweight",
-    "handmade",
-    "organic",
-    "waterproof",
-    "ergonomic",
-    "portable",
-    "premium",
-    "minimalist",
-    "colourful",
-    "cozy",
-    "durable",
-    "foldable",
-    "wireless",
-];
-const MATERIALS: &[&str] = &[
-    "ceramic",
-    "oak",
-    "bamboo",
-    "steel",
-    "copper",
-    "linen",
-    "wool",
-    "leather",
-    "glass",
-    "cotton",
-    "walnut",
-    "porcelain",
-    "cast-iron",
-    "silicone",
-    "marble",
-];
-const NOUNS: &[&str] = &[
-    "teapot",
-    "kettle",
-    "mug",
-    "lamp",
-    "chair",
-    "backpack",
-    "blanket",
-    "notebook",
-    "skillet",
-    "vase",
-    "cutting board",
-    "candle",
-    "headphones",
-    "umbrella",
-    "scarf",
-    "wallet",
-    "bowl",
-    "clock",
-    "pillow",
-    "jacket",
-    "bicycle bell",
-    "water bottle",
-    "desk organizer",
-    "plant pot",
-    "coffee grinder",
-];
-const USES: &[&str] = &[
-    "for everyday use",
-    "for the kitchen",
-    "for travel",
-    "for the office",
-    "for gifting",
-    "for the garden",
-    "for camping trips",
-    "for small apartments",
-    "for coffee lovers",
-    "for reading nooks",
-];
-const QUALITIES: &[&str] = &[
-    "Built to last for years.",
-    "Easy to clean and dishwasher safe.",
-    "Designed in a small studio.",
-    "Ships in recyclable packaging.",
-    "Backed by a two-year warranty.",
-    "A customer favourite.",
-    "Pairs well with the rest of the collection.",
-    "Made from responsibly sourced materials.",
-];
 
 /// What a seed run inserted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -363,16 +277,11 @@ fn insert_products(
             .map(|(row, product)| {
                 // A price change is a change to the row, as the service's PATCH makes it.
                 let price_changed_at = product.price_changes.last().map(|(at, _, _)| *at);
-                // What a price change keeps beside the price (`refresh_low_price`): the
-                // lowest old price within 30 days, held by its latest change.
-                let window_start = now - TimeDelta::days(LOW_PRICE_WINDOW_DAYS);
-                let low = product
-                    .price_changes
-                    .iter()
-                    .filter(|(at, _, _)| *at > window_start)
-                    .min_by(|(a_at, a_old, _), (b_at, b_old, _)| {
-                        a_old.cmp(b_old).then(b_at.cmp(a_at))
-                    });
+                // What a price change keeps beside the price.
+                let low = ledger::kept_low_price(
+                    product.price_changes.iter().map(|(at, old, _)| (*at, old)),
+                    now,
+                );
                 (
                     products::id.eq(product.id),
                     products::name.eq(&row.name),
@@ -382,9 +291,8 @@ fn insert_products(
                     products::created_at.eq(product.created_at),
                     products::updated_at.eq(price_changed_at.unwrap_or(product.created_at)),
                     products::price_changed_at.eq(price_changed_at),
-                    products::low_price.eq(low.map(|(_, old, _)| old)),
-                    products::low_price_until
-                        .eq(low.map(|(at, _, _)| *at + TimeDelta::days(LOW_PRICE_WINDOW_DAYS))),
+                    products::low_price.eq(low.map(|(price, _)| price)),
+                    products::low_price_until.eq(low.map(|(_, until)| until)),
                 )
             })
             .collect();
