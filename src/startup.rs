@@ -17,6 +17,7 @@ use crate::http::cors;
 use crate::http::observe_request;
 use crate::http::ApiError;
 use crate::http::{drain, extract};
+use crate::jobs;
 use crate::openapi;
 use crate::routes;
 use crate::routes::products::SearchLane;
@@ -109,13 +110,20 @@ async fn head_as_get(
     next.call(req).await
 }
 
-/// The configured server, not yet running: await it (or spawn it) to serve. It ignores
+/// The configured server, not yet running: await it (or spawn it) to serve. The
+/// background jobs start with it, on the current runtime. It ignores
 /// signals: `serve` handles them (`shutdown::stop_signal`).
 pub fn build_server(
     listener: TcpListener,
     services: Services,
     config: &Config,
 ) -> std::io::Result<Server> {
+    jobs::spawn(
+        &jobs::sweeps::jobs(config.sweep_interval),
+        services.pool.clone(),
+        services.draining.clone(),
+        services.metrics.clone(),
+    );
     let pool = web::Data::new(services.pool);
     let reads = web::Data::new(services.reads);
     let metrics = web::Data::new(services.metrics);

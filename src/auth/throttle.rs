@@ -9,7 +9,6 @@
 //! registration, and each guest cart created, counts against its client address.
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use diesel::pg::PgConnection;
 use diesel::QueryResult;
@@ -18,16 +17,10 @@ use crate::config::{LoginThrottleConfig, RateLimit};
 use crate::http::ApiError;
 use crate::repository::throttle::{self, Counter, TakeError};
 
-/// Every this many attempts, expired counters are swept (a bounded batch), so the table
-/// does not grow under a spraying attack.
-const SWEEP_EVERY: u32 = 64;
-const SWEEP_BATCH: i64 = 1_000;
-
 pub struct Throttle {
     login: LoginThrottleConfig,
     registration: RateLimit,
     guest_carts: RateLimit,
-    attempts: AtomicU32,
 }
 
 impl Throttle {
@@ -40,7 +33,6 @@ impl Throttle {
             login: login.clone(),
             registration,
             guest_carts,
-            attempts: AtomicU32::new(0),
         }
     }
 
@@ -120,9 +112,6 @@ impl Throttle {
     }
 
     fn take(&self, conn: &mut PgConnection, counters: &[Counter]) -> Result<(), ApiError> {
-        if self.attempts.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == 0 {
-            throttle::sweep_expired(conn, SWEEP_BATCH)?;
-        }
         throttle::take(conn, counters).map_err(|err| match err {
             TakeError::Exhausted { retry_after } => ApiError::RateLimited {
                 // Whole seconds, rounded up: a client that waits that long gets through.

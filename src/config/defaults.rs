@@ -222,6 +222,8 @@ pub const GUEST_CART_LIFETIME_SECS: Number =
 pub const GUEST_CART_MAX_PER_ADDRESS: Number =
     fixed("GUEST_CART_MAX_PER_ADDRESS", 300, 1..=1_000_000);
 pub const GUEST_CART_WINDOW_SECS: Number = fixed("GUEST_CART_WINDOW_SECS", 3_600, 1..=86_400);
+/// How often each instance sweeps expired guest carts and throttle counters.
+pub const SWEEP_INTERVAL_SECS: Number = fixed("SWEEP_INTERVAL_SECS", 60, 1..=86_400);
 pub const PASSWORD_QUEUE_TIMEOUT_MS: Number =
     fixed("PASSWORD_QUEUE_TIMEOUT_MS", 2_000, 1..=600_000);
 pub const SEARCH_MAX_CONCURRENT: Number = per_cores(
@@ -263,6 +265,7 @@ pub const ALL: &[Setting] = &[
     Setting::Number(&GUEST_CART_LIFETIME_SECS),
     Setting::Number(&GUEST_CART_MAX_PER_ADDRESS),
     Setting::Number(&GUEST_CART_WINDOW_SECS),
+    Setting::Number(&SWEEP_INTERVAL_SECS),
     Setting::Number(&PASSWORD_QUEUE_TIMEOUT_MS),
     Setting::Number(&SEARCH_MAX_CONCURRENT),
     Setting::Number(&SEARCH_QUEUE_TIMEOUT_MS),

@@ -39,6 +39,9 @@ pub struct Config {
     pub guest_cart_lifetime: Duration,
     /// Guest carts created per client address.
     pub guest_cart_limit: RateLimit,
+    /// Time between rounds of the background sweeps (expired guest carts, throttle
+    /// counters).
+    pub sweep_interval: Duration,
     /// Longest wait for a password-hashing permit before a 503.
     pub password_queue_timeout: Duration,
     /// Searches that must visit every match (see `SearchConcurrency`).
@@ -179,6 +182,7 @@ impl Config {
             max: vars.number(&setting::GUEST_CART_MAX_PER_ADDRESS)?,
             window: vars.secs(&setting::GUEST_CART_WINDOW_SECS)?,
         };
+        let sweep_interval = vars.secs(&setting::SWEEP_INTERVAL_SECS)?;
         let password_queue_timeout = vars.millis(&setting::PASSWORD_QUEUE_TIMEOUT_MS)?;
         let search_concurrency = SearchConcurrency {
             max_concurrent: vars.number(&setting::SEARCH_MAX_CONCURRENT)?,
@@ -199,6 +203,7 @@ impl Config {
             registration_limit,
             guest_cart_lifetime,
             guest_cart_limit,
+            sweep_interval,
             password_queue_timeout,
             search_concurrency,
             catalogue_cache_max_age,

@@ -41,13 +41,15 @@ pub fn find_guest_cart(conn: &mut PgConnection, token_hash: &[u8]) -> QueryResul
 }
 
 /// Deletes up to `limit` expired guest carts (their lines go with them); returns how
-/// many. Bounded, so the request that sweeps pays for a batch, never for a backlog.
+/// many. The sweep job's round: carts another instance's round (or a merge) holds are
+/// skipped, not waited for.
 pub fn sweep_expired_guest_carts(conn: &mut PgConnection, limit: i64) -> QueryResult<usize> {
     diesel::sql_query(
         "DELETE FROM carts WHERE id IN (
              SELECT id FROM carts
              WHERE guest_expires_at IS NOT NULL AND guest_expires_at <= now()
-             LIMIT $1)",
+             LIMIT $1
+             FOR UPDATE SKIP LOCKED)",
     )
     .bind::<diesel::sql_types::BigInt, _>(limit)
     .execute(conn)

@@ -109,11 +109,14 @@ pub fn give_back(
     Ok(())
 }
 
-/// Deletes up to `limit` counters whose window has ended; returns how many.
+/// Deletes up to `limit` counters whose window has ended; returns how many. The sweep
+/// job's round: counters held by another round or a login are skipped, not waited for.
 pub fn sweep_expired(conn: &mut PgConnection, limit: i64) -> QueryResult<usize> {
     diesel::sql_query(
         "DELETE FROM throttle_counters WHERE key IN (
-             SELECT key FROM throttle_counters WHERE expires_at <= now() LIMIT $1)",
+             SELECT key FROM throttle_counters WHERE expires_at <= now()
+             LIMIT $1
+             FOR UPDATE SKIP LOCKED)",
     )
     .bind::<diesel::sql_types::BigInt, _>(limit)
     .execute(conn)

@@ -20,11 +20,6 @@ use crate::http::CartResponse;
 use crate::http::{ApiError, Problem};
 use crate::repository::guest_carts;
 
-/// Expired guest carts removed by each creation: at least one per creation keeps up with
-/// expiry (carts expire as fast as they were made), and a batch bounds what one request
-/// pays after a quiet spell.
-const SWEEP_BATCH: i64 = 100;
-
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/guest-carts").route(web::post().to(create)));
 }
@@ -68,7 +63,6 @@ async fn create(
     let expires_at = (Utc::now() + lifetime).trunc_subsecs(6);
     let cart = with_conn(&pool, move |conn| {
         throttle.take_guest_cart(conn, address)?;
-        guest_carts::sweep_expired_guest_carts(conn, SWEEP_BATCH)?;
         Ok(guest_carts::create_guest_cart(
             conn,
             &token_hash,

@@ -37,6 +37,8 @@ pub struct Metrics {
     checkout_wait: HistogramVec,
     timeouts: IntCounterVec,
     catalogue_reads: IntCounterVec,
+    job_rounds: IntCounterVec,
+    job_rows: IntCounterVec,
 }
 
 /// Pool events r2d2 reports as they happen (its event handler), for one pool.
@@ -117,6 +119,22 @@ impl Metrics {
             &["pool"],
         )
         .expect("valid metric definition");
+        let job_rounds = IntCounterVec::new(
+            Opts::new(
+                "background_job_rounds_total",
+                "Rounds of each background job, by outcome (ok, error)",
+            ),
+            &["job", "outcome"],
+        )
+        .expect("valid metric definition");
+        let job_rows = IntCounterVec::new(
+            Opts::new(
+                "background_job_rows_total",
+                "Rows each background job handled (swept, expired, sent)",
+            ),
+            &["job"],
+        )
+        .expect("valid metric definition");
         let build_info = IntGaugeVec::new(
             Opts::new("storefront_build_info", "Build information"),
             &["version"],
@@ -139,6 +157,8 @@ impl Metrics {
             Box::new(checkout_wait.clone()),
             Box::new(timeouts.clone()),
             Box::new(catalogue_reads.clone()),
+            Box::new(job_rounds.clone()),
+            Box::new(job_rows.clone()),
             Box::new(build_info),
         ] {
             registry
@@ -155,6 +175,8 @@ impl Metrics {
             checkout_wait,
             timeouts,
             catalogue_reads,
+            job_rounds,
+            job_rows,
         }
     }
 
@@ -178,6 +200,13 @@ impl Metrics {
     /// Counts a catalogue read served by the pool labelled `pool`.
     pub fn observe_catalogue_read(&self, pool: &str) {
         self.catalogue_reads.with_label_values(&[pool]).inc();
+    }
+
+    /// Counts one round of the background job `job` and the rows it handled.
+    pub fn observe_job_round(&self, job: &str, ok: bool, rows: usize) {
+        let outcome = if ok { "ok" } else { "error" };
+        self.job_rounds.with_label_values(&[job, outcome]).inc();
+        self.job_rows.with_label_values(&[job]).inc_by(rows as u64);
     }
 
     pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {

@@ -268,6 +268,16 @@ pub async fn until_waiting_on_locks(db: &TestDb, count: i64) {
     }
 }
 
+/// Waits until `done` holds (background work has run, say): polling, with a deadline
+/// that fails the test naming `what`.
+pub async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Pages through a listing, returning every item in order.
 pub async fn collect_pages(app: &TestApp, query: &str, limit: usize) -> Vec<Value> {
     let mut items = Vec::new();

@@ -17,6 +17,7 @@ mod faults;
 mod guest_carts;
 mod health;
 mod helpers;
+mod jobs;
 mod ledger;
 mod memory;
 mod operations;

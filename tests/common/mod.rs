@@ -285,6 +285,8 @@ pub fn test_config(db: &TestDb, bind_addr: std::net::SocketAddr) -> Config {
             max: 10_000,
             window: Duration::from_secs(3600),
         },
+        // As in production; the sweeps' own tests shorten it.
+        sweep_interval: Duration::from_secs(60),
         password_queue_timeout: Duration::from_secs(10),
         // As in production; the lane's own test narrows it.
         search_concurrency: SearchConcurrency {
