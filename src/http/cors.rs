@@ -10,7 +10,7 @@ use actix_web::http::header::{self, HeaderName};
 use actix_web::middleware::{Condition, ErrorHandlerResponse};
 use actix_web::ResponseError;
 
-use super::credentials::CART_TOKEN;
+use super::credentials::CART_TOKEN_HEADER;
 use super::error::ApiError;
 
 const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -33,7 +33,7 @@ pub fn middleware(origins: &[String]) -> Condition<Cors> {
             IDEMPOTENCY_KEY,
             REQUEST_ID,
             // A guest's cart token (guest carts, and merging one at login).
-            CART_TOKEN,
+            CART_TOKEN_HEADER,
             // Conditional requests: revalidating the catalogue, guarding cart changes.
             header::IF_MATCH,
             header::IF_NONE_MATCH,

@@ -5,12 +5,9 @@
 use actix_web::http::header::{self, HeaderMap, HeaderName};
 
 /// The header a guest sends its cart token in.
-pub const CART_TOKEN_HEADER: &str = "x-cart-token";
-
-/// `CART_TOKEN_HEADER` as a header name.
-pub const CART_TOKEN: HeaderName = HeaderName::from_static(CART_TOKEN_HEADER);
+pub const CART_TOKEN_HEADER: HeaderName = HeaderName::from_static("x-cart-token");
 
 /// Whether the request names someone: a bearer token or a cart token, valid or not.
 pub fn carries_credentials(headers: &HeaderMap) -> bool {
-    headers.contains_key(header::AUTHORIZATION) || headers.contains_key(CART_TOKEN)
+    headers.contains_key(header::AUTHORIZATION) || headers.contains_key(CART_TOKEN_HEADER)
 }
