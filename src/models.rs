@@ -17,7 +17,10 @@ use diesel::prelude::*;
 use diesel::serialize::{self, IsNull, Output, ToSql};
 use diesel::sql_types::Text;
 
-use crate::schema::{cart_items, carts, price_changes, products, sessions, stock_movements, users};
+use crate::schema::{
+    cart_items, carts, fulfilments, orders, price_changes, products, sessions, stock_movements,
+    users,
+};
 
 /// A user without the password hash: what every query outside login selects, so the hash
 /// is not even fetched.
@@ -114,39 +117,56 @@ impl ProductChanges {
     }
 }
 
-/// Where a cart is in its life; stored as text guarded by `carts_status_check`.
-#[derive(AsExpression, FromSqlRow, Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[diesel(sql_type = Text)]
-pub enum CartStatus {
-    Open,
-    CheckedOut,
-}
-
-impl CartStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => "open",
-            Self::CheckedOut => "checked_out",
+/// A Rust enum stored as one of a fixed set of words in a text column (guarded by the
+/// column's CHECK constraint), with `as_str`, `parse` and `ALL` (the words in order, for
+/// OpenAPI enums and query filters).
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident, $what:literal { $($(#[$vmeta:meta])* $variant:ident => $word:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(AsExpression, FromSqlRow, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[diesel(sql_type = Text)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)+
         }
-    }
-}
 
-impl ToSql<Text, Pg> for CartStatus {
-    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
-        out.write_all(self.as_str().as_bytes())?;
-        Ok(IsNull::No)
-    }
-}
+        impl $name {
+            pub const ALL: &'static [&'static str] = &[$($word),+];
 
-impl FromSql<Text, Pg> for CartStatus {
-    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
-        match bytes.as_bytes() {
-            b"open" => Ok(Self::Open),
-            b"checked_out" => Ok(Self::CheckedOut),
-            other => {
-                Err(format!("unknown cart status {:?}", String::from_utf8_lossy(other)).into())
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $word,)+
+                }
+            }
+
+            pub fn parse(word: &str) -> Option<Self> {
+                match word {
+                    $($word => Some(Self::$variant),)+
+                    _ => None,
+                }
             }
         }
+
+        impl ToSql<Text, Pg> for $name {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+                out.write_all(self.as_str().as_bytes())?;
+                Ok(IsNull::No)
+            }
+        }
+
+        impl FromSql<Text, Pg> for $name {
+            fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
+                let word = std::str::from_utf8(bytes.as_bytes())?;
+                Self::parse(word).ok_or_else(|| format!(concat!("unknown ", $what, " {:?}"), word).into())
+            }
+        }
+    };
+}
+
+text_enum! {
+    /// Where a cart is in its life; `carts_status_check`.
+    CartStatus, "cart status" {
+        Open => "open",
+        CheckedOut => "checked_out",
     }
 }
 
@@ -197,47 +217,17 @@ pub struct NewCartItem {
     pub quantity: i32,
 }
 
-/// Why a product's stock moved; stored as text guarded by `stock_movements_reason_check`.
-#[derive(AsExpression, FromSqlRow, Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[diesel(sql_type = Text)]
-pub enum StockReason {
-    /// The product was added (or the ledger began): the opening count.
-    Created,
-    /// Staff set the count.
-    Adjustment,
-    /// An order took units.
-    Checkout,
-}
-
-impl StockReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Created => "created",
-            Self::Adjustment => "adjustment",
-            Self::Checkout => "checkout",
-        }
-    }
-}
-
-impl ToSql<Text, Pg> for StockReason {
-    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
-        out.write_all(self.as_str().as_bytes())?;
-        Ok(IsNull::No)
-    }
-}
-
-impl FromSql<Text, Pg> for StockReason {
-    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
-        match bytes.as_bytes() {
-            b"created" => Ok(Self::Created),
-            b"adjustment" => Ok(Self::Adjustment),
-            b"checkout" => Ok(Self::Checkout),
-            other => Err(format!(
-                "unknown stock movement reason {:?}",
-                String::from_utf8_lossy(other)
-            )
-            .into()),
-        }
+text_enum! {
+    /// Why a product's stock moved; `stock_movements_reason_check`.
+    StockReason, "stock movement reason" {
+        /// The product was added (or the ledger began): the opening count.
+        Created => "created",
+        /// Staff set the count.
+        Adjustment => "adjustment",
+        /// An order took units.
+        Checkout => "checkout",
+        /// A cancelled or expired order gave them back.
+        Release => "release",
     }
 }
 
@@ -280,4 +270,79 @@ pub struct NewSession<'a> {
     pub user_id: i32,
     pub token_hash: &'a [u8],
     pub expires_at: DateTime<Utc>,
+}
+
+text_enum! {
+    /// Where an order is in its life; `orders_status_check`.
+    OrderStatus, "order status" {
+        /// Placed: waiting for payment, or paid and waiting to ship.
+        CheckedOut => "checked_out",
+        /// Shipped.
+        Completed => "completed",
+        Cancelled => "cancelled",
+    }
+}
+
+text_enum! {
+    /// Where an order's money is; `orders_payment_status_check`.
+    PaymentStatus, "payment status" {
+        AwaitingPayment => "awaiting_payment",
+        Authorized => "authorized",
+        Paid => "paid",
+        PartiallyRefunded => "partially_refunded",
+        Refunded => "refunded",
+        /// No payment will come: the order was cancelled before it was paid.
+        Voided => "voided",
+    }
+}
+
+text_enum! {
+    /// Whether an order has shipped; `orders_fulfilment_status_check`.
+    FulfilmentStatus, "fulfilment status" {
+        Unfulfilled => "unfulfilled",
+        Fulfilled => "fulfilled",
+    }
+}
+
+/// An order's lifecycle row; its lines are those of the checked-out cart with the same id.
+#[derive(Queryable, Selectable, Identifiable, Debug, Clone, PartialEq, Eq)]
+#[diesel(table_name = orders, check_for_backend(Pg))]
+pub struct Order {
+    pub id: i32,
+    pub status: OrderStatus,
+    pub payment_status: PaymentStatus,
+    pub fulfilment_status: FulfilmentStatus,
+    pub payment_due_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub cancel_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Insertable, Debug)]
+#[diesel(table_name = orders)]
+pub struct NewOrder {
+    pub id: i32,
+    pub payment_due_at: Option<DateTime<Utc>>,
+}
+
+/// A shipment staff recorded.
+#[derive(Queryable, Selectable, Identifiable, Associations, Debug, Clone, PartialEq, Eq)]
+#[diesel(table_name = fulfilments, belongs_to(Order), check_for_backend(Pg))]
+pub struct Fulfilment {
+    pub id: i32,
+    pub order_id: i32,
+    pub carrier: String,
+    pub tracking_number: String,
+    pub by_user_id: Option<i32>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Insertable, Debug)]
+#[diesel(table_name = fulfilments)]
+pub struct NewFulfilment<'a> {
+    pub order_id: i32,
+    pub carrier: &'a str,
+    pub tracking_number: &'a str,
+    pub by_user_id: i32,
 }

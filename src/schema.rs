@@ -33,6 +33,37 @@ diesel::table! {
 }
 
 diesel::table! {
+    fulfilments (id) {
+        id -> Int4,
+        order_id -> Int4,
+        #[max_length = 100]
+        carrier -> Varchar,
+        #[max_length = 100]
+        tracking_number -> Varchar,
+        by_user_id -> Nullable<Int4>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    orders (id) {
+        id -> Int4,
+        #[max_length = 20]
+        status -> Varchar,
+        #[max_length = 20]
+        payment_status -> Varchar,
+        #[max_length = 20]
+        fulfilment_status -> Varchar,
+        payment_due_at -> Nullable<Timestamptz>,
+        cancelled_at -> Nullable<Timestamptz>,
+        #[max_length = 500]
+        cancel_reason -> Nullable<Varchar>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     price_changes (id) {
         id -> Int8,
         product_id -> Int4,
@@ -123,6 +154,9 @@ diesel::table! {
 diesel::joinable!(cart_items -> carts (cart_id));
 diesel::joinable!(cart_items -> products (product_id));
 diesel::joinable!(carts -> users (user_id));
+diesel::joinable!(fulfilments -> orders (order_id));
+diesel::joinable!(fulfilments -> users (by_user_id));
+diesel::joinable!(orders -> carts (id));
 diesel::joinable!(price_changes -> products (product_id));
 diesel::joinable!(price_changes -> users (by_user_id));
 diesel::joinable!(product_search_terms -> products (product_id));
@@ -134,6 +168,8 @@ diesel::joinable!(stock_movements -> users (by_user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     cart_items,
     carts,
+    fulfilments,
+    orders,
     price_changes,
     product_search_terms,
     products,

@@ -118,8 +118,12 @@ pub fn build_server(
     services: Services,
     config: &Config,
 ) -> std::io::Result<Server> {
+    let background: Vec<jobs::Job> = jobs::sweeps::jobs(config.sweep_interval)
+        .into_iter()
+        .chain(jobs::orders::jobs())
+        .collect();
     jobs::spawn(
-        &jobs::sweeps::jobs(config.sweep_interval),
+        &background,
         services.pool.clone(),
         services.draining.clone(),
         services.metrics.clone(),

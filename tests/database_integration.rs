@@ -1015,7 +1015,12 @@ fn the_ledger_refuses_impossible_rows_and_outlives_a_deleted_buyer() {
         )
         .unwrap();
         let (cart, _) = add_to_cart(conn, buyer.id, product.id, 2);
-        repository::orders::checkout(conn, buyer.id, None, None).unwrap();
+        let request = repository::checkout::CheckoutRequest {
+            user_id: buyer.id,
+            idempotency_key: None,
+            payment_window: None,
+        };
+        repository::checkout::checkout(conn, request, None).unwrap();
 
         let mut savepoint = |sql: &str| {
             conn.transaction(|c| {
@@ -2158,15 +2163,17 @@ fn seeded_products_span_months_and_seeded_users_have_orders_with_frozen_prices()
     assert_seeded_ledger_tells_the_same_story(&mut conn, &report);
 
     // GET /orders has something to show: the order history of a seeded customer.
-    let history = storefront::repository::orders::list_orders(
-        &mut conn,
-        orders[0].user_id.unwrap(),
-        None,
-        20,
-    )
-    .unwrap();
+    let filter = storefront::repository::orders::OrderFilter {
+        user_id: orders[0].user_id,
+        ..Default::default()
+    };
+    let history = storefront::repository::orders::list_orders(&mut conn, filter, None, 20).unwrap();
     assert!(!history.is_empty());
-    assert!(history.iter().all(|(_, lines)| !lines.is_empty()));
+    assert!(history.iter().all(|order| !order.lines.is_empty()));
+    // Seeded orders were paid, as orders from before payments are.
+    assert!(history
+        .iter()
+        .all(|order| order.order.payment_status == storefront::models::PaymentStatus::Paid));
 }
 
 /// The seeded price and stock ledger agrees with the products and orders: every product's

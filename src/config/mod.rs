@@ -42,6 +42,9 @@ pub struct Config {
     /// Time between rounds of the background sweeps (expired guest carts, throttle
     /// counters).
     pub sweep_interval: Duration,
+    /// How long a new order awaits payment before the service cancels it and releases its
+    /// stock; `None`: it waits for ever.
+    pub order_payment_window: Option<Duration>,
     /// Longest wait for a password-hashing permit before a 503.
     pub password_queue_timeout: Duration,
     /// Searches that must visit every match (see `SearchConcurrency`).
@@ -183,6 +186,7 @@ impl Config {
             window: vars.secs(&setting::GUEST_CART_WINDOW_SECS)?,
         };
         let sweep_interval = vars.secs(&setting::SWEEP_INTERVAL_SECS)?;
+        let order_payment_window = vars.optional_secs(&setting::ORDER_PAYMENT_WINDOW_SECS)?;
         let password_queue_timeout = vars.millis(&setting::PASSWORD_QUEUE_TIMEOUT_MS)?;
         let search_concurrency = SearchConcurrency {
             max_concurrent: vars.number(&setting::SEARCH_MAX_CONCURRENT)?,
@@ -204,6 +208,7 @@ impl Config {
             guest_cart_lifetime,
             guest_cart_limit,
             sweep_interval,
+            order_payment_window,
             password_queue_timeout,
             search_concurrency,
             catalogue_cache_max_age,

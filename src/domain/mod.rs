@@ -9,10 +9,12 @@
 mod account;
 mod cart;
 mod catalogue;
+mod order;
 mod paging;
 mod text;
 
 pub use account::{DisplayName, Email, Password, Username};
 pub use cart::Quantity;
 pub use catalogue::{format_money, parse_decimal, Description, InventoryCount, Price, ProductName};
+pub use order::{CancelReason, Carrier, TrackingNumber};
 pub use paging::PageSize;

@@ -110,6 +110,10 @@ pub enum ApiError {
     /// 409 `insufficient_stock`: some lines ask for more than is in stock.
     #[error("insufficient stock")]
     InsufficientStock(Vec<StockShortage>),
+    /// 409 `invalid_state`: the order is not in a state that allows this (cancel a
+    /// shipped order, ship an unpaid one); the detail says why.
+    #[error("invalid state: {0}")]
+    InvalidState(&'static str),
     /// 412 `precondition_failed`: the `If-Match` tag is not the current one (the cart
     /// changed since the client read it); nothing was changed.
     #[error("precondition failed")]
@@ -153,7 +157,7 @@ pub struct ProblemKind {
 
 /// Every `code` a problem can carry: a closed set, so clients can switch on it. The
 /// exhaustive test below ties it to [`ApiError::kind`] both ways.
-const PROBLEM_CODES: [&str; 16] = [
+const PROBLEM_CODES: [&str; 17] = [
     "bad_request",
     "unauthorized",
     "cart_token_invalid",
@@ -163,6 +167,7 @@ const PROBLEM_CODES: [&str; 16] = [
     "method_not_allowed",
     "already_exists",
     "insufficient_stock",
+    "invalid_state",
     "precondition_failed",
     "payload_too_large",
     "validation_failed",
@@ -198,6 +203,7 @@ impl ApiError {
             ),
             Self::AlreadyExists(_) => (S::CONFLICT, "already_exists", "Already exists"),
             Self::InsufficientStock(_) => (S::CONFLICT, "insufficient_stock", "Insufficient stock"),
+            Self::InvalidState(_) => (S::CONFLICT, "invalid_state", "Not allowed in this state"),
             Self::PreconditionFailed => (
                 S::PRECONDITION_FAILED,
                 "precondition_failed",
@@ -254,6 +260,7 @@ impl ApiError {
             Self::InsufficientStock(_) => {
                 "Some items are not available in the requested quantity.".into()
             }
+            Self::InvalidState(why) => (*why).into(),
             Self::PreconditionFailed => {
                 "If-Match names no current version: the cart changed since it was read. \
                  Nothing was changed; read it again (its ETag) and retry."
@@ -411,6 +418,7 @@ impl From<ShopError> for ApiError {
             ShopError::NotFound => Self::NotFound,
             ShopError::EmptyCart => Self::EmptyCart,
             ShopError::PreconditionFailed => Self::PreconditionFailed,
+            ShopError::InvalidState(why) => Self::InvalidState(why),
             ShopError::InsufficientStock(items) => {
                 Self::InsufficientStock(items.into_iter().map(StockShortage::from).collect())
             }
@@ -490,6 +498,7 @@ mod tests {
             ApiError::AlreadyExists(Vec::new()),
             ApiError::InsufficientStock(Vec::new()),
             ApiError::PreconditionFailed,
+            ApiError::InvalidState(""),
             ApiError::PayloadTooLarge,
             ApiError::Validation(Vec::new()),
             ApiError::EmptyCart,
@@ -501,7 +510,7 @@ mod tests {
             ApiError::Overloaded(String::new()),
             ApiError::Internal(String::new()),
         ];
-        let mut seen = [false; 20];
+        let mut seen = [false; 21];
         for err in &all {
             let index = match err {
                 ApiError::BadRequest(_) => 0,
@@ -524,6 +533,7 @@ mod tests {
                 ApiError::Overloaded(_) => 17,
                 ApiError::Internal(_) => 18,
                 ApiError::Draining => 19,
+                ApiError::InvalidState(_) => 20,
             };
             seen[index] = true;
         }

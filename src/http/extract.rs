@@ -125,6 +125,31 @@ impl<T> std::ops::Deref for ApiJson<T> {
     }
 }
 
+/// A JSON body that may be left out: a request with no body at all (no Content-Length,
+/// or 0, and no Transfer-Encoding) is `None`; any body is read as [`ApiJson`] reads one,
+/// with the same errors.
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        use actix_web::http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+        let headers = req.headers();
+        let no_body = match headers.get(CONTENT_LENGTH) {
+            Some(length) => length.as_bytes() == b"0",
+            None => !headers.contains_key(TRANSFER_ENCODING),
+        };
+        if no_body {
+            return Box::pin(std::future::ready(Ok(Self(None))));
+        }
+        let body = ApiJson::<T>::from_request(req, payload);
+        Box::pin(async move { body.await.map(|ApiJson(body)| Self(Some(body))) })
+    }
+}
+
 impl<T: serde::de::DeserializeOwned> actix_web::FromRequest for ApiJson<T> {
     type Error = ApiError;
     type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, ApiError>>>>;

@@ -48,6 +48,10 @@ problem_responses! {
     PreconditionFailed => "412", "If-Match names no current version of the cart (precondition_failed): it changed since it was read; nothing was changed";
     /// 409 `insufficient_stock`.
     OutOfStock => "409", "Not enough stock (insufficient_stock, with items)";
+    /// 409 `invalid_state` on order changes.
+    InvalidState => "409", "The order is not in a state that allows this (invalid_state; the detail says why)";
+    /// 404 `not_found` on an order route.
+    NoSuchOrder => "404", "No such order (or, for a customer, not theirs)";
     /// 413 `payload_too_large`.
     TooLarge => "413", "Body over 64 KiB";
     /// 422 `validation_failed`.

@@ -21,6 +21,13 @@ pub fn string_enum<const N: usize>(values: [&'static str; N]) -> Object {
     string_schema().enum_values(Some(values)).build()
 }
 
+/// A string that is one of a text enum's words (`ALL` of a `models` enum).
+pub fn word_enum(words: &'static [&'static str]) -> Object {
+    string_schema()
+        .enum_values(Some(words.iter().copied()))
+        .build()
+}
+
 fn string_schema() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(SchemaType::new(Type::String))
 }

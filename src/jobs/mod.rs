@@ -6,6 +6,7 @@
 //!
 //! Below the HTTP edge: jobs know the database, configuration and metrics, never actix-web.
 
+pub mod orders;
 mod runner;
 pub mod sweeps;
 

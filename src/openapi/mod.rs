@@ -18,7 +18,9 @@ mod conventions;
 use conventions::Conventions;
 
 use crate::http::ApiError;
-use crate::routes::{carts, guest_carts, health, metrics, orders, products, sessions, users};
+use crate::routes::{
+    admin_orders, carts, guest_carts, health, metrics, orders, products, sessions, users,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -50,6 +52,9 @@ use crate::routes::{carts, guest_carts, health, metrics, orders, products, sessi
         carts::checkout,
         orders::list,
         orders::show,
+        orders::cancel,
+        orders::fulfil,
+        admin_orders::list,
         openapi_json,
         docs,
     ),
@@ -60,7 +65,7 @@ use crate::routes::{carts, guest_carts, health, metrics, orders, products, sessi
         (name = "accounts", description = "Registration and login sessions"),
         (name = "catalogue", description = "Products: browse and search; staff manage"),
         (name = "cart", description = "The open cart and checkout"),
-        (name = "orders", description = "Checked-out carts"),
+        (name = "orders", description = "Orders after checkout: history, cancellation, shipping; staff's view of all orders"),
         (name = "operations", description = "Probes and metrics"),
     )
 )]

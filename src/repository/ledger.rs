@@ -271,12 +271,11 @@ impl TryFrom<HistoryRow> for HistoryEntry {
                 resulting_count: row
                     .resulting_count
                     .ok_or_else(|| missing("resulting_count"))?,
-                reason: match row.reason.as_deref() {
-                    Some("created") => StockReason::Created,
-                    Some("adjustment") => StockReason::Adjustment,
-                    Some("checkout") => StockReason::Checkout,
-                    _ => return Err(missing("a known reason")),
-                },
+                reason: row
+                    .reason
+                    .as_deref()
+                    .and_then(StockReason::parse)
+                    .ok_or_else(|| missing("a known reason"))?,
                 order_id: row.order_id,
             },
         })

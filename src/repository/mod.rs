@@ -5,9 +5,11 @@
 
 pub mod carts;
 pub mod catalogue;
+pub mod checkout;
 pub mod constraints;
 pub mod guest_carts;
 pub mod ledger;
+pub mod order_lifecycle;
 pub mod orders;
 pub mod products;
 pub mod sessions;
@@ -37,6 +39,10 @@ pub enum ShopError {
     /// An Idempotency-Key already used for another cart's checkout.
     #[error("idempotency key reused for a different cart")]
     IdempotencyKeyReused,
+    /// The order is not in a state that allows this (cancel a shipped order, ship an
+    /// unpaid one); the text says why.
+    #[error("invalid state: {0}")]
+    InvalidState(&'static str),
     /// Unique fields another row already holds (every one of them, not only the first).
     #[error("already taken: {0:?}")]
     AlreadyTaken(Vec<TakenField>),

@@ -7,14 +7,15 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{CartCredential, Credential};
+use crate::config::Config;
 use crate::db::DbPool;
 use crate::domain::Quantity;
 use crate::http::conditional::{etag_of, json_bytes, IfMatch, TagCondition};
 use crate::http::extract::{whole_number, ApiJson};
 use crate::http::responses;
-use crate::http::{ApiError, CartResponse, FieldError, Problem};
+use crate::http::{ApiError, CartResponse, FieldError, OrderResponse, Problem};
 use crate::repository::carts::{self, CartWithLines, Precondition};
-use crate::repository::orders::{self, CheckoutOutcome};
+use crate::repository::checkout::{self, CheckoutOutcome, CheckoutRequest};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/cart").route(web::get().to(show)))
@@ -279,14 +280,16 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
 /// merges the guest cart into the account's.
 #[utoipa::path(post, path = "/api/v1/cart/checkout", operation_id = "check_out", tag = "cart", security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "Makes a retried checkout return the first order (1-255 visible ASCII characters)"), IfMatch),
-    responses((status = 201, description = "Order placed (or replayed: Idempotent-Replayed: true); Location: /api/v1/orders/{id}", body = CartResponse,
+    responses((status = 201, description = "Order placed (or replayed: Idempotent-Replayed: true); Location: /api/v1/orders/{id}", body = OrderResponse,
             headers(("Idempotent-Replayed" = String, description = "`true` when this is the first order again, for a retried Idempotency-Key; absent otherwise"))),
         responses::BadRequest, (status = 401, description = "unauthorized: missing, unknown, expired or revoked bearer token; login_required: only a cart token (a guest), whose detail says to log in: checkout needs an account", body = Problem, content_type = "application/problem+json"), responses::OutOfStock, responses::PreconditionFailed, (status = 422, description = "Empty cart (empty_cart), or the key was used for another cart", body = Problem, content_type = "application/problem+json"), responses::Unavailable))]
 async fn checkout(
     req: HttpRequest,
     pool: web::Data<DbPool>,
+    config: web::Data<Config>,
     credential: CartCredential,
 ) -> Result<HttpResponse, ApiError> {
+    let payment_window = config.order_payment_window;
     // A guest's cart is merged into an account's at login; it is never checked out.
     let token = credential.require_user()?;
     let key = idempotency_key(&req);
@@ -295,12 +298,12 @@ async fn checkout(
     let outcome = token
         .with_user(&pool, move |conn, user_id| {
             with_condition(condition, |precondition| {
-                Ok(orders::checkout(
-                    conn,
+                let request = CheckoutRequest {
                     user_id,
-                    key.as_deref(),
-                    precondition,
-                )?)
+                    idempotency_key: key.as_deref(),
+                    payment_window,
+                };
+                Ok(checkout::checkout(conn, request, precondition)?)
             })
         })
         .await?;
@@ -309,9 +312,12 @@ async fn checkout(
         CheckoutOutcome::Replayed(order) => (order, true),
     };
     let mut response = HttpResponse::Created();
-    response.insert_header((header::LOCATION, format!("/api/v1/orders/{}", order.0.id)));
+    response.insert_header((
+        header::LOCATION,
+        format!("/api/v1/orders/{}", order.order.id),
+    ));
     if replayed {
         response.insert_header(("Idempotent-Replayed", "true"));
     }
-    Ok(response.json(CartResponse::from(order)))
+    Ok(response.json(OrderResponse::from(order)))
 }

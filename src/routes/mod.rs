@@ -1,6 +1,7 @@
 //! HTTP routes: the route table. Each resource module parses and validates its input,
 //! makes one blocking call into the repository, and maps the result to a response.
 
+pub mod admin_orders;
 pub mod carts;
 pub mod guest_carts;
 pub mod health;
@@ -23,6 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(products::configure)
                 .configure(guest_carts::configure)
                 .configure(carts::configure)
-                .configure(orders::configure),
+                .configure(orders::configure)
+                .configure(admin_orders::configure),
         );
 }

@@ -1,24 +1,29 @@
-//! Order history: `GET /orders` (newest first, keyset paginated) and `GET /orders/{id}`.
+//! Orders: a customer's history (`GET /orders`, `GET /orders/{id}`), cancelling
+//! (`POST /orders/{id}/cancel`) and shipping (`POST /orders/{id}/fulfilments`, staff).
 
+use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::BearerToken;
+use crate::auth::{AdminUser, AuthUser, BearerToken};
 use crate::db::DbPool;
-use crate::domain::PageSize;
+use crate::domain::{CancelReason, Carrier, PageSize, TrackingNumber};
 use crate::http::cursor::{open, rejected, seal, timestamp};
-use crate::http::extract::ApiQuery;
+use crate::http::extract::{ApiJson, ApiQuery, OptionalJson};
 use crate::http::paging::split_page;
 use crate::http::responses;
-use crate::http::CartResponse;
-use crate::http::{ApiError, FieldError, Problem};
-use crate::repository::orders::{self, OrderPosition};
+use crate::http::validate::all_valid;
+use crate::http::{with_conn, ApiError, FieldError, OrderResponse};
+use crate::repository::order_lifecycle::{self, Caller, Shipment};
+use crate::repository::orders::{self, OrderDetails, OrderFilter, OrderPosition};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/orders").route(web::get().to(list)))
-        .service(web::resource("/orders/{id}").route(web::get().to(show)));
+        .service(web::resource("/orders/{id}").route(web::get().to(show)))
+        .service(web::resource("/orders/{id}/cancel").route(web::post().to(cancel)))
+        .service(web::resource("/orders/{id}/fulfilments").route(web::post().to(fulfil)));
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -36,16 +41,44 @@ pub struct ListQuery {
 /// A page of orders; `next_cursor` is null on the last page.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderPage {
-    items: Vec<CartResponse>,
+    items: Vec<OrderResponse>,
     /// Pass back as `cursor` for the next page; null on the last page.
     #[schema(required = true)]
     next_cursor: Option<String>,
 }
 
+/// The page size and the position after which the page starts.
+pub(super) fn page_of(
+    limit: Option<i64>,
+    cursor: Option<String>,
+) -> Result<(PageSize, Option<OrderPosition>), ApiError> {
+    let size = PageSize::parse(limit)
+        .map_err(|message| ApiError::Validation(vec![FieldError::new("limit", message)]))?;
+    let after = match cursor.filter(|raw| !raw.is_empty()) {
+        Some(raw) => Some(decode_cursor(&raw).ok_or_else(rejected)?),
+        None => None,
+    };
+    Ok((size, after))
+}
+
+/// The page's JSON from the rows fetched with one lookahead row.
+pub(super) fn page_response(rows: Vec<OrderDetails>, size: PageSize) -> OrderPage {
+    let (page, next_cursor) = split_page(rows, size, |details| {
+        details
+            .cart
+            .checked_out_at
+            .map(|at| encode_cursor(at, details.order.id))
+    });
+    OrderPage {
+        items: page.into_iter().map(OrderResponse::from).collect(),
+        next_cursor,
+    }
+}
+
 /// List orders.
 ///
-/// The user's checked-out carts, newest first, keyset paginated (`next_cursor` back as
-/// `cursor` until null).
+/// The user's orders, newest first, keyset paginated (`next_cursor` back as `cursor`
+/// until null). Cancelled and completed orders are listed too.
 #[utoipa::path(get, path = "/api/v1/orders", operation_id = "list_orders", tag = "orders", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, description = "A page of orders, newest first", body = OrderPage), responses::BadRequest, responses::Unauthorized, responses::Invalid, responses::Unavailable))]
 async fn list(
@@ -54,38 +87,31 @@ async fn list(
     query: ApiQuery<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let ListQuery { limit, cursor } = query.into_inner();
-    let size = PageSize::parse(limit)
-        .map_err(|message| ApiError::Validation(vec![FieldError::new("limit", message)]))?;
-    let after = match cursor.filter(|raw| !raw.is_empty()) {
-        Some(raw) => Some(decode_cursor(&raw).ok_or_else(rejected)?),
-        None => None,
-    };
+    let (size, after) = page_of(limit, cursor)?;
     let rows = token
         .with_user(&pool, move |conn, user_id| {
+            let filter = OrderFilter {
+                user_id: Some(user_id),
+                ..OrderFilter::default()
+            };
             Ok(orders::list_orders(
                 conn,
-                user_id,
+                filter,
                 after,
                 size.with_lookahead(),
             )?)
         })
         .await?;
-    let (page, next_cursor) = split_page(rows, size, |(order, _)| {
-        order.checked_out_at.map(|at| encode_cursor(at, order.id))
-    });
-    Ok(HttpResponse::Ok().json(OrderPage {
-        items: page.into_iter().map(CartResponse::from).collect(),
-        next_cursor,
-    }))
+    Ok(HttpResponse::Ok().json(page_response(rows, size)))
 }
 
 /// Get an order.
 ///
-/// One of the user's orders, with the unit prices frozen at checkout. Another user's
-/// order is 404.
+/// One of the user's orders, with the unit prices frozen at checkout and where it is in
+/// its life. Another user's order is 404.
 #[utoipa::path(get, path = "/api/v1/orders/{id}", operation_id = "get_order", tag = "orders", security(("bearer" = [])),
     params(("id" = i32, Path, description = "Order id")),
-    responses((status = 200, description = "The order", body = CartResponse), responses::Unauthorized, (status = 404, description = "No such order of yours", body = Problem, content_type = "application/problem+json"), responses::Unavailable))]
+    responses((status = 200, description = "The order", body = OrderResponse), responses::Unauthorized, responses::NoSuchOrder, responses::Unavailable))]
 async fn show(
     pool: web::Data<DbPool>,
     token: BearerToken,
@@ -94,10 +120,109 @@ async fn show(
     let order_id = id.into_inner();
     let order = token
         .with_user(&pool, move |conn, user_id| {
-            Ok(orders::find_order(conn, user_id, order_id)?)
+            Ok(orders::find_order(conn, Some(user_id), order_id)?)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(CartResponse::from(order)))
+    Ok(HttpResponse::Ok().json(OrderResponse::from(order)))
+}
+
+/// The body of a cancel; it may be left out altogether.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRequest {
+    /// Why (1-500 characters); kept as `cancel_reason`.
+    #[schema(min_length = 1, max_length = 500, example = "Ordered the wrong size")]
+    reason: Option<String>,
+}
+
+/// Cancel an order.
+///
+/// The owner may cancel while the order is unpaid and unshipped; an admin may cancel any
+/// order before it ships. One transaction: the stock of every line goes back (a
+/// `release` stock movement each), `status: cancelled`, and an unpaid order's
+/// `payment_status` becomes `voided`. 409 `invalid_state` once cancelled, shipped, or
+/// (for the owner) paid. Another customer's order is 404. The body may be left out.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", operation_id = "cancel_order", tag = "orders", security(("bearer" = [])),
+    params(("id" = i32, Path, description = "Order id")), request_body(content = Option<CancelRequest>, description = "Optional: `{reason}`"),
+    responses((status = 200, description = "Cancelled, stock released", body = OrderResponse),
+        responses::BadRequest, responses::Unauthorized, responses::NoSuchOrder, responses::InvalidState, responses::TooLarge, responses::Invalid, responses::Unavailable))]
+async fn cancel(
+    user: AuthUser,
+    pool: web::Data<DbPool>,
+    id: web::Path<i32>,
+    // A Result, so the 401 comes before any complaint about the body.
+    body: Result<OptionalJson<CancelRequest>, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    let reason =
+        match body?.0.and_then(|body| body.reason) {
+            Some(raw) => Some(CancelReason::parse(&raw).map_err(|message| {
+                ApiError::Validation(vec![FieldError::new("reason", message)])
+            })?),
+            None => None,
+        };
+    let order_id = id.into_inner();
+    let caller = Caller {
+        user_id: user.user.id,
+        is_admin: user.user.is_admin,
+    };
+    let order = with_conn(&pool, move |conn| {
+        Ok(order_lifecycle::cancel(
+            conn,
+            order_id,
+            caller,
+            reason.as_ref().map(CancelReason::as_str),
+        )?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(OrderResponse::from(order)))
+}
+
+/// A shipment to record.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FulfilmentRequest {
+    /// Who carries it (1-100 characters).
+    #[schema(min_length = 1, max_length = 100, example = "DHL")]
+    carrier: String,
+    /// The carrier's tracking number (1-100 characters, no control characters).
+    #[schema(min_length = 1, max_length = 100, example = "00340434161094042557")]
+    tracking_number: String,
+}
+
+/// Ship an order.
+///
+/// Admins only. Records the shipment of a paid order: `fulfilment_status: fulfilled`,
+/// `status: completed`. 409 `invalid_state` for an order that is unpaid, cancelled or
+/// already shipped.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/fulfilments", operation_id = "fulfil_order", tag = "orders", security(("bearer" = [])),
+    params(("id" = i32, Path, description = "Order id")), request_body = FulfilmentRequest,
+    responses((status = 201, description = "Shipped; the order with its fulfilment. Location: /api/v1/orders/{id}", body = OrderResponse),
+        responses::BadRequest, responses::Unauthorized, responses::Forbidden, responses::NoSuchOrder, responses::InvalidState, responses::TooLarge, responses::Invalid, responses::Unavailable))]
+async fn fulfil(
+    admin: AdminUser,
+    pool: web::Data<DbPool>,
+    id: web::Path<i32>,
+    // A Result, so AdminUser's 401 / 403 comes before any complaint about the body.
+    body: Result<ApiJson<FulfilmentRequest>, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body?.into_inner();
+    let (carrier, tracking_number) = all_valid!(
+        carrier: "carrier" => Carrier::parse(&body.carrier),
+        tracking_number: "tracking_number" => TrackingNumber::parse(&body.tracking_number),
+    )?;
+    let order_id = id.into_inner();
+    let admin_id = admin.0.id;
+    let order = with_conn(&pool, move |conn| {
+        let shipment = Shipment {
+            carrier: carrier.as_str(),
+            tracking_number: tracking_number.as_str(),
+        };
+        Ok(order_lifecycle::fulfil(conn, order_id, admin_id, shipment)?)
+    })
+    .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/orders/{order_id}")))
+        .json(OrderResponse::from(order)))
 }
 
 /// Opaque to clients: the checkout time in microseconds (8 bytes) and the id (4 bytes),
@@ -119,7 +244,6 @@ fn decode_cursor(raw: &str) -> Option<OrderPosition> {
 }
 
 const CURSOR_KIND: &str = "orders";
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,9 +29,9 @@ use rand::{Rng, SeedableRng};
 
 use self::words::{ADJECTIVES, MATERIALS, NOUNS, QUALITIES, USES};
 
-use crate::models::{CartStatus, StockReason};
+use crate::models::{CartStatus, PaymentStatus, StockReason};
 use crate::repository::ledger;
-use crate::schema::{cart_items, carts, price_changes, products, stock_movements, users};
+use crate::schema::{cart_items, carts, orders, price_changes, products, stock_movements, users};
 
 /// Every seeded user's password (they share one argon2 hash, computed once).
 pub const SEED_PASSWORD: &str = "storefront-demo";
@@ -481,7 +481,27 @@ fn insert_carts(
             .from_insertable(chunk)
             .execute(conn)?;
     }
-    let orders = plans.iter().filter(|p| p.checked_out_at.is_some()).count();
+    // Every seeded order was paid (outside the service, as orders from before payments
+    // were); none is shipped yet, so staff have a queue to work through.
+    let order_rows: Vec<_> = plans
+        .iter()
+        .zip(&cart_ids)
+        .filter_map(|(plan, id)| {
+            let at = plan.checked_out_at?;
+            Some((
+                orders::id.eq(*id),
+                orders::payment_status.eq(PaymentStatus::Paid),
+                orders::created_at.eq(at),
+                orders::updated_at.eq(at),
+            ))
+        })
+        .collect();
+    for chunk in order_rows.chunks(BATCH) {
+        diesel::copy_from(orders::table)
+            .from_insertable(chunk)
+            .execute(conn)?;
+    }
+    let orders = order_rows.len();
     Ok((plans.len() - orders, orders, items.len(), cart_ids))
 }
 

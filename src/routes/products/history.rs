@@ -102,13 +102,15 @@ pub enum StockKind {
 }
 
 /// Why the stock moved: `created` (the product was added, or the ledger began: the
-/// opening count), `adjustment` (an admin set `inventory_count`), `checkout` (an order).
+/// opening count), `adjustment` (an admin set `inventory_count`), `checkout` (an order
+/// took units), `release` (a cancelled or expired order gave them back).
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MovementReason {
     Created,
     Adjustment,
     Checkout,
+    Release,
 }
 
 impl From<StockReason> for MovementReason {
@@ -117,6 +119,7 @@ impl From<StockReason> for MovementReason {
             StockReason::Created => Self::Created,
             StockReason::Adjustment => Self::Adjustment,
             StockReason::Checkout => Self::Checkout,
+            StockReason::Release => Self::Release,
         }
     }
 }
@@ -170,7 +173,7 @@ pub struct HistoryPage {
 /// Get a product's price and stock history.
 ///
 /// Admins only. Every price change (`kind: "price"`) and stock movement (`kind:
-/// "stock"`: created, adjustment, checkout) of the product, archived or not, newest
+/// "stock"`: created, adjustment, checkout, release) of the product, archived or not, newest
 /// first, keyset paginated (`next_cursor` back as `cursor` until null). Each was written
 /// in the transaction that made the change, so a product's stock deltas sum to its
 /// `inventory_count`.

@@ -1,0 +1,254 @@
+//! Checkout: the user's open cart becomes an order. The cart's lines keep the unit
+//! prices frozen at checkout, its stock movements (reason `checkout`) are written by the
+//! statement that takes the stock, and the order's lifecycle row (`orders`, same id)
+//! starts `awaiting_payment` with its payment deadline.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use diesel::dsl::now;
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sql_types::{BigInt, Integer, Nullable};
+
+use super::carts::{
+    items_with_products, lock_open_cart_for_checkout, open_cart_ids_of, Precondition,
+};
+use super::orders::{find_order, OrderDetails};
+use super::{ShopError, Shortage};
+use crate::models::{Cart, CartItem, CartStatus, Product};
+use crate::schema::{cart_items, carts, products};
+
+/// What a checkout did.
+#[derive(Debug)]
+pub enum CheckoutOutcome {
+    /// A new order.
+    Placed(OrderDetails),
+    /// The order an earlier request with the same Idempotency-Key placed.
+    Replayed(OrderDetails),
+}
+
+/// The checkout request: whose cart, the retry key, and how long the order may await
+/// payment (`None`: no deadline).
+#[derive(Debug, Clone, Copy)]
+pub struct CheckoutRequest<'a> {
+    pub user_id: i32,
+    pub idempotency_key: Option<&'a str>,
+    pub payment_window: Option<Duration>,
+}
+
+/// Attempts at a checkout transaction that PostgreSQL aborted to break a deadlock or a
+/// serialization conflict. Locking products in id order makes these unexpected; retrying
+/// keeps one from ever reaching a client.
+const CHECKOUT_ATTEMPTS: usize = 3;
+
+/// Turns the user's open cart into an order, in one transaction: lock the cart, lock its
+/// products in id order, check every line's stock, decrement inventory (writing each
+/// line's stock movement), freeze prices, mark the cart checked out, open the order's
+/// lifecycle row. On any shortage, or when `precondition` (the client's `If-Match`) does
+/// not hold for the locked cart, nothing changes.
+pub fn checkout(
+    conn: &mut PgConnection,
+    request: CheckoutRequest<'_>,
+    precondition: Precondition<'_>,
+) -> Result<CheckoutOutcome, ShopError> {
+    let mut attempt = 1;
+    loop {
+        match conn.transaction(|conn| checkout_once(conn, request, precondition)) {
+            Err(ShopError::Database(err)) if attempt < CHECKOUT_ATTEMPTS && is_retryable(&err) => {
+                attempt += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+fn is_retryable(err: &DieselError) -> bool {
+    match err {
+        DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+        DieselError::DatabaseError(_, info) => info.message().contains("deadlock detected"),
+        _ => false,
+    }
+}
+
+fn checkout_once(
+    conn: &mut PgConnection,
+    request: CheckoutRequest<'_>,
+    precondition: Precondition<'_>,
+) -> Result<CheckoutOutcome, ShopError> {
+    let CheckoutRequest {
+        user_id,
+        idempotency_key,
+        payment_window,
+    } = request;
+    // A retry of a placed order is answered as before, whatever its If-Match: the first
+    // request's condition held when the order was placed.
+    if let Some(outcome) = replay_by_key(conn, user_id, idempotency_key)? {
+        return Ok(outcome);
+    }
+    // Serialises checkouts (and cart changes) of this user; a concurrent retry with the
+    // same key waits here and then finds the order below.
+    let cart = match lock_open_cart_for_checkout(conn, user_id)? {
+        Some(cart) => cart,
+        None if precondition.is_some() => {
+            // No open cart for the tag to name: unless a concurrent request with this
+            // key has just placed the order, the client's view is stale.
+            return replay_by_key(conn, user_id, idempotency_key)?
+                .ok_or(ShopError::PreconditionFailed);
+        }
+        None => return nothing_to_check_out(conn, user_id, idempotency_key),
+    };
+    let items: Vec<CartItem> = cart_items::table
+        .filter(cart_items::cart_id.eq(cart.id))
+        .order(cart_items::product_id)
+        .select(CartItem::as_select())
+        .load(conn)?;
+    if items.is_empty() {
+        check_locked_cart(conn, &cart, precondition)?;
+        return nothing_to_check_out(conn, user_id, idempotency_key);
+    }
+
+    // Row locks in ascending id order: two checkouts sharing products queue on the first
+    // shared row instead of deadlocking.
+    let product_ids: Vec<i32> = items.iter().map(|item| item.product_id).collect();
+    let locked: HashMap<i32, Product> = products::table
+        .filter(products::id.eq_any(&product_ids))
+        .order(products::id)
+        .select(Product::as_select())
+        .for_update()
+        .load(conn)?
+        .into_iter()
+        .map(|product| (product.id, product))
+        .collect();
+    let shortages: Vec<Shortage> = items
+        .iter()
+        .filter_map(|item| {
+            let available = locked
+                .get(&item.product_id)
+                .map_or(0, Product::available_stock);
+            Shortage::of(item.product_id, item.quantity, available)
+        })
+        .collect();
+    // With the cart and its products locked, the cart tested is the cart ordered: its
+    // lines, names and prices cannot change before the commit.
+    check_locked_cart(conn, &cart, precondition)?;
+    if !shortages.is_empty() {
+        return Err(ShopError::InsufficientStock(shortages));
+    }
+
+    diesel::sql_query(DECREMENT_AND_RECORD)
+        .bind::<Integer, _>(cart.id)
+        .bind::<Integer, _>(user_id)
+        .execute(conn)?;
+    diesel::sql_query(
+        "UPDATE cart_items ci SET unit_price = p.price
+         FROM products p WHERE ci.cart_id = $1 AND p.id = ci.product_id",
+    )
+    .bind::<Integer, _>(cart.id)
+    .execute(conn)?;
+    diesel::update(carts::table.find(cart.id))
+        .set((
+            carts::status.eq(CartStatus::CheckedOut),
+            carts::checked_out_at.eq(now),
+            carts::idempotency_key.eq(idempotency_key),
+        ))
+        .execute(conn)?;
+    // The deadline on the database's clock, which the expiry job compares it with.
+    diesel::sql_query(
+        "INSERT INTO orders (id, payment_due_at) VALUES ($1, now() + $2 * interval '1 millisecond')",
+    )
+    .bind::<Integer, _>(cart.id)
+    .bind::<Nullable<BigInt>, _>(payment_window.map(window_millis))
+    .execute(conn)?;
+    let order = find_order(conn, Some(user_id), cart.id)?;
+    Ok(CheckoutOutcome::Placed(order))
+}
+
+fn window_millis(window: Duration) -> i64 {
+    i64::try_from(window.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Tests the client's condition against the locked open cart as it stands.
+fn check_locked_cart(
+    conn: &mut PgConnection,
+    cart: &Cart,
+    precondition: Precondition<'_>,
+) -> Result<(), ShopError> {
+    let Some(holds) = precondition else {
+        return Ok(());
+    };
+    let lines = items_with_products(conn, cart.id)?;
+    if holds(&(cart.clone(), lines)) {
+        Ok(())
+    } else {
+        Err(ShopError::PreconditionFailed)
+    }
+}
+
+/// The stock leaves and the ledger records it, in one statement for all lines: each
+/// product's count drops by its line's quantity, and each line becomes a `checkout`
+/// movement of the order (`$1`, the cart id) by the buyer (`$2`) with the count after it.
+const DECREMENT_AND_RECORD: &str = "
+    WITH moved AS (
+        UPDATE products p SET inventory_count = p.inventory_count - ci.quantity
+        FROM cart_items ci WHERE ci.cart_id = $1 AND ci.product_id = p.id
+        RETURNING p.id, ci.quantity, p.inventory_count
+    )
+    INSERT INTO stock_movements (product_id, delta, resulting_count, reason, order_id, by_user_id)
+    SELECT id, -quantity, inventory_count, 'checkout', $1, $2 FROM moved";
+
+/// No open cart, or an empty one: a replay if a concurrent request with this key has just
+/// placed the order, otherwise an empty cart.
+fn nothing_to_check_out(
+    conn: &mut PgConnection,
+    user_id: i32,
+    idempotency_key: Option<&str>,
+) -> Result<CheckoutOutcome, ShopError> {
+    replay_by_key(conn, user_id, idempotency_key)?.ok_or(ShopError::EmptyCart)
+}
+
+/// The earlier order placed with this key, replayed; `None` without a key or an order.
+fn replay_by_key(
+    conn: &mut PgConnection,
+    user_id: i32,
+    idempotency_key: Option<&str>,
+) -> Result<Option<CheckoutOutcome>, ShopError> {
+    let Some(key) = idempotency_key else {
+        return Ok(None);
+    };
+    match order_by_key(conn, user_id, key)? {
+        Some(order) => replay(conn, user_id, order).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn order_by_key(conn: &mut PgConnection, user_id: i32, key: &str) -> QueryResult<Option<Cart>> {
+    carts::table
+        .filter(carts::user_id.eq(user_id))
+        .filter(carts::idempotency_key.eq(key))
+        .select(Cart::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The earlier order again (as it stands now), unless the user now has a different cart
+/// with items: reusing a key for a new purchase is a client bug, not a retry.
+fn replay(
+    conn: &mut PgConnection,
+    user_id: i32,
+    order: Cart,
+) -> Result<CheckoutOutcome, ShopError> {
+    let open_cart_has_items: bool = diesel::select(diesel::dsl::exists(
+        cart_items::table.filter(cart_items::cart_id.eq_any(open_cart_ids_of(user_id))),
+    ))
+    .get_result(conn)?;
+    if open_cart_has_items {
+        return Err(ShopError::IdempotencyKeyReused);
+    }
+    Ok(CheckoutOutcome::Replayed(find_order(
+        conn,
+        Some(user_id),
+        order.id,
+    )?))
+}
