@@ -143,7 +143,7 @@ pub struct CancelRequest {
 /// `payment_status` becomes `voided`. 409 `invalid_state` once cancelled, shipped, or
 /// (for the owner) paid. Another customer's order is 404. The body may be left out.
 #[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", operation_id = "cancel_order", tag = "orders", security(("bearer" = [])),
-    params(("id" = i32, Path, description = "Order id")), request_body(content = Option<CancelRequest>, description = "Optional: `{reason}`"),
+    params(("id" = i32, Path, description = "Order id")), request_body(content = CancelRequest, description = "`{reason}`, optional; the body may also be left out altogether"),
     responses((status = 200, description = "Cancelled, stock released", body = OrderResponse),
         responses::BadRequest, responses::Unauthorized, responses::NoSuchOrder, responses::InvalidState, responses::TooLarge, responses::Invalid, responses::Unavailable))]
 async fn cancel(

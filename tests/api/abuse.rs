@@ -509,6 +509,21 @@ async fn a_body_that_is_not_an_object_is_422_naming_body_on_every_route_and_chan
             None,
             json!([5]),
         ),
+        // The body is refused before the order is looked up: no order is needed.
+        (
+            Method::POST,
+            "/api/v1/orders/999999/cancel".into(),
+            Some(&w.alice.token),
+            None,
+            json!(["changed my mind"]),
+        ),
+        (
+            Method::POST,
+            "/api/v1/orders/999999/fulfilments".into(),
+            Some(&w.admin.token),
+            None,
+            json!(["DHL", "123"]),
+        ),
     ];
     for (method, path, token, cart_token, fields) in &routes {
         for body in [
@@ -542,9 +557,11 @@ async fn a_body_that_is_not_an_object_is_422_naming_body_on_every_route_and_chan
 
 /// The routes that take a JSON body, as the OpenAPI document names them: the table of
 /// the test above covers each.
-const BODY_ROUTES: [&str; 7] = [
+const BODY_ROUTES: [&str; 9] = [
     "PATCH /api/v1/cart/items/{item_id}",
     "POST /api/v1/cart/items",
+    "POST /api/v1/orders/{id}/cancel",
+    "POST /api/v1/orders/{id}/fulfilments",
     "PATCH /api/v1/products/{id}",
     "POST /api/v1/products",
     "POST /api/v1/sessions",
@@ -617,7 +634,7 @@ type QueryRoute<'a> = (&'a str, Option<&'a str>, &'a [(&'a str, &'a str)]);
 async fn a_bad_query_parameter_is_400_naming_it_on_every_route_with_a_query() {
     let w = world().await;
     let history = format!("/api/v1/products/{}/history", w.product["id"]);
-    let routes: [QueryRoute; 3] = [
+    let routes: [QueryRoute; 4] = [
         (
             "/api/v1/products",
             None,
@@ -647,6 +664,17 @@ async fn a_bad_query_parameter_is_400_naming_it_on_every_route_with_a_query() {
                 ("limit=ten", "limit"),
                 ("limit=1&limit=2", "limit"),
                 ("cursor=garbage", "cursor"),
+            ],
+        ),
+        (
+            "/api/v1/admin/orders",
+            Some(&w.admin.token),
+            &[
+                ("limit=ten", "limit"),
+                ("cursor=garbage", "cursor"),
+                ("status=lost", "status"),
+                ("payment_status=free", "payment_status"),
+                ("fulfilment_status=partly", "fulfilment_status"),
             ],
         ),
     ];

@@ -105,6 +105,9 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("post", "/api/v1/cart/checkout"),
     ("get", "/api/v1/orders"),
     ("get", "/api/v1/orders/{id}"),
+    ("post", "/api/v1/orders/{id}/cancel"),
+    ("post", "/api/v1/orders/{id}/fulfilments"),
+    ("get", "/api/v1/admin/orders"),
 ];
 
 #[tokio::test]
@@ -135,6 +138,8 @@ async fn the_openapi_document_describes_every_route() {
         "Problem",
         "ProductResponse",
         "CartResponse",
+        "OrderResponse",
+        "FulfilmentResponse",
         "UserResponse",
         "SessionResponse",
         "StockShortage",
