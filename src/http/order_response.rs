@@ -6,9 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::cart_response::LineResponse;
+use super::cart_response::{CartResponse, LineResponse};
 use super::schemas::word_enum;
-use super::CartResponse;
 use crate::models::{Fulfilment, FulfilmentStatus, OrderStatus, PaymentStatus};
 use crate::repository::orders::OrderDetails;
 
