@@ -5,7 +5,10 @@
 use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::Object;
 
-use crate::domain::{Description, DisplayName, Email, Password, Price, ProductName, Username};
+use crate::domain::{
+    CancelReason, Carrier, Description, DisplayName, Email, Password, Price, ProductName,
+    TrackingNumber, Username,
+};
 
 /// Rust's `char::is_whitespace` and `char::is_control` together, as a regex class body:
 /// what `Email::parse` refuses anywhere in an address.
@@ -109,6 +112,37 @@ fn trimmed_text_schema(max: usize) -> ObjectBuilder {
         .description(Some(format!(
             "1 to {max} characters, not all whitespace (leading and trailing whitespace is trimmed)."
         )))
+}
+
+/// What `CancelReason::parse` accepts.
+pub fn cancel_reason_schema() -> Object {
+    trimmed_text_schema(CancelReason::MAX_LEN)
+        .examples(["Ordered the wrong size"])
+        .build()
+}
+
+/// What `Carrier::parse` accepts.
+pub fn carrier_schema() -> Object {
+    trimmed_text_schema(Carrier::MAX_LEN)
+        .examples(["DHL"])
+        .build()
+}
+
+/// What `TrackingNumber::parse` accepts: a trimmed text without control characters.
+pub fn tracking_number_schema() -> Object {
+    const CONTROL: &str = "\\u0000-\\u001F\\u007F-\\u009F";
+    string_schema()
+        .min_length(Some(1))
+        .max_length(Some(TrackingNumber::MAX_LEN))
+        .pattern(Some(format!(
+            "^[^{CONTROL}]*[^{CONTROL}{WHITESPACE}][^{CONTROL}]*$"
+        )))
+        .description(Some(format!(
+            "1 to {} characters, not all whitespace, no control characters (leading and trailing whitespace is trimmed).",
+            TrackingNumber::MAX_LEN
+        )))
+        .examples(["00340434161094042557"])
+        .build()
 }
 
 /// What `Description::parse` accepts; blank or null means no description.

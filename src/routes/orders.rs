@@ -14,6 +14,7 @@ use crate::http::cursor::{open, rejected, seal, timestamp};
 use crate::http::extract::{ApiJson, ApiQuery, OptionalJson};
 use crate::http::paging::split_page;
 use crate::http::responses;
+use crate::http::schemas::{cancel_reason_schema, carrier_schema, tracking_number_schema};
 use crate::http::validate::all_valid;
 use crate::http::{with_conn, ApiError, FieldError, OrderResponse};
 use crate::repository::order_lifecycle::{self, Caller, Shipment};
@@ -131,7 +132,7 @@ async fn show(
 #[serde(deny_unknown_fields)]
 pub struct CancelRequest {
     /// Why (1-500 characters); kept as `cancel_reason`.
-    #[schema(min_length = 1, max_length = 500, example = "Ordered the wrong size")]
+    #[schema(schema_with = cancel_reason_schema)]
     reason: Option<String>,
 }
 
@@ -182,10 +183,10 @@ async fn cancel(
 #[serde(deny_unknown_fields)]
 pub struct FulfilmentRequest {
     /// Who carries it (1-100 characters).
-    #[schema(min_length = 1, max_length = 100, example = "DHL")]
+    #[schema(schema_with = carrier_schema)]
     carrier: String,
     /// The carrier's tracking number (1-100 characters, no control characters).
-    #[schema(min_length = 1, max_length = 100, example = "00340434161094042557")]
+    #[schema(schema_with = tracking_number_schema)]
     tracking_number: String,
 }
 
