@@ -342,3 +342,128 @@ async fn three_instances_started_together_migrate_a_new_database_once() {
         "each migration applied by exactly one instance"
     );
 }
+
+/// The database vanishing under the order lifecycle: a cancel answers 503 and changes
+/// nothing, the admin listing 503s, and the expiry job, failing meanwhile, cancels the
+/// order once the database returns. Then the ledger still balances.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_under_a_vanished_database_answer_503_and_expire_once_it_returns() {
+    let proxy = DbProxy::start(server_url()).await;
+    let db = Arc::new(TestDb::new());
+    let proxied = proxy.url_for(db.url());
+    let app = TestApp::spawn_configured(db.clone(), |config| {
+        config.database.url = proxied;
+        config.order_payment_window = Some(Duration::from_secs(2));
+    });
+    let admin = app.admin("staff").await;
+    let buyer = app.customer("buyer").await;
+    let product = app.product(&admin, "Lamp", "bright", "10.00", 5).await;
+    let item = serde_json::json!({ "product_id": product["id"], "quantity": 2 });
+    expect_json(
+        app.post_json("/api/v1/cart/items", &item, Some(&buyer.token))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let order = expect_json(
+        app.post_json(
+            "/api/v1/cart/checkout",
+            &serde_json::json!({}),
+            Some(&buyer.token),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let cancel = format!("/api/v1/orders/{}/cancel", order["id"]);
+
+    proxy.stop();
+    let response = app
+        .post_json(&cancel, &serde_json::json!({}), Some(&buyer.token))
+        .await;
+    assert_eq!(response.headers()["retry-after"], "1");
+    expect_problem(
+        response,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
+    )
+    .await;
+    expect_problem(
+        app.get_as("/api/v1/admin/orders", &admin.token).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
+    )
+    .await;
+    // The deadline passes while the database is away.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut conn = db.connect();
+    let (status, stock): (String, i32) = order_and_stock(&mut conn, &order, &product);
+    assert_eq!(
+        (status.as_str(), stock),
+        ("checked_out", 3),
+        "nothing changed"
+    );
+
+    proxy.resume();
+    let mut expired = false;
+    for _ in 0..300 {
+        let (status, stock) = order_and_stock(&mut conn, &order, &product);
+        if status == "cancelled" {
+            assert_eq!(stock, 5, "stock released");
+            expired = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(expired, "the expiry job resumed with the database");
+    let cancelled = expect_json(
+        app.get_as(&format!("/api/v1/orders/{}", order["id"]), &buyer.token)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(cancelled["cancel_reason"], "payment_expired");
+    // The cancel that failed was not half-applied: the order expired, and a cancel now is
+    // refused as for any cancelled order.
+    expect_problem(
+        app.post_json(&cancel, &serde_json::json!({}), Some(&buyer.token))
+            .await,
+        StatusCode::CONFLICT,
+        "invalid_state",
+    )
+    .await;
+    let releases: i64 = {
+        use diesel::dsl::count_star;
+        use diesel::prelude::*;
+        use storefront::schema::stock_movements::dsl as m;
+        m::stock_movements
+            .filter(m::reason.eq("release"))
+            .select(count_star())
+            .first(&mut conn)
+            .unwrap()
+    };
+    assert_eq!(releases, 1, "one release for the one line");
+}
+
+/// The order's status and its product's stock, read straight from the database.
+fn order_and_stock(
+    conn: &mut diesel::PgConnection,
+    order: &serde_json::Value,
+    product: &serde_json::Value,
+) -> (String, i32) {
+    use diesel::prelude::*;
+    use storefront::schema::{orders, products};
+    let order_id = order["id"].as_i64().unwrap() as i32;
+    let product_id = product["id"].as_i64().unwrap() as i32;
+    let status = orders::table
+        .find(order_id)
+        .select(orders::status)
+        .first(conn)
+        .unwrap();
+    let stock = products::table
+        .find(product_id)
+        .select(products::inventory_count)
+        .first(conn)
+        .unwrap();
+    (status, stock)
+}
