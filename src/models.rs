@@ -305,7 +305,7 @@ text_enum! {
 }
 
 /// An order's lifecycle row; its lines are those of the checked-out cart with the same id.
-#[derive(Queryable, Selectable, Identifiable, Debug, Clone, PartialEq, Eq)]
+#[derive(Queryable, QueryableByName, Selectable, Identifiable, Debug, Clone, PartialEq, Eq)]
 #[diesel(table_name = orders, check_for_backend(Pg))]
 pub struct Order {
     pub id: i32,

@@ -17,7 +17,7 @@ use super::carts::{
 };
 use super::orders::{find_order, OrderDetails};
 use super::{ShopError, Shortage};
-use crate::models::{Cart, CartItem, CartStatus, Product};
+use crate::models::{Cart, CartItem, CartStatus, Order, Product};
 use crate::schema::{cart_items, carts, products};
 
 /// What a checkout did.
@@ -147,22 +147,29 @@ fn checkout_once(
     )
     .bind::<Integer, _>(cart.id)
     .execute(conn)?;
-    diesel::update(carts::table.find(cart.id))
+    let cart: Cart = diesel::update(carts::table.find(cart.id))
         .set((
             carts::status.eq(CartStatus::CheckedOut),
             carts::checked_out_at.eq(now),
             carts::idempotency_key.eq(idempotency_key),
         ))
-        .execute(conn)?;
+        .returning(Cart::as_returning())
+        .get_result(conn)?;
     // The deadline on the database's clock, which the expiry job compares it with.
-    diesel::sql_query(
-        "INSERT INTO orders (id, payment_due_at) VALUES ($1, now() + $2 * interval '1 millisecond')",
+    let order: Order = diesel::sql_query(
+        "INSERT INTO orders (id, payment_due_at) VALUES ($1, now() + $2 * interval '1 millisecond')
+         RETURNING *",
     )
     .bind::<Integer, _>(cart.id)
     .bind::<Nullable<BigInt>, _>(payment_window.map(window_millis))
-    .execute(conn)?;
-    let order = find_order(conn, Some(user_id), cart.id)?;
-    Ok(CheckoutOutcome::Placed(order))
+    .get_result(conn)?;
+    let lines = items_with_products(conn, cart.id)?;
+    Ok(CheckoutOutcome::Placed(OrderDetails {
+        cart,
+        lines,
+        order,
+        fulfilments: Vec::new(),
+    }))
 }
 
 fn window_millis(window: Duration) -> i64 {
