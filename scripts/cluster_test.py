@@ -12,8 +12,11 @@ and checks what DESIGN.md section 6 ("Scaling out") promises:
      mixed load: no failed request, no lost or doubled order;
   g. the same with a bare SIGTERM to each instance, nginx's configuration untouched (the
      instances drain themselves, SHUTDOWN_DRAIN_SECS): no failed request either;
-  d. (last: it locks client addresses out) failed logins from one client address throttle
-     it on every instance, in total, and leave another address alone.
+  d. (it locks client addresses out) failed logins from one client address throttle
+     it on every instance, in total, and leave another address alone;
+  h. (last: it waits out the payment window, ORDER_PAYMENT_WINDOW_SECS) unpaid orders
+     placed through nginx expire while the three instances run: each cancelled
+     (payment_expired) exactly once, one release movement per line, stock back.
 
 Standard library only. Every request opens its own connection, so a client never races
 nginx closing an idle keep-alive connection (nginx does that on reload, which the rolling
@@ -145,6 +148,7 @@ class Cluster:
         self.psql_bin = args.psql
         self.bin = args.bin
         self.cluster = args.cluster
+        self.payment_window = args.payment_window
         self.http = Http()
         self.checks = Checks()
         self.run = format(int(time.time() * 1000) % 16**8, "x")  # unique names per run
@@ -240,6 +244,16 @@ class Cluster:
                 if f'method="{method}"' in m.group(1) and f'route="{route}"' in m.group(1):
                     total += float(m.group(2))
             out.append(total)
+        return out
+
+    def job_rows(self, job):
+        """Rows each instance's background job `job` handled (background_job_rows_total)."""
+        out = []
+        for inst in self.instances:
+            resp = self.direct(inst, "GET", "/metrics")
+            m = re.search(r'^background_job_rows_total\{job="%s"\}\s+(\S+)' % re.escape(job),
+                          resp.body.decode(), re.M)
+            out.append(float(m.group(1)) if m else 0.0)
         return out
 
     def pool_totals(self, metrics):
@@ -687,6 +701,167 @@ class Cluster:
         resp = self.login(carol, source=self.client_b)
         c.expect(resp.status == 200, "client B meanwhile: logs in: 200", resp.describe())
 
+    # -- h. unpaid orders expire while three instances run ---------------------------
+
+    def check_order_expiry(self):
+        c = self.checks
+        window = self.payment_window
+        c.require(window > 0, "the instances run with a payment window (ORDER_PAYMENT_WINDOW_SECS > 0)",
+                  f"--payment-window {window}")
+        # Checkouts (and releases) of one product queue on its row lock, so 150 deadlines
+        # spread over about a second and every instance's rounds take a share (with 45, one
+        # round of one instance took them all, and the sharing went untested).
+        users, stock_vase, stock_lamp = 150, 1000, 500
+        vase = self.create_product(f"Reserved vase {self.run}", stock_vase)
+        lamp = self.create_product(f"Reserved lamp {self.run}", stock_lamp)
+        names = [f"waverer{i:02d}_{self.run}" for i in range(users)]
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:  # argon2: keep it moderate
+            regs = list(pool.map(self.register, names))
+            logins = list(pool.map(self.login, names))
+        bad = [r.describe() for r in regs + logins if r.status not in (200, 201)]
+        c.require(not bad, f"{users} registrations and logins through nginx",
+                  f"{len(bad)} failed, e.g. {bad[:3]}")
+        tokens = [r.json()["token"] for r in logins]
+
+        # Every shopper takes 1-3 vases, every other one two lamps as well: orders of one and
+        # of two lines, two products whose stock must both come back.
+        def fill(i):
+            lines = [(vase, i % 3 + 1)] + ([(lamp, 2)] if i % 2 else [])
+            return [self.api("POST", "/cart/items", token=tokens[i],
+                             body={"product_id": p, "quantity": q}) for p, q in lines]
+
+        with concurrent.futures.ThreadPoolExecutor(10) as pool:
+            adds = [r for rs in pool.map(fill, range(users)) for r in rs]
+        bad = [r.describe() for r in adds if r.status != 201]
+        c.require(not bad, f"{len(adds)} cart adds: all 201", f"{len(bad)} failed, e.g. {bad[:3]}")
+
+        # The earlier phases' orders are still running out their windows. Let them expire
+        # first, so the job counters below count this phase's orders and nothing else.
+        left = lambda: int(self.psql("SELECT count(*) FROM orders WHERE payment_due_at IS NOT NULL"))
+        c.require(self.wait_for(lambda: left() == 0, window + 10, 0.5),
+                  f"the earlier phases' unpaid orders expired first (within {window + 10} s)",
+                  f"{left()} still awaiting payment")
+        time.sleep(1.0)  # a round counts its rows once its last transaction committed
+        rows_before = self.job_rows("expire_unpaid_orders")
+        spread_before = self.route_counts("POST", "/api/v1/cart/checkout")
+
+        barrier = threading.Barrier(users)
+        results = [None] * users
+
+        def checkout(i):
+            barrier.wait()
+            results[i] = self.api("POST", "/cart/checkout", token=tokens[i])
+
+        threads = [threading.Thread(target=checkout, args=(i,)) for i in range(users)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        checked_out = time.monotonic()
+        bad = [r.describe() for r in results if r.status != 201]
+        c.require(not bad, f"{users} concurrent checkouts through nginx: all 201",
+                  f"{len(bad)} failed, e.g. {bad[:3]}")
+        placed = [r.json() for r in results]
+        spread = [a - b for a, b in zip(self.route_counts("POST", "/api/v1/cart/checkout"), spread_before)]
+        c.expect(all(o["payment_status"] == "awaiting_payment" and o["payment_due_at"] for o in placed),
+                 "every order placed awaiting_payment, with a payment_due_at",
+                 str([(o["id"], o["payment_status"], o["payment_due_at"]) for o in placed][:3]))
+        c.expect(all(n > 0 for n in spread), "the checkouts were spread over the three instances",
+                 f"per instance (http_requests_total): {spread}")
+        ids = ",".join(str(o["id"]) for o in placed)
+        sold_vase = sum(i % 3 + 1 for i in range(users))
+        sold_lamp = 2 * (users // 2)
+        c.expect(self.inventory(vase) == stock_vase - sold_vase and self.inventory(lamp) == stock_lamp - sold_lamp,
+                 "checkout took the stock", f"vase {self.inventory(vase)}, lamp {self.inventory(lamp)}")
+
+        # Wait out the window (the job runs on every instance every second).
+        open_ = lambda: int(self.psql(f"SELECT count(*) FROM orders WHERE id IN ({ids}) AND status <> 'cancelled'"))
+        done = self.wait_for(lambda: open_() == 0, window + 10, 0.2)
+        waited = time.monotonic() - checked_out
+        c.require(done, f"all {users} orders cancelled within the window + 10 s ({window + 10} s)",
+                  f"{open_()} not cancelled after {waited:.1f} s")
+
+        expired = int(self.psql(
+            f"SELECT count(*) FROM orders WHERE id IN ({ids}) AND status = 'cancelled' "
+            "AND cancel_reason = 'payment_expired' AND payment_status = 'voided' "
+            "AND payment_due_at IS NULL AND cancelled_at IS NOT NULL"))
+        c.expect(expired == users,
+                 "every one: status cancelled, cancel_reason payment_expired, payment_status voided, "
+                 "no deadline left", f"{expired} of {users}")
+        # One release per line (order, product), moving back exactly the line's units.
+        lines = [row.split("|") for row in self.psql(
+            "SELECT i.cart_id, i.product_id, i.quantity, count(m.id), coalesce(sum(m.delta), 0) "
+            "FROM cart_items i LEFT JOIN stock_movements m ON m.order_id = i.cart_id "
+            "AND m.product_id = i.product_id AND m.reason = 'release' "
+            f"WHERE i.cart_id IN ({ids}) GROUP BY i.cart_id, i.product_id, i.quantity").splitlines()]
+        wrong = [ln for ln in lines if ln[3] != "1" or ln[4] != ln[2]]
+        releases = int(self.psql(
+            f"SELECT count(*) FROM stock_movements WHERE reason = 'release' AND order_id IN ({ids})"))
+        c.expect(lines and not wrong and releases == len(lines),
+                 f"exactly one release movement per line ({len(lines)} lines), of the line's quantity",
+                 f"{releases} release movements; (order, product, qty, releases, units) off: {wrong[:5]}")
+        back = (self.inventory(vase), self.inventory(lamp))
+        c.expect(back == (stock_vase, stock_lamp), "the stock is back where it started",
+                 f"vase {back[0]} (started {stock_vase}), lamp {back[1]} (started {stock_lamp})")
+        unbalanced = self.psql(
+            "SELECT p.id, p.inventory_count, coalesce(sum(m.delta), 0) FROM products p "
+            "LEFT JOIN stock_movements m ON m.product_id = p.id GROUP BY p.id "
+            "HAVING p.inventory_count <> coalesce(sum(m.delta), 0)")
+        c.expect(not unbalanced, "ledger balanced: every product's movements sum to its inventory_count",
+                 f"(product, inventory_count, sum of deltas): {unbalanced}")
+
+        # How long after its deadline each order was cancelled (payment_due_at is gone by
+        # now; the deadline is the checkout plus the window, both from one now()).
+        lag = f"extract(epoch FROM o.cancelled_at - (c.checked_out_at + interval '{window} seconds'))"
+        early, worst, median = (float(x) for x in self.psql(
+            f"SELECT min({lag}), max({lag}), percentile_cont(0.5) WITHIN GROUP (ORDER BY {lag}) "
+            f"FROM orders o JOIN carts c ON c.id = o.id WHERE o.id IN ({ids})").split("|"))
+        c.expect(early >= 0, "no order cancelled before its deadline", f"earliest {early:.3f} s after it")
+
+        # The job counts what it expired: across the instances, each order once.
+        rows = self.wait_for(lambda: (lambda d: d if sum(d) >= users else None)(
+            [a - b for a, b in zip(self.job_rows("expire_unpaid_orders"), rows_before)]), 3)
+        rows = rows or [a - b for a, b in zip(self.job_rows("expire_unpaid_orders"), rows_before)]
+        c.expect(sum(rows) == users,
+                 f'background_job_rows_total{{job="expire_unpaid_orders"}} grew by {users} across the '
+                 "instances (each order expired once)", f"per instance {rows}")
+
+        # Staff see them among the cancelled orders, through nginx.
+        seen, cursor, pages = {}, "", 0
+        while pages < 50:
+            resp = self.api("GET", f"/admin/orders?status=cancelled&limit=100&cursor={cursor}",
+                            token=self.admin_token)
+            if resp.status != 200:
+                break
+            page = resp.json()
+            seen.update((o["id"], o) for o in page["items"])
+            pages += 1
+            cursor = page["next_cursor"]
+            if not cursor or all(o["id"] in seen for o in placed):
+                break
+        c.require(resp.status == 200, f"GET /admin/orders?status=cancelled (admin): 200, {pages} page(s)",
+                  resp.describe())
+        listed = [seen.get(o["id"]) for o in placed]
+        c.expect(all(o and o["status"] == "cancelled" and o["cancel_reason"] == "payment_expired"
+                     and o["payment_status"] == "voided" for o in listed)
+                 and all(o["status"] == "cancelled" for o in seen.values()),
+                 f"GET /admin/orders?status=cancelled lists all {users}, cancelled by payment_expired, "
+                 "and nothing but cancelled orders",
+                 f"{sum(o is None for o in listed)} missing after {pages} page(s)")
+        resp = self.api("GET", f"/orders/{placed[0]['id']}", token=tokens[0])
+        c.expect(resp.status == 200 and resp.json()["status"] == "cancelled"
+                 and resp.json()["payment_due_at"] is None,
+                 "its owner reads an expired order: cancelled, no payment_due_at", resp.describe())
+
+        self.summary["orders expired, h"] = (
+            f"{expired} of {users} ({len(lines)} lines, {releases} release movements) with a "
+            f"{window} s window; all cancelled {waited:.1f} s after the checkouts")
+        self.summary["deadline to cancellation, h"] = (
+            f"median {median:.2f} s, max {worst:.2f} s, min {early:.3f} s")
+        self.summary["expired per instance, h"] = (
+            " / ".join(f"{n:.0f}" for n in rows)
+            + f" (background_job_rows_total); checkouts per instance {' / '.join(f'{n:.0f}' for n in spread)}")
+
 
 def fmt_pools(p):
     return "n/a (no db_catalogue_reads_total)" if p is None else f"primary {p['primary']:.0f} / replica {p['replica']:.0f}"
@@ -701,8 +876,10 @@ def main():
     parser.add_argument("--psql", default="/usr/lib/postgresql/15/bin/psql")
     parser.add_argument("--bin", default="target/debug/storefront")
     parser.add_argument("--cluster", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "cluster"))
-    parser.add_argument("--only", default="abcdefg",
-                        help="letters of the checks to run (default: all); e, f and g need a")
+    parser.add_argument("--payment-window", type=int, default=30,
+                        help="the instances' ORDER_PAYMENT_WINDOW_SECS (h waits it out)")
+    parser.add_argument("--only", default="abcdefgh",
+                        help="letters of the checks to run (default: all); e, f, g and h need a")
     args = parser.parse_args()
     t = Cluster(args)
     started = time.monotonic()
@@ -716,6 +893,7 @@ def main():
         ("g. bare SIGTERM to each instance under mixed load, nginx untouched",
          lambda: t.check_rolling_restart(drain=False, key="g")),
         ("d. login throttle shared by the instances, per client address", t.check_login_throttle),
+        ("h. unpaid orders expire while three instances run", t.check_order_expiry),
     ]
     t.spare_users = []
     for title, run in sections:

@@ -47,7 +47,8 @@ cleanup() {
 trap cleanup EXIT
 
 export DATABASE_URL="$server_url/$db"
-BIND_ADDR="127.0.0.1:$port" RUST_LOG=warn "$bin" serve >"$log" 2>&1 &
+# A payment window, so orders carry a deadline (payment_due_at) the journey can check.
+BIND_ADDR="127.0.0.1:$port" ORDER_PAYMENT_WINDOW_SECS=1800 RUST_LOG=warn "$bin" serve >"$log" 2>&1 &
 server=$!
 for _ in $(seq 150); do
     curl -sf "$base/health/ready" >/dev/null && break

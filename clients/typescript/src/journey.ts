@@ -13,8 +13,10 @@ import type { components, paths } from "./schema.js";
 
 type Product = components["schemas"]["ProductResponse"];
 type ProductPage = components["schemas"]["ProductPage"];
-type Cart = components["schemas"]["CartResponse"];
 type Line = components["schemas"]["LineResponse"];
+type Order = components["schemas"]["OrderResponse"];
+type OrderPage = components["schemas"]["OrderPage"];
+type AdminOrderQuery = NonNullable<paths["/api/v1/admin/orders"]["get"]["parameters"]["query"]>;
 
 class JourneyFailure extends Error {}
 
@@ -113,7 +115,8 @@ function cents(step: string, amount: string): bigint {
     return BigInt(match[1]) * 100n + BigInt((match[2] ?? "0").padEnd(2, "0"));
 }
 
-function lineFor(step: string, cart: Cart, productId: number): Line {
+/** The line of `productId` in a cart or an order. */
+function lineFor(step: string, cart: { id: number; items: Line[] }, productId: number): Line {
     const line = cart.items.find((item) => item.product_id === productId);
     if (line === undefined) {
         return fail(step, `no line for product ${productId} in cart ${cart.id}`);
@@ -386,9 +389,29 @@ async function journey(): Promise<void> {
     step = "read the order (GET /orders/{id})";
     const read = await expectBody(step, 200, shopper.GET("/api/v1/orders/{id}", { params: { path: { id: order.id } } }));
     equal(step, "status", read.body.status, "checked_out");
+    equal(step, "payment_status", read.body.payment_status, "awaiting_payment");
+    equal(step, "fulfilment_status", read.body.fulfilment_status, "unfulfilled");
     equal(step, "total", read.body.total, order.total);
     equal(step, "teapot unit_price (frozen)", lineFor(step, read.body, teapot.id).unit_price, teapot.price);
-    pass(step, `200, order ${read.body.id}: ${read.body.items.length} lines, total ${read.body.total}`);
+    // Null when the service runs without a payment window (ORDER_PAYMENT_WINDOW_SECS=0).
+    const dueAt = read.body.payment_due_at;
+    check(step, dueAt === null || Date.parse(dueAt) > Date.parse(read.body.checked_out_at ?? ""),
+        `payment_due_at ${String(dueAt)} not after checked_out_at ${String(read.body.checked_out_at)}`);
+    equal(step, "cancelled_at", read.body.cancelled_at, null);
+    pass(step, `200, order ${read.body.id}: ${read.body.items.length} lines, total ${read.body.total}, `
+        + `awaiting_payment until ${dueAt ?? "(no deadline)"}`);
+
+    step = "an unpaid order cannot ship (POST /orders/{id}/fulfilments)";
+    await expectProblem(
+        step,
+        409,
+        "invalid_state",
+        admin.POST("/api/v1/orders/{id}/fulfilments", {
+            params: { path: { id: order.id } },
+            body: { carrier: "DHL", tracking_number: `JD${tag}` },
+        }),
+    );
+    pass(step, "409 invalid_state");
 
     step = "the admin reads the teapot's history (GET /products/{id}/history)";
     const history = await expectBody(
@@ -458,6 +481,99 @@ async function journey(): Promise<void> {
     step = "the merged cart token is refused (GET /cart)";
     await expectProblem(step, 401, "cart_token_invalid", anonymous.GET("/api/v1/cart", { params: asGuest }));
     pass(step, "401 cart_token_invalid");
+
+    // --- a second order, cancelled ------------------------------------------------------
+    step = "check out the merged cart: a second order (POST /cart/checkout)";
+    const second = (await expectBody(step, 201, mergedShopper.POST("/api/v1/cart/checkout"))).body;
+    equal(step, "payment_status", second.payment_status, "awaiting_payment");
+    equal(step, "mug quantity", lineFor(step, second, mug.id).quantity, 2);
+    const mugsLeft = async (): Promise<number> =>
+        (await expectBody(step, 200, anonymous.GET("/api/v1/products/{id}", { params: { path: { id: mug.id } } })))
+            .body.inventory_count;
+    equal(step, "mug inventory_count", await mugsLeft(), mug.inventory_count - 2);
+    pass(step, `201, order ${second.id}, mugs ${mug.inventory_count} -> ${mug.inventory_count - 2}`);
+
+    step = "the shopper cancels it (POST /orders/{id}/cancel)";
+    const reason = "Ordered the wrong colour";
+    const cancelled = (
+        await expectBody(
+            step,
+            200,
+            mergedShopper.POST("/api/v1/orders/{id}/cancel", { params: { path: { id: second.id } }, body: { reason } }),
+        )
+    ).body;
+    equal(step, "status", cancelled.status, "cancelled");
+    equal(step, "payment_status", cancelled.payment_status, "voided");
+    equal(step, "cancel_reason", cancelled.cancel_reason, reason);
+    equal(step, "payment_due_at", cancelled.payment_due_at, null);
+    check(step, typeof cancelled.cancelled_at === "string", "cancelled_at missing");
+    pass(step, `200, order ${cancelled.id} cancelled at ${String(cancelled.cancelled_at)}`);
+
+    step = "its stock is back (GET /products/{id}, GET /products/{id}/history)";
+    equal(step, "mug inventory_count", await mugsLeft(), mug.inventory_count);
+    const mugHistory = await expectBody(
+        step,
+        200,
+        admin.GET("/api/v1/products/{id}/history", { params: { path: { id: mug.id }, query: { limit: 20 } } }),
+    );
+    const [released] = mugHistory.body.items;
+    if (released?.kind !== "stock") {
+        return fail(step, `expected a stock movement first, got ${JSON.stringify(mugHistory.body.items)}`);
+    }
+    equal(step, "newest reason", released.reason, "release");
+    equal(step, "newest delta", released.delta, 2);
+    equal(step, "newest order_id", released.order_id, second.id);
+    pass(step, `mugs ${mug.inventory_count - 2} -> ${mug.inventory_count}, release +${released.delta} (order ${second.id})`);
+
+    step = "a cancelled order cannot be cancelled again (POST /orders/{id}/cancel)";
+    await expectProblem(
+        step,
+        409,
+        "invalid_state",
+        mergedShopper.POST("/api/v1/orders/{id}/cancel", { params: { path: { id: second.id } } }),
+    );
+    pass(step, "409 invalid_state");
+
+    step = "a shopper cannot list everyone's orders (GET /admin/orders)";
+    await expectProblem(step, 403, "forbidden", mergedShopper.GET("/api/v1/admin/orders"));
+    pass(step, "403 forbidden");
+
+    // Every customer's orders, newest first; on a shared server others' come too.
+    const adminOrders = async (query: AdminOrderQuery): Promise<Order[]> => {
+        const found: Order[] = [];
+        let next: string | null = null;
+        for (let page = 1; page <= 20; page += 1) {
+            const got: OrderPage = (
+                await expectBody(step, 200, admin.GET("/api/v1/admin/orders", {
+                    params: { query: { ...query, limit: 100, ...(next === null ? {} : { cursor: next }) } },
+                }))
+            ).body;
+            found.push(...got.items);
+            next = got.next_cursor ?? null;
+            if (next === null || [order.id, second.id].every((id) => found.some((o) => o.id === id))) {
+                break;
+            }
+        }
+        return found;
+    };
+
+    step = "the admin lists cancelled orders (GET /admin/orders?status=cancelled)";
+    const cancelledOrders = await adminOrders({ status: "cancelled" });
+    check(step, cancelledOrders.every((o) => o.status === "cancelled"),
+        `not all cancelled: ${cancelledOrders.map((o) => `${o.id}:${o.status}`).join(",")}`);
+    const listed = cancelledOrders.find((o) => o.id === second.id);
+    check(step, listed !== undefined, `order ${second.id} not listed`);
+    equal(step, "its cancel_reason", listed?.cancel_reason, reason);
+    check(step, !cancelledOrders.some((o) => o.id === order.id), `the unpaid order ${order.id} is listed as cancelled`);
+    pass(step, `200, ${cancelledOrders.length} order(s), among them ${second.id}, not ${order.id}`);
+
+    step = "the admin lists orders awaiting payment (GET /admin/orders?payment_status=awaiting_payment)";
+    const unpaid = await adminOrders({ payment_status: "awaiting_payment", fulfilment_status: "unfulfilled" });
+    check(step, unpaid.every((o) => o.payment_status === "awaiting_payment" && o.fulfilment_status === "unfulfilled"),
+        `filters not applied: ${unpaid.map((o) => `${o.id}:${o.payment_status}/${o.fulfilment_status}`).join(",")}`);
+    check(step, unpaid.some((o) => o.id === order.id), `order ${order.id} not listed`);
+    check(step, !unpaid.some((o) => o.id === second.id), `the cancelled order ${second.id} is listed`);
+    pass(step, `200, ${unpaid.length} order(s), among them ${order.id}, not ${second.id}`);
 
     step = "log the merged session out (DELETE /sessions/current)";
     await expectEmpty(step, 204, mergedShopper.DELETE("/api/v1/sessions/current"));

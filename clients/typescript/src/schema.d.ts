@@ -4,6 +4,28 @@
  */
 
 export interface paths {
+    "/api/v1/admin/orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List every customer's orders.
+         * @description Admins only. Newest first, keyset paginated (`next_cursor` back as `cursor` until
+         *     null); `status`, `payment_status` and `fulfilment_status` filter (together: all must
+         *     hold). An unknown filter value is a 400 naming the parameter.
+         */
+        get: operations["list_all_orders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/cart": {
         parameters: {
             query?: never;
@@ -142,8 +164,8 @@ export interface paths {
         };
         /**
          * List orders.
-         * @description The user's checked-out carts, newest first, keyset paginated (`next_cursor` back as
-         *     `cursor` until null).
+         * @description The user's orders, newest first, keyset paginated (`next_cursor` back as `cursor`
+         *     until null). Cancelled and completed orders are listed too.
          */
         get: operations["list_orders"];
         put?: never;
@@ -163,12 +185,58 @@ export interface paths {
         };
         /**
          * Get an order.
-         * @description One of the user's orders, with the unit prices frozen at checkout. Another user's
-         *     order is 404.
+         * @description One of the user's orders, with the unit prices frozen at checkout and where it is in
+         *     its life. Another user's order is 404.
          */
         get: operations["get_order"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel an order.
+         * @description The owner may cancel while the order is unpaid and unshipped; an admin may cancel any
+         *     order before it ships. One transaction: the stock of every line goes back (a
+         *     `release` stock movement each), `status: cancelled`, and an unpaid order's
+         *     `payment_status` becomes `voided`. 409 `invalid_state` once cancelled, shipped, or
+         *     (for the owner) paid. Another customer's order is 404. The body may be left out.
+         */
+        post: operations["cancel_order"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders/{id}/fulfilments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ship an order.
+         * @description Admins only. Records the shipment of a paid order: `fulfilment_status: fulfilled`,
+         *     `status: completed`. 409 `invalid_state` for an order that is unpaid, cancelled or
+         *     already shipped.
+         */
+        post: operations["fulfil_order"];
         delete?: never;
         options?: never;
         head?: never;
@@ -251,7 +319,7 @@ export interface paths {
         /**
          * Get a product's price and stock history.
          * @description Admins only. Every price change (`kind: "price"`) and stock movement (`kind:
-         *     "stock"`: created, adjustment, checkout) of the product, archived or not, newest
+         *     "stock"`: created, adjustment, checkout, release) of the product, archived or not, newest
          *     first, keyset paginated (`next_cursor` back as `cursor` until null). Each was written
          *     in the transaction that made the change, so a product's stock deltas sum to its
          *     `inventory_count`.
@@ -486,6 +554,14 @@ export interface components {
              */
             quantity: number;
         };
+        /** @description The body of a cancel; it may be left out altogether. */
+        CancelRequest: {
+            /**
+             * @description Why (1-500 characters); kept as `cancel_reason`.
+             * @example Ordered the wrong size
+             */
+            reason?: string | null;
+        };
         CappedLineResponse: {
             /**
              * Format: int32
@@ -563,6 +639,28 @@ export interface components {
             field: string;
             message: string;
         };
+        /** @description A shipment to record. */
+        FulfilmentRequest: {
+            /**
+             * @description Who carries it (1-100 characters).
+             * @example DHL
+             */
+            carrier: string;
+            /**
+             * @description The carrier's tracking number (1-100 characters, no control characters).
+             * @example 00340434161094042557
+             */
+            tracking_number: string;
+        };
+        /** @description A shipment. */
+        FulfilmentResponse: {
+            carrier: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: int32 */
+            id: number;
+            tracking_number: string;
+        };
         GuestCartResponse: {
             /** @description The new, empty cart. */
             cart: components["schemas"]["CartResponse"];
@@ -625,15 +723,74 @@ export interface components {
         };
         /**
          * @description Why the stock moved: `created` (the product was added, or the ledger began: the
-         *     opening count), `adjustment` (an admin set `inventory_count`), `checkout` (an order).
+         *     opening count), `adjustment` (an admin set `inventory_count`), `checkout` (an order
+         *     took units), `release` (a cancelled or expired order gave them back).
          * @enum {string}
          */
-        MovementReason: "created" | "adjustment" | "checkout";
+        MovementReason: "created" | "adjustment" | "checkout" | "release";
         /** @description A page of orders; `next_cursor` is null on the last page. */
         OrderPage: {
-            items: components["schemas"]["CartResponse"][];
+            items: components["schemas"]["OrderResponse"][];
             /** @description Pass back as `cursor` for the next page; null on the last page. */
             next_cursor: string | null;
+        };
+        /** @description An order. Money is exact decimal strings. */
+        OrderResponse: {
+            /**
+             * @description `payment_expired` when the deadline passed, else the reason given with the cancel
+             *     (null when none was).
+             */
+            cancel_reason: string | null;
+            /** Format: date-time */
+            cancelled_at: string | null;
+            /**
+             * Format: date-time
+             * @description When it was placed.
+             */
+            checked_out_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** @enum {string} */
+            fulfilment_status: "unfulfilled" | "fulfilled";
+            /** @description Shipments recorded by staff. */
+            fulfilments: components["schemas"]["FulfilmentResponse"][];
+            /** Format: int32 */
+            id: number;
+            /**
+             * Format: int64
+             * @description Units across the lines.
+             */
+            item_count: number;
+            items: components["schemas"]["LineResponse"][];
+            /**
+             * Format: date-time
+             * @description While awaiting payment: when the service cancels the order (`payment_expired`)
+             *     and releases its stock. Null without a deadline, once paid, or once cancelled.
+             */
+            payment_due_at: string | null;
+            /** @enum {string} */
+            payment_status: "awaiting_payment" | "authorized" | "paid" | "partially_refunded" | "refunded" | "voided";
+            /** @description The payment attempts; empty until the service takes payments. */
+            payments: Record<string, never>[];
+            /** @description Money given back; empty until the service takes payments. */
+            refunds: Record<string, never>[];
+            /** @enum {string} */
+            status: "checked_out" | "completed" | "cancelled";
+            /**
+             * @description Decimal string, two places: the sum of the lines' totals.
+             * @example 39.80
+             */
+            total: string;
+            /**
+             * Format: date-time
+             * @description The last change to the cart or the order.
+             */
+            updated_at: string;
+            /**
+             * Format: int32
+             * @description The customer who placed it.
+             */
+            user_id?: number | null;
         };
         /** @description A snapshot of the pool for readiness and metrics. */
         PoolState: {
@@ -679,7 +836,7 @@ export interface components {
              * @example validation_failed
              * @enum {string}
              */
-            code: "bad_request" | "unauthorized" | "cart_token_invalid" | "login_required" | "forbidden" | "not_found" | "method_not_allowed" | "already_exists" | "insufficient_stock" | "precondition_failed" | "payload_too_large" | "validation_failed" | "empty_cart" | "rate_limited" | "service_unavailable" | "internal";
+            code: "bad_request" | "unauthorized" | "cart_token_invalid" | "login_required" | "forbidden" | "not_found" | "method_not_allowed" | "already_exists" | "insufficient_stock" | "invalid_state" | "precondition_failed" | "payload_too_large" | "validation_failed" | "empty_cart" | "rate_limited" | "service_unavailable" | "internal";
             detail: string;
             /**
              * @description For `validation_failed`, `already_exists` and a bad query parameter's
@@ -859,6 +1016,111 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    list_all_orders: {
+        parameters: {
+            query?: {
+                status?: "checked_out" | "completed" | "cancelled";
+                payment_status?: "awaiting_payment" | "authorized" | "paid" | "partially_refunded" | "refunded" | "voided";
+                fulfilment_status?: "unfulfilled" | "fulfilled";
+                /** @description Page size, 1 to 100 (default 20). */
+                limit?: number;
+                /**
+                 * @description `next_cursor` of the previous page, as it came (empty: none); keep the filters the
+                 *     same. A cursor this service did not issue, or one altered, is a 400.
+                 */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of orders, newest first */
+            200: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderPage"];
+                };
+            };
+            /** @description Malformed JSON, query or body type */
+            400: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme to authenticate with. */
+                    "WWW-Authenticate"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This path does not answer that method (Allow lists the ones it does) */
+            405: {
+                headers: {
+                    /** @description The methods this path answers. */
+                    Allow?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid field values */
+            422: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Database unavailable or pool exhausted (Retry-After) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_cart: {
         parameters: {
             query?: never;
@@ -958,7 +1220,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CartResponse"];
+                    "application/json": components["schemas"]["OrderResponse"];
                 };
             };
             /** @description Malformed JSON, query or body type */
@@ -1617,7 +1879,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CartResponse"];
+                    "application/json": components["schemas"]["OrderResponse"];
                 };
             };
             /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
@@ -1633,7 +1895,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such order of yours */
+            /** @description No such order (or, for a customer, not theirs) */
             404: {
                 headers: {
                     /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
@@ -1649,6 +1911,266 @@ export interface operations {
                 headers: {
                     /** @description The methods this path answers. */
                     Allow?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Database unavailable or pool exhausted (Retry-After) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    cancel_order: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Order id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        /** @description Optional: `{reason}` */
+        requestBody?: {
+            content: {
+                "application/json": null | components["schemas"]["CancelRequest"];
+            };
+        };
+        responses: {
+            /** @description Cancelled, stock released */
+            200: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderResponse"];
+                };
+            };
+            /** @description Malformed JSON, query or body type */
+            400: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme to authenticate with. */
+                    "WWW-Authenticate"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such order (or, for a customer, not theirs) */
+            404: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This path does not answer that method (Allow lists the ones it does) */
+            405: {
+                headers: {
+                    /** @description The methods this path answers. */
+                    Allow?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The order is not in a state that allows this (invalid_state; the detail says why) */
+            409: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body over 64 KiB */
+            413: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid field values */
+            422: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Database unavailable or pool exhausted (Retry-After) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    fulfil_order: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Order id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FulfilmentRequest"];
+            };
+        };
+        responses: {
+            /** @description Shipped; the order with its fulfilment. Location: /api/v1/orders/{id} */
+            201: {
+                headers: {
+                    /** @description The URL of what was created. */
+                    Location?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderResponse"];
+                };
+            };
+            /** @description Malformed JSON, query or body type */
+            400: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme to authenticate with. */
+                    "WWW-Authenticate"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such order (or, for a customer, not theirs) */
+            404: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This path does not answer that method (Allow lists the ones it does) */
+            405: {
+                headers: {
+                    /** @description The methods this path answers. */
+                    Allow?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The order is not in a state that allows this (invalid_state; the detail says why) */
+            409: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body over 64 KiB */
+            413: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid field values */
+            422: {
+                headers: {
                     /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
                     "X-Request-Id"?: string;
                     [name: string]: unknown;
