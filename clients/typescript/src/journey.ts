@@ -530,7 +530,7 @@ async function journey(): Promise<void> {
         step,
         409,
         "invalid_state",
-        mergedShopper.POST("/api/v1/orders/{id}/cancel", { params: { path: { id: second.id } } }),
+        mergedShopper.POST("/api/v1/orders/{id}/cancel", { params: { path: { id: second.id } }, body: {} }),
     );
     pass(step, "409 invalid_state");
 

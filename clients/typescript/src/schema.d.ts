@@ -557,10 +557,10 @@ export interface components {
         /** @description The body of a cancel; it may be left out altogether. */
         CancelRequest: {
             /**
-             * @description Why (1-500 characters); kept as `cancel_reason`.
+             * @description 1 to 500 characters, not all whitespace (leading and trailing whitespace is trimmed).
              * @example Ordered the wrong size
              */
-            reason?: string | null;
+            reason?: string;
         };
         CappedLineResponse: {
             /**
@@ -642,12 +642,12 @@ export interface components {
         /** @description A shipment to record. */
         FulfilmentRequest: {
             /**
-             * @description Who carries it (1-100 characters).
+             * @description 1 to 100 characters, not all whitespace (leading and trailing whitespace is trimmed).
              * @example DHL
              */
             carrier: string;
             /**
-             * @description The carrier's tracking number (1-100 characters, no control characters).
+             * @description 1 to 100 characters, not all whitespace, no control characters (leading and trailing whitespace is trimmed).
              * @example 00340434161094042557
              */
             tracking_number: string;
@@ -1944,10 +1944,10 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description Optional: `{reason}` */
-        requestBody?: {
+        /** @description `{reason}`, optional; the body may also be left out altogether */
+        requestBody: {
             content: {
-                "application/json": null | components["schemas"]["CancelRequest"];
+                "application/json": components["schemas"]["CancelRequest"];
             };
         };
         responses: {
