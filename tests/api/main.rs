@@ -21,6 +21,8 @@ mod jobs;
 mod ledger;
 mod memory;
 mod operations;
+mod order_races;
+mod orders;
 mod products;
 mod replica_lag;
 mod roles;
