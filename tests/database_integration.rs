@@ -231,6 +231,81 @@ fn every_column_has_its_designed_type_and_nullability() {
                 "YES",
                 None,
             ),
+            ("fulfilments", "id", "integer", "NO", None),
+            ("fulfilments", "order_id", "integer", "NO", None),
+            (
+                "fulfilments",
+                "carrier",
+                "character varying",
+                "NO",
+                Some(100),
+            ),
+            (
+                "fulfilments",
+                "tracking_number",
+                "character varying",
+                "NO",
+                Some(100),
+            ),
+            ("fulfilments", "by_user_id", "integer", "YES", None),
+            (
+                "fulfilments",
+                "created_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
+            ("orders", "id", "integer", "NO", None),
+            ("orders", "status", "character varying", "NO", Some(20)),
+            (
+                "orders",
+                "payment_status",
+                "character varying",
+                "NO",
+                Some(20),
+            ),
+            (
+                "orders",
+                "fulfilment_status",
+                "character varying",
+                "NO",
+                Some(20),
+            ),
+            (
+                "orders",
+                "payment_due_at",
+                "timestamp with time zone",
+                "YES",
+                None,
+            ),
+            (
+                "orders",
+                "cancelled_at",
+                "timestamp with time zone",
+                "YES",
+                None,
+            ),
+            (
+                "orders",
+                "cancel_reason",
+                "character varying",
+                "YES",
+                Some(500),
+            ),
+            (
+                "orders",
+                "created_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
+            (
+                "orders",
+                "updated_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
             ("price_changes", "id", "bigint", "NO", None),
             ("price_changes", "product_id", "integer", "NO", None),
             ("price_changes", "old_price", "numeric", "NO", None),
@@ -482,6 +557,27 @@ fn every_designed_index_exists_with_its_definition() {
             "carts_guest_expires_at_idx",
             &["(guest_expires_at)", "WHERE (guest_expires_at IS NOT NULL)"],
         );
+        expect(
+            "carts_checked_out_at_idx",
+            &["(checked_out_at DESC, id DESC)", "checked_out"],
+        );
+        expect(
+            "orders_payment_due_at_idx",
+            &["(payment_due_at)", "WHERE (payment_due_at IS NOT NULL)"],
+        );
+        expect(
+            "orders_states_idx",
+            &["(status, payment_status, fulfilment_status)"],
+        );
+        expect("fulfilments_order_id_idx", &["(order_id)"]);
+        expect(
+            "fulfilments_by_user_id_idx",
+            &["(by_user_id)", "WHERE (by_user_id IS NOT NULL)"],
+        );
+        expect(
+            "stock_movements_one_release_idx",
+            &["UNIQUE", "(order_id, product_id)", "'release'"],
+        );
         expect("sessions_token_hash_key", &["UNIQUE", "(token_hash)"]);
         expect("sessions_user_id_idx", &["(user_id)"]);
         expect("sessions_expires_at_idx", &["(expires_at)"]);
@@ -524,10 +620,12 @@ fn every_designed_index_exists_with_its_definition() {
             "throttle_counters_pkey",
             "price_changes_pkey",
             "stock_movements_pkey",
+            "orders_pkey",
+            "fulfilments_pkey",
         ] {
             assert!(names.contains(pkey), "{pkey} missing");
         }
-        assert_eq!(names.len(), 33, "unexpected indexes: {names:?}");
+        assert_eq!(names.len(), 41, "unexpected indexes: {names:?}");
     });
 }
 
@@ -613,6 +711,30 @@ fn every_designed_constraint_exists_with_its_definition() {
                 "stock_movements_resulting_count_check",
                 "CHECK ((resulting_count >= 0))",
             ),
+            (
+                "orders_id_fkey",
+                "FOREIGN KEY (id) REFERENCES carts(id) ON DELETE CASCADE",
+            ),
+            (
+                "orders_cancelled_at_check",
+                "CHECK ((((status)::text = 'cancelled'::text) = (cancelled_at IS NOT NULL)))",
+            ),
+            (
+                "orders_completed_check",
+                "CHECK ((((status)::text = 'completed'::text) = ((fulfilment_status)::text = 'fulfilled'::text)))",
+            ),
+            (
+                "orders_payment_due_at_check",
+                "CHECK (((payment_due_at IS NULL) OR (((payment_status)::text = 'awaiting_payment'::text) AND ((status)::text = 'checked_out'::text))))",
+            ),
+            (
+                "fulfilments_order_id_fkey",
+                "FOREIGN KEY (order_id) REFERENCES orders(id) ON DELETE CASCADE",
+            ),
+            (
+                "fulfilments_by_user_id_fkey",
+                "FOREIGN KEY (by_user_id) REFERENCES users(id) ON DELETE SET NULL",
+            ),
         ] {
             assert_eq!(definition_of(&constraints, name), definition, "{name}");
         }
@@ -626,7 +748,7 @@ fn every_designed_constraint_exists_with_its_definition() {
             "{guest_open}"
         );
         let reason_check = definition_of(&constraints, "stock_movements_reason_check");
-        for reason in ["'created'", "'adjustment'", "'checkout'"] {
+        for reason in ["'created'", "'adjustment'", "'checkout'", "'release'"] {
             assert!(reason_check.contains(reason), "{reason_check}");
         }
         assert!(definition_of(&constraints, "stock_movements_delta_check").contains("CASE"));
@@ -634,6 +756,32 @@ fn every_designed_constraint_exists_with_its_definition() {
             definition_of(&constraints, "stock_movements_order_id_check")
                 .contains("order_id IS NULL")
         );
+        for (check, words) in [
+            (
+                "orders_status_check",
+                &["'checked_out'", "'completed'", "'cancelled'"][..],
+            ),
+            (
+                "orders_payment_status_check",
+                &[
+                    "'awaiting_payment'",
+                    "'authorized'",
+                    "'paid'",
+                    "'partially_refunded'",
+                    "'refunded'",
+                    "'voided'",
+                ][..],
+            ),
+            (
+                "orders_fulfilment_status_check",
+                &["'unfulfilled'", "'fulfilled'"][..],
+            ),
+        ] {
+            let definition = definition_of(&constraints, check);
+            for word in words {
+                assert!(definition.contains(word), "{check}: {definition}");
+            }
+        }
     });
 }
 
@@ -690,7 +838,7 @@ fn a_cart_has_exactly_one_owner_and_a_guest_cart_is_never_an_order() {
 #[test]
 fn updated_at_triggers_exist_on_the_mutable_tables() {
     in_rolled_back_transaction(|conn| {
-        let mut expected: BTreeSet<String> = ["carts", "products", "users"]
+        let mut expected: BTreeSet<String> = ["carts", "orders", "products", "users"]
             .iter()
             .map(|t| format!("{t}.set_updated_at"))
             .collect();
@@ -1056,6 +1204,27 @@ fn the_ledger_refuses_impossible_rows_and_outlives_a_deleted_buyer() {
                 "INSERT INTO stock_movements (product_id, delta, resulting_count, reason)
                  VALUES ($product, 1, 4, 'refund')",
                 "stock_movements_reason_check",
+            ),
+            (
+                "INSERT INTO stock_movements (product_id, delta, resulting_count, reason, order_id)
+                 VALUES ($product, -1, 2, 'release', $cart)",
+                "stock_movements_delta_check",
+            ),
+            (
+                "UPDATE orders SET status = 'cancelled' WHERE id = $cart",
+                "orders_cancelled_at_check",
+            ),
+            (
+                "UPDATE orders SET status = 'completed' WHERE id = $cart",
+                "orders_completed_check",
+            ),
+            (
+                "UPDATE orders SET payment_status = 'paid', payment_due_at = now() WHERE id = $cart",
+                "orders_payment_due_at_check",
+            ),
+            (
+                "UPDATE orders SET payment_status = 'free' WHERE id = $cart",
+                "orders_payment_status_check",
             ),
             (
                 "INSERT INTO stock_movements (product_id, delta, resulting_count, reason)
@@ -2310,4 +2479,76 @@ fn the_name_migration_reverts_and_reapplies_naming_every_user() {
     );
     let bob = new_user(&mut conn, "bob");
     assert_eq!(bob.name, "bob");
+}
+
+#[test]
+fn orders_placed_before_the_lifecycle_migrate_as_paid_and_releases_revert_to_adjustments() {
+    let db = TestDb::new();
+    let mut conn = db.connect();
+    let admin = new_user(&mut conn, "staff");
+    let buyer = new_user(&mut conn, "buyer");
+    let product = products::insert(
+        &mut conn,
+        &NewProduct {
+            name: "Kettle",
+            description: None,
+            price: &money("30.00"),
+            inventory_count: 5,
+        },
+        Some(admin.id),
+    )
+    .unwrap();
+    add_to_cart(&mut conn, buyer.id, product.id, 2);
+    let request = repository::checkout::CheckoutRequest {
+        user_id: buyer.id,
+        idempotency_key: None,
+        payment_window: None,
+    };
+    let repository::checkout::CheckoutOutcome::Placed(placed) =
+        repository::checkout::checkout(&mut conn, request, None).unwrap()
+    else {
+        panic!("a new order")
+    };
+    let order_id = placed.order.id;
+    let caller = repository::order_lifecycle::Caller {
+        user_id: buyer.id,
+        is_admin: false,
+    };
+    repository::order_lifecycle::cancel(&mut conn, order_id, caller, None).unwrap();
+    let balanced = || repository::ledger::unbalanced_products(&mut db.connect()).unwrap();
+    assert!(balanced().is_empty());
+
+    // Back to before orders existed: the release becomes an adjustment (the ledger still
+    // sums), and the checked-out cart is an order again once the table returns: paid.
+    while db::revert_last_migration(&mut conn).unwrap() != "20261202000001" {}
+    assert!(
+        balanced().is_empty(),
+        "the ledger balances without releases"
+    );
+    let reasons: Vec<String> =
+        diesel::sql_query("SELECT reason AS name FROM stock_movements ORDER BY id")
+            .load::<Named>(&mut conn)
+            .unwrap()
+            .into_iter()
+            .map(|row| row.name)
+            .collect();
+    assert_eq!(reasons, ["created", "checkout", "adjustment"]);
+    db::run_pending_migrations(&mut conn).unwrap();
+    let migrated = repository::orders::find_order(&mut conn, Some(buyer.id), order_id).unwrap();
+    assert_eq!(
+        migrated.order.payment_status,
+        storefront::models::PaymentStatus::Paid
+    );
+    assert_eq!(
+        migrated.order.status,
+        storefront::models::OrderStatus::CheckedOut
+    );
+    assert_eq!(migrated.order.payment_due_at, None);
+    assert!(balanced().is_empty());
+}
+
+#[derive(diesel::QueryableByName)]
+struct Named {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
 }
