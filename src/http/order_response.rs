@@ -65,15 +65,16 @@ pub struct FulfilmentResponse {
     pub created_at: DateTime<Utc>,
 }
 
-fn order_status_schema() -> utoipa::openapi::Object {
+/// The states as OpenAPI enums: the order JSON and the admin listing's filters share them.
+pub fn order_status_schema() -> utoipa::openapi::Object {
     word_enum(OrderStatus::ALL)
 }
 
-fn payment_status_schema() -> utoipa::openapi::Object {
+pub fn payment_status_schema() -> utoipa::openapi::Object {
     word_enum(PaymentStatus::ALL)
 }
 
-fn fulfilment_status_schema() -> utoipa::openapi::Object {
+pub fn fulfilment_status_schema() -> utoipa::openapi::Object {
     word_enum(FulfilmentStatus::ALL)
 }
 

@@ -141,30 +141,33 @@ const INCREMENT_AND_RECORD: &str = "
 /// it leaves no longer qualifies. Returns how many it cancelled.
 pub fn expire_due_orders(conn: &mut PgConnection, batch: i64) -> QueryResult<usize> {
     let mut expired = 0;
-    while i64::try_from(expired).unwrap_or(i64::MAX) < batch {
-        let done = conn.transaction(|conn| {
-            let Some(order) = orders::table
-                .filter(orders::payment_due_at.le(now))
-                .order(orders::payment_due_at)
-                .select(Order::as_select())
-                .limit(1)
-                .for_update()
-                .skip_locked()
-                .first(conn)
-                .optional()?
-            else {
-                return Ok::<_, diesel::result::Error>(false);
-            };
-            release_stock(conn, order.id, None)?;
-            mark_cancelled(conn, &order, Some(PAYMENT_EXPIRED))?;
-            Ok(true)
-        })?;
-        if !done {
+    for _ in 0..batch {
+        if !conn.transaction(expire_one_due_order)? {
             break;
         }
         expired += 1;
     }
     Ok(expired)
+}
+
+/// Claims the order whose deadline passed first (skipping those others hold), cancels it
+/// and releases its stock; `false` when none is due.
+fn expire_one_due_order(conn: &mut PgConnection) -> QueryResult<bool> {
+    let Some(order) = orders::table
+        .filter(orders::payment_due_at.le(now))
+        .order(orders::payment_due_at)
+        .select(Order::as_select())
+        .limit(1)
+        .for_update()
+        .skip_locked()
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(false);
+    };
+    release_stock(conn, order.id, None)?;
+    mark_cancelled(conn, &order, Some(PAYMENT_EXPIRED))?;
+    Ok(true)
 }
 
 /// What staff record when an order ships.

@@ -9,7 +9,9 @@ use super::orders::{page_of, page_response, OrderPage};
 use crate::auth::AdminUser;
 use crate::db::DbPool;
 use crate::http::extract::ApiQuery;
-use crate::http::schemas::word_enum;
+use crate::http::order_response::{
+    fulfilment_status_schema, order_status_schema, payment_status_schema,
+};
 use crate::http::{responses, with_conn, ApiError, FieldError};
 use crate::models::{FulfilmentStatus, OrderStatus, PaymentStatus};
 use crate::repository::orders::{self, OrderFilter};
@@ -37,18 +39,6 @@ pub struct AdminListQuery {
     /// same. A cursor this service did not issue, or one altered, is a 400.
     #[param(pattern = "^([A-Za-z0-9_-]{24})?$")]
     cursor: Option<String>,
-}
-
-fn order_status_schema() -> utoipa::openapi::Object {
-    word_enum(OrderStatus::ALL)
-}
-
-fn payment_status_schema() -> utoipa::openapi::Object {
-    word_enum(PaymentStatus::ALL)
-}
-
-fn fulfilment_status_schema() -> utoipa::openapi::Object {
-    word_enum(FulfilmentStatus::ALL)
 }
 
 /// List every customer's orders.
