@@ -8,7 +8,9 @@
 //!   openapi-python-client reads any stated security as "needs a token";
 //! - every response declares `X-Request-Id`; 401 declares `WWW-Authenticate`; 429 and 503
 //!   declare `Retry-After`; 201 and 308 declare `Location`;
-//! - every operation documents 405 with `Allow` (a wrong method on a known path).
+//! - every operation documents 405 with `Allow` (a wrong method on a known path);
+//! - the operations in [`OPTIONAL_BODIES`] say their body is optional (utoipa can only
+//!   say so by making the schema nullable, which the body would then not be).
 //!
 //! HEAD is not documented: `startup::head_as_get` answers it wherever GET is (the GET's
 //! status and headers without the body), and as operations of their own generators would
@@ -17,10 +19,13 @@
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
-use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Required, Response, ResponseBuilder};
 use utoipa::Modify;
 
 pub struct Conventions;
+
+/// Operations whose JSON body may be left out altogether (`http::extract::OptionalJson`).
+const OPTIONAL_BODIES: [&str; 1] = ["cancel_order"];
 
 impl Modify for Conventions {
     fn modify(&self, openapi: &mut OpenApi) {
@@ -36,6 +41,13 @@ impl Modify for Conventions {
                     .responses
                     .responses
                     .insert("405".into(), RefOr::T(method_not_allowed()));
+                let optional = operation
+                    .operation_id
+                    .as_deref()
+                    .is_some_and(|id| OPTIONAL_BODIES.contains(&id));
+                if let (true, Some(body)) = (optional, operation.request_body.as_mut()) {
+                    body.required = Some(Required::False);
+                }
                 for (status, response) in &mut operation.responses.responses {
                     if let RefOr::T(response) = response {
                         declare_headers(status, response);

@@ -1945,7 +1945,7 @@ export interface operations {
             cookie?: never;
         };
         /** @description `{reason}`, optional; the body may also be left out altogether */
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": components["schemas"]["CancelRequest"];
             };
