@@ -2552,3 +2552,75 @@ struct Named {
     #[diesel(sql_type = diesel::sql_types::Text)]
     name: String,
 }
+
+/// What a constraint violation means to a client: one that guards a request field is the
+/// client's (409 naming the taken field, 422 naming the checked one); any other only a
+/// bug can break, and is a 500 that does not name it.
+#[test]
+fn only_constraints_that_guard_request_fields_reach_the_client() {
+    use storefront::http::ApiError;
+    in_rolled_back_transaction(|conn| {
+        let buyer = new_user(conn, "buyer");
+        let (cart, _) = {
+            let product = products::insert(
+                conn,
+                &NewProduct {
+                    name: "Kettle",
+                    description: None,
+                    price: &money("30.00"),
+                    inventory_count: 5,
+                },
+                None,
+            )
+            .unwrap();
+            add_to_cart(conn, buyer.id, product.id, 1)
+        };
+        let request = repository::checkout::CheckoutRequest {
+            user_id: buyer.id,
+            idempotency_key: None,
+            payment_window: None,
+        };
+        repository::checkout::checkout(conn, request, None).unwrap();
+        let mut mapped = |sql: String| {
+            let err = conn
+                .transaction(|c| diesel::sql_query(sql).execute(c))
+                .unwrap_err();
+            let api = ApiError::from(err);
+            let fields: Vec<String> = match &api {
+                ApiError::AlreadyExists(fields) | ApiError::Validation(fields) => {
+                    fields.iter().map(|f| f.field.clone()).collect()
+                }
+                _ => Vec::new(),
+            };
+            (api.code(), fields)
+        };
+        assert_eq!(
+            mapped("INSERT INTO users (username, email, password_hash) VALUES ('buyer', 'x@example.com', 'h')".into()),
+            ("already_exists", vec!["username".to_owned()])
+        );
+        assert_eq!(
+            mapped("UPDATE products SET price = -1".into()),
+            ("validation_failed", vec!["price".to_owned()])
+        );
+        // A state rule and the ledger's one-release rule: bugs, not input.
+        assert_eq!(
+            mapped(format!(
+                "UPDATE orders SET status = 'cancelled' WHERE id = {}",
+                cart.id
+            )),
+            ("internal", Vec::new())
+        );
+        let release = format!(
+            "INSERT INTO stock_movements (product_id, delta, resulting_count, reason, order_id)
+             SELECT product_id, 1, 5, 'release', cart_id FROM cart_items WHERE cart_id = {}",
+            cart.id
+        );
+        conn.transaction(|c| {
+            diesel::sql_query(&release).execute(c)?;
+            let twice = diesel::sql_query(&release).execute(c).unwrap_err();
+            assert_eq!(ApiError::from(twice).code(), "internal");
+            Err::<(), _>(DieselError::RollbackTransaction)
+        })
+        .unwrap_err();
+    });
+}

@@ -386,19 +386,20 @@ impl From<DieselError> for ApiError {
             DieselError::NotFound => Self::NotFound,
             DieselError::DatabaseError(kind, info) => {
                 let constraint = info.constraint_name().unwrap_or_default();
-                match kind {
-                    DatabaseErrorKind::UniqueViolation => {
-                        Self::AlreadyExists(vec![constraints::taken_field(constraint).map_or_else(
-                            || FieldError::new(constraint, "already exists"),
-                            FieldError::taken,
-                        )])
+                // Constraints that guard what a client sent are the client's problem;
+                // any other (a state rule, the ledger's) is broken only by a bug: a 500,
+                // its name logged, never shown.
+                let taken = constraints::taken_field(constraint);
+                let checked = constraints::checked_field(constraint);
+                match (&kind, taken, checked) {
+                    (DatabaseErrorKind::UniqueViolation, Some(field), _) => {
+                        Self::AlreadyExists(vec![FieldError::taken(field)])
                     }
                     // A reference to a row that does not exist (or vanished meanwhile).
-                    DatabaseErrorKind::ForeignKeyViolation => Self::NotFound,
-                    DatabaseErrorKind::CheckViolation => Self::Validation(vec![FieldError::new(
-                        constraints::checked_field(constraint),
-                        "is out of range",
-                    )]),
+                    (DatabaseErrorKind::ForeignKeyViolation, ..) => Self::NotFound,
+                    (DatabaseErrorKind::CheckViolation, _, Some(field)) => {
+                        Self::Validation(vec![FieldError::new(field, "is out of range")])
+                    }
                     _ if transient => Self::ServiceUnavailable(info.message().to_owned()),
                     // Text the database cannot store (a NUL byte): the client's input.
                     _ if info.message().contains("invalid byte sequence") => Self::BadRequest(

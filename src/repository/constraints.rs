@@ -17,12 +17,13 @@ pub fn taken_field(constraint: &str) -> Option<TakenField> {
     }
 }
 
-/// The request field a CHECK constraint guards (the constraint's own name otherwise).
-pub fn checked_field(constraint: &str) -> &str {
+/// The request field a CHECK constraint guards; `None` for one that only a bug can
+/// violate (the lifecycle's state rules, the ledger's).
+pub fn checked_field(constraint: &str) -> Option<&'static str> {
     match constraint {
-        "products_price_check" | "cart_items_unit_price_check" => "price",
-        "products_inventory_count_check" => "inventory_count",
-        "cart_items_quantity_check" => "quantity",
-        other => other,
+        "products_price_check" | "cart_items_unit_price_check" => Some("price"),
+        "products_inventory_count_check" => Some("inventory_count"),
+        "cart_items_quantity_check" => Some("quantity"),
+        _ => None,
     }
 }
