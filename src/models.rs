@@ -18,8 +18,8 @@ use diesel::serialize::{self, IsNull, Output, ToSql};
 use diesel::sql_types::Text;
 
 use crate::schema::{
-    cart_items, carts, fulfilments, orders, price_changes, products, sessions, stock_movements,
-    users,
+    addresses, cart_items, carts, fulfilments, order_addresses, orders, price_changes, products,
+    sessions, shipping_methods, stock_movements, tax_rates, users,
 };
 
 /// A user without the password hash: what every query outside login selects, so the hash
@@ -207,6 +207,8 @@ pub struct CartItem {
     pub quantity: i32,
     /// Frozen at checkout; `None` while the cart is open.
     pub unit_price: Option<BigDecimal>,
+    /// The line's tax, frozen at checkout; `None` while the cart is open.
+    pub tax: Option<BigDecimal>,
 }
 
 #[derive(Insertable, Debug)]
@@ -317,13 +319,15 @@ pub struct Order {
     pub cancel_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-}
-
-#[derive(Insertable, Debug)]
-#[diesel(table_name = orders)]
-pub struct NewOrder {
-    pub id: i32,
-    pub payment_due_at: Option<DateTime<Utc>>,
+    pub subtotal: BigDecimal,
+    pub shipping: BigDecimal,
+    pub tax: BigDecimal,
+    pub total: BigDecimal,
+    /// A percentage: the destination's rate at checkout.
+    pub tax_rate: BigDecimal,
+    pub prices_include_tax: bool,
+    pub shipping_method_id: Option<i32>,
+    pub shipping_method_name: Option<String>,
 }
 
 /// A shipment staff recorded.
@@ -345,4 +349,118 @@ pub struct NewFulfilment<'a> {
     pub carrier: &'a str,
     pub tracking_number: &'a str,
     pub by_user_id: i32,
+}
+
+/// A saved address in a customer's address book.
+#[derive(Queryable, Selectable, Identifiable, Debug, Clone, PartialEq, Eq)]
+#[diesel(table_name = addresses, check_for_backend(Pg))]
+pub struct SavedAddress {
+    pub id: i32,
+    pub user_id: i32,
+    pub name: String,
+    pub line1: String,
+    pub line2: Option<String>,
+    pub city: String,
+    pub postal_code: Option<String>,
+    pub region: Option<String>,
+    pub country: String,
+    pub phone: Option<String>,
+    pub is_default: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Insertable, Debug)]
+#[diesel(table_name = addresses)]
+pub struct NewAddress<'a> {
+    pub user_id: i32,
+    pub name: &'a str,
+    pub line1: &'a str,
+    pub line2: Option<&'a str>,
+    pub city: &'a str,
+    pub postal_code: Option<&'a str>,
+    pub region: Option<&'a str>,
+    pub country: &'a str,
+    pub phone: Option<&'a str>,
+    pub is_default: bool,
+}
+
+/// A partial update of a saved address: `None` leaves a column alone; for the optional
+/// columns, `Some(None)` clears it.
+#[derive(AsChangeset, Debug, Default)]
+#[diesel(table_name = addresses)]
+pub struct AddressChanges {
+    pub name: Option<String>,
+    pub line1: Option<String>,
+    pub line2: Option<Option<String>>,
+    pub city: Option<String>,
+    pub postal_code: Option<Option<String>>,
+    pub region: Option<Option<String>>,
+    pub country: Option<String>,
+    pub phone: Option<Option<String>>,
+}
+
+/// The address an order ships to, copied at checkout.
+#[derive(Queryable, Selectable, Insertable, Identifiable, Debug, Clone, PartialEq, Eq)]
+#[diesel(table_name = order_addresses, primary_key(order_id), check_for_backend(Pg))]
+pub struct OrderAddress {
+    pub order_id: i32,
+    pub name: String,
+    pub line1: String,
+    pub line2: Option<String>,
+    pub city: String,
+    pub postal_code: Option<String>,
+    pub region: Option<String>,
+    pub country: String,
+    pub phone: Option<String>,
+}
+
+/// A way to ship orders.
+#[derive(Queryable, Selectable, Identifiable, Debug, Clone, PartialEq, Eq)]
+#[diesel(table_name = shipping_methods, check_for_backend(Pg))]
+pub struct ShippingMethod {
+    pub id: i32,
+    pub name: String,
+    pub price: BigDecimal,
+    /// Never holds `None` (`shipping_methods_countries_check`); PostgreSQL arrays may.
+    pub countries: Vec<Option<String>>,
+    pub free_over: Option<BigDecimal>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ShippingMethod {
+    pub fn ships_to(&self, country: &str) -> bool {
+        self.countries.iter().flatten().any(|code| code == country)
+    }
+}
+
+#[derive(Insertable, Debug)]
+#[diesel(table_name = shipping_methods)]
+pub struct NewShippingMethod<'a> {
+    pub name: &'a str,
+    pub price: &'a BigDecimal,
+    pub countries: Vec<&'a str>,
+    pub free_over: Option<&'a BigDecimal>,
+}
+
+/// A partial update of a shipping method; `free_over: Some(None)` makes it never free.
+#[derive(AsChangeset, Debug, Default)]
+#[diesel(table_name = shipping_methods)]
+pub struct ShippingMethodChanges {
+    pub name: Option<String>,
+    pub price: Option<BigDecimal>,
+    pub countries: Option<Vec<String>>,
+    pub free_over: Option<Option<BigDecimal>>,
+}
+
+/// A country's tax rate.
+#[derive(Queryable, Selectable, Debug, Clone, PartialEq, Eq)]
+#[diesel(table_name = tax_rates, check_for_backend(Pg))]
+pub struct TaxRateRow {
+    pub country: String,
+    /// A percentage.
+    pub rate: BigDecimal,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }

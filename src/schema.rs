@@ -7,12 +7,39 @@ pub mod sql_types {
 }
 
 diesel::table! {
+    addresses (id) {
+        id -> Int4,
+        user_id -> Int4,
+        #[max_length = 100]
+        name -> Varchar,
+        #[max_length = 200]
+        line1 -> Varchar,
+        #[max_length = 200]
+        line2 -> Nullable<Varchar>,
+        #[max_length = 100]
+        city -> Varchar,
+        #[max_length = 20]
+        postal_code -> Nullable<Varchar>,
+        #[max_length = 100]
+        region -> Nullable<Varchar>,
+        #[max_length = 2]
+        country -> Varchar,
+        #[max_length = 30]
+        phone -> Nullable<Varchar>,
+        is_default -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     cart_items (id) {
         id -> Int4,
         cart_id -> Int4,
         product_id -> Int4,
         quantity -> Int4,
         unit_price -> Nullable<Numeric>,
+        tax -> Nullable<Numeric>,
     }
 }
 
@@ -46,6 +73,28 @@ diesel::table! {
 }
 
 diesel::table! {
+    order_addresses (order_id) {
+        order_id -> Int4,
+        #[max_length = 100]
+        name -> Varchar,
+        #[max_length = 200]
+        line1 -> Varchar,
+        #[max_length = 200]
+        line2 -> Nullable<Varchar>,
+        #[max_length = 100]
+        city -> Varchar,
+        #[max_length = 20]
+        postal_code -> Nullable<Varchar>,
+        #[max_length = 100]
+        region -> Nullable<Varchar>,
+        #[max_length = 2]
+        country -> Varchar,
+        #[max_length = 30]
+        phone -> Nullable<Varchar>,
+    }
+}
+
+diesel::table! {
     orders (id) {
         id -> Int4,
         #[max_length = 20]
@@ -60,6 +109,15 @@ diesel::table! {
         cancel_reason -> Nullable<Varchar>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        subtotal -> Numeric,
+        shipping -> Numeric,
+        tax -> Numeric,
+        total -> Numeric,
+        tax_rate -> Numeric,
+        prices_include_tax -> Bool,
+        shipping_method_id -> Nullable<Int4>,
+        #[max_length = 100]
+        shipping_method_name -> Nullable<Varchar>,
     }
 }
 
@@ -114,6 +172,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    shipping_methods (id) {
+        id -> Int4,
+        #[max_length = 100]
+        name -> Varchar,
+        price -> Numeric,
+        countries -> Array<Nullable<Text>>,
+        free_over -> Nullable<Numeric>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     stock_movements (id) {
         id -> Int8,
         product_id -> Int4,
@@ -124,6 +195,16 @@ diesel::table! {
         order_id -> Nullable<Int4>,
         by_user_id -> Nullable<Int4>,
         at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    tax_rates (country) {
+        #[max_length = 2]
+        country -> Varchar,
+        rate -> Numeric,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -151,12 +232,15 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(addresses -> users (user_id));
 diesel::joinable!(cart_items -> carts (cart_id));
 diesel::joinable!(cart_items -> products (product_id));
 diesel::joinable!(carts -> users (user_id));
 diesel::joinable!(fulfilments -> orders (order_id));
 diesel::joinable!(fulfilments -> users (by_user_id));
+diesel::joinable!(order_addresses -> orders (order_id));
 diesel::joinable!(orders -> carts (id));
+diesel::joinable!(orders -> shipping_methods (shipping_method_id));
 diesel::joinable!(price_changes -> products (product_id));
 diesel::joinable!(price_changes -> users (by_user_id));
 diesel::joinable!(product_search_terms -> products (product_id));
@@ -166,15 +250,19 @@ diesel::joinable!(stock_movements -> products (product_id));
 diesel::joinable!(stock_movements -> users (by_user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    addresses,
     cart_items,
     carts,
     fulfilments,
+    order_addresses,
     orders,
     price_changes,
     product_search_terms,
     products,
     sessions,
+    shipping_methods,
     stock_movements,
+    tax_rates,
     throttle_counters,
     users,
 );

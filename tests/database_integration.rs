@@ -1167,6 +1167,9 @@ fn the_ledger_refuses_impossible_rows_and_outlives_a_deleted_buyer() {
             user_id: buyer.id,
             idempotency_key: None,
             payment_window: None,
+            delivery: &repository::pricing::DeliveryRequest::default(),
+            tax_mode: storefront::domain::TaxMode::Included,
+            expected_total: None,
         };
         repository::checkout::checkout(conn, request, None).unwrap();
 
@@ -2503,6 +2506,9 @@ fn orders_placed_before_the_lifecycle_migrate_as_paid_and_releases_revert_to_adj
         user_id: buyer.id,
         idempotency_key: None,
         payment_window: None,
+        delivery: &repository::pricing::DeliveryRequest::default(),
+        tax_mode: storefront::domain::TaxMode::Included,
+        expected_total: None,
     };
     let repository::checkout::CheckoutOutcome::Placed(placed) =
         repository::checkout::checkout(&mut conn, request, None).unwrap()
@@ -2579,6 +2585,9 @@ fn only_constraints_that_guard_request_fields_reach_the_client() {
             user_id: buyer.id,
             idempotency_key: None,
             payment_window: None,
+            delivery: &repository::pricing::DeliveryRequest::default(),
+            tax_mode: storefront::domain::TaxMode::Included,
+            expected_total: None,
         };
         repository::checkout::checkout(conn, request, None).unwrap();
         let mut mapped = |sql: String| {

@@ -227,6 +227,11 @@ pub const SWEEP_INTERVAL_SECS: Number = fixed("SWEEP_INTERVAL_SECS", 60, 1..=86_
 /// How long an order awaits payment before the service cancels it; 0 = never. 0 until
 /// payments exist (there is no way to pay yet); DESIGN's 1800 once they do.
 pub const ORDER_PAYMENT_WINDOW_SECS: Number = fixed("ORDER_PAYMENT_WINDOW_SECS", 0, 0..=2_592_000);
+/// Whether catalogue prices contain tax (EU shops) or have it added at checkout (US).
+pub const PRICES_INCLUDE_TAX: Flag = Flag {
+    name: "PRICES_INCLUDE_TAX",
+    default: true,
+};
 pub const PASSWORD_QUEUE_TIMEOUT_MS: Number =
     fixed("PASSWORD_QUEUE_TIMEOUT_MS", 2_000, 1..=600_000);
 pub const SEARCH_MAX_CONCURRENT: Number = per_cores(
@@ -269,6 +274,7 @@ pub const ALL: &[Setting] = &[
     Setting::Number(&GUEST_CART_MAX_PER_ADDRESS),
     Setting::Number(&GUEST_CART_WINDOW_SECS),
     Setting::Number(&ORDER_PAYMENT_WINDOW_SECS),
+    Setting::Flag(&PRICES_INCLUDE_TAX),
     Setting::Number(&SWEEP_INTERVAL_SECS),
     Setting::Number(&PASSWORD_QUEUE_TIMEOUT_MS),
     Setting::Number(&SEARCH_MAX_CONCURRENT),

@@ -45,6 +45,9 @@ pub struct Config {
     /// How long a new order awaits payment before the service cancels it and releases its
     /// stock; `None`: it waits for ever.
     pub order_payment_window: Option<Duration>,
+    /// Catalogue prices contain the tax (it is the part of each line's price the rate
+    /// makes up); otherwise it is added on top at checkout.
+    pub prices_include_tax: bool,
     /// Longest wait for a password-hashing permit before a 503.
     pub password_queue_timeout: Duration,
     /// Searches that must visit every match (see `SearchConcurrency`).
@@ -187,6 +190,7 @@ impl Config {
         };
         let sweep_interval = vars.secs(&setting::SWEEP_INTERVAL_SECS)?;
         let order_payment_window = vars.optional_secs(&setting::ORDER_PAYMENT_WINDOW_SECS)?;
+        let prices_include_tax = vars.boolean(&setting::PRICES_INCLUDE_TAX)?;
         let password_queue_timeout = vars.millis(&setting::PASSWORD_QUEUE_TIMEOUT_MS)?;
         let search_concurrency = SearchConcurrency {
             max_concurrent: vars.number(&setting::SEARCH_MAX_CONCURRENT)?,
@@ -209,6 +213,7 @@ impl Config {
             guest_cart_limit,
             sweep_interval,
             order_payment_window,
+            prices_include_tax,
             password_queue_timeout,
             search_concurrency,
             catalogue_cache_max_age,

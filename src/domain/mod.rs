@@ -7,14 +7,22 @@
 //! from here.
 
 mod account;
+pub mod address;
 mod cart;
 mod catalogue;
+pub mod country;
 mod order;
 mod paging;
 mod text;
+mod totals;
 
 pub use account::{DisplayName, Email, Password, Username};
+pub use address::{Address, RawAddress};
 pub use cart::Quantity;
 pub use catalogue::{format_money, parse_decimal, Description, InventoryCount, Price, ProductName};
+pub use country::Country;
 pub use order::{CancelReason, Carrier, TrackingNumber};
 pub use paging::PageSize;
+pub use totals::{
+    format_rate, totals, LineToTotal, LineTotal, ShippingCharge, TaxMode, TaxRate, Totals,
+};

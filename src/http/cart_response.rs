@@ -52,6 +52,10 @@ pub struct LineResponse {
     /// False for a product archived since it was added: shown, but not in the total and
     /// not orderable.
     pub available: bool,
+    /// An order's line only: its tax, frozen at checkout (decimal string, two places).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^[0-9]+\.[0-9]{2}$", example = "6.36")]
+    pub tax: Option<String>,
 }
 
 impl From<CartWithLines> for CartResponse {
@@ -74,6 +78,7 @@ impl From<CartWithLines> for CartResponse {
                     quantity: line.item.quantity,
                     line_total: format_money(&line.line_total),
                     available: line.available,
+                    tax: line.tax.as_ref().map(format_money),
                 }
             })
             .collect();
@@ -97,6 +102,7 @@ struct Line {
     unit_price: BigDecimal,
     line_total: BigDecimal,
     available: bool,
+    tax: Option<BigDecimal>,
 }
 
 impl Line {
@@ -106,7 +112,9 @@ impl Line {
             _ => (product.price.clone(), product.archived_at.is_none()),
         };
         let line_total = &unit_price * BigDecimal::from(item.quantity);
+        let tax = cart.checked_out_at.and(item.tax.clone());
         Self {
+            tax,
             item,
             name: product.name,
             unit_price,

@@ -22,6 +22,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::quote_response::QuoteResponse;
 use crate::db::{is_transient, DbError};
 use crate::repository::{constraints, ShopError, Shortage, TakenField};
 
@@ -47,6 +48,9 @@ impl FieldError {
         match field {
             TakenField::Username => Self::new("username", "is already taken"),
             TakenField::Email => Self::new("email", "is already registered"),
+            TakenField::TaxRateCountry => {
+                Self::new("country", "has a tax rate already; change it with PATCH")
+            }
         }
     }
 }
@@ -110,6 +114,11 @@ pub enum ApiError {
     /// 409 `insufficient_stock`: some lines ask for more than is in stock.
     #[error("insufficient stock")]
     InsufficientStock(Vec<StockShortage>),
+    /// 409 `total_changed`: checkout with an `expected_total` that is not what the order
+    /// would charge now (a price, a shipping method or a tax rate changed since the
+    /// quote); nothing was placed, and `quote` says what it would charge.
+    #[error("total changed")]
+    TotalChanged(Box<QuoteResponse>),
     /// 409 `invalid_state`: the order is not in a state that allows this (cancel a
     /// shipped order, ship an unpaid one); the detail says why.
     #[error("invalid state: {0}")]
@@ -157,7 +166,7 @@ pub struct ProblemKind {
 
 /// Every `code` a problem can carry: a closed set, so clients can switch on it. The
 /// exhaustive test below ties it to [`ApiError::kind`] both ways.
-const PROBLEM_CODES: [&str; 17] = [
+const PROBLEM_CODES: [&str; 18] = [
     "bad_request",
     "unauthorized",
     "cart_token_invalid",
@@ -168,6 +177,7 @@ const PROBLEM_CODES: [&str; 17] = [
     "already_exists",
     "insufficient_stock",
     "invalid_state",
+    "total_changed",
     "precondition_failed",
     "payload_too_large",
     "validation_failed",
@@ -204,6 +214,7 @@ impl ApiError {
             Self::AlreadyExists(_) => (S::CONFLICT, "already_exists", "Already exists"),
             Self::InsufficientStock(_) => (S::CONFLICT, "insufficient_stock", "Insufficient stock"),
             Self::InvalidState(_) => (S::CONFLICT, "invalid_state", "Not allowed in this state"),
+            Self::TotalChanged(_) => (S::CONFLICT, "total_changed", "The total changed"),
             Self::PreconditionFailed => (
                 S::PRECONDITION_FAILED,
                 "precondition_failed",
@@ -261,6 +272,12 @@ impl ApiError {
                 "Some items are not available in the requested quantity.".into()
             }
             Self::InvalidState(why) => (*why).into(),
+            Self::TotalChanged(quote) => format!(
+                "The order would charge {} now, not the expected_total sent (a price, shipping \
+                 method or tax rate changed since the quote). Nothing was placed; show the \
+                 new totals (in `quote`) and check out again.",
+                quote.total
+            ),
             Self::PreconditionFailed => {
                 "If-Match names no current version: the cart changed since it was read. \
                  Nothing was changed; read it again (its ETag) and retry."
@@ -311,6 +328,9 @@ pub struct Problem {
     /// For `insufficient_stock`: each short line.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub items: Option<Vec<StockShortage>>,
+    /// For `total_changed`: what the order would charge now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quote: Option<QuoteResponse>,
 }
 
 fn problem_code_schema() -> utoipa::openapi::Object {
@@ -354,6 +374,10 @@ impl ResponseError for ApiError {
             },
             items: match self {
                 Self::InsufficientStock(items) => Some(items.clone()),
+                _ => None,
+            },
+            quote: match self {
+                Self::TotalChanged(quote) => Some((**quote).clone()),
                 _ => None,
             },
         };
@@ -425,6 +449,15 @@ impl From<ShopError> for ApiError {
             }
             ShopError::AlreadyTaken(fields) => {
                 Self::AlreadyExists(fields.into_iter().map(FieldError::taken).collect())
+            }
+            ShopError::Invalid(fields) => Self::Validation(
+                fields
+                    .into_iter()
+                    .map(|(field, message)| FieldError::new(field, message))
+                    .collect(),
+            ),
+            ShopError::TotalChanged(quote) => {
+                Self::TotalChanged(Box::new(QuoteResponse::from(quote.as_ref())))
             }
             ShopError::IdempotencyKeyReused => Self::Validation(vec![FieldError::new(
                 "Idempotency-Key",
@@ -500,6 +533,7 @@ mod tests {
             ApiError::InsufficientStock(Vec::new()),
             ApiError::PreconditionFailed,
             ApiError::InvalidState(""),
+            ApiError::TotalChanged(Box::new(QuoteResponse::empty())),
             ApiError::PayloadTooLarge,
             ApiError::Validation(Vec::new()),
             ApiError::EmptyCart,
@@ -511,7 +545,7 @@ mod tests {
             ApiError::Overloaded(String::new()),
             ApiError::Internal(String::new()),
         ];
-        let mut seen = [false; 21];
+        let mut seen = [false; 22];
         for err in &all {
             let index = match err {
                 ApiError::BadRequest(_) => 0,
@@ -535,6 +569,7 @@ mod tests {
                 ApiError::Internal(_) => 18,
                 ApiError::Draining => 19,
                 ApiError::InvalidState(_) => 20,
+                ApiError::TotalChanged(_) => 21,
             };
             seen[index] = true;
         }

@@ -177,8 +177,8 @@ impl<T: serde::de::DeserializeOwned> actix_web::FromRequest for ApiJson<T> {
 
 /// Every request body of this API is an object. serde would read an array as a struct's
 /// fields in order (`["alice", "secret"]` as a login), so any other JSON value is refused
-/// before serde sees it: a 422 naming `body`. Request types hold no nested structs (only
-/// strings, numbers and `PriceInput`); one added would need the same rule for its field.
+/// before serde sees it: a 422 naming `body`. A nested struct (an inline address) is read
+/// through [`JsonObject`], which holds its field to the same rule.
 fn not_an_object(json: &str) -> Option<FieldError> {
     let kind = match json.trim_start().bytes().next() {
         Some(b'{') => return None,
@@ -192,6 +192,34 @@ fn not_an_object(json: &str) -> Option<FieldError> {
         "body",
         format!("must be a JSON object, not {kind}"),
     ))
+}
+
+/// A nested object field: only a JSON object is read as `T` (serde's derived structs would
+/// also take an array as the fields in order). Errors inside keep their path
+/// (`shipping_address.city`): the map is handed to `T` as it is read, not re-parsed.
+#[derive(Debug)]
+pub struct JsonObject<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for JsonObject<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(std::marker::PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> de::Visitor<'de> for ObjectVisitor<T> {
+            type Value = T;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map))
+            }
+        }
+
+        deserializer
+            .deserialize_map(ObjectVisitor(std::marker::PhantomData))
+            .map(JsonObject)
+    }
 }
 
 /// An integer field: a JSON integer, or a number with no fractional part (`3.0`), which
@@ -225,6 +253,14 @@ pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     T::deserialize(deserializer).map(Some)
 }
 
+/// A field of a partial update that may be absent (`None`: unchanged, with
+/// `#[serde(default)]`), null (`Some(None)`: cleared) or a value.
+pub fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
 /// A price as the client sent it: the exact JSON text of the value (a string with its
 /// quotes, or a number as written), so a number is never read through a float, where
 /// `1.0000000000000001` would silently become `1`.
@@ -236,15 +272,20 @@ impl PriceInput {
     /// The price it spells: a JSON string (`"19.99"`, the documented form) or a JSON
     /// number, both read from their decimal text with the same rules.
     pub fn parse(&self) -> Result<Price, String> {
+        Price::parse(&self.decimal_text(Price::SHAPE_MESSAGE)?)
+    }
+
+    /// The decimal text of a string or a number (`shape`: the complaint about anything
+    /// else), for other decimals sent the same way (a tax rate).
+    pub fn decimal_text(&self, shape: &str) -> Result<String, String> {
         let raw = self.0.get();
-        let text = if raw.starts_with('"') {
-            serde_json::from_str::<String>(raw).map_err(|_| Price::SHAPE_MESSAGE.to_owned())?
+        if raw.starts_with('"') {
+            serde_json::from_str::<String>(raw).map_err(|_| shape.to_owned())
         } else if raw.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
-            raw.to_owned()
+            Ok(raw.to_owned())
         } else {
-            return Err(Price::SHAPE_MESSAGE.into());
-        };
-        Price::parse(&text)
+            Err(shape.into())
+        }
     }
 }
 
@@ -370,5 +411,46 @@ mod tests {
         ] {
             assert!(price(bad).is_err(), "{bad}");
         }
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Outer {
+        inner: Option<JsonObject<Inner>>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        city: String,
+    }
+
+    fn outer(json: &str) -> Result<(), (String, String)> {
+        let mut deserializer = serde_json::Deserializer::from_str(json);
+        serde_path_to_error::deserialize::<_, Outer>(&mut deserializer)
+            .map(drop)
+            .map_err(|err| {
+                let field = shape_error(&err);
+                (field.field, field.message)
+            })
+    }
+
+    #[test]
+    fn nested_objects_must_be_objects_and_keep_their_paths() {
+        assert_eq!(outer(r#"{"inner": {"city": "Köln"}}"#), Ok(()));
+        assert_eq!(outer(r#"{"inner": null}"#), Ok(()));
+        // Without JsonObject, serde reads ["Köln"] as the struct's fields in order.
+        let (field, message) = outer(r#"{"inner": ["Köln"]}"#).unwrap_err();
+        assert_eq!(field, "inner");
+        assert!(message.contains("a JSON object"), "{message}");
+        let (field, _) = outer(r#"{"inner": {"city": 5}}"#).unwrap_err();
+        assert_eq!(field, "inner.city");
+        let (field, message) = outer(r#"{"inner": {"town": "x"}}"#).unwrap_err();
+        assert_eq!(
+            (field.as_str(), message.contains("unknown field")),
+            ("inner", true)
+        );
     }
 }

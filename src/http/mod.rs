@@ -3,6 +3,7 @@
 //! middleware (CORS, request log, draining) lives here, so `routes/` keeps one module
 //! per resource and the layers below know nothing of HTTP.
 
+pub mod address;
 pub mod cart_response;
 pub mod client_addr;
 pub mod client_faults;
@@ -16,6 +17,7 @@ pub mod error;
 pub mod extract;
 pub mod order_response;
 pub mod paging;
+pub mod quote_response;
 pub mod request_log;
 pub mod responses;
 pub mod schemas;
@@ -28,5 +30,6 @@ pub use client_faults::ClientFaultsBelowError;
 pub use database::with_conn;
 pub use error::{ApiError, FieldError, Problem, StockShortage};
 pub use order_response::OrderResponse;
+pub use quote_response::QuoteResponse;
 pub use request_log::{observe_request, REQUEST_ID_HEADER};
 pub use user_response::UserResponse;

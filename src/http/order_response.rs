@@ -6,9 +6,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::address::ShippingAddressResponse;
 use super::cart_response::{CartResponse, LineResponse};
-use super::schemas::word_enum;
-use crate::models::{Fulfilment, FulfilmentStatus, OrderStatus, PaymentStatus};
+use super::schemas::{money_out_schema, tax_rate_out_schema, word_enum};
+use crate::domain::{format_money, format_rate};
+use crate::models::{Fulfilment, FulfilmentStatus, Order, OrderStatus, PaymentStatus};
 use crate::repository::orders::OrderDetails;
 
 /// An order. Money is exact decimal strings.
@@ -27,9 +29,29 @@ pub struct OrderResponse {
     pub items: Vec<LineResponse>,
     /// Units across the lines.
     pub item_count: i64,
-    /// Decimal string, two places: the sum of the lines' totals.
-    #[schema(pattern = r"^[0-9]+\.[0-9]{2}$", example = "39.80")]
+    /// The sum of the lines' totals at their frozen prices.
+    #[schema(schema_with = money_out_schema)]
+    pub subtotal: String,
+    /// What shipping cost (0.00: free, or no shipping method).
+    #[schema(schema_with = money_out_schema)]
+    pub shipping: String,
+    /// The order's tax: the sum of its lines' (each rounded half-up to the cent).
+    #[schema(schema_with = money_out_schema)]
+    pub tax: String,
+    /// What the customer pays: subtotal + shipping, + tax when prices exclude it.
+    #[schema(schema_with = money_out_schema)]
     pub total: String,
+    /// The destination country's rate at checkout, a percentage.
+    #[schema(schema_with = tax_rate_out_schema)]
+    pub tax_rate: String,
+    /// Whether the prices contained the tax (then `tax` is part of `subtotal`).
+    pub prices_include_tax: bool,
+    /// Where it ships, as given at checkout; null for an order placed without an address.
+    #[schema(required = true)]
+    pub shipping_address: Option<ShippingAddressResponse>,
+    /// How it ships; null without a shipping method.
+    #[schema(required = true)]
+    pub shipping_method: Option<ShippingChoiceResponse>,
     pub created_at: DateTime<Utc>,
     /// The last change to the cart or the order.
     pub updated_at: DateTime<Utc>,
@@ -54,6 +76,15 @@ pub struct OrderResponse {
     /// (null when none was).
     #[schema(required = true)]
     pub cancel_reason: Option<String>,
+}
+
+/// The shipping method an order was placed with, as it was then.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShippingChoiceResponse {
+    /// Null once the method has been deleted.
+    #[schema(required = true)]
+    pub id: Option<i32>,
+    pub name: String,
 }
 
 /// A shipment.
@@ -96,9 +127,11 @@ impl From<OrderDetails> for OrderResponse {
             lines,
             order,
             fulfilments,
+            address,
         } = details;
         let user_id = cart.user_id;
         let priced = CartResponse::from((cart, lines));
+        let shipping_method = shipping_choice(&order);
         Self {
             id: order.id,
             user_id,
@@ -107,7 +140,14 @@ impl From<OrderDetails> for OrderResponse {
             fulfilment_status: order.fulfilment_status.as_str(),
             items: priced.items,
             item_count: priced.item_count,
-            total: priced.total,
+            subtotal: format_money(&order.subtotal),
+            shipping: format_money(&order.shipping),
+            tax: format_money(&order.tax),
+            total: format_money(&order.total),
+            tax_rate: format_rate(&order.tax_rate),
+            prices_include_tax: order.prices_include_tax,
+            shipping_address: address.map(Into::into),
+            shipping_method,
             created_at: priced.created_at,
             updated_at: priced.updated_at.max(order.updated_at),
             checked_out_at: priced.checked_out_at,
@@ -119,4 +159,14 @@ impl From<OrderDetails> for OrderResponse {
             cancel_reason: order.cancel_reason,
         }
     }
+}
+
+fn shipping_choice(order: &Order) -> Option<ShippingChoiceResponse> {
+    order
+        .shipping_method_name
+        .clone()
+        .map(|name| ShippingChoiceResponse {
+            id: order.shipping_method_id,
+            name,
+        })
 }

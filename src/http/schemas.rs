@@ -5,8 +5,10 @@
 use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::Object;
 
+use crate::domain::address::{limits, PHONE_PATTERN, POSTAL_CODE_PATTERN};
+use crate::domain::country::ASSIGNED;
 use crate::domain::{
-    CancelReason, Carrier, Description, DisplayName, Email, Password, Price, ProductName,
+    CancelReason, Carrier, Description, DisplayName, Email, Password, Price, ProductName, TaxRate,
     TrackingNumber, Username,
 };
 
@@ -154,5 +156,128 @@ pub fn description_schema() -> Object {
         .description(Some(
             "Up to 10,000 characters; null or blank: no description (on update: clears it).",
         ))
+        .build()
+}
+
+/// Control characters (Rust's `char::is_control`), as a regex class body.
+const CONTROL: &str = "\\u0000-\\u001F\\u007F-\\u009F";
+
+/// A required address line: no control characters anywhere, 1 to `max` characters, not
+/// all whitespace (trimmed).
+fn address_text_schema(max: usize, example: &str) -> Object {
+    string_schema()
+        .min_length(Some(1))
+        .max_length(Some(max))
+        .pattern(Some(format!(
+            "^[^{CONTROL}]*[^{CONTROL}{WHITESPACE}][^{CONTROL}]*$"
+        )))
+        .description(Some(format!(
+            "1 to {max} characters, not all whitespace, no control characters (trimmed)."
+        )))
+        .examples([example])
+        .build()
+}
+
+/// An optional address line: null, blank (none), or up to `max` characters without
+/// control characters (trimmed).
+fn optional_address_text_schema(max: usize, example: &str) -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .max_length(Some(max))
+        .pattern(Some(format!("^[^{CONTROL}]*$")))
+        .description(Some(format!(
+            "Up to {max} characters, no control characters; null or blank: none."
+        )))
+        .examples([example])
+        .build()
+}
+
+pub fn recipient_name_schema() -> Object {
+    address_text_schema(limits::NAME, "Erika Mustermann")
+}
+
+pub fn line1_schema() -> Object {
+    address_text_schema(limits::LINE, "Heidestraße 17")
+}
+
+pub fn line2_schema() -> Object {
+    optional_address_text_schema(limits::LINE, "2nd floor")
+}
+
+pub fn city_schema() -> Object {
+    address_text_schema(limits::CITY, "Köln")
+}
+
+pub fn region_schema() -> Object {
+    optional_address_text_schema(limits::REGION, "NRW")
+}
+
+pub fn postal_code_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .max_length(Some(limits::POSTAL_CODE))
+        .pattern(Some(POSTAL_CODE_PATTERN))
+        .description(Some(
+            "Up to 20 letters, digits, spaces and hyphens, starting with a letter or digit; null or spaces: none (not every country has postal codes).",
+        ))
+        .examples(["51147"])
+        .build()
+}
+
+pub fn phone_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .max_length(Some(limits::PHONE))
+        .pattern(Some(PHONE_PATTERN))
+        .description(Some(
+            "Up to 30 characters: an optional leading +, then digits, spaces, hyphens, dots and parentheses, at least one digit; null or spaces: none.",
+        ))
+        .examples(["+49 221 123456"])
+        .build()
+}
+
+/// A country: one of the ISO 3166-1 alpha-2 codes, in capitals.
+pub fn country_schema() -> Object {
+    string_schema()
+        .enum_values(Some(ASSIGNED))
+        .description(Some("ISO 3166-1 alpha-2 country code, in capitals."))
+        .examples(["DE"])
+        .build()
+}
+
+/// A tax rate: a percentage from 0 to 100, up to three decimal places, as a decimal
+/// string or a JSON number in plain notation.
+pub fn tax_rate_schema() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Number]))
+        .pattern(Some(TaxRate::PATTERN))
+        .minimum(Some(0))
+        .maximum(Some(100))
+        .multiple_of(Some(0.001))
+        .description(Some(
+            "A percentage from 0 to 100 with at most three decimal places (\"19\" is 19 %): a decimal string (preferred) or a JSON number in plain notation.",
+        ))
+        .examples(["19"])
+        .build()
+        .into()
+}
+
+/// A rate as the service writes it.
+pub fn tax_rate_out_schema() -> Object {
+    string_schema()
+        .pattern(Some(r"^[0-9]{1,3}\.[0-9]{2,3}$"))
+        .description(Some(
+            "A percentage, two or three decimal places (\"19.00\", \"8.875\").",
+        ))
+        .examples(["19.00"])
+        .build()
+}
+
+/// An amount as the service writes it: a decimal string with two places.
+pub fn money_out_schema() -> Object {
+    string_schema()
+        .pattern(Some(r"^[0-9]+\.[0-9]{2}$"))
+        .description(Some("Decimal string, two places."))
+        .examples(["39.80"])
         .build()
 }

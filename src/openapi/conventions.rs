@@ -25,7 +25,7 @@ use utoipa::Modify;
 pub struct Conventions;
 
 /// Operations whose JSON body may be left out altogether (`http::extract::OptionalJson`).
-const OPTIONAL_BODIES: [&str; 1] = ["cancel_order"];
+const OPTIONAL_BODIES: [&str; 3] = ["cancel_order", "check_out", "quote_cart"];
 
 impl Modify for Conventions {
     fn modify(&self, openapi: &mut OpenApi) {

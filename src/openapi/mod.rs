@@ -19,7 +19,8 @@ use conventions::Conventions;
 
 use crate::http::ApiError;
 use crate::routes::{
-    admin_orders, carts, guest_carts, health, metrics, orders, products, sessions, users,
+    addresses, admin_orders, carts, guest_carts, health, metrics, orders, products, sessions,
+    shipping_methods, tax_rates, users,
 };
 
 #[derive(OpenApi)]
@@ -36,6 +37,10 @@ use crate::routes::{
         users::register,
         users::me,
         users::update_me,
+        addresses::list,
+        addresses::create,
+        addresses::update,
+        addresses::delete,
         sessions::log_in,
         sessions::log_out,
         products::list,
@@ -49,7 +54,18 @@ use crate::routes::{
         carts::add_item,
         carts::set_quantity,
         carts::remove_item,
+        carts::quote,
         carts::checkout,
+        shipping_methods::list,
+        shipping_methods::create,
+        shipping_methods::show,
+        shipping_methods::update,
+        shipping_methods::delete,
+        tax_rates::list,
+        tax_rates::create,
+        tax_rates::show,
+        tax_rates::update,
+        tax_rates::delete,
         orders::list,
         orders::show,
         orders::cancel,
@@ -62,9 +78,10 @@ use crate::routes::{
     modifiers(&Security, &Conventions),
     servers((url = "/", description = "This service (paths are absolute from its origin)")),
     tags(
-        (name = "accounts", description = "Registration and login sessions"),
+        (name = "accounts", description = "Registration, login sessions, the profile and its address book"),
         (name = "catalogue", description = "Products: browse and search; staff manage"),
-        (name = "cart", description = "The open cart and checkout"),
+        (name = "cart", description = "The open cart, its quote and checkout"),
+        (name = "shipping", description = "Shipping methods and tax rates: public to read; staff manage"),
         (name = "orders", description = "Orders after checkout: history, cancellation, shipping; staff's view of all orders"),
         (name = "operations", description = "Probes and metrics"),
     )

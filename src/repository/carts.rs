@@ -362,6 +362,26 @@ pub fn open_cart_with_lines(
     }
 }
 
+/// The owner's open cart with its lines, without creating one (a read that must not
+/// write, such as a quote); `None` when the user has no open cart yet.
+pub fn existing_open_cart_with_lines(
+    conn: &mut PgConnection,
+    owner: CartOwner,
+) -> QueryResult<Option<CartWithLines>> {
+    let cart = match owner {
+        CartOwner::User(user_id) => find_open_cart(conn, user_id)?,
+        CartOwner::Guest(cart_id) => guest_cart_query(cart_id)
+            .select(Cart::as_select())
+            .first(conn)
+            .optional()?,
+    };
+    let Some(cart) = cart else {
+        return Ok(None);
+    };
+    let lines = items_with_products(conn, cart.id)?;
+    Ok(Some((cart, lines)))
+}
+
 /// The user's open cart (created on first need) with its lines: one query when the cart
 /// has lines (each row carries the cart), a second only for an empty or missing cart.
 fn user_cart_with_lines(conn: &mut PgConnection, user_id: i32) -> QueryResult<CartWithLines> {

@@ -1,24 +1,29 @@
 //! Checkout: the user's open cart becomes an order. The cart's lines keep the unit
 //! prices frozen at checkout, its stock movements (reason `checkout`) are written by the
 //! statement that takes the stock, and the order's lifecycle row (`orders`, same id)
-//! starts `awaiting_payment` with its payment deadline.
+//! starts `awaiting_payment` with its payment deadline. What it charges (subtotal,
+//! shipping, tax, total) is computed from the prices of the locked products, for the
+//! delivery the request names (`pricing`), and stored with the address it ships to.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
+use bigdecimal::BigDecimal;
 use diesel::dsl::now;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::sql_types::{BigInt, Integer, Nullable};
+use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Numeric, Text};
 
 use super::carts::{
     items_with_products, lock_open_cart_for_checkout, open_cart_ids_of, Precondition,
 };
 use super::orders::{find_order, OrderDetails};
+use super::pricing::{self, DeliveryRequest, Destination, Quote};
 use super::{ShopError, Shortage};
-use crate::models::{Cart, CartItem, CartStatus, Order, Product};
-use crate::schema::{cart_items, carts, products};
+use crate::domain::{LineToTotal, TaxMode, Totals};
+use crate::models::{Cart, CartItem, CartStatus, Order, OrderAddress, Product};
+use crate::schema::{cart_items, carts, order_addresses, products};
 
 /// What a checkout did.
 #[derive(Debug)]
@@ -29,13 +34,17 @@ pub enum CheckoutOutcome {
     Replayed(OrderDetails),
 }
 
-/// The checkout request: whose cart, the retry key, and how long the order may await
-/// payment (`None`: no deadline).
+/// The checkout request: whose cart, the retry key, how long the order may await payment
+/// (`None`: no deadline), where it goes, whether prices include tax, and the total the
+/// client expects to pay (`None`: whatever the prices of the moment make it).
 #[derive(Debug, Clone, Copy)]
 pub struct CheckoutRequest<'a> {
     pub user_id: i32,
     pub idempotency_key: Option<&'a str>,
     pub payment_window: Option<Duration>,
+    pub delivery: &'a DeliveryRequest,
+    pub tax_mode: TaxMode,
+    pub expected_total: Option<&'a BigDecimal>,
 }
 
 /// Attempts at a checkout transaction that PostgreSQL aborted to break a deadlock or a
@@ -81,12 +90,17 @@ fn checkout_once(
         user_id,
         idempotency_key,
         payment_window,
+        delivery,
+        tax_mode,
+        expected_total,
     } = request;
-    // A retry of a placed order is answered as before, whatever its If-Match: the first
-    // request's condition held when the order was placed.
+    // A retry of a placed order is answered as before, whatever its If-Match or body:
+    // the first request's condition held when the order was placed.
     if let Some(outcome) = replay_by_key(conn, user_id, idempotency_key)? {
         return Ok(outcome);
     }
+    // Before any lock: a delivery the shop cannot make is refused without queueing.
+    let destination = pricing::resolve(conn, Some(user_id), delivery)?;
     // Serialises checkouts (and cart changes) of this user; a concurrent retry with the
     // same key waits here and then finds the order below.
     let cart = match lock_open_cart_for_checkout(conn, user_id)? {
@@ -136,17 +150,33 @@ fn checkout_once(
     if !shortages.is_empty() {
         return Err(ShopError::InsufficientStock(shortages));
     }
+    // The prices of the locked rows are the prices of the order: no change can come
+    // between this and the commit.
+    let lines: Vec<LineToTotal> = items
+        .iter()
+        .filter_map(|item| {
+            let product = locked.get(&item.product_id)?;
+            Some(LineToTotal {
+                item_id: item.id,
+                unit_price: product.price.clone(),
+                quantity: item.quantity,
+            })
+        })
+        .collect();
+    let totals = destination.totals(&lines, tax_mode);
+    if expected_total.is_some_and(|expected| *expected != totals.total) {
+        return Err(ShopError::TotalChanged(Box::new(Quote {
+            totals,
+            destination,
+            mode: tax_mode,
+        })));
+    }
 
     diesel::sql_query(DECREMENT_AND_RECORD)
         .bind::<Integer, _>(cart.id)
         .bind::<Integer, _>(user_id)
         .execute(conn)?;
-    diesel::sql_query(
-        "UPDATE cart_items ci SET unit_price = p.price
-         FROM products p WHERE ci.cart_id = $1 AND p.id = ci.product_id",
-    )
-    .bind::<Integer, _>(cart.id)
-    .execute(conn)?;
+    freeze_lines(conn, &lines, &totals)?;
     let cart: Cart = diesel::update(carts::table.find(cart.id))
         .set((
             carts::status.eq(CartStatus::CheckedOut),
@@ -155,21 +185,90 @@ fn checkout_once(
         ))
         .returning(Cart::as_returning())
         .get_result(conn)?;
-    // The deadline on the database's clock, which the expiry job compares it with.
-    let order: Order = diesel::sql_query(
-        "INSERT INTO orders (id, payment_due_at) VALUES ($1, now() + $2 * interval '1 millisecond')
-         RETURNING *",
-    )
-    .bind::<Integer, _>(cart.id)
-    .bind::<Nullable<BigInt>, _>(payment_window.map(window_millis))
-    .get_result(conn)?;
+    let order = insert_order(
+        conn,
+        cart.id,
+        payment_window,
+        &destination,
+        tax_mode,
+        &totals,
+    )?;
+    let address = match destination.address {
+        Some(address) => Some(
+            diesel::insert_into(order_addresses::table)
+                .values(OrderAddress {
+                    order_id: cart.id,
+                    name: address.name,
+                    line1: address.line1,
+                    line2: address.line2,
+                    city: address.city,
+                    postal_code: address.postal_code,
+                    region: address.region,
+                    country: address.country.as_str().to_owned(),
+                    phone: address.phone,
+                })
+                .returning(OrderAddress::as_returning())
+                .get_result(conn)?,
+        ),
+        None => None,
+    };
     let lines = items_with_products(conn, cart.id)?;
     Ok(CheckoutOutcome::Placed(OrderDetails {
         cart,
         lines,
         order,
         fulfilments: Vec::new(),
+        address,
     }))
+}
+
+/// Freezes each line's unit price and tax, in one statement for all lines.
+fn freeze_lines(
+    conn: &mut PgConnection,
+    lines: &[LineToTotal],
+    totals: &Totals,
+) -> QueryResult<usize> {
+    let ids: Vec<i32> = lines.iter().map(|line| line.item_id).collect();
+    let prices: Vec<BigDecimal> = lines.iter().map(|line| line.unit_price.clone()).collect();
+    let taxes: Vec<BigDecimal> = totals.lines.iter().map(|line| line.tax.clone()).collect();
+    diesel::sql_query(
+        "UPDATE cart_items ci SET unit_price = v.price, tax = v.tax
+         FROM unnest($1, $2, $3) AS v (id, price, tax) WHERE ci.id = v.id",
+    )
+    .bind::<Array<Integer>, _>(ids)
+    .bind::<Array<Numeric>, _>(prices)
+    .bind::<Array<Numeric>, _>(taxes)
+    .execute(conn)
+}
+
+/// The order's row: its payment deadline (on the database's clock, which the expiry job
+/// compares it with), what it charges and how it ships.
+fn insert_order(
+    conn: &mut PgConnection,
+    order_id: i32,
+    payment_window: Option<Duration>,
+    destination: &Destination,
+    tax_mode: TaxMode,
+    totals: &Totals,
+) -> QueryResult<Order> {
+    let method = destination.method.as_ref();
+    diesel::sql_query(
+        "INSERT INTO orders (id, payment_due_at, subtotal, shipping, tax, total, tax_rate,
+                             prices_include_tax, shipping_method_id, shipping_method_name)
+         VALUES ($1, now() + $2 * interval '1 millisecond', $3, $4, $5, $6, $7, $8, $9, $10)
+         RETURNING *",
+    )
+    .bind::<Integer, _>(order_id)
+    .bind::<Nullable<BigInt>, _>(payment_window.map(window_millis))
+    .bind::<Numeric, _>(&totals.subtotal)
+    .bind::<Numeric, _>(&totals.shipping)
+    .bind::<Numeric, _>(&totals.tax)
+    .bind::<Numeric, _>(&totals.total)
+    .bind::<Numeric, _>(destination.tax_rate.as_decimal())
+    .bind::<Bool, _>(tax_mode == TaxMode::Included)
+    .bind::<Nullable<Integer>, _>(method.map(|method| method.id))
+    .bind::<Nullable<Text>, _>(method.map(|method| method.name.as_str()))
+    .get_result(conn)
 }
 
 fn window_millis(window: Duration) -> i64 {

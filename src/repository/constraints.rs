@@ -6,6 +6,8 @@
 pub enum TakenField {
     Username,
     Email,
+    /// A second rate for a country.
+    TaxRateCountry,
 }
 
 /// The field a unique constraint guards; `None` for one no request field maps to.
@@ -13,6 +15,7 @@ pub fn taken_field(constraint: &str) -> Option<TakenField> {
     match constraint {
         "users_username_key" => Some(TakenField::Username),
         "users_email_lower_key" => Some(TakenField::Email),
+        "tax_rates_pkey" => Some(TakenField::TaxRateCountry),
         _ => None,
     }
 }
@@ -24,6 +27,9 @@ pub fn checked_field(constraint: &str) -> Option<&'static str> {
         "products_price_check" | "cart_items_unit_price_check" => Some("price"),
         "products_inventory_count_check" => Some("inventory_count"),
         "cart_items_quantity_check" => Some("quantity"),
+        "shipping_methods_price_check" => Some("price"),
+        "shipping_methods_free_over_check" => Some("free_over"),
+        "tax_rates_rate_check" => Some("rate"),
         _ => None,
     }
 }

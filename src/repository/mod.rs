@@ -3,6 +3,7 @@
 //! so it runs the same inside a handler's blocking call, a CLI command or a test
 //! transaction, and never knows about HTTP.
 
+pub mod addresses;
 pub mod carts;
 pub mod catalogue;
 pub mod checkout;
@@ -11,9 +12,12 @@ pub mod guest_carts;
 pub mod ledger;
 pub mod order_lifecycle;
 pub mod orders;
+pub mod pricing;
 pub mod products;
 pub mod sessions;
+pub mod shipping_methods;
 mod statement;
+pub mod tax_rates;
 pub mod throttle;
 pub mod users;
 
@@ -43,6 +47,14 @@ pub enum ShopError {
     /// unpaid one); the text says why.
     #[error("invalid state: {0}")]
     InvalidState(&'static str),
+    /// Input the database shows to be wrong (a shipping method that does not ship to the
+    /// address, a full address book): each field with what is wrong with it.
+    #[error("invalid: {0:?}")]
+    Invalid(Vec<(&'static str, String)>),
+    /// The order would charge another total than the client expected (a price changed
+    /// since its quote): nothing was placed; the totals as they are now.
+    #[error("the total changed")]
+    TotalChanged(Box<pricing::Quote>),
     /// Unique fields another row already holds (every one of them, not only the first).
     #[error("already taken: {0:?}")]
     AlreadyTaken(Vec<TakenField>),

@@ -1,6 +1,6 @@
 //! Reading orders: one order, a user's orders, and every order for staff, each with its
 //! lines (the checked-out cart's, prices frozen), its lifecycle row and its fulfilments.
-//! A page of orders takes three queries whatever its size, never one per order.
+//! A page of orders takes four queries whatever its size, never one per order.
 
 use std::collections::HashMap;
 
@@ -10,9 +10,10 @@ use diesel::prelude::*;
 
 use super::carts::items_with_products;
 use crate::models::{
-    Cart, CartItem, Fulfilment, FulfilmentStatus, Order, OrderStatus, PaymentStatus, Product,
+    Cart, CartItem, Fulfilment, FulfilmentStatus, Order, OrderAddress, OrderStatus, PaymentStatus,
+    Product,
 };
-use crate::schema::{cart_items, carts, fulfilments, orders, products};
+use crate::schema::{cart_items, carts, fulfilments, order_addresses, orders, products};
 
 /// An order with everything its JSON shows.
 #[derive(Debug, Clone)]
@@ -22,6 +23,8 @@ pub struct OrderDetails {
     pub lines: Vec<(CartItem, Product)>,
     pub order: Order,
     pub fulfilments: Vec<Fulfilment>,
+    /// Where it ships; `None` for an order placed without an address.
+    pub address: Option<OrderAddress>,
 }
 
 /// Which orders a listing shows; `None` fields do not filter.
@@ -100,11 +103,17 @@ pub fn find_order(
         .order(fulfilments::id)
         .select(Fulfilment::as_select())
         .load(conn)?;
+    let address = order_addresses::table
+        .find(order.id)
+        .select(OrderAddress::as_select())
+        .first(conn)
+        .optional()?;
     Ok(OrderDetails {
         cart,
         lines,
         order,
         fulfilments,
+        address,
     })
 }
 
@@ -119,7 +128,8 @@ pub fn owner_of(conn: &mut PgConnection, order_id: i32) -> QueryResult<Option<i3
         .map(Option::flatten)
 }
 
-/// The lines and fulfilments of a page of orders: two queries for the whole page.
+/// The lines, fulfilments and addresses of a page of orders: three queries for the whole
+/// page.
 fn with_details(
     conn: &mut PgConnection,
     rows: Vec<(Order, Cart)>,
@@ -150,11 +160,19 @@ fn with_details(
             .or_default()
             .push(fulfilment);
     }
+    let mut address_by_order: HashMap<i32, OrderAddress> = order_addresses::table
+        .filter(order_addresses::order_id.eq_any(&ids))
+        .select(OrderAddress::as_select())
+        .load::<OrderAddress>(conn)?
+        .into_iter()
+        .map(|address| (address.order_id, address))
+        .collect();
     Ok(rows
         .into_iter()
         .map(|(order, cart)| OrderDetails {
             lines: lines_by_order.remove(&order.id).unwrap_or_default(),
             fulfilments: fulfilments_by_order.remove(&order.id).unwrap_or_default(),
+            address: address_by_order.remove(&order.id),
             cart,
             order,
         })

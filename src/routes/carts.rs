@@ -1,5 +1,5 @@
-//! The open cart: `GET /cart`, `POST /cart/items`, `PATCH|DELETE /cart/items/{id}` and
-//! `POST /cart/checkout`.
+//! The open cart: `GET /cart`, `POST /cart/items`, `PATCH|DELETE /cart/items/{id}`,
+//! `POST /cart/quote` and `POST /cart/checkout`.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
@@ -9,13 +9,18 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::{CartCredential, Credential};
 use crate::config::Config;
 use crate::db::DbPool;
-use crate::domain::Quantity;
+use crate::domain::{Price, Quantity, TaxMode};
+use crate::http::address::AddressInput;
 use crate::http::conditional::{etag_of, json_bytes, IfMatch, TagCondition};
-use crate::http::extract::{whole_number, ApiJson};
+use crate::http::extract::{
+    optional_whole_number, whole_number, ApiJson, JsonObject, OptionalJson, PriceInput,
+};
 use crate::http::responses;
-use crate::http::{ApiError, CartResponse, FieldError, OrderResponse, Problem};
+use crate::http::schemas::price_schema;
+use crate::http::{ApiError, CartResponse, FieldError, OrderResponse, Problem, QuoteResponse};
 use crate::repository::carts::{self, CartWithLines, Precondition};
 use crate::repository::checkout::{self, CheckoutOutcome, CheckoutRequest};
+use crate::repository::pricing::{self, AddressChoice, DeliveryRequest};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/cart").route(web::get().to(show)))
@@ -25,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::patch().to(set_quantity))
                 .route(web::delete().to(remove_item)),
         )
+        .service(web::resource("/cart/quote").route(web::post().to(quote)))
         .service(web::resource("/cart/checkout").route(web::post().to(checkout)));
 }
 
@@ -268,40 +274,240 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     Ok(Some(key.to_owned()))
 }
 
+/// Where an order goes: an address (inline, or one of the user's saved ones) and a
+/// shipping method. Required once the shop has any shipping method; without one, the body
+/// may be left out.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuoteRequest {
+    /// The address to ship to, typed in (a guest's only choice). Not with `address_id`.
+    #[serde(default)]
+    #[schema(value_type = Option<AddressInput>)]
+    shipping_address: Option<JsonObject<AddressInput>>,
+    /// One of your saved addresses (`GET /api/v1/users/me/addresses`); another user's is
+    /// 404. Not with `shipping_address`.
+    #[serde(default, deserialize_with = "optional_whole_number")]
+    #[schema(minimum = 1, maximum = 2147483647)]
+    address_id: Option<i64>,
+    /// One of `GET /api/v1/shipping-methods?country=XX`; one that does not ship to the
+    /// address's country is a 422 naming this field.
+    #[serde(default, deserialize_with = "optional_whole_number")]
+    #[schema(minimum = 1, maximum = 2147483647)]
+    shipping_method_id: Option<i64>,
+}
+
+/// A checkout: the quote's delivery, and the total the client showed its customer.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutBody {
+    #[serde(default)]
+    #[schema(value_type = Option<AddressInput>)]
+    shipping_address: Option<JsonObject<AddressInput>>,
+    #[serde(default, deserialize_with = "optional_whole_number")]
+    #[schema(minimum = 1, maximum = 2147483647)]
+    address_id: Option<i64>,
+    #[serde(default, deserialize_with = "optional_whole_number")]
+    #[schema(minimum = 1, maximum = 2147483647)]
+    shipping_method_id: Option<i64>,
+    /// The `total` of the quote the customer agreed to. When the order would charge
+    /// another (a price, shipping method or tax rate changed since), nothing is placed:
+    /// 409 `total_changed` with the new totals. Left out: the order is placed at the
+    /// prices of the moment, which the 201 shows.
+    #[schema(schema_with = price_schema)]
+    expected_total: Option<PriceInput>,
+}
+
+/// The delivery a body names, checked for shape: every bad field listed at once.
+fn delivery_of(
+    address: Option<&AddressInput>,
+    address_id: Option<i64>,
+    shipping_method_id: Option<i64>,
+) -> Result<DeliveryRequest, ApiError> {
+    let mut errors = Vec::new();
+    let address = match (address, address_id) {
+        (Some(_), Some(_)) => {
+            errors.push(FieldError::new(
+                "address_id",
+                "send either shipping_address or address_id, not both",
+            ));
+            None
+        }
+        (Some(input), None) => match input.parse("shipping_address.") {
+            Ok(address) => Some(AddressChoice::Given(address)),
+            Err(fields) => {
+                errors.extend(fields);
+                None
+            }
+        },
+        // An id no row can have names no address of the user's: 404, as for another's.
+        (None, Some(id)) => Some(AddressChoice::Saved(
+            i32::try_from(id).map_err(|_| ApiError::NotFound)?,
+        )),
+        (None, None) => None,
+    };
+    // An id no row can have names no method: the same 422 as an unknown one.
+    let shipping_method_id = match shipping_method_id.map(i32::try_from) {
+        Some(Ok(id)) => Some(id),
+        Some(Err(_)) => {
+            errors.push(FieldError::new(
+                "shipping_method_id",
+                "names no shipping method",
+            ));
+            None
+        }
+        None => None,
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    Ok(DeliveryRequest {
+        address,
+        shipping_method_id,
+    })
+}
+
+fn tax_mode(config: &Config) -> TaxMode {
+    if config.prices_include_tax {
+        TaxMode::Included
+    } else {
+        TaxMode::Excluded
+    }
+}
+
+/// Quote the open cart.
+///
+/// What checking out the open cart would charge, for an address and a shipping method:
+/// each line's total and tax, the subtotal, shipping (free from the method's `free_over`),
+/// the tax and the total. Writes nothing and places nothing. Tax is the destination
+/// country's rate, rounded per line, half-up to the cent; with `PRICES_INCLUDE_TAX` (the
+/// default) it is the part of each price the rate makes up, else it is added on top. A
+/// guest may ask too (`X-Cart-Token`, the address inline). 422 `empty_cart` when no line
+/// can be ordered; 422 naming the field for a missing address or method, an unknown
+/// method or one that does not ship to the country.
+#[utoipa::path(post, path = "/api/v1/cart/quote", operation_id = "quote_cart", tag = "cart", security(("bearer" = []), ()), request_body = QuoteRequest, params(CartToken),
+    responses((status = 200, description = "What the order would charge", body = QuoteResponse),
+        responses::BadRequest, responses::Unauthorized, (status = 404, description = "address_id names no address of yours", body = Problem, content_type = "application/problem+json"), responses::TooLarge,
+        (status = 422, description = "Invalid or missing fields (validation_failed), or nothing to order (empty_cart)", body = Problem, content_type = "application/problem+json"), responses::Unavailable))]
+async fn quote(
+    pool: web::Data<DbPool>,
+    config: web::Data<Config>,
+    token: CartCredential,
+    body: Result<OptionalJson<QuoteRequest>, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    let input = body.and_then(|body| {
+        let body = body.0.unwrap_or_default();
+        delivery_of(
+            body.shipping_address
+                .as_ref()
+                .map(|JsonObject(address)| address),
+            body.address_id,
+            body.shipping_method_id,
+        )
+    });
+    let delivery = token.report_after_authentication(&pool, input).await?;
+    let mode = tax_mode(&config);
+    let quote = token
+        .with_owner(&pool, move |conn, owner| {
+            Ok(pricing::quote(conn, owner, &delivery, mode)?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(QuoteResponse::from(&quote)))
+}
+
+/// What a checkout asks for, parsed: the retry key, the delivery and the expected total.
+struct CheckoutInput {
+    key: Option<String>,
+    delivery: DeliveryRequest,
+    expected_total: Option<Price>,
+}
+
+fn checkout_input(
+    req: &HttpRequest,
+    body: Result<OptionalJson<CheckoutBody>, ApiError>,
+) -> Result<CheckoutInput, ApiError> {
+    let key = idempotency_key(req)?;
+    let body = body?.0.unwrap_or_default();
+    let delivery = delivery_of(
+        body.shipping_address
+            .as_ref()
+            .map(|JsonObject(address)| address),
+        body.address_id,
+        body.shipping_method_id,
+    );
+    let expected_total = body
+        .expected_total
+        .as_ref()
+        .map(PriceInput::parse)
+        .transpose();
+    match (delivery, expected_total) {
+        (Ok(delivery), Ok(expected_total)) => Ok(CheckoutInput {
+            key,
+            delivery,
+            expected_total,
+        }),
+        (delivery, expected_total) => {
+            let mut errors = match delivery {
+                Err(ApiError::Validation(errors)) => errors,
+                Err(other) => return Err(other),
+                Ok(_) => Vec::new(),
+            };
+            if let Err(message) = expected_total {
+                errors.push(FieldError::new("expected_total", message));
+            }
+            Err(ApiError::Validation(errors))
+        }
+    }
+}
+
 /// Check out.
 ///
 /// Turns the open cart into an order in one transaction: locks the products in id
-/// order, checks stock, decrements inventory, freezes unit prices. 409
-/// `insufficient_stock` lists each short line; 422 `empty_cart` for an empty cart. With
-/// an `Idempotency-Key`, a retry returns the first order again with
-/// `Idempotent-Replayed: true`. With `If-Match`, only if the cart still has that tag, its
-/// prices included (412 `precondition_failed` otherwise, nothing changed). Needs an
-/// account: a guest (cart token only) gets 401 `login_required`, saying to log in, which
-/// merges the guest cart into the account's.
+/// order, checks stock, decrements inventory, freezes unit prices and each line's tax,
+/// and stores the address and what the order charges (`subtotal`, `shipping`, `tax`,
+/// `total`, computed as `POST /api/v1/cart/quote` computes them, at the prices of the
+/// locked products). The body names the delivery as the quote's does, and is required once
+/// the shop has any shipping method; without one it may be left out (no shipping; tax
+/// from the address's country if one is given, else none). Send the quote's total as
+/// `expected_total` to have a changed price refused (409 `total_changed`, nothing placed)
+/// rather than charged. 409 `insufficient_stock` lists each short line; 422 `empty_cart`
+/// for an empty cart. With an `Idempotency-Key`, a retry returns the first order again
+/// with `Idempotent-Replayed: true`. With `If-Match`, only if the cart still has that
+/// tag, its prices included (412 `precondition_failed` otherwise, nothing changed). Needs
+/// an account: a guest (cart token only) gets 401 `login_required`, saying to log in,
+/// which merges the guest cart into the account's.
 #[utoipa::path(post, path = "/api/v1/cart/checkout", operation_id = "check_out", tag = "cart", security(("bearer" = [])),
+    request_body(content = CheckoutBody, description = "The delivery (required once the shop has shipping methods) and the expected total; the body may be left out otherwise"),
     params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "Makes a retried checkout return the first order (1-255 visible ASCII characters)"), IfMatch),
     responses((status = 201, description = "Order placed (or replayed: Idempotent-Replayed: true); Location: /api/v1/orders/{id}", body = OrderResponse,
             headers(("Idempotent-Replayed" = String, description = "`true` when this is the first order again, for a retried Idempotency-Key; absent otherwise"))),
-        responses::BadRequest, (status = 401, description = "unauthorized: missing, unknown, expired or revoked bearer token; login_required: only a cart token (a guest), whose detail says to log in: checkout needs an account", body = Problem, content_type = "application/problem+json"), responses::OutOfStock, responses::PreconditionFailed, (status = 422, description = "Empty cart (empty_cart), or the key was used for another cart", body = Problem, content_type = "application/problem+json"), responses::Unavailable))]
+        responses::BadRequest, (status = 401, description = "unauthorized: missing, unknown, expired or revoked bearer token; login_required: only a cart token (a guest), whose detail says to log in: checkout needs an account", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "address_id names no address of yours", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not enough stock (insufficient_stock, with items), or the order would not charge expected_total (total_changed, with quote)", body = Problem, content_type = "application/problem+json"),
+        responses::PreconditionFailed, responses::TooLarge, (status = 422, description = "Empty cart (empty_cart); invalid or missing delivery fields, or the key was used for another cart (validation_failed)", body = Problem, content_type = "application/problem+json"), responses::Unavailable))]
 async fn checkout(
     req: HttpRequest,
     pool: web::Data<DbPool>,
     config: web::Data<Config>,
     credential: CartCredential,
+    body: Result<OptionalJson<CheckoutBody>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
     let payment_window = config.order_payment_window;
+    let tax_mode = tax_mode(&config);
     // A guest's cart is merged into an account's at login; it is never checked out.
     let token = credential.require_user()?;
-    let key = idempotency_key(&req);
-    let key = token.report_after_authentication(&pool, key).await?;
+    let input = checkout_input(&req, body);
+    let input = token.report_after_authentication(&pool, input).await?;
     let condition = if_match(&req);
     let outcome = token
         .with_user(&pool, move |conn, user_id| {
             with_condition(condition, |precondition| {
                 let request = CheckoutRequest {
                     user_id,
-                    idempotency_key: key.as_deref(),
+                    idempotency_key: input.key.as_deref(),
                     payment_window,
+                    delivery: &input.delivery,
+                    tax_mode,
+                    expected_total: input.expected_total.as_ref().map(Price::as_decimal),
                 };
                 Ok(checkout::checkout(conn, request, precondition)?)
             })

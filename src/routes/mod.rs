@@ -1,6 +1,7 @@
 //! HTTP routes: the route table. Each resource module parses and validates its input,
 //! makes one blocking call into the repository, and maps the result to a response.
 
+pub mod addresses;
 pub mod admin_orders;
 pub mod carts;
 pub mod guest_carts;
@@ -9,6 +10,8 @@ pub mod metrics;
 pub mod orders;
 pub mod products;
 pub mod sessions;
+pub mod shipping_methods;
+pub mod tax_rates;
 pub mod users;
 
 use actix_web::web;
@@ -20,10 +23,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/api/v1")
                 .configure(users::configure)
+                .configure(addresses::configure)
                 .configure(sessions::configure)
                 .configure(products::configure)
                 .configure(guest_carts::configure)
                 .configure(carts::configure)
+                .configure(shipping_methods::configure)
+                .configure(tax_rates::configure)
                 .configure(orders::configure)
                 .configure(admin_orders::configure),
         );

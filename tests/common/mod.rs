@@ -288,6 +288,7 @@ pub fn test_config(db: &TestDb, bind_addr: std::net::SocketAddr) -> Config {
         // As in production; the sweeps' own tests shorten it.
         sweep_interval: Duration::from_secs(60),
         order_payment_window: None,
+        prices_include_tax: true,
         password_queue_timeout: Duration::from_secs(10),
         // As in production; the lane's own test narrows it.
         search_concurrency: SearchConcurrency {
