@@ -186,12 +186,47 @@ fn every_column_has_its_designed_type_and_nullability() {
                 )
             })
             .collect();
-        let expected: Vec<(&str, &str, &str, &str, Option<i32>)> = vec![
+        let address = |table| {
+            [
+                (table, "name", "character varying", "NO", Some(100)),
+                (table, "line1", "character varying", "NO", Some(200)),
+                (table, "line2", "character varying", "YES", Some(200)),
+                (table, "city", "character varying", "NO", Some(100)),
+                (table, "postal_code", "character varying", "YES", Some(20)),
+                (table, "region", "character varying", "YES", Some(100)),
+                (table, "country", "character varying", "NO", Some(2)),
+                (table, "phone", "character varying", "YES", Some(30)),
+            ]
+        };
+        let mut expected: Vec<(&str, &str, &str, &str, Option<i32>)> = vec![
+            ("addresses", "id", "integer", "NO", None),
+            ("addresses", "user_id", "integer", "NO", None),
+        ];
+        expected.extend(address("addresses"));
+        expected.extend([
+            ("addresses", "is_default", "boolean", "NO", None),
+            (
+                "addresses",
+                "created_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
+            (
+                "addresses",
+                "updated_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
+        ]);
+        expected.extend([
             ("cart_items", "id", "integer", "NO", None),
             ("cart_items", "cart_id", "integer", "NO", None),
             ("cart_items", "product_id", "integer", "NO", None),
             ("cart_items", "quantity", "integer", "NO", None),
             ("cart_items", "unit_price", "numeric", "YES", None),
+            ("cart_items", "tax", "numeric", "YES", None),
             ("carts", "id", "integer", "NO", None),
             ("carts", "user_id", "integer", "YES", None),
             ("carts", "status", "character varying", "NO", Some(20)),
@@ -255,6 +290,10 @@ fn every_column_has_its_designed_type_and_nullability() {
                 "NO",
                 None,
             ),
+        ]);
+        expected.push(("order_addresses", "order_id", "integer", "NO", None));
+        expected.extend(address("order_addresses"));
+        expected.extend([
             ("orders", "id", "integer", "NO", None),
             ("orders", "status", "character varying", "NO", Some(20)),
             (
@@ -305,6 +344,20 @@ fn every_column_has_its_designed_type_and_nullability() {
                 "timestamp with time zone",
                 "NO",
                 None,
+            ),
+            ("orders", "subtotal", "numeric", "NO", None),
+            ("orders", "shipping", "numeric", "NO", None),
+            ("orders", "tax", "numeric", "NO", None),
+            ("orders", "total", "numeric", "NO", None),
+            ("orders", "tax_rate", "numeric", "NO", None),
+            ("orders", "prices_include_tax", "boolean", "NO", None),
+            ("orders", "shipping_method_id", "integer", "YES", None),
+            (
+                "orders",
+                "shipping_method_name",
+                "character varying",
+                "YES",
+                Some(100),
             ),
             ("price_changes", "id", "bigint", "NO", None),
             ("price_changes", "product_id", "integer", "NO", None),
@@ -380,6 +433,31 @@ fn every_column_has_its_designed_type_and_nullability() {
                 "NO",
                 None,
             ),
+            ("shipping_methods", "id", "integer", "NO", None),
+            (
+                "shipping_methods",
+                "name",
+                "character varying",
+                "NO",
+                Some(100),
+            ),
+            ("shipping_methods", "price", "numeric", "NO", None),
+            ("shipping_methods", "countries", "ARRAY", "NO", None),
+            ("shipping_methods", "free_over", "numeric", "YES", None),
+            (
+                "shipping_methods",
+                "created_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
+            (
+                "shipping_methods",
+                "updated_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
             ("stock_movements", "id", "bigint", "NO", None),
             ("stock_movements", "product_id", "integer", "NO", None),
             ("stock_movements", "delta", "integer", "NO", None),
@@ -396,6 +474,22 @@ fn every_column_has_its_designed_type_and_nullability() {
             (
                 "stock_movements",
                 "at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
+            ("tax_rates", "country", "character varying", "NO", Some(2)),
+            ("tax_rates", "rate", "numeric", "NO", None),
+            (
+                "tax_rates",
+                "created_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
+            (
+                "tax_rates",
+                "updated_at",
                 "timestamp with time zone",
                 "NO",
                 None,
@@ -429,7 +523,7 @@ fn every_column_has_its_designed_type_and_nullability() {
                 None,
             ),
             ("users", "name", "character varying", "NO", Some(255)),
-        ];
+        ]);
         let expected: Vec<_> = expected
             .into_iter()
             .map(|(t, c, ty, null, len)| (t.into(), c.into(), ty.into(), null.into(), len))
@@ -463,7 +557,31 @@ fn money_columns_are_numeric_12_2_and_defaults_are_set() {
                 "price_changes.new_price",
                 "price_changes.old_price",
                 "products.low_price",
-                "products.price"
+                "products.price",
+                "shipping_methods.free_over",
+                "shipping_methods.price",
+            ]
+        );
+        // An order's amounts and a line's tax hold sums: room for 999 units of the
+        // dearest product over many lines.
+        let sums: Vec<String> = diesel::sql_query(
+            "SELECT table_name || '.' || column_name AS name FROM information_schema.columns
+             WHERE table_schema = 'public' AND numeric_precision = 18 AND numeric_scale = 2
+             ORDER BY 1",
+        )
+        .load::<Numeric>(conn)
+        .unwrap()
+        .into_iter()
+        .map(|n| n.name)
+        .collect();
+        assert_eq!(
+            sums,
+            [
+                "cart_items.tax",
+                "orders.shipping",
+                "orders.subtotal",
+                "orders.tax",
+                "orders.total"
             ]
         );
 
@@ -610,8 +728,25 @@ fn every_designed_index_exists_with_its_definition() {
             "product_search_terms_pkey",
             &["UNIQUE", "(product_id, lexeme)"],
         );
+        expect("addresses_user_id_idx", &["(user_id, id)"]);
+        expect(
+            "addresses_one_default_per_user",
+            &["UNIQUE", "(user_id)", "WHERE is_default"],
+        );
+        expect("shipping_methods_countries_idx", &["USING gin (countries)"]);
+        expect(
+            "orders_shipping_method_id_idx",
+            &[
+                "(shipping_method_id)",
+                "WHERE (shipping_method_id IS NOT NULL)",
+            ],
+        );
         let names: BTreeSet<&str> = indexes.iter().map(|i| i.name.as_str()).collect();
         for pkey in [
+            "addresses_pkey",
+            "shipping_methods_pkey",
+            "tax_rates_pkey",
+            "order_addresses_pkey",
             "users_pkey",
             "products_pkey",
             "carts_pkey",
@@ -625,7 +760,7 @@ fn every_designed_index_exists_with_its_definition() {
         ] {
             assert!(names.contains(pkey), "{pkey} missing");
         }
-        assert_eq!(names.len(), 41, "unexpected indexes: {names:?}");
+        assert_eq!(names.len(), 49, "unexpected indexes: {names:?}");
     });
 }
 
@@ -838,10 +973,18 @@ fn a_cart_has_exactly_one_owner_and_a_guest_cart_is_never_an_order() {
 #[test]
 fn updated_at_triggers_exist_on_the_mutable_tables() {
     in_rolled_back_transaction(|conn| {
-        let mut expected: BTreeSet<String> = ["carts", "orders", "products", "users"]
-            .iter()
-            .map(|t| format!("{t}.set_updated_at"))
-            .collect();
+        let mut expected: BTreeSet<String> = [
+            "addresses",
+            "carts",
+            "orders",
+            "products",
+            "shipping_methods",
+            "tax_rates",
+            "users",
+        ]
+        .iter()
+        .map(|t| format!("{t}.set_updated_at"))
+        .collect();
         // And the one that names a new user after their username, and the ones that keep
         // the one-word search index.
         expected.insert("users.users_default_name".into());
@@ -2551,6 +2694,55 @@ fn orders_placed_before_the_lifecycle_migrate_as_paid_and_releases_revert_to_adj
     );
     assert_eq!(migrated.order.payment_due_at, None);
     assert!(balanced().is_empty());
+}
+
+/// Orders placed before checkout totals charged their lines: migrated, subtotal and total
+/// are the sum of the lines at their frozen prices, with no shipping and no tax. And the
+/// total always adds up: a row whose parts do not make its total is refused.
+#[test]
+fn orders_placed_before_totals_migrate_charging_their_lines() {
+    let db = TestDb::new();
+    let mut conn = db.connect();
+    let buyer = new_user(&mut conn, "buyer");
+    let product = new_product(&mut conn, "Kettle", "30.05", 5);
+    add_to_cart(&mut conn, buyer.id, product.id, 2);
+    let request = repository::checkout::CheckoutRequest {
+        user_id: buyer.id,
+        idempotency_key: None,
+        payment_window: None,
+        delivery: &repository::pricing::DeliveryRequest::default(),
+        tax_mode: storefront::domain::TaxMode::Included,
+        expected_total: None,
+    };
+    let repository::checkout::CheckoutOutcome::Placed(placed) =
+        repository::checkout::checkout(&mut conn, request, None).unwrap()
+    else {
+        panic!("a new order")
+    };
+    let order_id = placed.order.id;
+    while db::revert_last_migration(&mut conn).unwrap() != "20261207000004" {}
+    db::run_pending_migrations(&mut conn).unwrap();
+    let migrated = repository::orders::find_order(&mut conn, Some(buyer.id), order_id).unwrap();
+    let shown = |amount: &bigdecimal::BigDecimal| storefront::domain::format_money(amount);
+    assert_eq!(
+        [
+            shown(&migrated.order.subtotal),
+            shown(&migrated.order.shipping),
+            shown(&migrated.order.tax),
+            shown(&migrated.order.total)
+        ],
+        ["60.10", "0.00", "0.00", "60.10"]
+    );
+    assert!(migrated.order.prices_include_tax);
+    assert_eq!(migrated.address, None);
+
+    let refused = diesel::sql_query("UPDATE orders SET total = total + 1")
+        .execute(&mut conn)
+        .unwrap_err();
+    let diesel::result::Error::DatabaseError(_, info) = refused else {
+        panic!("{refused:?}")
+    };
+    assert_eq!(info.constraint_name(), Some("orders_total_check"));
 }
 
 #[derive(diesel::QueryableByName)]

@@ -158,7 +158,7 @@ mod tests {
     use std::str::FromStr;
 
     use super::*;
-    use crate::domain::format_money;
+    use crate::domain::catalogue::format_money;
 
     fn money(text: &str) -> BigDecimal {
         BigDecimal::from_str(text).unwrap()

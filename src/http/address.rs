@@ -5,11 +5,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::error::FieldError;
 use super::schemas::{
     city_schema, country_schema, line1_schema, line2_schema, phone_schema, postal_code_schema,
     recipient_name_schema, region_schema,
 };
-use super::FieldError;
 use crate::domain::{Address, RawAddress};
 use crate::models::{OrderAddress, SavedAddress};
 

@@ -450,7 +450,7 @@ mod tests {
         let (field, message) = outer(r#"{"inner": {"town": "x"}}"#).unwrap_err();
         assert_eq!(
             (field.as_str(), message.contains("unknown field")),
-            ("inner", true)
+            ("inner.town", true)
         );
     }
 }

@@ -14,6 +14,7 @@ pub mod order_lifecycle;
 pub mod orders;
 pub mod pricing;
 pub mod products;
+pub mod quote;
 pub mod sessions;
 pub mod shipping_methods;
 mod statement;
@@ -54,7 +55,7 @@ pub enum ShopError {
     /// The order would charge another total than the client expected (a price changed
     /// since its quote): nothing was placed; the totals as they are now.
     #[error("the total changed")]
-    TotalChanged(Box<pricing::Quote>),
+    TotalChanged(Box<quote::Quote>),
     /// Unique fields another row already holds (every one of them, not only the first).
     #[error("already taken: {0:?}")]
     AlreadyTaken(Vec<TakenField>),

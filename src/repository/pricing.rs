@@ -8,11 +8,10 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 
 use super::carts::{existing_open_cart_with_lines, CartOwner};
+pub use super::quote::{Destination, Quote};
 use super::{addresses, shipping_methods, tax_rates, ShopError};
-use crate::domain::{
-    totals, Address, Country, LineToTotal, ShippingCharge, TaxMode, TaxRate, Totals,
-};
-use crate::models::{SavedAddress, ShippingMethod};
+use crate::domain::{Address, Country, LineToTotal, TaxMode, TaxRate};
+use crate::models::SavedAddress;
 
 /// Which address: one typed in, or one of the customer's saved addresses (by id).
 #[derive(Debug, Clone)]
@@ -27,34 +26,6 @@ pub enum AddressChoice {
 pub struct DeliveryRequest {
     pub address: Option<AddressChoice>,
     pub shipping_method_id: Option<i32>,
-}
-
-/// A delivery checked against the shop: the address as it will be stored, the method
-/// and the destination's tax rate (0 without an address or a rate for its country).
-#[derive(Debug, Clone)]
-pub struct Destination {
-    pub address: Option<Address>,
-    pub method: Option<ShippingMethod>,
-    pub tax_rate: TaxRate,
-}
-
-impl Destination {
-    /// The totals of `lines` delivered here.
-    pub fn totals(&self, lines: &[LineToTotal], mode: TaxMode) -> Totals {
-        let charge = self.method.as_ref().map(|method| ShippingCharge {
-            price: method.price.clone(),
-            free_over: method.free_over.clone(),
-        });
-        totals(lines, &self.tax_rate, mode, charge.as_ref())
-    }
-}
-
-/// A quote: the totals of the open cart's orderable lines for a delivery.
-#[derive(Debug, Clone)]
-pub struct Quote {
-    pub totals: Totals,
-    pub destination: Destination,
-    pub mode: TaxMode,
 }
 
 /// Checks `request` for `user_id` (`None`: a guest, who has no saved addresses):

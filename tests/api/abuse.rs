@@ -130,7 +130,7 @@ async fn world() -> World {
     let product = app.product(&admin, "Lamp", "bright", "10.00", 50).await;
     app.add_to_cart(&alice, &product["id"], 1).await;
     let order = expect_json(
-        app.post_json("/api/v1/cart/checkout", &json!(null), Some(&alice.token))
+        app.post_json("/api/v1/cart/checkout", &json!({}), Some(&alice.token))
             .await,
         StatusCode::CREATED,
     )
@@ -524,6 +524,79 @@ async fn a_body_that_is_not_an_object_is_422_naming_body_on_every_route_and_chan
             None,
             json!(["DHL", "123"]),
         ),
+        (
+            Method::POST,
+            "/api/v1/users/me/addresses".into(),
+            Some(&w.alice.token),
+            None,
+            json!([
+                "Alice",
+                "Main St 1",
+                null,
+                "Town",
+                null,
+                null,
+                "DE",
+                null,
+                true
+            ]),
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/users/me/addresses/999999".into(),
+            Some(&w.alice.token),
+            None,
+            json!(["Alice"]),
+        ),
+        (
+            Method::POST,
+            "/api/v1/shipping-methods".into(),
+            Some(&w.admin.token),
+            None,
+            json!(["DHL", "4.90", ["DE"], null]),
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/shipping-methods/999999".into(),
+            Some(&w.admin.token),
+            None,
+            json!(["DHL"]),
+        ),
+        (
+            Method::POST,
+            "/api/v1/tax-rates".into(),
+            Some(&w.admin.token),
+            None,
+            json!(["DE", "19"]),
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/tax-rates/DE".into(),
+            Some(&w.admin.token),
+            None,
+            json!(["19"]),
+        ),
+        (
+            Method::POST,
+            "/api/v1/cart/quote".into(),
+            Some(&w.alice.token),
+            None,
+            json!([null, null, null]),
+        ),
+        (
+            Method::POST,
+            "/api/v1/cart/quote".into(),
+            None,
+            Some(&guest),
+            json!([null, null, null]),
+        ),
+        (
+            Method::POST,
+            "/api/v1/cart/checkout".into(),
+            Some(&w.alice.token),
+            None,
+            json!([null, null, null, "1.00"]),
+        ),
     ];
     for (method, path, token, cart_token, fields) in &routes {
         for body in [
@@ -557,9 +630,17 @@ async fn a_body_that_is_not_an_object_is_422_naming_body_on_every_route_and_chan
 
 /// The routes that take a JSON body, as the OpenAPI document names them: the table of
 /// the test above covers each.
-const BODY_ROUTES: [&str; 9] = [
+const BODY_ROUTES: [&str; 17] = [
     "PATCH /api/v1/cart/items/{item_id}",
     "POST /api/v1/cart/items",
+    "POST /api/v1/cart/quote",
+    "POST /api/v1/cart/checkout",
+    "POST /api/v1/users/me/addresses",
+    "PATCH /api/v1/users/me/addresses/{id}",
+    "POST /api/v1/shipping-methods",
+    "PATCH /api/v1/shipping-methods/{id}",
+    "POST /api/v1/tax-rates",
+    "PATCH /api/v1/tax-rates/{country}",
     "POST /api/v1/orders/{id}/cancel",
     "POST /api/v1/orders/{id}/fulfilments",
     "PATCH /api/v1/products/{id}",
@@ -568,6 +649,52 @@ const BODY_ROUTES: [&str; 9] = [
     "PATCH /api/v1/users/me",
     "POST /api/v1/users",
 ];
+
+/// The fields that hold more than a flat value, each read so that only its own shape is
+/// taken: the inline address through `JsonObject` (an array there is refused, as the
+/// test below shows), the country list as a list of strings (an object is no list).
+const NESTED_FIELDS: [(&str, &str); 4] = [
+    ("POST /api/v1/cart/quote", "shipping_address"),
+    ("POST /api/v1/cart/checkout", "shipping_address"),
+    ("POST /api/v1/shipping-methods", "countries"),
+    ("PATCH /api/v1/shipping-methods/{id}", "countries"),
+];
+
+/// An inline address sent as an array (its fields in order) is refused naming the field,
+/// on the quote and at checkout, and changes nothing.
+#[tokio::test]
+async fn a_nested_address_that_is_not_an_object_is_422_naming_it() {
+    let w = world().await;
+    let before = snapshot(&w.app);
+    for path in ["/api/v1/cart/quote", "/api/v1/cart/checkout"] {
+        for address in [
+            json!(["Alice", "Main St 1", null, "Town", null, null, "DE", null]),
+            json!("Main St 1, Town"),
+            json!(7),
+        ] {
+            let response = w
+                .app
+                .post_json(
+                    path,
+                    &json!({"shipping_address": address}),
+                    Some(&w.alice.token),
+                )
+                .await;
+            let problem = expect_problem(
+                response,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+            )
+            .await;
+            assert_eq!(
+                error_fields(&problem),
+                ["shipping_address"],
+                "{path} {address}"
+            );
+        }
+    }
+    assert_eq!(snapshot(&w.app), before, "nothing changed");
+}
 
 /// A schema for a string, number, boolean or null (or a choice of them), nothing nested.
 fn is_flat(document: &Value, schema: &Value) -> bool {
@@ -613,6 +740,9 @@ async fn every_request_body_is_a_flat_object_so_the_object_rule_covers_every_fie
             // A nested object (or a list) would be a struct serde could read from an
             // array: ApiJson checks the top level only.
             for (field, property) in schema["properties"].as_object().unwrap() {
+                if NESTED_FIELDS.contains(&(route.as_str(), field.as_str())) {
+                    continue;
+                }
                 assert!(
                     is_flat(&document, property),
                     "{route}: {field} is not a flat value: {property}"

@@ -18,7 +18,7 @@ const CART_TOKEN: &str = "X-Cart-Token";
 
 impl TestApp {
     /// A new guest cart's token.
-    async fn guest(&self) -> String {
+    pub async fn guest(&self) -> String {
         let created = expect_json(self.create_guest_cart().await, StatusCode::CREATED).await;
         created["token"].as_str().expect("token").to_owned()
     }
@@ -42,7 +42,7 @@ impl TestApp {
             .unwrap()
     }
 
-    async fn guest_add(&self, token: &str, product_id: &Value, quantity: i64) -> Response {
+    pub async fn guest_add(&self, token: &str, product_id: &Value, quantity: i64) -> Response {
         self.as_guest(self.client.post(self.url("/api/v1/cart/items")), token)
             .json(&json!({"product_id": product_id, "quantity": quantity}))
             .send()

@@ -29,4 +29,5 @@ mod roles;
 mod scale_out;
 mod search;
 mod sessions;
+mod totals;
 mod users;

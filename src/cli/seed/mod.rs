@@ -482,17 +482,25 @@ fn insert_carts(
             .execute(conn)?;
     }
     // Every seeded order was paid (outside the service, as orders from before payments
-    // were); none is shipped yet, so staff have a queue to work through.
+    // were); none is shipped yet, so staff have a queue to work through. Like the orders
+    // from before checkout totals, they charged their lines: no shipping, no tax.
     let order_rows: Vec<_> = plans
         .iter()
         .zip(&cart_ids)
         .filter_map(|(plan, id)| {
             let at = plan.checked_out_at?;
+            let total: BigDecimal = plan
+                .lines
+                .iter()
+                .map(|&(index, quantity)| products[index].price_at(at) * BigDecimal::from(quantity))
+                .sum();
             Some((
                 orders::id.eq(*id),
                 orders::payment_status.eq(PaymentStatus::Paid),
                 orders::created_at.eq(at),
                 orders::updated_at.eq(at),
+                orders::subtotal.eq(total.clone()),
+                orders::total.eq(total),
             ))
         })
         .collect();
