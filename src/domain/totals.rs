@@ -13,7 +13,8 @@ use super::catalogue::parse_decimal;
 pub struct TaxRate(BigDecimal);
 
 impl TaxRate {
-    pub const PATTERN: &'static str = r"^[0-9]{1,3}(\.[0-9]{1,3})?$";
+    /// 0 to 100 with up to three places (the string form; the number form has bounds).
+    pub const PATTERN: &'static str = r"^(100(\.0{1,3})?|[0-9]{1,2}(\.[0-9]{1,3})?)$";
 
     pub fn parse(text: &str) -> Result<Self, String> {
         let Some(rate) = parse_decimal(text) else {

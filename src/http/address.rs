@@ -19,22 +19,22 @@ use crate::models::{OrderAddress, SavedAddress};
 #[serde(deny_unknown_fields)]
 pub struct AddressInput {
     /// Who receives the parcel.
-    #[schema(schema_with = recipient_name_schema)]
+    #[schema(schema_with = recipient_name_schema, required = true)]
     pub name: Option<String>,
     /// Street and number.
-    #[schema(schema_with = line1_schema)]
+    #[schema(schema_with = line1_schema, required = true)]
     pub line1: Option<String>,
     /// Apartment, floor, c/o.
     #[schema(schema_with = line2_schema)]
     pub line2: Option<String>,
-    #[schema(schema_with = city_schema)]
+    #[schema(schema_with = city_schema, required = true)]
     pub city: Option<String>,
     #[schema(schema_with = postal_code_schema)]
     pub postal_code: Option<String>,
     /// State, province or county.
     #[schema(schema_with = region_schema)]
     pub region: Option<String>,
-    #[schema(schema_with = country_schema)]
+    #[schema(schema_with = country_schema, required = true)]
     pub country: Option<String>,
     /// For the carrier.
     #[schema(schema_with = phone_schema)]

@@ -90,6 +90,22 @@ pub fn price_schema() -> Schema {
         .into()
 }
 
+/// A price that may be null (none: "never free", "not sent").
+pub fn nullable_price_schema() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Number, Type::Null]))
+        .pattern(Some(Price::PATTERN))
+        .minimum(Some(0))
+        .maximum(Some(9_999_999_999.99))
+        .multiple_of(Some(0.01))
+        .description(Some(
+            "Null, or as a price: non-negative, at most two decimal places, at most 9999999999.99, a decimal string (preferred) or a JSON number in plain notation.",
+        ))
+        .examples(["50.00"])
+        .build()
+        .into()
+}
+
 /// What `ProductName::parse` accepts: 1 to 255 characters, not all whitespace, no NUL.
 pub fn product_name_schema() -> Object {
     trimmed_text_schema(ProductName::MAX_LEN)

@@ -47,19 +47,19 @@ pub struct AddressList {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAddressRequest {
-    #[schema(schema_with = recipient_name_schema)]
+    #[schema(schema_with = recipient_name_schema, required = true)]
     name: Option<String>,
-    #[schema(schema_with = line1_schema)]
+    #[schema(schema_with = line1_schema, required = true)]
     line1: Option<String>,
     #[schema(schema_with = line2_schema)]
     line2: Option<String>,
-    #[schema(schema_with = city_schema)]
+    #[schema(schema_with = city_schema, required = true)]
     city: Option<String>,
     #[schema(schema_with = postal_code_schema)]
     postal_code: Option<String>,
     #[schema(schema_with = region_schema)]
     region: Option<String>,
-    #[schema(schema_with = country_schema)]
+    #[schema(schema_with = country_schema, required = true)]
     country: Option<String>,
     #[schema(schema_with = phone_schema)]
     phone: Option<String>,

@@ -16,7 +16,7 @@ use crate::http::extract::{
     optional_whole_number, whole_number, ApiJson, JsonObject, OptionalJson, PriceInput,
 };
 use crate::http::responses;
-use crate::http::schemas::price_schema;
+use crate::http::schemas::nullable_price_schema;
 use crate::http::{ApiError, CartResponse, FieldError, OrderResponse, Problem, QuoteResponse};
 use crate::repository::carts::{self, CartWithLines, Precondition};
 use crate::repository::checkout::{self, CheckoutOutcome, CheckoutRequest};
@@ -313,7 +313,7 @@ pub struct CheckoutBody {
     /// another (a price, shipping method or tax rate changed since), nothing is placed:
     /// 409 `total_changed` with the new totals. Left out: the order is placed at the
     /// prices of the moment, which the 201 shows.
-    #[schema(schema_with = price_schema)]
+    #[schema(schema_with = nullable_price_schema)]
     expected_total: Option<PriceInput>,
 }
 

@@ -13,7 +13,9 @@ use crate::db::DbPool;
 use crate::domain::{format_money, Country, Price, ProductName};
 use crate::http::extract::{nullable, present, ApiJson, ApiQuery, PriceInput};
 use crate::http::responses;
-use crate::http::schemas::{country_schema, money_out_schema, price_schema, product_name_schema};
+use crate::http::schemas::{
+    country_schema, money_out_schema, nullable_price_schema, price_schema, product_name_schema,
+};
 use crate::http::validate::Validator;
 use crate::http::{with_conn, ApiError, FieldError, Problem};
 use crate::models::{NewShippingMethod, ShippingMethod, ShippingMethodChanges};
@@ -77,7 +79,7 @@ pub struct ShippingMethodList {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
+
 pub struct ListQuery {
     /// Only methods that ship to this country (ISO 3166-1 alpha-2, capitals).
     #[param(schema_with = country_schema)]
@@ -97,7 +99,7 @@ pub struct CreateShippingMethodRequest {
     countries: Vec<String>,
     /// A subtotal from which shipping is free; null or left out: never free.
     #[serde(default)]
-    #[schema(schema_with = price_schema, nullable = true)]
+    #[schema(schema_with = nullable_price_schema)]
     free_over: Option<PriceInput>,
 }
 
@@ -116,7 +118,7 @@ pub struct UpdateShippingMethodRequest {
     countries: Option<Vec<String>>,
     /// null: never free.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(schema_with = price_schema, nullable = true)]
+    #[schema(schema_with = nullable_price_schema)]
     free_over: Option<Option<PriceInput>>,
 }
 
@@ -200,6 +202,8 @@ async fn list(
 }
 
 /// Get a shipping method.
+///
+/// One method, by id (public). A deleted or unknown one is 404.
 #[utoipa::path(get, path = "/api/v1/shipping-methods/{id}", operation_id = "get_shipping_method", tag = "shipping",
     params(("id" = i32, Path, description = "Shipping method id")),
     responses((status = 200, description = "The method", body = ShippingMethodResponse), (status = 404, description = "No such method", body = Problem, content_type = "application/problem+json"), responses::Unavailable))]

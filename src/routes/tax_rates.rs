@@ -99,6 +99,8 @@ async fn list(pool: web::Data<DbPool>) -> Result<HttpResponse, ApiError> {
 }
 
 /// Get a country's tax rate.
+///
+/// The rate for one country (public); a country without one (taxed at 0) is 404.
 #[utoipa::path(get, path = "/api/v1/tax-rates/{country}", operation_id = "get_tax_rate", tag = "shipping",
     params(("country" = String, Path, description = "ISO 3166-1 alpha-2 code, in capitals")),
     responses((status = 200, description = "The rate", body = TaxRateResponse), (status = 404, description = "No rate for that country", body = Problem, content_type = "application/problem+json"), responses::Unavailable))]

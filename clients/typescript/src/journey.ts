@@ -16,6 +16,7 @@ type ProductPage = components["schemas"]["ProductPage"];
 type Line = components["schemas"]["LineResponse"];
 type Order = components["schemas"]["OrderResponse"];
 type OrderPage = components["schemas"]["OrderPage"];
+type Quote = components["schemas"]["QuoteResponse"];
 type AdminOrderQuery = NonNullable<paths["/api/v1/admin/orders"]["get"]["parameters"]["query"]>;
 
 class JourneyFailure extends Error {}
@@ -113,6 +114,15 @@ function cents(step: string, amount: string): bigint {
         return fail(step, `not a decimal amount: ${JSON.stringify(amount)}`);
     }
     return BigInt(match[1]) * 100n + BigInt((match[2] ?? "0").padEnd(2, "0"));
+}
+
+/** `numerator / denominator` cents, rounded half-up: how the service rounds tax. */
+function halfUp(numerator: bigint, denominator: bigint): bigint {
+    return (2n * numerator + denominator) / (2n * denominator);
+}
+
+function money(amount: bigint): string {
+    return `${amount / 100n}.${String(amount % 100n).padStart(2, "0")}`;
 }
 
 /** The line of `productId` in a cart or an order. */
@@ -574,6 +584,81 @@ async function journey(): Promise<void> {
     check(step, unpaid.some((o) => o.id === order.id), `order ${order.id} not listed`);
     check(step, !unpaid.some((o) => o.id === second.id), `the cancelled order ${second.id} is listed`);
     pass(step, `200, ${unpaid.length} order(s), among them ${order.id}, not ${second.id}`);
+
+    // --- checkout totals: addresses, shipping methods, tax ------------------------------
+    step = "the admin sets Germany's tax rate (POST /tax-rates)";
+    const rate = (await expectBody(step, 201, admin.POST("/api/v1/tax-rates", { body: { country: "DE", rate: "19" } }))).body;
+    equal(step, "rate", rate.rate, "19.00");
+    pass(step, `201, DE ${rate.rate} %`);
+
+    step = "the admin adds a shipping method (POST /shipping-methods)";
+    const parcel = (
+        await expectBody(step, 201, admin.POST("/api/v1/shipping-methods", {
+            body: { name: "Journey Parcel", price: "4.90", countries: ["DE", "AT"], free_over: null },
+        }))
+    ).body;
+    equal(step, "countries", parcel.countries.join(","), "DE,AT");
+    pass(step, `201, method ${parcel.id}, ${parcel.price}`);
+
+    step = "the methods that ship to Germany (GET /shipping-methods?country=DE)";
+    const toGermany = (await expectBody(step, 200, anonymous.GET("/api/v1/shipping-methods", { params: { query: { country: "DE" } } }))).body;
+    check(step, toGermany.items.some((method) => method.id === parcel.id), `method ${parcel.id} not listed`);
+    pass(step, `200, ${toGermany.items.length} method(s)`);
+
+    step = "the shopper saves an address (POST /users/me/addresses)";
+    const home = (
+        await expectBody(step, 201, shopper.POST("/api/v1/users/me/addresses", {
+            body: { name: "Erika Mustermann", line1: "Heidestraße 17", city: "Köln", postal_code: "51147", country: "DE" },
+        }))
+    ).body;
+    equal(step, "is_default (the first address)", home.is_default, true);
+    pass(step, `201, address ${home.id}`);
+
+    step = "three mugs in the cart, then a quote (POST /cart/quote)";
+    await expectBody(step, 201, shopper.POST("/api/v1/cart/items", { body: { product_id: mug.id, quantity: 3 } }));
+    const quote: Quote = (
+        await expectBody(step, 200, shopper.POST("/api/v1/cart/quote", { body: { address_id: home.id, shipping_method_id: parcel.id } }))
+    ).body;
+    const lineCents = cents(step, mug.price) * 3n;
+    // Prices include tax (the default): the line's tax is the part 19/119 of it, half-up.
+    const taxCents = halfUp(lineCents * 19n, 119n);
+    equal(step, "subtotal", quote.subtotal, money(lineCents));
+    equal(step, "shipping", quote.shipping, "4.90");
+    equal(step, "tax", quote.tax, money(taxCents));
+    equal(step, "total", quote.total, money(lineCents + 490n));
+    equal(step, "prices_include_tax", quote.prices_include_tax, true);
+    pass(step, `200, ${quote.subtotal} + ${quote.shipping} shipping = ${quote.total}, of which tax ${quote.tax}`);
+
+    step = "a method that does not ship to France (POST /cart/quote)";
+    await expectProblem(step, 422, "validation_failed", shopper.POST("/api/v1/cart/quote", {
+        body: { shipping_address: { name: "Jean", line1: "1 rue de la Paix", city: "Paris", country: "FR" }, shipping_method_id: parcel.id },
+    }));
+    pass(step, "422 validation_failed");
+
+    step = "check out what the quote said (POST /cart/checkout, expected_total)";
+    const shipped = (
+        await expectBody(step, 201, shopper.POST("/api/v1/cart/checkout", {
+            body: { address_id: home.id, shipping_method_id: parcel.id, expected_total: quote.total },
+        }))
+    ).body;
+    equal(step, "total", shipped.total, quote.total);
+    equal(step, "tax", shipped.tax, quote.tax);
+    equal(step, "shipping_address.city", shipped.shipping_address?.city, "Köln");
+    equal(step, "shipping_method.name", shipped.shipping_method?.name, "Journey Parcel");
+    equal(step, "line tax", lineFor(step, shipped, mug.id).tax, money(taxCents));
+    pass(step, `201, order ${shipped.id}, total ${shipped.total}`);
+
+    step = "editing the saved address leaves the order's copy (PATCH /users/me/addresses/{id})";
+    await expectBody(step, 200, shopper.PATCH("/api/v1/users/me/addresses/{id}", { params: { path: { id: home.id } }, body: { city: "Bonn" } }));
+    const reread = (await expectBody(step, 200, shopper.GET("/api/v1/orders/{id}", { params: { path: { id: shipped.id } } }))).body;
+    equal(step, "the order's city", reread.shipping_address?.city, "Köln");
+    pass(step, "200, the order still ships to Köln");
+
+    step = "tidy up: the method, the rate and the address go (DELETE)";
+    await expectEmpty(step, 204, admin.DELETE("/api/v1/shipping-methods/{id}", { params: { path: { id: parcel.id } } }));
+    await expectEmpty(step, 204, admin.DELETE("/api/v1/tax-rates/{country}", { params: { path: { country: "DE" } } }));
+    await expectEmpty(step, 204, shopper.DELETE("/api/v1/users/me/addresses/{id}", { params: { path: { id: home.id } } }));
+    pass(step, "204 × 3");
 
     step = "log the merged session out (DELETE /sessions/current)";
     await expectEmpty(step, 204, mergedShopper.DELETE("/api/v1/sessions/current"));
