@@ -23,7 +23,7 @@ use super::pricing::{self, DeliveryRequest, Destination, Quote};
 use super::{ShopError, Shortage};
 use crate::domain::{LineToTotal, TaxMode, Totals};
 use crate::models::{Cart, CartItem, CartStatus, Order, OrderAddress, Product};
-use crate::schema::{cart_items, carts, order_addresses, products};
+use crate::schema::{cart_items, carts, products};
 
 /// What a checkout did.
 #[derive(Debug)]
@@ -185,34 +185,29 @@ fn checkout_once(
         ))
         .returning(Cart::as_returning())
         .get_result(conn)?;
+    let address = destination.address.as_ref().map(|address| OrderAddress {
+        order_id: cart.id,
+        name: address.name.clone(),
+        line1: address.line1.clone(),
+        line2: address.line2.clone(),
+        city: address.city.clone(),
+        postal_code: address.postal_code.clone(),
+        region: address.region.clone(),
+        country: address.country.as_str().to_owned(),
+        phone: address.phone.clone(),
+    });
     let order = insert_order(
         conn,
-        cart.id,
         payment_window,
         &destination,
         tax_mode,
         &totals,
+        &address,
+        cart.id,
     )?;
-    let address = match destination.address {
-        Some(address) => Some(
-            diesel::insert_into(order_addresses::table)
-                .values(OrderAddress {
-                    order_id: cart.id,
-                    name: address.name,
-                    line1: address.line1,
-                    line2: address.line2,
-                    city: address.city,
-                    postal_code: address.postal_code,
-                    region: address.region,
-                    country: address.country.as_str().to_owned(),
-                    phone: address.phone,
-                })
-                .returning(OrderAddress::as_returning())
-                .get_result(conn)?,
-        ),
-        None => None,
-    };
-    let lines = items_with_products(conn, cart.id)?;
+    // The lines as now stored, from what this transaction holds: no read back while the
+    // products are locked.
+    let lines = placed_lines(items, locked, &totals);
     Ok(CheckoutOutcome::Placed(OrderDetails {
         cart,
         lines,
@@ -241,22 +236,33 @@ fn freeze_lines(
     .execute(conn)
 }
 
-/// The order's row: its payment deadline (on the database's clock, which the expiry job
-/// compares it with), what it charges and how it ships.
+/// The order's row (its payment deadline on the database's clock, which the expiry job
+/// compares it with; what it charges; how it ships) and, with an address, the copy it
+/// ships to: one statement.
 fn insert_order(
     conn: &mut PgConnection,
-    order_id: i32,
     payment_window: Option<Duration>,
     destination: &Destination,
     tax_mode: TaxMode,
     totals: &Totals,
+    address: &Option<OrderAddress>,
+    order_id: i32,
 ) -> QueryResult<Order> {
     let method = destination.method.as_ref();
+    let address = address.as_ref();
+    let text = |field: fn(&OrderAddress) -> Option<&str>| address.and_then(field);
     diesel::sql_query(
-        "INSERT INTO orders (id, payment_due_at, subtotal, shipping, tax, total, tax_rate,
-                             prices_include_tax, shipping_method_id, shipping_method_name)
-         VALUES ($1, now() + $2 * interval '1 millisecond', $3, $4, $5, $6, $7, $8, $9, $10)
-         RETURNING *",
+        "WITH placed AS (
+             INSERT INTO orders (id, payment_due_at, subtotal, shipping, tax, total, tax_rate,
+                                 prices_include_tax, shipping_method_id, shipping_method_name)
+             VALUES ($1, now() + $2 * interval '1 millisecond', $3, $4, $5, $6, $7, $8, $9, $10)
+             RETURNING *
+         ), shipped_to AS (
+             INSERT INTO order_addresses (order_id, name, line1, line2, city, postal_code,
+                                          region, country, phone)
+             SELECT id, $11, $12, $13, $14, $15, $16, $17, $18 FROM placed WHERE $11 IS NOT NULL
+         )
+         SELECT * FROM placed",
     )
     .bind::<Integer, _>(order_id)
     .bind::<Nullable<BigInt>, _>(payment_window.map(window_millis))
@@ -268,7 +274,41 @@ fn insert_order(
     .bind::<Bool, _>(tax_mode == TaxMode::Included)
     .bind::<Nullable<Integer>, _>(method.map(|method| method.id))
     .bind::<Nullable<Text>, _>(method.map(|method| method.name.as_str()))
+    .bind::<Nullable<Text>, _>(text(|a| Some(&a.name)))
+    .bind::<Nullable<Text>, _>(text(|a| Some(&a.line1)))
+    .bind::<Nullable<Text>, _>(text(|a| a.line2.as_deref()))
+    .bind::<Nullable<Text>, _>(text(|a| Some(&a.city)))
+    .bind::<Nullable<Text>, _>(text(|a| a.postal_code.as_deref()))
+    .bind::<Nullable<Text>, _>(text(|a| a.region.as_deref()))
+    .bind::<Nullable<Text>, _>(text(|a| Some(&a.country)))
+    .bind::<Nullable<Text>, _>(text(|a| a.phone.as_deref()))
     .get_result(conn)
+}
+
+/// The order's lines as the statements above left them: each item with its frozen price
+/// and tax, each product with the stock taken; in the order the cart's lines were added.
+fn placed_lines(
+    items: Vec<CartItem>,
+    mut locked: HashMap<i32, Product>,
+    totals: &Totals,
+) -> Vec<(CartItem, Product)> {
+    let tax_of: HashMap<i32, &BigDecimal> = totals
+        .lines
+        .iter()
+        .map(|line| (line.item_id, &line.tax))
+        .collect();
+    let mut lines: Vec<(CartItem, Product)> = items
+        .into_iter()
+        .filter_map(|mut item| {
+            let mut product = locked.remove(&item.product_id)?;
+            product.inventory_count -= item.quantity;
+            item.unit_price = Some(product.price.clone());
+            item.tax = tax_of.get(&item.id).map(|tax| (*tax).clone());
+            Some((item, product))
+        })
+        .collect();
+    lines.sort_by_key(|(item, _)| item.id);
+    lines
 }
 
 fn window_millis(window: Duration) -> i64 {

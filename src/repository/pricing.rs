@@ -50,14 +50,22 @@ pub fn resolve(
             Some(stored_address(saved)?)
         }
     };
-    let method = match request.shipping_method_id {
-        Some(id) => Some(
+    let (method, tax_rate) = match (request.shipping_method_id, &address) {
+        // The common case, in one round trip: the method and the destination's rate.
+        (Some(id), Some(address)) => {
+            let (method, rate) =
+                shipping_methods::find_with_rate(conn, id, address.country.as_str())?
+                    .ok_or_else(|| invalid("shipping_method_id", "names no shipping method"))?;
+            (Some(method), rate)
+        }
+        (Some(id), None) => {
             shipping_methods::find(conn, id)
                 .optional()?
-                .ok_or_else(|| invalid("shipping_method_id", "names no shipping method"))?,
-        ),
+                .ok_or_else(|| invalid("shipping_method_id", "names no shipping method"))?;
+            return Err(ShopError::Invalid(vec![address_required()]));
+        }
         // A shop that ships goods needs to know how; one with no methods does not.
-        None if shipping_methods::any_exist(conn)? => {
+        (None, address) if shipping_methods::any_exist(conn)? => {
             let mut missing = vec![(
                 "shipping_method_id",
                 "is required: choose one of GET /api/v1/shipping-methods?country=XX".to_owned(),
@@ -67,12 +75,10 @@ pub fn resolve(
             }
             return Err(ShopError::Invalid(missing));
         }
-        None => None,
+        (None, Some(address)) => (None, tax_rates::rate_for(conn, address.country.as_str())?),
+        (None, None) => (None, None),
     };
-    if let Some(method) = &method {
-        let Some(address) = &address else {
-            return Err(ShopError::Invalid(vec![address_required()]));
-        };
+    if let (Some(method), Some(address)) = (&method, &address) {
         let country = address.country.as_str();
         if !method.ships_to(country) {
             return Err(invalid(
@@ -81,11 +87,7 @@ pub fn resolve(
             ));
         }
     }
-    let tax_rate = match &address {
-        Some(address) => tax_rates::rate_for(conn, address.country.as_str())?
-            .map_or_else(TaxRate::zero, TaxRate::from_decimal),
-        None => TaxRate::zero(),
-    };
+    let tax_rate = tax_rate.map_or_else(TaxRate::zero, TaxRate::from_decimal);
     Ok(Destination {
         address,
         method,

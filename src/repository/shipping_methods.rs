@@ -1,12 +1,13 @@
 //! Shipping methods: how orders ship, where to, at what price. Staff manage them; anyone
 //! may list those that ship to a country.
 
+use bigdecimal::BigDecimal;
 use diesel::dsl::exists;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 
 use crate::models::{NewShippingMethod, ShippingMethod, ShippingMethodChanges};
-use crate::schema::shipping_methods;
+use crate::schema::{shipping_methods, tax_rates};
 
 /// Every method, or those that ship to `country`, by id.
 pub fn list(conn: &mut PgConnection, country: Option<&str>) -> QueryResult<Vec<ShippingMethod>> {
@@ -26,6 +27,24 @@ pub fn find(conn: &mut PgConnection, id: i32) -> QueryResult<ShippingMethod> {
         .find(id)
         .select(ShippingMethod::as_select())
         .first(conn)
+}
+
+/// A method and the tax rate of `country` (`None` without one), in one query; `None`
+/// when there is no such method.
+pub fn find_with_rate(
+    conn: &mut PgConnection,
+    id: i32,
+    country: &str,
+) -> QueryResult<Option<(ShippingMethod, Option<BigDecimal>)>> {
+    let rate = tax_rates::table
+        .filter(tax_rates::country.eq(country.to_owned()))
+        .select(tax_rates::rate)
+        .single_value();
+    shipping_methods::table
+        .find(id)
+        .select((ShippingMethod::as_select(), rate))
+        .first(conn)
+        .optional()
 }
 
 /// Whether the shop has any shipping method: with none, checkout needs none.

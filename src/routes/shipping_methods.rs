@@ -79,7 +79,6 @@ pub struct ShippingMethodList {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-
 pub struct ListQuery {
     /// Only methods that ship to this country (ISO 3166-1 alpha-2, capitals).
     #[param(schema_with = country_schema)]
