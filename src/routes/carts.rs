@@ -300,12 +300,17 @@ pub struct QuoteRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckoutBody {
+    /// The address to ship to, typed in; stored with the order as given. Not with
+    /// `address_id`.
     #[serde(default)]
     #[schema(value_type = Option<AddressInput>)]
     shipping_address: Option<JsonObject<AddressInput>>,
+    /// One of your saved addresses, copied into the order (later edits of the saved one
+    /// do not change it); another user's is 404. Not with `shipping_address`.
     #[serde(default, deserialize_with = "optional_whole_number")]
     #[schema(minimum = 1, maximum = 2147483647)]
     address_id: Option<i64>,
+    /// A method that ships to the address's country (422 naming this field otherwise).
     #[serde(default, deserialize_with = "optional_whole_number")]
     #[schema(minimum = 1, maximum = 2147483647)]
     shipping_method_id: Option<i64>,
