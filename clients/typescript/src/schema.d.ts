@@ -864,7 +864,11 @@ export interface components {
         };
         /** @description A checkout: the quote's delivery, and the total the client showed its customer. */
         CheckoutBody: {
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description One of your saved addresses, copied into the order (later edits of the saved one
+             *     do not change it); another user's is 404. Not with `shipping_address`.
+             */
             address_id?: number | null;
             /**
              * @description Null, or as a price: non-negative, at most two decimal places, at most 9999999999.99, a decimal string (preferred) or a JSON number in plain notation.
@@ -872,7 +876,10 @@ export interface components {
              */
             expected_total?: string | number | null;
             shipping_address?: null | components["schemas"]["AddressInput"];
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description A method that ships to the address's country (422 naming this field otherwise).
+             */
             shipping_method_id?: number | null;
         };
         /** @description A new address. `name`, `line1`, `city` and `country` are required. */
