@@ -43,7 +43,7 @@ const LAYERS: &[&[&str]] = &[
     &["openapi"],
     // 11: builds the actix server from a listener.
     &["startup"],
-    // 12: (not yet written) the test payment gateway, a server of its own.
+    // 12: the test payment gateway, a server of its own (`storefront payment-gateway`).
     &["gateway"],
     // 13: the subcommands.
     &["cli"],

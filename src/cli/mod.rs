@@ -1,5 +1,5 @@
 //! The `storefront` command line: `serve` (the default), `migrate`, `seed`, `schema-doc`,
-//! `admin` and `db`.
+//! `admin`, `db` and `payment-gateway`.
 
 pub mod seed;
 
@@ -9,6 +9,7 @@ use crate::auth::hash_blocking;
 use crate::config::Config;
 use crate::db;
 use crate::domain::Password;
+use crate::gateway;
 use crate::repository::users;
 use crate::schema_doc;
 use crate::startup;
@@ -53,6 +54,9 @@ pub enum Command {
         #[command(subcommand)]
         action: AdminAction,
     },
+    /// Run the test payment gateway, a payment provider of its own (PAYMENT_GATEWAY_*):
+    /// the service talks to it over HTTP as it would to a real one.
+    PaymentGateway,
     /// Database roles (run with the owner's URL: DATABASE_MIGRATION_URL or DATABASE_URL).
     Db {
         #[command(subcommand)]
@@ -89,6 +93,7 @@ pub enum MigrateAction {
 pub fn run(cli: Cli, config: &Config) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => startup::serve(config),
+        Command::PaymentGateway => gateway::serve(config),
         Command::Migrate { action } => migrate(action, config),
         Command::Seed { users, products } => seed(users, products, config),
         Command::SchemaDoc { output } => schema_doc(output, config),

@@ -65,6 +65,8 @@ pub enum WhenUnset {
     Nothing,
     /// The named setting serves instead.
     Use(&'static str),
+    /// A value made from other settings, as described.
+    Derived(&'static str),
 }
 
 /// Any setting, to list them all.
@@ -105,6 +107,7 @@ impl Setting {
                 WhenUnset::Required => "(required)".to_owned(),
                 WhenUnset::Nothing => "(none)".to_owned(),
                 WhenUnset::Use(other) => format!("(`{other}`)"),
+                WhenUnset::Derived(described) => format!("({described})"),
             },
         }
     }
@@ -232,6 +235,29 @@ pub const PRICES_INCLUDE_TAX: Flag = Flag {
     name: "PRICES_INCLUDE_TAX",
     default: true,
 };
+/// The test payment gateway (`storefront payment-gateway`) listens here.
+pub const PAYMENT_GATEWAY_BIND: Text = Text {
+    name: "PAYMENT_GATEWAY_BIND",
+    default: "127.0.0.1:8090",
+};
+pub const PAYMENT_GATEWAY_DATABASE_URL: Unset = Unset {
+    name: "PAYMENT_GATEWAY_DATABASE_URL",
+    when_unset: WhenUnset::Derived(
+        "`DATABASE_URL`'s server, database `<its name>_payment_gateway`",
+    ),
+};
+/// How long the service waits for the payment gateway; the test gateway answers a
+/// `pm_ok_slow` capture a second after it.
+pub const PAYMENT_GATEWAY_TIMEOUT_MS: Number =
+    fixed("PAYMENT_GATEWAY_TIMEOUT_MS", 5_000, 100..=120_000);
+pub const PAYMENT_WEBHOOK_URL: Unset = Unset {
+    name: "PAYMENT_WEBHOOK_URL",
+    when_unset: WhenUnset::Derived("`http://<BIND_ADDR>/api/v1/payments/webhooks/test`"),
+};
+pub const PAYMENT_WEBHOOK_SECRET: Unset = Unset {
+    name: "PAYMENT_WEBHOOK_SECRET",
+    when_unset: WhenUnset::Derived("a random secret made at start"),
+};
 pub const PASSWORD_QUEUE_TIMEOUT_MS: Number =
     fixed("PASSWORD_QUEUE_TIMEOUT_MS", 2_000, 1..=600_000);
 pub const SEARCH_MAX_CONCURRENT: Number = per_cores(
@@ -275,6 +301,11 @@ pub const ALL: &[Setting] = &[
     Setting::Number(&GUEST_CART_WINDOW_SECS),
     Setting::Number(&ORDER_PAYMENT_WINDOW_SECS),
     Setting::Flag(&PRICES_INCLUDE_TAX),
+    Setting::Text(&PAYMENT_GATEWAY_BIND),
+    Setting::Unset(&PAYMENT_GATEWAY_DATABASE_URL),
+    Setting::Number(&PAYMENT_GATEWAY_TIMEOUT_MS),
+    Setting::Unset(&PAYMENT_WEBHOOK_URL),
+    Setting::Unset(&PAYMENT_WEBHOOK_SECRET),
     Setting::Number(&SWEEP_INTERVAL_SECS),
     Setting::Number(&PASSWORD_QUEUE_TIMEOUT_MS),
     Setting::Number(&SEARCH_MAX_CONCURRENT),

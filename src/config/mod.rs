@@ -17,6 +17,7 @@ pub use vars::ConfigError;
 
 use self::defaults as setting;
 use self::vars::Vars;
+use crate::domain::WebhookSecret;
 
 /// Everything the service needs to run.
 #[derive(Debug, Clone)]
@@ -48,6 +49,9 @@ pub struct Config {
     /// Catalogue prices contain the tax (it is the part of each line's price the rate
     /// makes up); otherwise it is added on top at checkout.
     pub prices_include_tax: bool,
+    /// The payment gateway: where the test gateway listens and keeps its state, how long
+    /// the service waits for it, where it sends its webhooks and how it signs them.
+    pub payments: PaymentsConfig,
     /// Longest wait for a password-hashing permit before a 503.
     pub password_queue_timeout: Duration,
     /// Searches that must visit every match (see `SearchConcurrency`).
@@ -112,6 +116,21 @@ pub struct HttpConfig {
     /// After SIGTERM / Ctrl-C: unready but still serving for this long, so load balancers
     /// take the instance out of rotation before it stops accepting; zero: stop at once.
     pub shutdown_drain: Duration,
+}
+
+/// The payment gateway's settings.
+#[derive(Debug, Clone)]
+pub struct PaymentsConfig {
+    /// Where `storefront payment-gateway` listens.
+    pub gateway_bind: SocketAddr,
+    /// The test gateway's own database (created if missing).
+    pub gateway_database: DatabaseUrl,
+    /// How long the service waits for the gateway.
+    pub gateway_timeout: Duration,
+    /// Where the gateway sends its webhooks.
+    pub webhook_url: String,
+    /// What signs them; `None`: a random secret made at start (one process only).
+    pub webhook_secret: Option<WebhookSecret>,
 }
 
 /// The replica: where it is, how long a read waits for one of its connections before
@@ -191,6 +210,7 @@ impl Config {
         let sweep_interval = vars.secs(&setting::SWEEP_INTERVAL_SECS)?;
         let order_payment_window = vars.optional_secs(&setting::ORDER_PAYMENT_WINDOW_SECS)?;
         let prices_include_tax = vars.boolean(&setting::PRICES_INCLUDE_TAX)?;
+        let payments = payments(&vars, &database.url, http.bind_addr)?;
         let password_queue_timeout = vars.millis(&setting::PASSWORD_QUEUE_TIMEOUT_MS)?;
         let search_concurrency = SearchConcurrency {
             max_concurrent: vars.number(&setting::SEARCH_MAX_CONCURRENT)?,
@@ -214,6 +234,7 @@ impl Config {
             sweep_interval,
             order_payment_window,
             prices_include_tax,
+            payments,
             password_queue_timeout,
             search_concurrency,
             catalogue_cache_max_age,
@@ -230,6 +251,32 @@ impl Config {
             ..self.database.clone()
         })
     }
+}
+
+fn payments<F: Fn(&str) -> Option<String>>(
+    vars: &Vars<'_, F>,
+    database: &DatabaseUrl,
+    bind_addr: SocketAddr,
+) -> Result<PaymentsConfig, ConfigError> {
+    let gateway_database = vars
+        .optional(&setting::PAYMENT_GATEWAY_DATABASE_URL, DatabaseUrl::parse)?
+        .unwrap_or_else(|| {
+            database.with_database(&format!("{}_payment_gateway", database.database_name()))
+        });
+    let webhook_url = vars
+        .optional(&setting::PAYMENT_WEBHOOK_URL, |raw| {
+            url::Url::parse(raw)
+                .map(|url| url.to_string())
+                .map_err(|err| format!("is not a URL: {err}"))
+        })?
+        .unwrap_or_else(|| format!("http://{bind_addr}/api/v1/payments/webhooks/test"));
+    Ok(PaymentsConfig {
+        gateway_bind: vars.socket_addr(&setting::PAYMENT_GATEWAY_BIND)?,
+        gateway_database,
+        gateway_timeout: vars.millis(&setting::PAYMENT_GATEWAY_TIMEOUT_MS)?,
+        webhook_url,
+        webhook_secret: vars.optional(&setting::PAYMENT_WEBHOOK_SECRET, WebhookSecret::parse)?,
+    })
 }
 
 /// The primary's connection and pool settings; a pool may not keep more idle connections

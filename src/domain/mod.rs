@@ -15,6 +15,7 @@ mod order;
 mod paging;
 mod text;
 mod totals;
+pub mod webhook_signature;
 
 pub use account::{DisplayName, Email, Password, Username};
 pub use address::{Address, RawAddress};
@@ -26,3 +27,4 @@ pub use paging::PageSize;
 pub use totals::{
     format_rate, totals, LineToTotal, LineTotal, ShippingCharge, TaxMode, TaxRate, Totals,
 };
+pub use webhook_signature::WebhookSecret;

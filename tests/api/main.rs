@@ -23,6 +23,7 @@ mod memory;
 mod operations;
 mod order_races;
 mod orders;
+mod payment_gateway;
 mod products;
 mod replica_lag;
 mod roles;

@@ -185,7 +185,10 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        drop_database(&mut admin_connection(), &self.name);
+        let mut conn = admin_connection();
+        drop_database(&mut conn, &self.name);
+        // A test payment gateway started for this database keeps its state beside it.
+        drop_database(&mut conn, &format!("{}_payment_gateway", self.name));
     }
 }
 
@@ -289,6 +292,15 @@ pub fn test_config(db: &TestDb, bind_addr: std::net::SocketAddr) -> Config {
         sweep_interval: Duration::from_secs(60),
         order_payment_window: None,
         prices_include_tax: true,
+        payments: storefront::config::PaymentsConfig {
+            gateway_bind: "127.0.0.1:0".parse().expect("an address"),
+            gateway_database: db
+                .url()
+                .with_database(&format!("{}_payment_gateway", db.name())),
+            gateway_timeout: Duration::from_secs(5),
+            webhook_url: "http://127.0.0.1:1/api/v1/payments/webhooks/test".into(),
+            webhook_secret: None,
+        },
         password_queue_timeout: Duration::from_secs(10),
         // As in production; the lane's own test narrows it.
         search_concurrency: SearchConcurrency {
