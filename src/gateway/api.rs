@@ -15,13 +15,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::store::{self, Intent};
-use super::GatewayPool;
-use crate::db::run_blocking;
+use crate::db::{run_blocking, DbPool};
 use crate::domain::{format_money, Price};
 
 /// What the handlers share.
 pub struct GatewayState {
-    pub pool: GatewayPool,
+    pub pool: DbPool,
     /// This gateway's own root URL, for the confirm link it hands out.
     pub public_url: String,
     /// How long a `pm_ok_slow` capture waits, after capturing, before it answers.

@@ -9,14 +9,13 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::store::{self, DueDelivery};
-use super::GatewayPool;
-use crate::db::run_blocking;
+use crate::db::{run_blocking, DbPool};
 use crate::domain::{format_money, WebhookSecret};
 
 /// Where and how to deliver.
 #[derive(Clone)]
 pub struct Deliverer {
-    pub pool: GatewayPool,
+    pub pool: DbPool,
     pub client: reqwest::Client,
     pub url: String,
     pub secret: WebhookSecret,

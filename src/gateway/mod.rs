@@ -22,9 +22,6 @@ use crate::domain::WebhookSecret;
 
 pub use api::GatewayState;
 
-/// The gateway's connections to its own database.
-pub type GatewayPool = Pool<ConnectionManager<diesel::PgConnection>>;
-
 /// What a gateway needs beyond its listener.
 #[derive(Debug, Clone)]
 pub struct GatewaySettings {
