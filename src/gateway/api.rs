@@ -372,48 +372,36 @@ async fn refund(
     id: web::Path<String>,
     body: web::Json<Refund>,
 ) -> HttpResponse {
-    let key = match idempotency_key(&req) {
-        Ok(key) => key,
-        Err(answer) => return answer.into_response(),
-    };
-    let id = id.into_inner();
     let body = body.into_inner();
-    with_db(&state, move |conn| {
-        let (answer, _) = idempotent(conn, &key, |conn| {
-            let amount = amount(&body.amount)?;
-            let mut intent = store::lock_intent(conn, &id)
-                .map_err(unavailable)?
-                .ok_or_else(no_such_intent)?;
-            let refundable = &intent.captured_amount - &intent.refunded_amount;
-            if amount > refundable {
-                return Err(Answer::error(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "amount_too_large",
-                    format!("at most {} can be refunded", format_money(&refundable)),
-                ));
-            }
-            intent.refunded_amount += &amount;
-            store::save_intent(conn, &intent).map_err(unavailable)?;
-            let refund_id = random_id("re");
-            store::record_event(
-                conn,
-                &random_id("evt"),
-                "refund.succeeded",
-                &intent,
-                &amount,
-            )
-            .map_err(unavailable)?;
-            Ok(Answer {
-                status: StatusCode::CREATED,
-                body: json!({
-                    "id": refund_id,
-                    "intent_id": intent.id,
-                    "amount": format_money(&amount),
-                    "status": "succeeded",
-                }),
-            })
-        })?;
-        Ok(answer)
+    on_intent(&req, &state, id.into_inner(), move |conn, mut intent| {
+        let amount = amount(&body.amount)?;
+        let refundable = &intent.captured_amount - &intent.refunded_amount;
+        if amount > refundable {
+            return Err(Answer::error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "amount_too_large",
+                format!("at most {} can be refunded", format_money(&refundable)),
+            ));
+        }
+        intent.refunded_amount += &amount;
+        store::save_intent(conn, &intent).map_err(unavailable)?;
+        store::record_event(
+            conn,
+            &random_id("evt"),
+            "refund.succeeded",
+            &intent,
+            &amount,
+        )
+        .map_err(unavailable)?;
+        Ok(Answer {
+            status: StatusCode::CREATED,
+            body: json!({
+                "id": random_id("re"),
+                "intent_id": intent.id,
+                "amount": format_money(&amount),
+                "status": "succeeded",
+            }),
+        })
     })
     .await
 }
@@ -423,31 +411,41 @@ async fn cancel(
     state: web::Data<GatewayState>,
     id: web::Path<String>,
 ) -> HttpResponse {
-    let key = match idempotency_key(&req) {
+    on_intent(&req, &state, id.into_inner(), |conn, mut intent| {
+        match intent.status.as_str() {
+            "succeeded" => {
+                return Err(Answer::error(
+                    StatusCode::CONFLICT,
+                    "already_captured",
+                    "a captured intent is refunded, not cancelled",
+                ))
+            }
+            "cancelled" | "declined" => {}
+            _ => {
+                intent.status = "cancelled".into();
+                store::save_intent(conn, &intent).map_err(unavailable)?;
+            }
+        }
+        Ok(Answer::ok(intent_json(&intent)))
+    })
+    .await
+}
+
+/// A merchant call on one intent: its key claimed, the intent locked, `work` done once.
+async fn on_intent<F>(req: &HttpRequest, state: &GatewayState, id: String, work: F) -> HttpResponse
+where
+    F: FnOnce(&mut PgConnection, Intent) -> Outcome + Send + 'static,
+{
+    let key = match idempotency_key(req) {
         Ok(key) => key,
         Err(answer) => return answer.into_response(),
     };
-    let id = id.into_inner();
-    with_db(&state, move |conn| {
+    with_db(state, move |conn| {
         let (answer, _) = idempotent(conn, &key, |conn| {
-            let mut intent = store::lock_intent(conn, &id)
+            let intent = store::lock_intent(conn, &id)
                 .map_err(unavailable)?
                 .ok_or_else(no_such_intent)?;
-            match intent.status.as_str() {
-                "succeeded" => {
-                    return Err(Answer::error(
-                        StatusCode::CONFLICT,
-                        "already_captured",
-                        "a captured intent is refunded, not cancelled",
-                    ))
-                }
-                "cancelled" | "declined" => {}
-                _ => {
-                    intent.status = "cancelled".into();
-                    store::save_intent(conn, &intent).map_err(unavailable)?;
-                }
-            }
-            Ok(Answer::ok(intent_json(&intent)))
+            work(conn, intent)
         })?;
         Ok(answer)
     })
