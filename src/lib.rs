@@ -12,6 +12,7 @@ pub mod http;
 pub mod jobs;
 pub mod models;
 pub mod openapi;
+pub mod outbound;
 pub mod repository;
 pub mod routes;
 pub mod schema;

@@ -24,6 +24,7 @@ mod operations;
 mod order_races;
 mod orders;
 mod payment_gateway;
+mod payment_provider;
 mod products;
 mod replica_lag;
 mod roles;

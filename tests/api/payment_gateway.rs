@@ -15,26 +15,26 @@ use storefront::domain::WebhookSecret;
 use crate::binary::{free_port, storefront};
 use crate::common::TestDb;
 
-const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 /// A webhook as it arrived.
 #[derive(Debug, Clone)]
-struct Received {
-    id: String,
-    timestamp: String,
-    signature: String,
-    body: String,
+pub struct Received {
+    pub id: String,
+    pub timestamp: String,
+    pub signature: String,
+    pub body: String,
 }
 
 /// A receiver on port 0 that records every delivery and answers each with the next of
 /// `statuses` (then 200).
-struct Receiver {
-    url: String,
+pub struct Receiver {
+    pub url: String,
     received: Arc<Mutex<Vec<Received>>>,
 }
 
 impl Receiver {
-    fn start(statuses: Vec<u16>) -> Self {
+    pub fn start(statuses: Vec<u16>) -> Self {
         let received = Arc::new(Mutex::new(Vec::new()));
         let answers = Arc::new(Mutex::new(statuses));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -80,12 +80,12 @@ impl Receiver {
         Self { url, received }
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
 
     /// Waits until `count` deliveries have arrived.
-    async fn until(&self, count: usize) -> Vec<Received> {
+    pub async fn until(&self, count: usize) -> Vec<Received> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let received = self.received();
@@ -103,10 +103,10 @@ impl Receiver {
 }
 
 /// The gateway process.
-struct Gateway {
-    process: Child,
-    base: String,
-    client: reqwest::Client,
+pub struct Gateway {
+    pub process: Child,
+    pub base: String,
+    pub client: reqwest::Client,
 }
 
 impl Drop for Gateway {
@@ -117,7 +117,7 @@ impl Drop for Gateway {
 }
 
 impl Gateway {
-    async fn start(db: &TestDb, webhook_url: &str, timeout_ms: u32) -> Self {
+    pub async fn start(db: &TestDb, webhook_url: &str, timeout_ms: u32) -> Self {
         let port = free_port();
         let process = storefront()
             .arg("payment-gateway")
@@ -149,11 +149,11 @@ impl Gateway {
         gateway
     }
 
-    fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    async fn post(&self, path: &str, key: Option<&str>, body: &Value) -> (StatusCode, Value) {
+    pub async fn post(&self, path: &str, key: Option<&str>, body: &Value) -> (StatusCode, Value) {
         let mut request = self.client.post(self.url(path)).json(body);
         if let Some(key) = key {
             request = request.header("idempotency-key", key);
@@ -163,7 +163,7 @@ impl Gateway {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
-    async fn intent(&self, id: &Value) -> Value {
+    pub async fn intent(&self, id: &Value) -> Value {
         let path = format!("/v1/intents/{}", id.as_str().unwrap());
         self.client
             .get(self.url(&path))
@@ -176,7 +176,7 @@ impl Gateway {
     }
 
     /// A new intent for `amount`, confirmed by the shopper with `method`.
-    async fn confirmed(&self, key: &str, amount: &str, method: &str) -> Value {
+    pub async fn confirmed(&self, key: &str, amount: &str, method: &str) -> Value {
         let (status, intent) = self
             .post(
                 "/v1/intents",
