@@ -18,8 +18,8 @@ use diesel::serialize::{self, IsNull, Output, ToSql};
 use diesel::sql_types::Text;
 
 use crate::schema::{
-    addresses, cart_items, carts, fulfilments, order_addresses, orders, price_changes, products,
-    sessions, shipping_methods, stock_movements, tax_rates, users,
+    addresses, cart_items, carts, fulfilments, order_addresses, orders, payments, price_changes,
+    products, sessions, shipping_methods, stock_movements, tax_rates, users,
 };
 
 /// A user without the password hash: what every query outside login selects, so the hash
@@ -463,4 +463,51 @@ pub struct TaxRateRow {
     pub rate: BigDecimal,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+text_enum! {
+    /// Where one payment attempt is; `payments_status_check`.
+    PaymentAttemptStatus, "payment attempt status" {
+        /// The intent exists; the shopper has not finished, or it is not captured yet.
+        Pending => "pending",
+        /// The shopper must act again at the provider.
+        RequiresAction => "requires_action",
+        /// Captured.
+        Succeeded => "succeeded",
+        /// Declined.
+        Failed => "failed",
+        Cancelled => "cancelled",
+    }
+}
+
+/// One attempt to pay an order: an intent at a provider.
+#[derive(Queryable, QueryableByName, Selectable, Identifiable, Debug, Clone, PartialEq, Eq)]
+#[diesel(table_name = payments, check_for_backend(Pg))]
+pub struct Payment {
+    pub id: i32,
+    pub order_id: i32,
+    pub provider: String,
+    pub provider_ref: String,
+    pub status: PaymentAttemptStatus,
+    pub amount: BigDecimal,
+    pub currency: String,
+    pub client_secret: String,
+    pub confirm_url: String,
+    pub captured_amount: BigDecimal,
+    pub requires_review: bool,
+    pub failure_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Insertable, Debug)]
+#[diesel(table_name = payments)]
+pub struct NewPayment<'a> {
+    pub order_id: i32,
+    pub provider: &'a str,
+    pub provider_ref: &'a str,
+    pub amount: &'a BigDecimal,
+    pub currency: &'a str,
+    pub client_secret: &'a str,
+    pub confirm_url: &'a str,
 }

@@ -122,6 +122,32 @@ diesel::table! {
 }
 
 diesel::table! {
+    payments (id) {
+        id -> Int4,
+        order_id -> Int4,
+        #[max_length = 20]
+        provider -> Varchar,
+        #[max_length = 100]
+        provider_ref -> Varchar,
+        #[max_length = 20]
+        status -> Varchar,
+        amount -> Numeric,
+        #[max_length = 3]
+        currency -> Varchar,
+        #[max_length = 255]
+        client_secret -> Varchar,
+        #[max_length = 500]
+        confirm_url -> Varchar,
+        captured_amount -> Numeric,
+        requires_review -> Bool,
+        #[max_length = 200]
+        failure_reason -> Nullable<Varchar>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     price_changes (id) {
         id -> Int8,
         product_id -> Int4,
@@ -129,6 +155,16 @@ diesel::table! {
         new_price -> Numeric,
         by_user_id -> Nullable<Int4>,
         at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    processed_webhooks (provider, webhook_id) {
+        #[max_length = 20]
+        provider -> Varchar,
+        #[max_length = 200]
+        webhook_id -> Varchar,
+        received_at -> Timestamptz,
     }
 }
 
@@ -241,6 +277,7 @@ diesel::joinable!(fulfilments -> users (by_user_id));
 diesel::joinable!(order_addresses -> orders (order_id));
 diesel::joinable!(orders -> carts (id));
 diesel::joinable!(orders -> shipping_methods (shipping_method_id));
+diesel::joinable!(payments -> orders (order_id));
 diesel::joinable!(price_changes -> products (product_id));
 diesel::joinable!(price_changes -> users (by_user_id));
 diesel::joinable!(product_search_terms -> products (product_id));
@@ -256,7 +293,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     fulfilments,
     order_addresses,
     orders,
+    payments,
     price_changes,
+    processed_webhooks,
     product_search_terms,
     products,
     sessions,

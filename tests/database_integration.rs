@@ -359,6 +359,56 @@ fn every_column_has_its_designed_type_and_nullability() {
                 "YES",
                 Some(100),
             ),
+            ("payments", "id", "integer", "NO", None),
+            ("payments", "order_id", "integer", "NO", None),
+            ("payments", "provider", "character varying", "NO", Some(20)),
+            (
+                "payments",
+                "provider_ref",
+                "character varying",
+                "NO",
+                Some(100),
+            ),
+            ("payments", "status", "character varying", "NO", Some(20)),
+            ("payments", "amount", "numeric", "NO", None),
+            ("payments", "currency", "character varying", "NO", Some(3)),
+            (
+                "payments",
+                "client_secret",
+                "character varying",
+                "NO",
+                Some(255),
+            ),
+            (
+                "payments",
+                "confirm_url",
+                "character varying",
+                "NO",
+                Some(500),
+            ),
+            ("payments", "captured_amount", "numeric", "NO", None),
+            ("payments", "requires_review", "boolean", "NO", None),
+            (
+                "payments",
+                "failure_reason",
+                "character varying",
+                "YES",
+                Some(200),
+            ),
+            (
+                "payments",
+                "created_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
+            (
+                "payments",
+                "updated_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
             ("price_changes", "id", "bigint", "NO", None),
             ("price_changes", "product_id", "integer", "NO", None),
             ("price_changes", "old_price", "numeric", "NO", None),
@@ -367,6 +417,27 @@ fn every_column_has_its_designed_type_and_nullability() {
             (
                 "price_changes",
                 "at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
+            (
+                "processed_webhooks",
+                "provider",
+                "character varying",
+                "NO",
+                Some(20),
+            ),
+            (
+                "processed_webhooks",
+                "webhook_id",
+                "character varying",
+                "NO",
+                Some(200),
+            ),
+            (
+                "processed_webhooks",
+                "received_at",
                 "timestamp with time zone",
                 "NO",
                 None,
@@ -581,7 +652,9 @@ fn money_columns_are_numeric_12_2_and_defaults_are_set() {
                 "orders.shipping",
                 "orders.subtotal",
                 "orders.tax",
-                "orders.total"
+                "orders.total",
+                "payments.amount",
+                "payments.captured_amount",
             ]
         );
 
@@ -735,6 +808,15 @@ fn every_designed_index_exists_with_its_definition() {
         );
         expect("shipping_methods_countries_idx", &["USING gin (countries)"]);
         expect(
+            "payments_one_open_per_order",
+            &["UNIQUE", "(order_id)", "pending", "requires_action"],
+        );
+        expect("payments_order_id_idx", &["(order_id)"]);
+        expect(
+            "payments_provider_ref_key",
+            &["UNIQUE", "(provider, provider_ref)"],
+        );
+        expect(
             "orders_shipping_method_id_idx",
             &[
                 "(shipping_method_id)",
@@ -747,6 +829,8 @@ fn every_designed_index_exists_with_its_definition() {
             "shipping_methods_pkey",
             "tax_rates_pkey",
             "order_addresses_pkey",
+            "payments_pkey",
+            "processed_webhooks_pkey",
             "users_pkey",
             "products_pkey",
             "carts_pkey",
@@ -760,7 +844,7 @@ fn every_designed_index_exists_with_its_definition() {
         ] {
             assert!(names.contains(pkey), "{pkey} missing");
         }
-        assert_eq!(names.len(), 49, "unexpected indexes: {names:?}");
+        assert_eq!(names.len(), 54, "unexpected indexes: {names:?}");
     });
 }
 
@@ -977,6 +1061,7 @@ fn updated_at_triggers_exist_on_the_mutable_tables() {
             "addresses",
             "carts",
             "orders",
+            "payments",
             "products",
             "shipping_methods",
             "tax_rates",
@@ -2824,4 +2909,235 @@ fn only_constraints_that_guard_request_fields_reach_the_client() {
         })
         .unwrap_err();
     });
+}
+
+// ---------------------------------------------------------------- payments
+
+/// An order of `total` placed by a new buyer, and an intent for it recorded as `intent`.
+fn order_with_intent(
+    db: &TestDb,
+    name: &str,
+    price: &str,
+    intent: &str,
+) -> (i32, storefront::models::Payment) {
+    let mut conn = db.connect();
+    let buyer = new_user(&mut conn, name);
+    let product = new_product(&mut conn, &format!("{name}'s lamp"), price, 5);
+    add_to_cart(&mut conn, buyer.id, product.id, 1);
+    let request = repository::checkout::CheckoutRequest {
+        user_id: buyer.id,
+        idempotency_key: None,
+        payment_window: Some(Duration::from_secs(600)),
+        delivery: &repository::pricing::DeliveryRequest::default(),
+        tax_mode: storefront::domain::TaxMode::Included,
+        expected_total: None,
+    };
+    let repository::checkout::CheckoutOutcome::Placed(placed) =
+        repository::checkout::checkout(&mut conn, request, None).unwrap()
+    else {
+        panic!("a new order")
+    };
+    let payment = repository::payments::record_intent(
+        &mut conn,
+        &storefront::models::NewPayment {
+            order_id: placed.order.id,
+            provider: "test",
+            provider_ref: intent,
+            amount: &placed.order.total,
+            currency: "EUR",
+            client_secret: "secret",
+            confirm_url: "http://gateway/confirm",
+        },
+    )
+    .unwrap();
+    (placed.order.id, payment)
+}
+
+/// Twenty reports of one capture at once (the shopper's return, webhooks, a
+/// reconciliation, on several instances): one pays the order, nineteen change nothing.
+#[test]
+fn a_capture_is_applied_exactly_once_however_often_it_is_reported() {
+    use repository::payments::{apply_capture, CaptureApplied};
+    let db = TestDb::new();
+    let (order_id, payment) = order_with_intent(&db, "payer", "19.90", "pi_once");
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(20));
+    let outcomes: Vec<CaptureApplied> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..20)
+            .map(|_| {
+                let (db, barrier, amount) = (&db, barrier.clone(), payment.amount.clone());
+                scope.spawn(move || {
+                    let mut conn = db.connect();
+                    barrier.wait();
+                    apply_capture(&mut conn, "test", "pi_once", &amount).unwrap()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().unwrap())
+            .collect()
+    });
+    let paid = outcomes
+        .iter()
+        .filter(|o| **o == CaptureApplied::Paid)
+        .count();
+    let already = outcomes
+        .iter()
+        .filter(|o| **o == CaptureApplied::AlreadyApplied)
+        .count();
+    assert_eq!((paid, already), (1, 19), "{outcomes:?}");
+    let mut conn = db.connect();
+    let order = repository::orders::find_order(&mut conn, None, order_id)
+        .unwrap()
+        .order;
+    assert_eq!(
+        order.payment_status,
+        storefront::models::PaymentStatus::Paid
+    );
+    assert_eq!(order.payment_due_at, None);
+    let payment = repository::payments::find_by_ref(&mut conn, "test", "pi_once").unwrap();
+    assert_eq!(
+        payment.status,
+        storefront::models::PaymentAttemptStatus::Succeeded
+    );
+    assert_eq!(payment.captured_amount, order.total);
+}
+
+/// A capture of another amount than the order charges flags the payment and leaves the
+/// order unpaid; a capture for an order cancelled meanwhile is money to give back.
+#[test]
+fn a_wrong_amount_needs_review_and_a_capture_after_cancel_is_refund_due() {
+    use repository::payments::{apply_capture, CaptureApplied};
+    let db = TestDb::new();
+    let (order_id, _) = order_with_intent(&db, "short", "19.90", "pi_short");
+    let mut conn = db.connect();
+    assert_eq!(
+        apply_capture(&mut conn, "test", "pi_short", &money("9.90")).unwrap(),
+        CaptureApplied::NeedsReview
+    );
+    let order = repository::orders::find_order(&mut conn, None, order_id)
+        .unwrap()
+        .order;
+    assert_eq!(
+        order.payment_status,
+        storefront::models::PaymentStatus::AwaitingPayment
+    );
+    assert!(
+        repository::payments::find_by_ref(&mut conn, "test", "pi_short")
+            .unwrap()
+            .requires_review
+    );
+
+    let (order_id, payment) = order_with_intent(&db, "late", "5.00", "pi_late");
+    let owner = repository::orders::owner_of(&mut conn, order_id)
+        .unwrap()
+        .unwrap();
+    let caller = repository::order_lifecycle::Caller {
+        user_id: owner,
+        is_admin: false,
+    };
+    repository::order_lifecycle::cancel(&mut conn, order_id, caller, None).unwrap();
+    assert_eq!(
+        apply_capture(&mut conn, "test", "pi_late", &money("5.00")).unwrap(),
+        CaptureApplied::RefundDue {
+            payment_id: payment.id,
+            amount: money("5.00")
+        }
+    );
+    assert_eq!(
+        apply_capture(&mut conn, "test", "pi_late", &money("5.00")).unwrap(),
+        CaptureApplied::AlreadyApplied,
+        "and only once"
+    );
+}
+
+/// One open payment per order; recording the same intent twice is one row; a declined
+/// intent fails once; an unknown intent is not found.
+#[test]
+fn payment_rows_follow_their_intents() {
+    let db = TestDb::new();
+    let (order_id, first) = order_with_intent(&db, "tabs", "8.00", "pi_tab1");
+    let mut conn = db.connect();
+    let again = repository::payments::record_intent(
+        &mut conn,
+        &storefront::models::NewPayment {
+            order_id,
+            provider: "test",
+            provider_ref: "pi_tab1",
+            amount: &first.amount,
+            currency: "EUR",
+            client_secret: "secret",
+            confirm_url: "http://gateway/confirm",
+        },
+    )
+    .unwrap();
+    assert_eq!(again, first);
+    let second_open = repository::payments::record_intent(
+        &mut conn,
+        &storefront::models::NewPayment {
+            order_id,
+            provider: "test",
+            provider_ref: "pi_tab2",
+            amount: &first.amount,
+            currency: "EUR",
+            client_secret: "secret",
+            confirm_url: "http://gateway/confirm",
+        },
+    )
+    .unwrap_err();
+    let diesel::result::Error::DatabaseError(_, info) = second_open else {
+        panic!("{second_open:?}")
+    };
+    assert_eq!(info.constraint_name(), Some("payments_one_open_per_order"));
+    assert!(repository::payments::apply_failure(
+        &mut conn,
+        "test",
+        "pi_tab1",
+        Some("card_declined")
+    )
+    .unwrap());
+    assert!(!repository::payments::apply_failure(&mut conn, "test", "pi_tab1", None).unwrap());
+    assert_eq!(
+        repository::payments::payments_of(&mut conn, order_id)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(matches!(
+        repository::payments::apply_capture(&mut conn, "test", "pi_nobody", &money("1.00")),
+        Err(repository::ShopError::NotFound)
+    ));
+}
+
+/// A webhook id is claimed once: twenty concurrent claims of one id, one wins; an id
+/// whose transaction rolled back can be claimed again.
+#[test]
+fn a_webhook_is_claimed_once() {
+    let db = TestDb::new();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(20));
+    let won: usize = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..20)
+            .map(|_| {
+                let (db, barrier) = (&db, barrier.clone());
+                scope.spawn(move || {
+                    let mut conn = db.connect();
+                    barrier.wait();
+                    repository::payments::claim_webhook(&mut conn, "test", "evt_1").unwrap()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .filter(|_| true)
+            .map(|h| usize::from(h.join().unwrap()))
+            .sum()
+    });
+    assert_eq!(won, 1);
+    let mut conn = db.connect();
+    let rolled_back: Result<(), diesel::result::Error> = conn.transaction(|conn| {
+        assert!(repository::payments::claim_webhook(conn, "test", "evt_2").unwrap());
+        Err(diesel::result::Error::RollbackTransaction)
+    });
+    assert!(rolled_back.is_err());
+    assert!(repository::payments::claim_webhook(&mut conn, "test", "evt_2").unwrap());
 }

@@ -12,6 +12,7 @@ pub mod guest_carts;
 pub mod ledger;
 pub mod order_lifecycle;
 pub mod orders;
+pub mod payments;
 pub mod pricing;
 pub mod products;
 pub mod quote;
