@@ -58,13 +58,18 @@ impl AddressInput {
     /// The whole address, or a 422 entry for each bad field, named `{prefix}{field}`
     /// (`shipping_address.city`).
     pub fn parse(&self, prefix: &str) -> Result<Address, Vec<FieldError>> {
-        Address::parse(self.raw()).map_err(|errors| {
-            errors
-                .into_iter()
-                .map(|(field, message)| FieldError::new(format!("{prefix}{field}"), message))
-                .collect()
-        })
+        parse_address(self.raw(), prefix)
     }
+}
+
+/// An address as sent, parsed whole: each bad field named `{prefix}{field}`.
+pub fn parse_address(raw: RawAddress<'_>, prefix: &str) -> Result<Address, Vec<FieldError>> {
+    Address::parse(raw).map_err(|errors| {
+        errors
+            .into_iter()
+            .map(|(field, message)| FieldError::new(format!("{prefix}{field}"), message))
+            .collect()
+    })
 }
 
 /// A saved address.

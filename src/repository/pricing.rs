@@ -50,18 +50,19 @@ pub fn resolve(
             Some(stored_address(saved)?)
         }
     };
+    let no_such_method = || invalid("shipping_method_id", "names no shipping method");
     let (method, tax_rate) = match (request.shipping_method_id, &address) {
         // The common case, in one round trip: the method and the destination's rate.
         (Some(id), Some(address)) => {
             let (method, rate) =
                 shipping_methods::find_with_rate(conn, id, address.country.as_str())?
-                    .ok_or_else(|| invalid("shipping_method_id", "names no shipping method"))?;
+                    .ok_or_else(no_such_method)?;
             (Some(method), rate)
         }
         (Some(id), None) => {
             shipping_methods::find(conn, id)
                 .optional()?
-                .ok_or_else(|| invalid("shipping_method_id", "names no shipping method"))?;
+                .ok_or_else(no_such_method)?;
             return Err(ShopError::Invalid(vec![address_required()]));
         }
         // A shop that ships goods needs to know how; one with no methods does not.

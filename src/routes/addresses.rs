@@ -11,8 +11,8 @@ use crate::db::DbPool;
 use crate::domain::address::{
     parse_city, parse_line, parse_line2, parse_name, parse_phone, parse_postal_code, parse_region,
 };
-use crate::domain::{Address, Country, RawAddress};
-use crate::http::address::SavedAddressResponse;
+use crate::domain::{Country, RawAddress};
+use crate::http::address::{parse_address, SavedAddressResponse};
 use crate::http::extract::{nullable, present, ApiJson};
 use crate::http::responses;
 use crate::http::schemas::{
@@ -20,7 +20,7 @@ use crate::http::schemas::{
     recipient_name_schema, region_schema,
 };
 use crate::http::validate::Validator;
-use crate::http::{ApiError, FieldError, Problem};
+use crate::http::{ApiError, Problem};
 use crate::models::AddressChanges;
 use crate::repository::addresses;
 
@@ -133,7 +133,7 @@ async fn create(
     body: Result<ApiJson<CreateAddressRequest>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.and_then(|ApiJson(body)| {
-        let address = Address::parse(RawAddress {
+        let raw = RawAddress {
             name: body.name.as_deref(),
             line1: body.line1.as_deref(),
             line2: body.line2.as_deref(),
@@ -142,15 +142,8 @@ async fn create(
             region: body.region.as_deref(),
             country: body.country.as_deref(),
             phone: body.phone.as_deref(),
-        })
-        .map_err(|errors| {
-            ApiError::Validation(
-                errors
-                    .into_iter()
-                    .map(|(field, message)| FieldError::new(field, message))
-                    .collect(),
-            )
-        })?;
+        };
+        let address = parse_address(raw, "").map_err(ApiError::Validation)?;
         Ok((address, body.is_default.unwrap_or(false)))
     });
     let (address, is_default) = token.report_after_authentication(&pool, input).await?;
