@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod models;
 pub mod openapi;
 pub mod outbound;
+pub mod payments;
 pub mod repository;
 pub mod routes;
 pub mod schema;

@@ -19,7 +19,7 @@ use diesel::sql_types::Text;
 
 use crate::schema::{
     addresses, cart_items, carts, fulfilments, order_addresses, orders, payments, price_changes,
-    products, sessions, shipping_methods, stock_movements, tax_rates, users,
+    products, refunds, sessions, shipping_methods, stock_movements, tax_rates, users,
 };
 
 /// A user without the password hash: what every query outside login selects, so the hash
@@ -510,4 +510,56 @@ pub struct NewPayment<'a> {
     pub currency: &'a str,
     pub client_secret: &'a str,
     pub confirm_url: &'a str,
+}
+
+text_enum! {
+    /// Where a refund is; `refunds_status_check`.
+    RefundStatus, "refund status" {
+        /// Decided and recorded; not yet confirmed by the provider.
+        Pending => "pending",
+        Succeeded => "succeeded",
+        /// The provider refused it.
+        Failed => "failed",
+    }
+}
+
+text_enum! {
+    /// Why a refund was made; `refunds_source_check`.
+    RefundSource, "refund source" {
+        /// Staff asked for it.
+        Admin => "admin",
+        /// The order was cancelled after it was paid.
+        Cancel => "cancel",
+        /// Captured after the order stopped awaiting payment (cancelled or expired).
+        LateCapture => "late_capture",
+    }
+}
+
+/// Money given back on a payment.
+#[derive(Queryable, Selectable, Identifiable, Debug, Clone, PartialEq, Eq)]
+#[diesel(table_name = refunds, check_for_backend(Pg))]
+pub struct Refund {
+    pub id: i32,
+    pub order_id: i32,
+    pub payment_id: i32,
+    pub amount: BigDecimal,
+    pub reason: Option<String>,
+    pub source: RefundSource,
+    pub status: RefundStatus,
+    pub provider_ref: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Insertable, Debug)]
+#[diesel(table_name = refunds)]
+pub struct NewRefund<'a> {
+    pub order_id: i32,
+    pub payment_id: i32,
+    pub amount: &'a BigDecimal,
+    pub reason: Option<&'a str>,
+    pub source: RefundSource,
+    pub idempotency_key: Option<&'a str>,
+    pub requested_by: Option<i32>,
 }

@@ -144,6 +144,7 @@ diesel::table! {
         failure_reason -> Nullable<Varchar>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        next_check_at -> Timestamptz,
     }
 }
 
@@ -194,6 +195,29 @@ diesel::table! {
         price_changed_at -> Nullable<Timestamptz>,
         low_price -> Nullable<Numeric>,
         low_price_until -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    refunds (id) {
+        id -> Int4,
+        order_id -> Int4,
+        payment_id -> Int4,
+        amount -> Numeric,
+        #[max_length = 500]
+        reason -> Nullable<Varchar>,
+        #[max_length = 20]
+        source -> Varchar,
+        #[max_length = 20]
+        status -> Varchar,
+        #[max_length = 100]
+        provider_ref -> Nullable<Varchar>,
+        #[max_length = 255]
+        idempotency_key -> Nullable<Varchar>,
+        requested_by -> Nullable<Int4>,
+        next_attempt_at -> Timestamptz,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -281,6 +305,9 @@ diesel::joinable!(payments -> orders (order_id));
 diesel::joinable!(price_changes -> products (product_id));
 diesel::joinable!(price_changes -> users (by_user_id));
 diesel::joinable!(product_search_terms -> products (product_id));
+diesel::joinable!(refunds -> orders (order_id));
+diesel::joinable!(refunds -> payments (payment_id));
+diesel::joinable!(refunds -> users (requested_by));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(stock_movements -> carts (order_id));
 diesel::joinable!(stock_movements -> products (product_id));
@@ -298,6 +325,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     processed_webhooks,
     product_search_terms,
     products,
+    refunds,
     sessions,
     shipping_methods,
     stock_movements,

@@ -13,12 +13,15 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer, ResponseError};
 use crate::auth::{Passwords, Throttle};
 use crate::config::{Config, DatabaseUrl};
 use crate::db::{self, CatalogueReads, DbError, DbPool, SchemaState};
+use crate::domain::WebhookSecret;
 use crate::http::cors;
 use crate::http::observe_request;
 use crate::http::ApiError;
 use crate::http::{drain, extract};
 use crate::jobs;
 use crate::openapi;
+use crate::outbound::TestGateway;
+use crate::payments::Payments;
 use crate::routes;
 use crate::routes::products::SearchLane;
 use crate::shutdown::{self, Draining};
@@ -35,6 +38,8 @@ pub struct Services {
     pub schema: SchemaState,
     /// Set on SIGTERM / Ctrl-C (see `shutdown`).
     pub draining: Draining,
+    /// The payment providers, reached over HTTP.
+    pub payments: Payments,
 }
 
 impl Services {
@@ -70,12 +75,25 @@ impl Services {
             }
             _ => CatalogueReads::primary_only(pool.clone(), metrics.clone()),
         };
+        let payments_config = &config.payments;
+        // Without a shared secret no webhook verifies: payments are then settled by the
+        // shopper's return and the reconciliation job alone.
+        let secret = payments_config
+            .webhook_secret
+            .clone()
+            .unwrap_or_else(WebhookSecret::random);
+        let payments = Payments::new(TestGateway::new(
+            &payments_config.gateway_url(),
+            payments_config.gateway_timeout,
+            secret,
+        ));
         Self {
             pool,
             reads,
             metrics,
             schema,
             draining: Draining::default(),
+            payments,
         }
     }
 }
@@ -128,11 +146,18 @@ pub fn build_server(
         services.draining.clone(),
         services.metrics.clone(),
     );
+    jobs::payments::spawn(
+        services.payments.clone(),
+        services.pool.clone(),
+        services.draining.clone(),
+        services.metrics.clone(),
+    );
     let pool = web::Data::new(services.pool);
     let reads = web::Data::new(services.reads);
     let metrics = web::Data::new(services.metrics);
     let schema = web::Data::new(services.schema);
     let draining = web::Data::new(services.draining);
+    let payments = web::Data::new(services.payments);
     let passwords = web::Data::new(Passwords::new(
         config.http.workers,
         config.password_queue_timeout,
@@ -153,6 +178,7 @@ pub fn build_server(
             .app_data(metrics.clone())
             .app_data(schema.clone())
             .app_data(draining.clone())
+            .app_data(payments.clone())
             .app_data(passwords.clone())
             .app_data(searches.clone())
             .app_data(throttle.clone())

@@ -31,21 +31,24 @@ const LAYERS: &[&[&str]] = &[
     // 6: pools, migrations, the blocking helper, replica reads, `DbError`; and (not yet
     // written) `outbound`, the HTTP client the service calls others with.
     &["db", "outbound"],
-    // 7: the HTTP edge (`ApiError` and problem+json, extractors, CORS, conditional
+    // 7: taking payments: the provider client and the payment rows put together (create,
+    // settle, webhooks, refunds, the reconciliation round).
+    &["payments"],
+    // 8: the HTTP edge (`ApiError` and problem+json, extractors, CORS, conditional
     // requests, middleware, shared response bodies); and (not yet written) `jobs`, the
     // background work runner.
     &["http", "jobs"],
-    // 8: password hashing, tokens, the AuthUser/AdminUser extractors, login throttle.
+    // 9: password hashing, tokens, the AuthUser/AdminUser extractors, login throttle.
     &["auth"],
-    // 9: HTTP handlers, one module per resource.
+    // 10: HTTP handlers, one module per resource.
     &["routes"],
-    // 10: the OpenAPI document and the /docs page.
+    // 11: the OpenAPI document and the /docs page.
     &["openapi"],
-    // 11: builds the actix server from a listener.
+    // 12: builds the actix server from a listener.
     &["startup"],
-    // 12: the test payment gateway, a server of its own (`storefront payment-gateway`).
+    // 13: the test payment gateway, a server of its own (`storefront payment-gateway`).
     &["gateway"],
-    // 13: the subcommands.
+    // 14: the subcommands.
     &["cli"],
 ];
 

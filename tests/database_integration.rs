@@ -3039,15 +3039,22 @@ fn a_wrong_amount_needs_review_and_a_capture_after_cancel_is_refund_due() {
     repository::order_lifecycle::cancel(&mut conn, order_id, caller, None).unwrap();
     assert_eq!(
         apply_capture(&mut conn, "test", "pi_late", &money("5.00")).unwrap(),
-        CaptureApplied::RefundDue {
-            payment_id: payment.id,
-            amount: money("5.00")
-        }
+        CaptureApplied::RefundDue
     );
+    let refunds = repository::refunds::pending_of_order(&mut conn, order_id).unwrap();
+    assert_eq!(refunds.len(), 1, "a refund of all of it, to send");
+    assert_eq!(refunds[0].amount, money("5.00"));
+    assert_eq!(refunds[0].provider_ref, payment.provider_ref);
     assert_eq!(
         apply_capture(&mut conn, "test", "pi_late", &money("5.00")).unwrap(),
         CaptureApplied::AlreadyApplied,
         "and only once"
+    );
+    assert_eq!(
+        repository::refunds::pending_of_order(&mut conn, order_id)
+            .unwrap()
+            .len(),
+        1
     );
 }
 

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use crate::auth::hash_blocking;
 use crate::config::Config;
 use crate::db;
-use crate::domain::Password;
+use crate::domain::{Password, WebhookSecret};
 use crate::gateway;
 use crate::repository::users;
 use crate::schema_doc;
@@ -92,7 +92,7 @@ pub enum MigrateAction {
 /// Runs one command to completion.
 pub fn run(cli: Cli, config: &Config) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => startup::serve(config),
+        Command::Serve => startup::serve(&with_payment_gateway(config)?),
         Command::PaymentGateway => gateway::serve(config),
         Command::Migrate { action } => migrate(action, config),
         Command::Seed { users, products } => seed(users, products, config),
@@ -104,6 +104,40 @@ pub fn run(cli: Cli, config: &Config) -> anyhow::Result<()> {
             action: DbAction::GrantAppRole { role },
         } => grant_app_role(&role, config),
     }
+}
+
+/// The configuration `serve` runs with. With `PAYMENT_GATEWAY_URL` unset, a test gateway
+/// is started inside this process on a free local port, sharing a webhook secret with
+/// the service (a random one unless `PAYMENT_WEBHOOK_SECRET` is set), so the payment flow
+/// works with no second command. With it set, the secret must be set too: the service
+/// could not verify the gateway's webhooks otherwise.
+fn with_payment_gateway(config: &Config) -> anyhow::Result<Config> {
+    let mut config = config.clone();
+    if config.payments.gateway_url.is_some() {
+        if config.payments.webhook_secret.is_none() {
+            anyhow::bail!(
+                "PAYMENT_GATEWAY_URL is set but PAYMENT_WEBHOOK_SECRET is not: set it to the \
+                 secret the gateway signs its webhooks with"
+            );
+        }
+        return Ok(config);
+    }
+    let secret = config
+        .payments
+        .webhook_secret
+        .get_or_insert_with(WebhookSecret::random)
+        .clone();
+    let mut settings = gateway::GatewaySettings::from_config(&config);
+    settings.webhook_secret = secret;
+    match gateway::start_in_process(settings) {
+        Ok(url) => {
+            tracing::info!(%url, "PAYMENT_GATEWAY_URL is not set: a test payment gateway runs inside this process");
+            config.payments.gateway_url = Some(url);
+        }
+        // Serving goes on: payments answer 503 until a gateway is configured.
+        Err(err) => tracing::warn!(%err, "could not start the in-process payment gateway"),
+    }
+    Ok(config)
 }
 
 fn grant_app_role(role: &str, config: &Config) -> anyhow::Result<()> {

@@ -227,9 +227,9 @@ pub const GUEST_CART_MAX_PER_ADDRESS: Number =
 pub const GUEST_CART_WINDOW_SECS: Number = fixed("GUEST_CART_WINDOW_SECS", 3_600, 1..=86_400);
 /// How often each instance sweeps expired guest carts and throttle counters.
 pub const SWEEP_INTERVAL_SECS: Number = fixed("SWEEP_INTERVAL_SECS", 60, 1..=86_400);
-/// How long an order awaits payment before the service cancels it; 0 = never. 0 until
-/// payments exist (there is no way to pay yet); DESIGN's 1800 once they do.
-pub const ORDER_PAYMENT_WINDOW_SECS: Number = fixed("ORDER_PAYMENT_WINDOW_SECS", 0, 0..=2_592_000);
+/// How long an order awaits payment before the service cancels it; 0 = never.
+pub const ORDER_PAYMENT_WINDOW_SECS: Number =
+    fixed("ORDER_PAYMENT_WINDOW_SECS", 1_800, 0..=2_592_000);
 /// Whether catalogue prices contain tax (EU shops) or have it added at checkout (US).
 pub const PRICES_INCLUDE_TAX: Flag = Flag {
     name: "PRICES_INCLUDE_TAX",
@@ -239,6 +239,13 @@ pub const PRICES_INCLUDE_TAX: Flag = Flag {
 pub const PAYMENT_GATEWAY_BIND: Text = Text {
     name: "PAYMENT_GATEWAY_BIND",
     default: "127.0.0.1:8090",
+};
+/// Where the service reaches its payment gateway.
+pub const PAYMENT_GATEWAY_URL: Unset = Unset {
+    name: "PAYMENT_GATEWAY_URL",
+    when_unset: WhenUnset::Derived(
+        "`storefront serve` starts a test gateway inside its own process, on a free local port",
+    ),
 };
 pub const PAYMENT_GATEWAY_DATABASE_URL: Unset = Unset {
     name: "PAYMENT_GATEWAY_DATABASE_URL",
@@ -301,6 +308,7 @@ pub const ALL: &[Setting] = &[
     Setting::Number(&GUEST_CART_WINDOW_SECS),
     Setting::Number(&ORDER_PAYMENT_WINDOW_SECS),
     Setting::Flag(&PRICES_INCLUDE_TAX),
+    Setting::Unset(&PAYMENT_GATEWAY_URL),
     Setting::Text(&PAYMENT_GATEWAY_BIND),
     Setting::Unset(&PAYMENT_GATEWAY_DATABASE_URL),
     Setting::Number(&PAYMENT_GATEWAY_TIMEOUT_MS),

@@ -121,6 +121,9 @@ pub struct HttpConfig {
 /// The payment gateway's settings.
 #[derive(Debug, Clone)]
 pub struct PaymentsConfig {
+    /// Where the service reaches the gateway; `None`: `storefront serve` starts one in
+    /// its own process (other users of the configuration: where `gateway_bind` is).
+    pub gateway_url: Option<String>,
     /// Where `storefront payment-gateway` listens.
     pub gateway_bind: SocketAddr,
     /// The test gateway's own database (created if missing).
@@ -270,7 +273,13 @@ fn payments<F: Fn(&str) -> Option<String>>(
                 .map_err(|err| format!("is not a URL: {err}"))
         })?
         .unwrap_or_else(|| format!("http://{bind_addr}/api/v1/payments/webhooks/test"));
+    let gateway_url = vars.optional(&setting::PAYMENT_GATEWAY_URL, |raw| {
+        url::Url::parse(raw)
+            .map(|url| url.as_str().trim_end_matches('/').to_owned())
+            .map_err(|err| format!("is not a URL: {err}"))
+    })?;
     Ok(PaymentsConfig {
+        gateway_url,
         gateway_bind: vars.socket_addr(&setting::PAYMENT_GATEWAY_BIND)?,
         gateway_database,
         gateway_timeout: vars.millis(&setting::PAYMENT_GATEWAY_TIMEOUT_MS)?,
@@ -550,5 +559,15 @@ mod tests {
             url.expose(),
             "postgres://h/db?connect_timeout=9&keepalives=1"
         );
+    }
+}
+
+impl PaymentsConfig {
+    /// Where the service reaches the gateway: `PAYMENT_GATEWAY_URL`, else where
+    /// `storefront payment-gateway` listens by this configuration.
+    pub fn gateway_url(&self) -> String {
+        self.gateway_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.gateway_bind))
     }
 }

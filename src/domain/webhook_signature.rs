@@ -52,6 +52,18 @@ impl WebhookSecret {
         Ok(Self { key, keyed })
     }
 
+    /// A new secret with a random 24-byte key (from the operating system's generator).
+    pub fn random() -> Self {
+        let mut key = [0u8; 24];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
+        let keyed = Hmac::<Sha256>::new_from_slice(&key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+        Self {
+            key: key.to_vec(),
+            keyed,
+        }
+    }
+
     /// The secret as it is written in configuration.
     pub fn to_text(&self) -> String {
         format!("{}{}", Self::PREFIX, STANDARD.encode(&self.key))

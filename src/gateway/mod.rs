@@ -14,7 +14,6 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 use diesel::r2d2::{ConnectionManager, Pool};
-use rand::RngCore;
 
 use crate::config::{Config, DatabaseUrl};
 use crate::db;
@@ -38,18 +37,11 @@ impl GatewaySettings {
     pub fn from_config(config: &Config) -> Self {
         let payments = &config.payments;
         let webhook_secret = payments.webhook_secret.clone().unwrap_or_else(|| {
-            let mut key = [0u8; 24];
-            rand::rngs::OsRng.fill_bytes(&mut key);
             tracing::warn!(
                 "PAYMENT_WEBHOOK_SECRET is not set: the gateway signs with a random secret \
                  that only this process knows"
             );
-            let text = format!(
-                "{}{}",
-                WebhookSecret::PREFIX,
-                base64::Engine::encode(&base64::engine::general_purpose::STANDARD, key)
-            );
-            WebhookSecret::parse(&text).unwrap_or_else(|_| unreachable!("a 24-byte key"))
+            WebhookSecret::random()
         });
         Self {
             database: payments.gateway_database.clone(),
@@ -107,4 +99,34 @@ pub fn serve(config: &Config) -> anyhow::Result<()> {
     );
     actix_web::rt::System::new()
         .block_on(async move { start(listener, settings)?.await.map_err(Into::into) })
+}
+
+/// Starts a gateway inside this process, on a free local port, in a thread of its own
+/// (its own actix runtime), for `storefront serve` when `PAYMENT_GATEWAY_URL` is unset:
+/// a newcomer's single command gets a working payment flow. Returns its URL.
+pub fn start_in_process(settings: GatewaySettings) -> anyhow::Result<String> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let (started, outcome) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("payment-gateway".into())
+        .spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                match start(listener, settings) {
+                    Ok(server) => {
+                        let _ = started.send(Ok(()));
+                        if let Err(err) = server.await {
+                            tracing::error!(%err, "the in-process payment gateway stopped");
+                        }
+                    }
+                    Err(err) => {
+                        let _ = started.send(Err(err));
+                    }
+                }
+            });
+        })?;
+    outcome
+        .recv()
+        .map_err(|_| anyhow::anyhow!("the in-process payment gateway did not start"))??;
+    Ok(url)
 }

@@ -24,6 +24,8 @@ use utoipa::ToSchema;
 
 use super::quote_response::QuoteResponse;
 use crate::db::{is_transient, DbError};
+use crate::outbound::WebhookError;
+use crate::payments::PaymentError;
 use crate::repository::{constraints, ShopError, Shortage, TakenField};
 
 /// Seconds a client should wait before retrying after a 503.
@@ -139,6 +141,17 @@ pub enum ApiError {
     /// 429 `rate_limited`, with Retry-After.
     #[error("rate limited")]
     RateLimited { retry_after_secs: u64 },
+    /// 400 `invalid_signature`: a webhook whose signature or timestamp does not hold.
+    #[error("invalid signature: {0}")]
+    InvalidSignature(&'static str),
+    /// 402 `payment_declined`: the provider declined the shopper's payment method (its
+    /// reason in `reason`).
+    #[error("payment declined: {0}")]
+    PaymentDeclined(String),
+    /// 503 `service_unavailable`, with Retry-After: the payment provider did not answer
+    /// in time (nothing was charged twice: a retry settles it).
+    #[error("payment provider unavailable: {0}")]
+    PaymentProviderUnavailable(String),
     /// 503 `service_unavailable`, with Retry-After: database down or pool exhausted.
     #[error("service unavailable: {0}")]
     ServiceUnavailable(String),
@@ -166,7 +179,7 @@ pub struct ProblemKind {
 
 /// Every `code` a problem can carry: a closed set, so clients can switch on it. The
 /// exhaustive test below ties it to [`ApiError::kind`] both ways.
-const PROBLEM_CODES: [&str; 18] = [
+const PROBLEM_CODES: [&str; 20] = [
     "bad_request",
     "unauthorized",
     "cart_token_invalid",
@@ -177,6 +190,8 @@ const PROBLEM_CODES: [&str; 18] = [
     "already_exists",
     "insufficient_stock",
     "invalid_state",
+    "invalid_signature",
+    "payment_declined",
     "total_changed",
     "precondition_failed",
     "payload_too_large",
@@ -195,6 +210,14 @@ impl ApiError {
         let (status, code, title) = match self {
             Self::BadRequest(_) | Self::BadQuery(_) => {
                 (S::BAD_REQUEST, "bad_request", "Malformed request")
+            }
+            Self::InvalidSignature(_) => (
+                S::BAD_REQUEST,
+                "invalid_signature",
+                "Webhook signature not valid",
+            ),
+            Self::PaymentDeclined(_) => {
+                (S::PAYMENT_REQUIRED, "payment_declined", "Payment declined")
             }
             Self::Unauthorized => (S::UNAUTHORIZED, "unauthorized", "Authentication required"),
             Self::CartTokenInvalid => (
@@ -232,7 +255,10 @@ impl ApiError {
             ),
             Self::EmptyCart => (S::UNPROCESSABLE_ENTITY, "empty_cart", "Cart is empty"),
             Self::RateLimited { .. } => (S::TOO_MANY_REQUESTS, "rate_limited", "Too many attempts"),
-            Self::ServiceUnavailable(_) | Self::Draining | Self::Overloaded(_) => (
+            Self::ServiceUnavailable(_)
+            | Self::PaymentProviderUnavailable(_)
+            | Self::Draining
+            | Self::Overloaded(_) => (
                 S::SERVICE_UNAVAILABLE,
                 "service_unavailable",
                 "Service unavailable",
@@ -254,6 +280,18 @@ impl ApiError {
         match self {
             Self::BadRequest(detail) => detail.clone(),
             Self::BadQuery(fields) => format!("malformed query string: {}", join_messages(fields)),
+            Self::InvalidSignature(why) => {
+                format!("The webhook was not accepted: {why}. Nothing was changed.")
+            }
+            Self::PaymentDeclined(reason) => format!(
+                "The payment provider declined the payment ({reason}). The order still awaits \
+                 payment: start a new payment with another payment method."
+            ),
+            Self::PaymentProviderUnavailable(_) => "The payment provider did not answer in \
+                 time. Nothing was charged twice and nothing was lost: retry the same request \
+                 shortly (the service also settles the payment by itself once the provider \
+                 answers)."
+                .into(),
             Self::Unauthorized => "A valid bearer token is required.".into(),
             Self::CartTokenInvalid => "The cart token is unknown, expired, or was merged into \
                  an account's cart at login; create a new guest cart (POST /api/v1/guest-carts) \
@@ -331,6 +369,9 @@ pub struct Problem {
     /// For `total_changed`: what the order would charge now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quote: Option<QuoteResponse>,
+    /// For `payment_declined`: the provider's reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 fn problem_code_schema() -> utoipa::openapi::Object {
@@ -352,6 +393,9 @@ impl ResponseError for ApiError {
         match self {
             Self::Internal(cause) => tracing::error!(%cause, "internal error"),
             Self::ServiceUnavailable(cause) => tracing::warn!(%cause, "database unavailable"),
+            Self::PaymentProviderUnavailable(cause) => {
+                tracing::warn!(%cause, "payment provider unavailable")
+            }
             Self::Overloaded(cause) => tracing::warn!(%cause, "overloaded"),
             _ => {}
         }
@@ -380,6 +424,10 @@ impl ResponseError for ApiError {
                 Self::TotalChanged(quote) => Some((**quote).clone()),
                 _ => None,
             },
+            reason: match self {
+                Self::PaymentDeclined(reason) => Some(reason.clone()),
+                _ => None,
+            },
         };
         let mut response = HttpResponse::build(status);
         response.content_type("application/problem+json");
@@ -391,7 +439,9 @@ impl ResponseError for ApiError {
             Self::RateLimited { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
-            Self::ServiceUnavailable(_) | Self::Overloaded(_) => {
+            Self::ServiceUnavailable(_)
+            | Self::Overloaded(_)
+            | Self::PaymentProviderUnavailable(_) => {
                 response.insert_header((
                     header::RETRY_AFTER,
                     RETRY_AFTER_UNAVAILABLE_SECS.to_string(),
@@ -482,6 +532,31 @@ impl From<DbError> for ApiError {
     }
 }
 
+impl From<PaymentError> for ApiError {
+    fn from(err: PaymentError) -> Self {
+        match err {
+            PaymentError::Shop(err) => err.into(),
+            PaymentError::Database(err) => err.into(),
+            PaymentError::ProviderUnavailable(cause) => Self::PaymentProviderUnavailable(cause),
+            PaymentError::Provider(cause) => {
+                tracing::error!(%cause, "unexpected answer from the payment provider");
+                Self::PaymentProviderUnavailable(cause)
+            }
+            PaymentError::Declined(reason) => Self::PaymentDeclined(reason),
+            PaymentError::Webhook(WebhookError::Signature) => {
+                Self::InvalidSignature("the signature does not verify with the shared secret")
+            }
+            PaymentError::Webhook(WebhookError::Timestamp) => Self::InvalidSignature(
+                "webhook-timestamp is missing, malformed or more than 5 minutes away",
+            ),
+            PaymentError::Webhook(WebhookError::Malformed) => {
+                Self::BadRequest("the body is not an event this provider sends".into())
+            }
+            PaymentError::UnknownProvider(_) => Self::NotFound,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -544,8 +619,11 @@ mod tests {
             ApiError::Draining,
             ApiError::Overloaded(String::new()),
             ApiError::Internal(String::new()),
+            ApiError::InvalidSignature(""),
+            ApiError::PaymentDeclined(String::new()),
+            ApiError::PaymentProviderUnavailable(String::new()),
         ];
-        let mut seen = [false; 22];
+        let mut seen = [false; 25];
         for err in &all {
             let index = match err {
                 ApiError::BadRequest(_) => 0,
@@ -570,6 +648,9 @@ mod tests {
                 ApiError::Draining => 19,
                 ApiError::InvalidState(_) => 20,
                 ApiError::TotalChanged(_) => 21,
+                ApiError::InvalidSignature(_) => 22,
+                ApiError::PaymentDeclined(_) => 23,
+                ApiError::PaymentProviderUnavailable(_) => 24,
             };
             seen[index] = true;
         }

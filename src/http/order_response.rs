@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use super::address::ShippingAddressResponse;
 use super::cart_response::{CartResponse, LineResponse};
+use super::payment_response::{PaymentResponse, RefundResponse};
 use super::schemas::{money_out_schema, tax_rate_out_schema, word_enum};
 use crate::domain::{format_money, format_rate};
 use crate::models::{Fulfilment, FulfilmentStatus, Order, OrderStatus, PaymentStatus};
@@ -62,12 +63,10 @@ pub struct OrderResponse {
     /// and releases its stock. Null without a deadline, once paid, or once cancelled.
     #[schema(required = true)]
     pub payment_due_at: Option<DateTime<Utc>>,
-    /// The payment attempts; empty until the service takes payments.
-    #[schema(value_type = Vec<Object>)]
-    pub payments: Vec<serde_json::Value>,
-    /// Money given back; empty until the service takes payments.
-    #[schema(value_type = Vec<Object>)]
-    pub refunds: Vec<serde_json::Value>,
+    /// The attempts to pay it, oldest first.
+    pub payments: Vec<PaymentResponse>,
+    /// Money given back, oldest first.
+    pub refunds: Vec<RefundResponse>,
     /// Shipments recorded by staff.
     pub fulfilments: Vec<FulfilmentResponse>,
     #[schema(required = true)]
@@ -128,6 +127,8 @@ impl From<OrderDetails> for OrderResponse {
             order,
             fulfilments,
             address,
+            payments,
+            refunds,
         } = details;
         let user_id = cart.user_id;
         let priced = CartResponse::from((cart, lines));
@@ -152,8 +153,8 @@ impl From<OrderDetails> for OrderResponse {
             updated_at: priced.updated_at.max(order.updated_at),
             checked_out_at: priced.checked_out_at,
             payment_due_at: order.payment_due_at,
-            payments: Vec::new(),
-            refunds: Vec::new(),
+            payments: payments.into_iter().map(Into::into).collect(),
+            refunds: refunds.into_iter().map(Into::into).collect(),
             fulfilments: fulfilments.into_iter().map(Into::into).collect(),
             cancelled_at: order.cancelled_at,
             cancel_reason: order.cancel_reason,

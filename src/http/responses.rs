@@ -60,6 +60,12 @@ problem_responses! {
     Bug => "500", "A bug; the body carries no internals";
     /// 503 `service_unavailable`.
     Unavailable => "503", "Database unavailable or pool exhausted (Retry-After)";
+    /// 503 `service_unavailable` on payment routes.
+    PaymentUnavailable => "503", "The database or the payment provider did not answer in time (Retry-After); nothing was charged twice: retry the same request";
+    /// 402 `payment_declined`.
+    PaymentDeclined => "402", "The provider declined the payment method (payment_declined, with its reason); the order still awaits payment";
+    /// 400 `invalid_signature` (or `bad_request`) on webhooks.
+    InvalidSignature => "400", "A missing or bad signature, a timestamp more than 5 minutes away (invalid_signature), or a body that is not an event (bad_request); nothing was changed";
 }
 
 /// What the catalogue's `ETag` header says, for the OpenAPI document.

@@ -7,6 +7,7 @@
 //! Below the HTTP edge: jobs know the database, configuration and metrics, never actix-web.
 
 pub mod orders;
+pub mod payments;
 mod runner;
 pub mod sweeps;
 

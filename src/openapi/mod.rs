@@ -19,8 +19,8 @@ use conventions::Conventions;
 
 use crate::http::ApiError;
 use crate::routes::{
-    addresses, admin_orders, carts, guest_carts, health, metrics, orders, products, sessions,
-    shipping_methods, tax_rates, users,
+    addresses, admin_orders, carts, guest_carts, health, metrics, orders, payments, products,
+    sessions, shipping_methods, tax_rates, users,
 };
 
 #[derive(OpenApi)]
@@ -70,6 +70,10 @@ use crate::routes::{
         orders::show,
         orders::cancel,
         orders::fulfil,
+        payments::start,
+        payments::complete,
+        payments::refund,
+        payments::webhook,
         admin_orders::list,
         openapi_json,
         docs,
@@ -83,6 +87,7 @@ use crate::routes::{
         (name = "cart", description = "The open cart, its quote and checkout"),
         (name = "shipping", description = "Shipping methods and tax rates: public to read; staff manage"),
         (name = "orders", description = "Orders after checkout: history, cancellation, shipping; staff's view of all orders"),
+        (name = "payments", description = "Paying orders through a payment provider, its webhooks, and refunds"),
         (name = "operations", description = "Probes and metrics"),
     )
 )]

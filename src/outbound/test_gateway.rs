@@ -22,20 +22,18 @@ use crate::domain::{format_money, WebhookSecret};
 pub struct TestGateway {
     client: reqwest::Client,
     base_url: String,
+    timeout: Duration,
     secret: WebhookSecret,
 }
 
 impl TestGateway {
-    pub fn new(base_url: &str, timeout: Duration, secret: WebhookSecret) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .map_err(|err| err.to_string())?;
-        Ok(Self {
-            client,
+    pub fn new(base_url: &str, timeout: Duration, secret: WebhookSecret) -> Self {
+        Self {
+            client: reqwest::Client::new(),
             base_url: base_url.trim_end_matches('/').to_owned(),
+            timeout,
             secret,
-        })
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -47,6 +45,7 @@ impl TestGateway {
         request: reqwest::RequestBuilder,
     ) -> Result<T, ProviderError> {
         let response = request
+            .timeout(self.timeout)
             .send()
             .await
             .map_err(|err| ProviderError::Unavailable(err.to_string()))?;

@@ -214,6 +214,8 @@ fn checkout_once(
         order,
         fulfilments: Vec::new(),
         address,
+        payments: Vec::new(),
+        refunds: Vec::new(),
     }))
 }
 

@@ -16,6 +16,7 @@ pub mod payments;
 pub mod pricing;
 pub mod products;
 pub mod quote;
+pub mod refunds;
 pub mod sessions;
 pub mod shipping_methods;
 mod statement;

@@ -11,8 +11,11 @@ use diesel::prelude::*;
 use diesel::sql_types::{Integer, Nullable};
 
 use super::orders::{find_order, owner_of, OrderDetails};
+use super::refunds;
 use super::ShopError;
-use crate::models::{FulfilmentStatus, NewFulfilment, Order, OrderStatus, PaymentStatus};
+use crate::models::{
+    FulfilmentStatus, NewFulfilment, Order, OrderStatus, PaymentStatus, RefundSource,
+};
 use crate::schema::{cart_items, fulfilments, orders, products};
 
 /// `cancel_reason` of an order the payment deadline cancelled.
@@ -46,6 +49,8 @@ pub fn cancel(
         }
         release_stock(conn, order_id, Some(caller.user_id))?;
         mark_cancelled(conn, &order, reason)?;
+        // Whatever was captured goes back; sent once this commits (`refunds`).
+        refunds::owe_remaining(conn, order_id, RefundSource::Cancel, reason)?;
         Ok(find_order(conn, None, order_id)?)
     })
 }
@@ -167,6 +172,8 @@ fn expire_one_due_order(conn: &mut PgConnection) -> QueryResult<bool> {
     };
     release_stock(conn, order.id, None)?;
     mark_cancelled(conn, &order, Some(PAYMENT_EXPIRED))?;
+    // A payment captured but held for review is given back with the order.
+    refunds::owe_remaining(conn, order.id, RefundSource::Cancel, Some(PAYMENT_EXPIRED))?;
     Ok(true)
 }
 

@@ -1,6 +1,6 @@
 //! Reading orders: one order, a user's orders, and every order for staff, each with its
 //! lines (the checked-out cart's, prices frozen), its lifecycle row and its fulfilments.
-//! A page of orders takes four queries whatever its size, never one per order.
+//! A page of orders takes six queries whatever its size, never one per order.
 
 use std::collections::HashMap;
 
@@ -10,10 +10,12 @@ use diesel::prelude::*;
 
 use super::carts::items_with_products;
 use crate::models::{
-    Cart, CartItem, Fulfilment, FulfilmentStatus, Order, OrderAddress, OrderStatus, PaymentStatus,
-    Product,
+    Cart, CartItem, Fulfilment, FulfilmentStatus, Order, OrderAddress, OrderStatus, Payment,
+    PaymentStatus, Product, Refund,
 };
-use crate::schema::{cart_items, carts, fulfilments, order_addresses, orders, products};
+use crate::schema::{
+    cart_items, carts, fulfilments, order_addresses, orders, payments, products, refunds,
+};
 
 /// An order with everything its JSON shows.
 #[derive(Debug, Clone)]
@@ -25,6 +27,10 @@ pub struct OrderDetails {
     pub fulfilments: Vec<Fulfilment>,
     /// Where it ships; `None` for an order placed without an address.
     pub address: Option<OrderAddress>,
+    /// The attempts to pay it, oldest first.
+    pub payments: Vec<Payment>,
+    /// Money given back, oldest first.
+    pub refunds: Vec<Refund>,
 }
 
 /// Which orders a listing shows; `None` fields do not filter.
@@ -108,12 +114,24 @@ pub fn find_order(
         .select(OrderAddress::as_select())
         .first(conn)
         .optional()?;
+    let payments = payments::table
+        .filter(payments::order_id.eq(order.id))
+        .order(payments::id)
+        .select(Payment::as_select())
+        .load(conn)?;
+    let refunds = refunds::table
+        .filter(refunds::order_id.eq(order.id))
+        .order(refunds::id)
+        .select(Refund::as_select())
+        .load(conn)?;
     Ok(OrderDetails {
         cart,
         lines,
         order,
         fulfilments,
         address,
+        payments,
+        refunds,
     })
 }
 
@@ -167,12 +185,38 @@ fn with_details(
         .into_iter()
         .map(|address| (address.order_id, address))
         .collect();
+    let mut payments_by_order: HashMap<i32, Vec<Payment>> = HashMap::new();
+    for payment in payments::table
+        .filter(payments::order_id.eq_any(&ids))
+        .order(payments::id)
+        .select(Payment::as_select())
+        .load::<Payment>(conn)?
+    {
+        payments_by_order
+            .entry(payment.order_id)
+            .or_default()
+            .push(payment);
+    }
+    let mut refunds_by_order: HashMap<i32, Vec<Refund>> = HashMap::new();
+    for refund in refunds::table
+        .filter(refunds::order_id.eq_any(&ids))
+        .order(refunds::id)
+        .select(Refund::as_select())
+        .load::<Refund>(conn)?
+    {
+        refunds_by_order
+            .entry(refund.order_id)
+            .or_default()
+            .push(refund);
+    }
     Ok(rows
         .into_iter()
         .map(|(order, cart)| OrderDetails {
             lines: lines_by_order.remove(&order.id).unwrap_or_default(),
             fulfilments: fulfilments_by_order.remove(&order.id).unwrap_or_default(),
             address: address_by_order.remove(&order.id),
+            payments: payments_by_order.remove(&order.id).unwrap_or_default(),
+            refunds: refunds_by_order.remove(&order.id).unwrap_or_default(),
             cart,
             order,
         })

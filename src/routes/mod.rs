@@ -8,6 +8,7 @@ pub mod guest_carts;
 pub mod health;
 pub mod metrics;
 pub mod orders;
+pub mod payments;
 pub mod products;
 pub mod sessions;
 pub mod shipping_methods;
@@ -31,6 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(shipping_methods::configure)
                 .configure(tax_rates::configure)
                 .configure(orders::configure)
+                .configure(payments::configure)
                 .configure(admin_orders::configure),
         );
 }

@@ -17,6 +17,8 @@ use crate::http::responses;
 use crate::http::schemas::{cancel_reason_schema, carrier_schema, tracking_number_schema};
 use crate::http::validate::all_valid;
 use crate::http::{with_conn, ApiError, FieldError, OrderResponse};
+use crate::models::RefundStatus;
+use crate::payments::Payments;
 use crate::repository::order_lifecycle::{self, Caller, Shipment};
 use crate::repository::orders::{self, OrderDetails, OrderFilter, OrderPosition};
 
@@ -141,7 +143,8 @@ pub struct CancelRequest {
 /// The owner may cancel while the order is unpaid and unshipped; an admin may cancel any
 /// order before it ships. One transaction: the stock of every line goes back (a
 /// `release` stock movement each), `status: cancelled`, and an unpaid order's
-/// `payment_status` becomes `voided`. 409 `invalid_state` once cancelled, shipped, or
+/// `payment_status` becomes `voided`; whatever was captured is refunded through the
+/// provider (`payment_status: refunded`). 409 `invalid_state` once cancelled, shipped, or
 /// (for the owner) paid. Another customer's order is 404. The body may be left out.
 #[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", operation_id = "cancel_order", tag = "orders", security(("bearer" = [])),
     params(("id" = i32, Path, description = "Order id")), request_body(content = CancelRequest, description = "`{reason}`, optional; the body may also be left out altogether"),
@@ -150,6 +153,7 @@ pub struct CancelRequest {
 async fn cancel(
     user: AuthUser,
     pool: web::Data<DbPool>,
+    payments: web::Data<Payments>,
     id: web::Path<i32>,
     // A Result, so the 401 comes before any complaint about the body.
     body: Result<OptionalJson<CancelRequest>, ApiError>,
@@ -166,7 +170,7 @@ async fn cancel(
         user_id: user.user.id,
         is_admin: user.user.is_admin,
     };
-    let order = with_conn(&pool, move |conn| {
+    let mut order = with_conn(&pool, move |conn| {
         Ok(order_lifecycle::cancel(
             conn,
             order_id,
@@ -175,6 +179,19 @@ async fn cancel(
         )?)
     })
     .await?;
+    // What was captured goes back now that the cancel is committed; a refund the provider
+    // cannot take yet stays pending and is sent by the reconciliation job.
+    if order
+        .refunds
+        .iter()
+        .any(|refund| refund.status == RefundStatus::Pending)
+    {
+        payments.send_refunds_of(&pool, order_id).await;
+        order = with_conn(&pool, move |conn| {
+            Ok::<_, ApiError>(orders::find_order(conn, None, order_id)?)
+        })
+        .await?;
+    }
     Ok(HttpResponse::Ok().json(OrderResponse::from(order)))
 }
 

@@ -25,6 +25,7 @@ mod order_races;
 mod orders;
 mod payment_gateway;
 mod payment_provider;
+mod payments;
 mod products;
 mod replica_lag;
 mod roles;

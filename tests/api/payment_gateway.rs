@@ -118,7 +118,12 @@ impl Drop for Gateway {
 
 impl Gateway {
     pub async fn start(db: &TestDb, webhook_url: &str, timeout_ms: u32) -> Self {
-        let port = free_port();
+        Self::start_on(free_port(), db, webhook_url, timeout_ms).await
+    }
+
+    /// On a port chosen beforehand (a service must know it before it starts; a restarted
+    /// gateway comes back where it was).
+    pub async fn start_on(port: u16, db: &TestDb, webhook_url: &str, timeout_ms: u32) -> Self {
         let process = storefront()
             .arg("payment-gateway")
             .env("DATABASE_URL", db.url().expose())
@@ -151,6 +156,19 @@ impl Gateway {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// The shopper confirms an intent at the gateway with `method`; its answer.
+    pub async fn confirm(&self, payment: &Value, method: &str) -> Value {
+        self.client
+            .post(payment["next_action"]["url"].as_str().unwrap())
+            .json(&json!({"client_secret": payment["client_secret"], "payment_method": method}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     pub async fn post(&self, path: &str, key: Option<&str>, body: &Value) -> (StatusCode, Value) {

@@ -21,7 +21,6 @@ fn provider(gateway: &Gateway, timeout_ms: u64) -> TestGateway {
         Duration::from_millis(timeout_ms),
         WebhookSecret::parse(SECRET).unwrap(),
     )
-    .unwrap()
 }
 
 fn money(text: &str) -> BigDecimal {

@@ -293,6 +293,8 @@ pub fn test_config(db: &TestDb, bind_addr: std::net::SocketAddr) -> Config {
         order_payment_window: None,
         prices_include_tax: true,
         payments: storefront::config::PaymentsConfig {
+            // Nothing listens there: payment tests start a gateway and point at it.
+            gateway_url: Some("http://127.0.0.1:1".into()),
             gateway_bind: "127.0.0.1:0".parse().expect("an address"),
             gateway_database: db
                 .url()
