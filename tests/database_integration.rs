@@ -409,6 +409,13 @@ fn every_column_has_its_designed_type_and_nullability() {
                 "NO",
                 None,
             ),
+            (
+                "payments",
+                "next_check_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
             ("price_changes", "id", "bigint", "NO", None),
             ("price_changes", "product_id", "integer", "NO", None),
             ("price_changes", "old_price", "numeric", "NO", None),
@@ -485,6 +492,49 @@ fn every_column_has_its_designed_type_and_nullability() {
                 "low_price_until",
                 "timestamp with time zone",
                 "YES",
+                None,
+            ),
+            ("refunds", "id", "integer", "NO", None),
+            ("refunds", "order_id", "integer", "NO", None),
+            ("refunds", "payment_id", "integer", "NO", None),
+            ("refunds", "amount", "numeric", "NO", None),
+            ("refunds", "reason", "character varying", "YES", Some(500)),
+            ("refunds", "source", "character varying", "NO", Some(20)),
+            ("refunds", "status", "character varying", "NO", Some(20)),
+            (
+                "refunds",
+                "provider_ref",
+                "character varying",
+                "YES",
+                Some(100),
+            ),
+            (
+                "refunds",
+                "idempotency_key",
+                "character varying",
+                "YES",
+                Some(255),
+            ),
+            ("refunds", "requested_by", "integer", "YES", None),
+            (
+                "refunds",
+                "next_attempt_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
+            (
+                "refunds",
+                "created_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
+            (
+                "refunds",
+                "updated_at",
+                "timestamp with time zone",
+                "NO",
                 None,
             ),
             ("sessions", "id", "bigint", "NO", None),
@@ -655,6 +705,7 @@ fn money_columns_are_numeric_12_2_and_defaults_are_set() {
                 "orders.total",
                 "payments.amount",
                 "payments.captured_amount",
+                "refunds.amount",
             ]
         );
 
@@ -813,6 +864,28 @@ fn every_designed_index_exists_with_its_definition() {
         );
         expect("payments_order_id_idx", &["(order_id)"]);
         expect(
+            "payments_open_next_check_idx",
+            &["(next_check_at)", "pending", "requires_action"],
+        );
+        expect(
+            "refunds_one_automatic_per_payment",
+            &["UNIQUE", "(payment_id, source)", "WHERE"],
+        );
+        expect(
+            "refunds_order_id_idempotency_key_key",
+            &["UNIQUE", "(order_id, idempotency_key)"],
+        );
+        expect(
+            "refunds_pending_idx",
+            &[
+                "(next_attempt_at)",
+                "WHERE ((status)::text = 'pending'::text)",
+            ],
+        );
+        expect("refunds_order_id_idx", &["(order_id)"]);
+        expect("refunds_payment_id_idx", &["(payment_id)"]);
+        expect("refunds_requested_by_idx", &["(requested_by)"]);
+        expect(
             "payments_provider_ref_key",
             &["UNIQUE", "(provider, provider_ref)"],
         );
@@ -831,6 +904,7 @@ fn every_designed_index_exists_with_its_definition() {
             "order_addresses_pkey",
             "payments_pkey",
             "processed_webhooks_pkey",
+            "refunds_pkey",
             "users_pkey",
             "products_pkey",
             "carts_pkey",
@@ -844,7 +918,7 @@ fn every_designed_index_exists_with_its_definition() {
         ] {
             assert!(names.contains(pkey), "{pkey} missing");
         }
-        assert_eq!(names.len(), 54, "unexpected indexes: {names:?}");
+        assert_eq!(names.len(), 62, "unexpected indexes: {names:?}");
     });
 }
 
@@ -1063,6 +1137,7 @@ fn updated_at_triggers_exist_on_the_mutable_tables() {
             "orders",
             "payments",
             "products",
+            "refunds",
             "shipping_methods",
             "tax_rates",
             "users",

@@ -136,6 +136,16 @@ pub struct PaymentsConfig {
     pub webhook_secret: Option<WebhookSecret>,
 }
 
+impl PaymentsConfig {
+    /// Where the service reaches the gateway: `PAYMENT_GATEWAY_URL`, else where
+    /// `storefront payment-gateway` listens by this configuration.
+    pub fn gateway_url(&self) -> String {
+        self.gateway_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.gateway_bind))
+    }
+}
+
 /// The replica: where it is, how long a read waits for one of its connections before
 /// going to the primary, and how far behind the primary it may be and still serve.
 #[derive(Debug, Clone)]
@@ -559,15 +569,5 @@ mod tests {
             url.expose(),
             "postgres://h/db?connect_timeout=9&keepalives=1"
         );
-    }
-}
-
-impl PaymentsConfig {
-    /// Where the service reaches the gateway: `PAYMENT_GATEWAY_URL`, else where
-    /// `storefront payment-gateway` listens by this configuration.
-    pub fn gateway_url(&self) -> String {
-        self.gateway_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", self.gateway_bind))
     }
 }

@@ -97,7 +97,7 @@ impl From<Payment> for PaymentResponse {
             captured_amount: format_money(&payment.captured_amount),
             client_secret: payment.client_secret,
             provider_ref: payment.provider_ref,
-            next_action: open.then(|| NextAction {
+            next_action: open.then_some(NextAction {
                 kind: "confirm",
                 url: payment.confirm_url,
             }),

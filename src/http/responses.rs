@@ -62,6 +62,8 @@ problem_responses! {
     Unavailable => "503", "Database unavailable or pool exhausted (Retry-After)";
     /// 503 `service_unavailable` on payment routes.
     PaymentUnavailable => "503", "The database or the payment provider did not answer in time (Retry-After); nothing was charged twice: retry the same request";
+    /// 404 `not_found` on the webhook route.
+    NoSuchProvider => "404", "No such provider, or an event about an intent this service did not create (the provider retries)";
     /// 402 `payment_declined`.
     PaymentDeclined => "402", "The provider declined the payment method (payment_declined, with its reason); the order still awaits payment";
     /// 400 `invalid_signature` (or `bad_request`) on webhooks.

@@ -127,8 +127,10 @@ impl Payments {
     }
 
     /// Asks the provider where `payment` is and applies it: captures an authorised intent
-    /// (once: the key is the intent's) if its order still awaits payment, else cancels
-    /// it; records a capture, a decline or a cancel; sends any refund that results.
+    /// (once: the key is the intent's), or cancels it if its order was cancelled; records
+    /// a capture, a decline or a cancel; sends any refund that results. (An order already
+    /// paid is not a reason to cancel: a racing call with this same payment may have paid
+    /// it, and the capture's key makes this capture that one.)
     pub async fn settle(&self, pool: &DbPool, payment: &Payment) -> Result<Settled, PaymentError> {
         match payment.status {
             PaymentAttemptStatus::Succeeded => {
@@ -148,17 +150,24 @@ impl Payments {
         let mut state = gateway.retrieve(&provider_ref).await?;
         if state.status == IntentStatus::Authorized {
             let order_id = payment.order_id;
-            let awaiting = with_conn(pool, move |conn| {
-                Ok::<_, PaymentError>(payments::awaits_payment(conn, order_id)?)
+            let cancelled = with_conn(pool, move |conn| {
+                Ok::<_, PaymentError>(payments::is_cancelled(conn, order_id)?)
             })
             .await?;
-            state = if awaiting {
-                gateway
-                    .capture(&provider_ref, &format!("capture-{provider_ref}"))
-                    .await?
+            state = if cancelled {
+                match gateway
+                    .cancel(&provider_ref, &format!("cancel-{provider_ref}"))
+                    .await
+                {
+                    Ok(state) => state,
+                    // Captured meanwhile by a call that saw the order before its cancel:
+                    // apply what the intent is now (a capture: refunded at once).
+                    Err(ProviderError::Rejected { .. }) => gateway.retrieve(&provider_ref).await?,
+                    Err(err) => return Err(err.into()),
+                }
             } else {
                 gateway
-                    .cancel(&provider_ref, &format!("cancel-{provider_ref}"))
+                    .capture(&provider_ref, &format!("capture-{provider_ref}"))
                     .await?
             };
         }

@@ -169,13 +169,13 @@ const CLAIM_DUE_CHECKS: &str = "
               p.client_secret, p.confirm_url, p.captured_amount, p.requires_review,
               p.failure_reason, p.created_at, p.updated_at";
 
-/// Whether `order_id` still awaits payment.
-pub fn awaits_payment(conn: &mut PgConnection, order_id: i32) -> QueryResult<bool> {
+/// Whether `order_id` was cancelled (by its owner, staff, or its payment deadline).
+pub fn is_cancelled(conn: &mut PgConnection, order_id: i32) -> QueryResult<bool> {
     orders::table
         .find(order_id)
-        .select(Order::as_select())
-        .first(conn)
-        .map(|order| is_awaiting(&order))
+        .select(orders::status)
+        .first::<OrderStatus>(conn)
+        .map(|status| status == OrderStatus::Cancelled)
 }
 
 fn is_awaiting(order: &Order) -> bool {

@@ -130,9 +130,9 @@ async fn complete(
         ("webhook-id" = String, Header, description = "The event's id"),
         ("webhook-timestamp" = String, Header, description = "Unix seconds when it was signed"),
         ("webhook-signature" = String, Header, description = "`v1,<base64 HMAC-SHA256>`, space-separated if several")),
-    request_body(content = Object, description = "The provider's event: `{id, type, created_at, data: {intent_id, amount, currency}}`"),
+    request_body(content = PaymentEvent, description = "The provider's event, as signed"),
     responses((status = 200, description = "Applied, or seen before (nothing changed)"),
-        responses::InvalidSignature, (status = 404, description = "No such provider, or an event about an intent this service did not create", body = crate::http::Problem), responses::TooLarge, responses::Unavailable))]
+        responses::InvalidSignature, responses::NoSuchProvider, responses::TooLarge, responses::Unavailable))]
 async fn webhook(
     req: HttpRequest,
     pool: web::Data<DbPool>,
@@ -161,6 +161,31 @@ async fn webhook(
         .receive_webhook(&pool, &provider, headers, &body, now)
         .await?;
     Ok(HttpResponse::Ok().finish())
+}
+
+/// A provider's event, as the test gateway sends it (documentation only: the body is
+/// verified as signed bytes, then read by the provider's client).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct PaymentEvent {
+    /// The event's id; the `webhook-id` header repeats it.
+    id: String,
+    /// `payment.succeeded`, `payment.failed` or `refund.succeeded`.
+    #[schema(rename = "type")]
+    kind: String,
+    created_at: chrono::DateTime<chrono::Utc>,
+    data: PaymentEventData,
+}
+
+/// What an event is about.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct PaymentEventData {
+    /// The intent (a payment's `provider_ref`).
+    intent_id: String,
+    #[schema(schema_with = crate::http::schemas::money_out_schema)]
+    amount: String,
+    currency: String,
 }
 
 /// A refund to make.

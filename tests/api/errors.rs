@@ -112,6 +112,11 @@ const ANONYMOUS_BODYLESS: &[(&str, &str, u16)] = &[
     ("HEAD", "/api/v1/orders/1", 401),
     ("POST", "/api/v1/orders/1/cancel", 401),
     ("POST", "/api/v1/orders/1/fulfilments", 401),
+    ("POST", "/api/v1/orders/1/payments", 401),
+    ("POST", "/api/v1/orders/1/payments/1/complete", 401),
+    ("POST", "/api/v1/orders/1/refunds", 401),
+    // No webhook headers: refused before anything else.
+    ("POST", "/api/v1/payments/webhooks/1", 400),
     ("GET", "/api/v1/admin/orders", 401),
     ("HEAD", "/api/v1/admin/orders", 401),
     ("GET", "/api/v1/products", 200),

@@ -122,6 +122,10 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/v1/orders/{id}"),
     ("post", "/api/v1/orders/{id}/cancel"),
     ("post", "/api/v1/orders/{id}/fulfilments"),
+    ("post", "/api/v1/orders/{id}/payments"),
+    ("post", "/api/v1/orders/{id}/payments/{payment_id}/complete"),
+    ("post", "/api/v1/orders/{id}/refunds"),
+    ("post", "/api/v1/payments/webhooks/{provider}"),
     ("get", "/api/v1/admin/orders"),
 ];
 

@@ -350,12 +350,29 @@ async fn the_return_and_the_webhook_settle_a_payment_once_in_any_order_on_any_in
     assert_eq!(replayed.status(), StatusCode::OK);
     assert_eq!(shop.capture_count(&payment).await, 1);
 
+    // Returns racing each other right after the confirm, on both instances: each may find
+    // the intent authorised and capture it; the capture's key makes that one capture.
+    let racing = shop.order(1).await;
+    let payment = shop.confirmed_payment(&racing, "pm_ok").await;
+    let returns = join_all((0..8).map(|i| {
+        let app = if i % 2 == 0 { &shop.app } else { &other };
+        shop.complete(app, &racing, &payment)
+    }))
+    .await;
+    for response in returns {
+        let status = response.status();
+        assert_eq!(status, StatusCode::OK, "{}", response.text().await.unwrap());
+    }
+    assert_eq!(shop.read_order(&racing).await["payment_status"], "paid");
+    assert_eq!(shop.capture_count(&payment).await, 1);
+    receiver.until(3).await;
+
     // All at once: returns on both instances, and the webhook twenty times to both.
     let third = shop.order(1).await;
     let payment = shop.confirmed_payment(&third, "pm_ok_slow").await;
     let timed_out = shop.complete(&shop.app, &third, &payment).await;
     assert_eq!(timed_out.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let hook = receiver.until(3).await.remove(2);
+    let hook = receiver.until(4).await.remove(3);
     let timestamp: i64 = hook.timestamp.parse().unwrap();
     let returns = join_all((0..6).map(|i| {
         let app = if i % 2 == 0 { &shop.app } else { &other };
@@ -373,7 +390,11 @@ async fn the_return_and_the_webhook_settle_a_payment_once_in_any_order_on_any_in
     assert_eq!(read["payment_status"], "paid");
     assert_eq!(read["refunds"], json!([]));
     assert_eq!(shop.capture_count(&payment).await, 1);
-    assert_eq!(shop.applied_webhooks(), 3, "each webhook id applied once");
+    assert_eq!(
+        shop.applied_webhooks(),
+        3,
+        "each webhook id delivered applied once"
+    );
 }
 
 /// A bad signature, another secret, or a timestamp more than five minutes away: 400
@@ -643,4 +664,22 @@ async fn cancelling_a_paid_order_refunds_what_was_captured() {
     assert_eq!(cancelled["refunds"][0]["reason"], "out of stock after all");
     let intent = shop.gateway.intent(&payment["provider_ref"]).await;
     assert_eq!(intent["refunded_amount"], "39.98");
+}
+
+/// The webhook's body is read only once its signature holds: signed, an array or a
+/// string is not an event (400 `bad_request`), and nothing is recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_body_that_is_not_an_event_is_400() {
+    let shop = PayShop::start(5_000, Webhooks::ToService).await;
+    let secret = WebhookSecret::parse(SECRET).unwrap();
+    for (id, body) in [
+        ("evt_a", r#"["evt_a","payment.succeeded"]"#),
+        ("evt_s", r#""evt_s""#),
+    ] {
+        let now = chrono::Utc::now().timestamp();
+        let signature = secret.sign(id, now, body.as_bytes());
+        let refused = deliver(&shop.app, id, now, &signature, body).await;
+        expect_problem(refused, StatusCode::BAD_REQUEST, "bad_request").await;
+    }
+    assert_eq!(shop.applied_webhooks(), 0);
 }
