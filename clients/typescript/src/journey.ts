@@ -17,6 +17,7 @@ type Line = components["schemas"]["LineResponse"];
 type Order = components["schemas"]["OrderResponse"];
 type OrderPage = components["schemas"]["OrderPage"];
 type Quote = components["schemas"]["QuoteResponse"];
+type Payment = components["schemas"]["PaymentResponse"];
 type AdminOrderQuery = NonNullable<paths["/api/v1/admin/orders"]["get"]["parameters"]["query"]>;
 
 class JourneyFailure extends Error {}
@@ -653,6 +654,85 @@ async function journey(): Promise<void> {
     const reread = (await expectBody(step, 200, shopper.GET("/api/v1/orders/{id}", { params: { path: { id: shipped.id } } }))).body;
     equal(step, "the order's city", reread.shipping_address?.city, "Köln");
     pass(step, "200, the order still ships to Köln");
+
+    // --- paying the order ---------------------------------------------------------------
+    step = "start paying the order (POST /orders/{id}/payments)";
+    const payment: Payment = (
+        await expectBody(step, 201, shopper.POST("/api/v1/orders/{id}/payments", {
+            params: { path: { id: shipped.id } },
+            body: { provider: "test" },
+        }))
+    ).body;
+    equal(step, "amount", payment.amount, shipped.total);
+    equal(step, "status", payment.status, "pending");
+    const confirmUrl = payment.next_action?.url;
+    if (confirmUrl === undefined) {
+        return fail(step, "no next_action");
+    }
+    pass(step, `201, payment ${payment.id} of ${payment.amount} ${payment.currency}`);
+
+    step = "the shopper confirms at the gateway (POST next_action.url)";
+    const confirmed = await fetch(confirmUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ client_secret: payment.client_secret, payment_method: "pm_ok" }),
+    });
+    equal(step, "HTTP status", confirmed.status, 200);
+    const confirmation: unknown = await confirmed.json();
+    check(step, typeof confirmation === "object" && confirmation !== null && "status" in confirmation
+        && confirmation.status === "succeeded", `answer ${JSON.stringify(confirmation)}`);
+    pass(step, "200, succeeded");
+
+    step = "back from the gateway (POST /orders/{id}/payments/{payment_id}/complete)";
+    const paid = (
+        await expectBody(step, 200, shopper.POST("/api/v1/orders/{id}/payments/{payment_id}/complete", {
+            params: { path: { id: shipped.id, payment_id: payment.id } },
+        }))
+    ).body;
+    equal(step, "payment_status", paid.payment_status, "paid");
+    equal(step, "payment_due_at", paid.payment_due_at, null);
+    equal(step, "the payment's status", paid.payments[0]?.status, "succeeded");
+    pass(step, `200, order ${paid.id} paid`);
+
+    step = "a paid order takes no second payment (POST /orders/{id}/payments)";
+    await expectProblem(step, 409, "invalid_state", shopper.POST("/api/v1/orders/{id}/payments", {
+        params: { path: { id: shipped.id } },
+        body: { provider: "test" },
+    }));
+    pass(step, "409 invalid_state");
+
+    step = "the admin refunds part of it (POST /orders/{id}/refunds)";
+    const refundKey = randomUUID();
+    const refunded = (
+        await expectBody(step, 201, admin.POST("/api/v1/orders/{id}/refunds", {
+            params: { path: { id: shipped.id }, header: { "Idempotency-Key": refundKey } },
+            body: { amount: "1.00", reason: "A chipped mug" },
+        }))
+    ).body;
+    equal(step, "payment_status", refunded.payment_status, "partially_refunded");
+    equal(step, "refund amount", refunded.refunds[0]?.amount, "1.00");
+    equal(step, "refund status", refunded.refunds[0]?.status, "succeeded");
+    pass(step, `201, refund ${String(refunded.refunds[0]?.id)} of 1.00`);
+
+    step = "the same refund retried refunds once (Idempotency-Key)";
+    const again = await expectBody(step, 201, admin.POST("/api/v1/orders/{id}/refunds", {
+        params: { path: { id: shipped.id }, header: { "Idempotency-Key": refundKey } },
+        body: { amount: "1.00", reason: "A chipped mug" },
+    }));
+    equal(step, "Idempotent-Replayed", again.response.headers.get("idempotent-replayed"), "true");
+    equal(step, "refunds", again.body.refunds.length, 1);
+    pass(step, "201, replayed, one refund");
+
+    step = "the admin ships the paid order (POST /orders/{id}/fulfilments)";
+    const sent = (
+        await expectBody(step, 201, admin.POST("/api/v1/orders/{id}/fulfilments", {
+            params: { path: { id: shipped.id } },
+            body: { carrier: "DHL", tracking_number: `JD${tag}P` },
+        }))
+    ).body;
+    equal(step, "status", sent.status, "completed");
+    equal(step, "fulfilment_status", sent.fulfilment_status, "fulfilled");
+    pass(step, `201, order ${sent.id} completed`);
 
     step = "tidy up: the method, the rate and the address go (DELETE)";
     await expectEmpty(step, 204, admin.DELETE("/api/v1/shipping-methods/{id}", { params: { path: { id: parcel.id } } }));

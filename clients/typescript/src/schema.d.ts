@@ -244,7 +244,8 @@ export interface paths {
          * @description The owner may cancel while the order is unpaid and unshipped; an admin may cancel any
          *     order before it ships. One transaction: the stock of every line goes back (a
          *     `release` stock movement each), `status: cancelled`, and an unpaid order's
-         *     `payment_status` becomes `voided`. 409 `invalid_state` once cancelled, shipped, or
+         *     `payment_status` becomes `voided`; whatever was captured is refunded through the
+         *     provider (`payment_status: refunded`). 409 `invalid_state` once cancelled, shipped, or
          *     (for the owner) paid. Another customer's order is 404. The body may be left out.
          */
         post: operations["cancel_order"];
@@ -270,6 +271,107 @@ export interface paths {
          *     already shipped.
          */
         post: operations["fulfil_order"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders/{id}/payments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start paying an order.
+         * @description Creates an intent at the provider for the order's total and returns the payment: the
+         *     shopper's browser confirms it at `next_action.url` with `client_secret` and a payment
+         *     method, then the front end calls `complete`. While a payment is open (pending or
+         *     requires_action) a second call returns it (200) instead of starting another. 409
+         *     `invalid_state` when the order does not await payment (paid, cancelled, expired); 503
+         *     when the provider does not answer (retry: the same intent comes back).
+         */
+        post: operations["start_payment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders/{id}/payments/{payment_id}/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Complete a payment.
+         * @description The shopper is back from the provider: the service asks the provider where the
+         *     payment is, captures it if the shopper authorised it (once, however often this is
+         *     called, on whichever instance, racing the provider's webhook), and answers with the
+         *     order: `payment_status: paid` once captured, the payment `requires_action` when the
+         *     shopper must confirm again, still `pending` when they have not confirmed. 402
+         *     `payment_declined` (with the provider's reason) when declined; 503 when the provider
+         *     does not answer in time (retry; nothing is captured twice).
+         */
+        post: operations["complete_payment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders/{id}/refunds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refund an order.
+         * @description Admins only; an `Idempotency-Key` is required, and a retry with it returns the order
+         *     again (`Idempotent-Replayed: true`) without refunding twice. The refund comes from a
+         *     captured payment and is sent to the provider at once; it shows as `pending` until the
+         *     provider confirms it (the service keeps sending it until then). `payment_status`
+         *     becomes `partially_refunded`, or `refunded` once the refunds cover what was captured.
+         *     Stock and the ledger are unchanged: restock with a stock adjustment. 409
+         *     `invalid_state` when nothing is left to refund; 422 beyond what is left.
+         */
+        post: operations["refund_order"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/payments/webhooks/{provider}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Receive a provider's webhook.
+         * @description For the provider, not for front ends. Standard Webhooks: `webhook-id`,
+         *     `webhook-timestamp` and `webhook-signature` (`v1,` + base64 HMAC-SHA256 of
+         *     `id.timestamp.body` with `PAYMENT_WEBHOOK_SECRET`). A bad signature, or a timestamp
+         *     more than 5 minutes away, is 400 `invalid_signature` and changes nothing; a
+         *     `webhook-id` applied before is 200 and changes nothing.
+         */
+        post: operations["receive_payment_webhook"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1078,6 +1180,12 @@ export interface components {
          * @enum {string}
          */
         MovementReason: "created" | "adjustment" | "checkout" | "release";
+        /** @description What the shopper does next. */
+        NextAction: {
+            /** @enum {string} */
+            type: "confirm";
+            url: string;
+        };
         /** @description A page of orders; `next_cursor` is null on the last page. */
         OrderPage: {
             items: components["schemas"]["OrderResponse"][];
@@ -1120,12 +1228,12 @@ export interface components {
             payment_due_at: string | null;
             /** @enum {string} */
             payment_status: "awaiting_payment" | "authorized" | "paid" | "partially_refunded" | "refunded" | "voided";
-            /** @description The payment attempts; empty until the service takes payments. */
-            payments: Record<string, never>[];
+            /** @description The attempts to pay it, oldest first. */
+            payments: components["schemas"]["PaymentResponse"][];
             /** @description Whether the prices contained the tax (then `tax` is part of `subtotal`). */
             prices_include_tax: boolean;
-            /** @description Money given back; empty until the service takes payments. */
-            refunds: Record<string, never>[];
+            /** @description Money given back, oldest first. */
+            refunds: components["schemas"]["RefundResponse"][];
             /**
              * @description Decimal string, two places.
              * @example 39.80
@@ -1165,6 +1273,64 @@ export interface components {
              * @description The customer who placed it.
              */
             user_id?: number | null;
+        };
+        /**
+         * @description A provider's event, as the test gateway sends it (documentation only: the body is
+         *     verified as signed bytes, then read by the provider's client).
+         */
+        PaymentEvent: {
+            /** Format: date-time */
+            created_at: string;
+            data: components["schemas"]["PaymentEventData"];
+            /** @description The event's id; the `webhook-id` header repeats it. */
+            id: string;
+            /** @description `payment.succeeded`, `payment.failed` or `refund.succeeded`. */
+            type: string;
+        };
+        /** @description What an event is about. */
+        PaymentEventData: {
+            /**
+             * @description Decimal string, two places.
+             * @example 39.80
+             */
+            amount: string;
+            currency: string;
+            /** @description The intent (a payment's `provider_ref`). */
+            intent_id: string;
+        };
+        /** @description One attempt to pay an order, at a payment provider. */
+        PaymentResponse: {
+            /**
+             * @description Decimal string, two places.
+             * @example 39.80
+             */
+            amount: string;
+            /**
+             * @description Decimal string, two places.
+             * @example 39.80
+             */
+            captured_amount: string;
+            /** @description Hand to the provider's confirm step (`next_action.url`) with the payment method. */
+            client_secret: string;
+            /** Format: date-time */
+            created_at: string;
+            /** @description ISO 4217. */
+            currency: string;
+            /** @description Why the provider declined it, in its words. */
+            failure_reason: string | null;
+            /** Format: int32 */
+            id: number;
+            next_action: null | components["schemas"]["NextAction"];
+            /** @description Which provider (`test`: the test gateway). */
+            provider: string;
+            /** @description The intent's id at the provider. */
+            provider_ref: string;
+            /** @description Captured, but not what the order charges: the order stays unpaid until staff look. */
+            requires_review: boolean;
+            /** @enum {string} */
+            status: "pending" | "requires_action" | "succeeded" | "failed" | "cancelled";
+            /** Format: date-time */
+            updated_at: string;
         };
         /** @description A snapshot of the pool for readiness and metrics. */
         PoolState: {
@@ -1210,7 +1376,7 @@ export interface components {
              * @example validation_failed
              * @enum {string}
              */
-            code: "bad_request" | "unauthorized" | "cart_token_invalid" | "login_required" | "forbidden" | "not_found" | "method_not_allowed" | "already_exists" | "insufficient_stock" | "invalid_state" | "total_changed" | "precondition_failed" | "payload_too_large" | "validation_failed" | "empty_cart" | "rate_limited" | "service_unavailable" | "internal";
+            code: "bad_request" | "unauthorized" | "cart_token_invalid" | "login_required" | "forbidden" | "not_found" | "method_not_allowed" | "already_exists" | "insufficient_stock" | "invalid_state" | "invalid_signature" | "payment_declined" | "total_changed" | "precondition_failed" | "payload_too_large" | "validation_failed" | "empty_cart" | "rate_limited" | "service_unavailable" | "internal";
             detail: string;
             /**
              * @description For `validation_failed`, `already_exists` and a bad query parameter's
@@ -1220,6 +1386,8 @@ export interface components {
             /** @description For `insufficient_stock`: each short line. */
             items?: components["schemas"]["StockShortage"][] | null;
             quote?: null | components["schemas"]["QuoteResponse"];
+            /** @description For `payment_declined`: the provider's reason. */
+            reason?: string | null;
             /**
              * Format: int32
              * @description The HTTP status, repeated.
@@ -1345,6 +1513,37 @@ export interface components {
             /** @enum {string} */
             status: "ready";
         };
+        /** @description A refund to make. */
+        RefundBody: {
+            /**
+             * @description Non-negative, at most two decimal places, at most 9999999999.99: a decimal string (preferred) or a JSON number in plain notation (no exponent), read exactly, never through a float.
+             * @example 19.99
+             */
+            amount: string | number;
+            /**
+             * @description 1 to 500 characters, not all whitespace (leading and trailing whitespace is trimmed).
+             * @example Ordered the wrong size
+             */
+            reason?: string;
+        };
+        /** @description Money given back on a payment. */
+        RefundResponse: {
+            /**
+             * @description Decimal string, two places.
+             * @example 39.80
+             */
+            amount: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: int32 */
+            id: number;
+            /** Format: int32 */
+            payment_id: number;
+            /** @description As staff gave it, or the cancel's reason; null when none was given. */
+            reason: string | null;
+            /** @enum {string} */
+            status: "pending" | "succeeded" | "failed";
+        };
         /** @description Only these fields; anything else (`is_admin`, `id`, ...) is rejected, not ignored. */
         RegisterRequest: {
             /**
@@ -1464,6 +1663,11 @@ export interface components {
             price: string;
             /** Format: date-time */
             updated_at: string;
+        };
+        /** @description Which provider to pay through. */
+        StartPaymentRequest: {
+            /** @enum {string} */
+            provider: "test";
         };
         /** @description The stock moved by `delta` units, to `resulting_count`. */
         StockMovement: {
@@ -2938,6 +3142,465 @@ export interface operations {
             };
             /** @description Invalid field values */
             422: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Database unavailable or pool exhausted (Retry-After) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    start_payment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Order id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StartPaymentRequest"];
+            };
+        };
+        responses: {
+            /** @description The payment already open for this order */
+            200: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentResponse"];
+                };
+            };
+            /** @description A new payment. Location: /api/v1/orders/{id} */
+            201: {
+                headers: {
+                    /** @description The URL of what was created. */
+                    Location?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentResponse"];
+                };
+            };
+            /** @description Malformed JSON, query or body type */
+            400: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme to authenticate with. */
+                    "WWW-Authenticate"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such order (or, for a customer, not theirs) */
+            404: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This path does not answer that method (Allow lists the ones it does) */
+            405: {
+                headers: {
+                    /** @description The methods this path answers. */
+                    Allow?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The order is not in a state that allows this (invalid_state; the detail says why) */
+            409: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body over 64 KiB */
+            413: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid field values */
+            422: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the payment provider did not answer in time (Retry-After); nothing was charged twice: retry the same request */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    complete_payment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Order id */
+                id: number;
+                /** @description Payment id */
+                payment_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The order, with the payment as the provider reports it */
+            200: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderResponse"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme to authenticate with. */
+                    "WWW-Authenticate"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The provider declined the payment method (payment_declined, with its reason); the order still awaits payment */
+            402: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such order (or, for a customer, not theirs) */
+            404: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This path does not answer that method (Allow lists the ones it does) */
+            405: {
+                headers: {
+                    /** @description The methods this path answers. */
+                    Allow?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database or the payment provider did not answer in time (Retry-After); nothing was charged twice: retry the same request */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    refund_order: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Required: a retried request with the same key refunds once (1-255 visible ASCII characters) */
+                "Idempotency-Key": string;
+            };
+            path: {
+                /** @description Order id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefundBody"];
+            };
+        };
+        responses: {
+            /** @description Refund recorded and sent; the order with it. Location: /api/v1/orders/{id} */
+            201: {
+                headers: {
+                    /** @description `true` when the key made this refund before; absent otherwise */
+                    "Idempotent-Replayed"?: string;
+                    /** @description The URL of what was created. */
+                    Location?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderResponse"];
+                };
+            };
+            /** @description Malformed JSON, query or body type */
+            400: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme to authenticate with. */
+                    "WWW-Authenticate"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such order (or, for a customer, not theirs) */
+            404: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This path does not answer that method (Allow lists the ones it does) */
+            405: {
+                headers: {
+                    /** @description The methods this path answers. */
+                    Allow?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The order is not in a state that allows this (invalid_state; the detail says why) */
+            409: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body over 64 KiB */
+            413: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid field values */
+            422: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Database unavailable or pool exhausted (Retry-After) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    receive_payment_webhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id */
+                "webhook-id": string;
+                /** @description Unix seconds when it was signed */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256>`, space-separated if several */
+                "webhook-signature": string;
+            };
+            path: {
+                /** @description The provider that sends it: `test` */
+                provider: string;
+            };
+            cookie?: never;
+        };
+        /** @description The provider's event, as signed */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PaymentEvent"];
+            };
+        };
+        responses: {
+            /** @description Applied, or seen before (nothing changed) */
+            200: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A missing or bad signature, a timestamp more than 5 minutes away (invalid_signature), or a body that is not an event (bad_request); nothing was changed */
+            400: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such provider, or an event about an intent this service did not create (the provider retries) */
+            404: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This path does not answer that method (Allow lists the ones it does) */
+            405: {
+                headers: {
+                    /** @description The methods this path answers. */
+                    Allow?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body over 64 KiB */
+            413: {
                 headers: {
                     /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
                     "X-Request-Id"?: string;
