@@ -127,7 +127,8 @@ impl Payments {
     }
 
     /// Asks the provider where `payment` is and applies it: captures an authorised intent
-    /// (once: the key is the intent's), or cancels it if its order was cancelled; records
+    /// (once: the key is the intent's), or cancels any open intent whose order was
+    /// cancelled (so an expired order's abandoned intent stops being checked); records
     /// a capture, a decline or a cancel; sends any refund that results. (An order already
     /// paid is not a reason to cancel: a racing call with this same payment may have paid
     /// it, and the capture's key makes this capture that one.)
@@ -148,14 +149,20 @@ impl Payments {
         let gateway = self.provider(&payment.provider)?;
         let provider_ref = payment.provider_ref.clone();
         let mut state = gateway.retrieve(&provider_ref).await?;
-        if state.status == IntentStatus::Authorized {
+        let unsettled = matches!(
+            state.status,
+            IntentStatus::Authorized | IntentStatus::AwaitingShopper | IntentStatus::RequiresAction
+        );
+        if unsettled {
             let order_id = payment.order_id;
             let cancelled = with_conn(pool, move |conn| {
                 Ok::<_, PaymentError>(payments::is_cancelled(conn, order_id)?)
             })
             .await?;
-            state = if cancelled {
-                match gateway
+            if cancelled {
+                // Nobody may pay for it any more: the intent goes, whether the shopper
+                // authorised it or never came.
+                state = match gateway
                     .cancel(&provider_ref, &format!("cancel-{provider_ref}"))
                     .await
                 {
@@ -164,12 +171,12 @@ impl Payments {
                     // apply what the intent is now (a capture: refunded at once).
                     Err(ProviderError::Rejected { .. }) => gateway.retrieve(&provider_ref).await?,
                     Err(err) => return Err(err.into()),
-                }
-            } else {
-                gateway
+                };
+            } else if state.status == IntentStatus::Authorized {
+                state = gateway
                     .capture(&provider_ref, &format!("capture-{provider_ref}"))
-                    .await?
-            };
+                    .await?;
+            }
         }
         let payment_id = payment.id;
         let provider = gateway.name();

@@ -643,6 +643,16 @@ async fn refunds_are_idempotent_and_never_exceed_the_capture() {
     .await;
     let intent = shop.gateway.intent(&payment["provider_ref"]).await;
     assert_eq!(intent["refunded_amount"], "39.98");
+
+    // Money only: the goods did not come back by themselves.
+    let product = expect_json(
+        shop.app
+            .get(&format!("/api/v1/products/{}", shop.product["id"]))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(product["inventory_count"], 8, "stock as checkout left it");
 }
 
 /// Staff cancel a paid order: the stock comes back and the capture is refunded in full.
@@ -682,4 +692,52 @@ async fn a_signed_body_that_is_not_an_event_is_400() {
         expect_problem(refused, StatusCode::BAD_REQUEST, "bad_request").await;
     }
     assert_eq!(shop.applied_webhooks(), 0);
+}
+
+/// An order cancelled while its payment is open: no new payment starts, and the
+/// reconciliation job cancels the abandoned intent at the gateway, so nobody can pay for
+/// it later and it is not checked again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_intent_of_a_cancelled_order_is_cancelled_at_the_gateway() {
+    let shop = PayShop::start(5_000, Webhooks::ToService).await;
+    let order = shop.order(1).await;
+    let payment = expect_json(
+        shop.start_payment(&shop.app, &order).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    expect_json(
+        shop.app.cancel_order(&shop.alice, &order, None).await,
+        StatusCode::OK,
+    )
+    .await;
+    expect_problem(
+        shop.start_payment(&shop.app, &order).await,
+        StatusCode::CONFLICT,
+        "invalid_state",
+    )
+    .await;
+    {
+        use storefront::schema::payments;
+        diesel::update(payments::table)
+            .set(payments::next_check_at.eq(diesel::dsl::now))
+            .execute(&mut shop.app.db.connect())
+            .unwrap();
+    }
+    let mut read = Value::Null;
+    for _ in 0..100 {
+        read = shop.read_order(&order).await;
+        if read["payments"][0]["status"] == "cancelled" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(read["payments"][0]["status"], "cancelled", "{read}");
+    assert_eq!(read["payments"][0]["next_action"], Value::Null);
+    assert_eq!(
+        shop.gateway.intent(&payment["provider_ref"]).await["status"],
+        "cancelled"
+    );
+    let late = shop.gateway.confirm(&payment, "pm_ok").await;
+    assert_ne!(late["status"], "succeeded", "{late}");
 }
