@@ -327,6 +327,31 @@ impl de::Visitor<'_> for WholeNumberVisitor {
     }
 }
 
+/// Longest Idempotency-Key accepted (the column's width).
+const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+
+/// The request's `Idempotency-Key`, if it sent one: 1-255 visible ASCII characters (a
+/// malformed one is a 400).
+pub fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|key| {
+            (1..=MAX_IDEMPOTENCY_KEY_LEN).contains(&key.len())
+                && key.bytes().all(|b| b.is_ascii_graphic())
+        })
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters"
+            ))
+        })?;
+    Ok(Some(key.to_owned()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

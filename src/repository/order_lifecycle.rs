@@ -10,7 +10,7 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Nullable};
 
-use super::orders::{find_order, owner_of, OrderDetails};
+use super::orders::{find_order, lock_order, owner_of, OrderDetails};
 use super::refunds;
 use super::ShopError;
 use crate::models::{
@@ -91,15 +91,6 @@ fn mark_cancelled(conn: &mut PgConnection, order: &Order, reason: Option<&str>) 
         ))
         .execute(conn)
         .map(drop)
-}
-
-fn lock_order(conn: &mut PgConnection, order_id: i32) -> Result<Order, ShopError> {
-    orders::table
-        .find(order_id)
-        .select(Order::as_select())
-        .for_update()
-        .first(conn)
-        .map_err(ShopError::from_not_found)
 }
 
 /// Gives the order's stock back: each line's units return to its product and become one

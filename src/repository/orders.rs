@@ -9,6 +9,7 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 
 use super::carts::items_with_products;
+use super::ShopError;
 use crate::models::{
     Cart, CartItem, Fulfilment, FulfilmentStatus, Order, OrderAddress, OrderStatus, Payment,
     PaymentStatus, Product, Refund,
@@ -221,4 +222,15 @@ fn with_details(
             order,
         })
         .collect())
+}
+
+/// Locks an order's row (`FOR UPDATE`): every change to an order takes this lock first,
+/// so changes to one order queue instead of deadlocking.
+pub(super) fn lock_order(conn: &mut PgConnection, order_id: i32) -> Result<Order, ShopError> {
+    orders::table
+        .find(order_id)
+        .select(Order::as_select())
+        .for_update()
+        .first(conn)
+        .map_err(ShopError::from_not_found)
 }

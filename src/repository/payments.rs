@@ -14,7 +14,7 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::BigInt;
 
-use super::orders::owner_of;
+use super::orders::{lock_order, owner_of};
 use super::refunds;
 use super::ShopError;
 use crate::models::{
@@ -212,15 +212,6 @@ fn open_payment(conn: &mut PgConnection, order_id: i32) -> QueryResult<Option<Pa
         .select(Payment::as_select())
         .first(conn)
         .optional()
-}
-
-fn lock_order(conn: &mut PgConnection, order_id: i32) -> Result<Order, ShopError> {
-    orders::table
-        .find(order_id)
-        .select(Order::as_select())
-        .for_update()
-        .first(conn)
-        .map_err(ShopError::from_not_found)
 }
 
 /// Records an intent created at a provider; recording the same intent again (a retried

@@ -9,11 +9,10 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer};
 
+use super::orders::lock_order;
 use super::ShopError;
-use crate::models::{
-    NewRefund, Order, Payment, PaymentAttemptStatus, Refund, RefundSource, RefundStatus,
-};
-use crate::schema::{orders, payments, refunds};
+use crate::models::{NewRefund, Payment, PaymentAttemptStatus, Refund, RefundSource, RefundStatus};
+use crate::schema::{payments, refunds};
 
 /// A refund staff asked for.
 #[derive(Debug, Clone, Copy)]
@@ -267,13 +266,4 @@ pub fn settle(
         ))
         .execute(conn)
         .map(drop)
-}
-
-fn lock_order(conn: &mut PgConnection, order_id: i32) -> Result<Order, ShopError> {
-    orders::table
-        .find(order_id)
-        .select(Order::as_select())
-        .for_update()
-        .first(conn)
-        .map_err(ShopError::from_not_found)
 }

@@ -13,7 +13,8 @@ use crate::domain::{Price, Quantity, TaxMode};
 use crate::http::address::AddressInput;
 use crate::http::conditional::{etag_of, json_bytes, IfMatch, TagCondition};
 use crate::http::extract::{
-    optional_whole_number, whole_number, ApiJson, JsonObject, OptionalJson, PriceInput,
+    idempotency_key, optional_whole_number, whole_number, ApiJson, JsonObject, OptionalJson,
+    PriceInput,
 };
 use crate::http::responses;
 use crate::http::schemas::nullable_price_schema;
@@ -249,29 +250,6 @@ async fn remove_item(
     Ok(HttpResponse::NoContent()
         .insert_header((header::ETAG, etag_of(&body)))
         .finish())
-}
-
-/// Longest Idempotency-Key accepted (the column's width).
-const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
-
-fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
-    let Some(value) = req.headers().get("idempotency-key") else {
-        return Ok(None);
-    };
-    let key = value
-        .to_str()
-        .ok()
-        .map(str::trim)
-        .filter(|key| {
-            (1..=MAX_IDEMPOTENCY_KEY_LEN).contains(&key.len())
-                && key.bytes().all(|b| b.is_ascii_graphic())
-        })
-        .ok_or_else(|| {
-            ApiError::BadRequest(format!(
-                "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters"
-            ))
-        })?;
-    Ok(Some(key.to_owned()))
 }
 
 /// Where an order goes: an address (inline, or one of the user's saved ones) and a

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use crate::auth::{AdminUser, AuthUser};
 use crate::db::DbPool;
 use crate::domain::CancelReason;
-use crate::http::extract::{ApiJson, PriceInput};
+use crate::http::extract::{idempotency_key, ApiJson, PriceInput};
 use crate::http::responses;
 use crate::http::schemas::{cancel_reason_schema, price_schema, word_enum};
 use crate::http::{with_conn, ApiError, FieldError, OrderResponse, PaymentResponse};
@@ -226,7 +226,7 @@ async fn refund(
     body: Result<ApiJson<RefundBody>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body?.into_inner();
-    let key = idempotency_key(&req)?;
+    let key = required_idempotency_key(&req)?;
     let amount = body
         .amount
         .parse()
@@ -270,24 +270,11 @@ async fn refund(
     Ok(response.json(OrderResponse::from(order)))
 }
 
-/// Longest Idempotency-Key accepted (the column's width).
-const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
-
-/// The request's Idempotency-Key: required here.
-fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
-    req.headers()
-        .get("idempotency-key")
-        .and_then(|value| value.to_str().ok())
-        .map(str::trim)
-        .filter(|key| {
-            (1..=MAX_IDEMPOTENCY_KEY_LEN).contains(&key.len())
-                && key.bytes().all(|b| b.is_ascii_graphic())
-        })
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            ApiError::BadRequest(format!(
-                "an Idempotency-Key header of 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII \
-                 characters is required, so a retried refund is made once"
-            ))
-        })
+/// The request's Idempotency-Key: required here, so a retried refund is made once.
+fn required_idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
+    idempotency_key(req)?.ok_or_else(|| {
+        ApiError::BadRequest(
+            "an Idempotency-Key header is required, so a retried refund is made once".into(),
+        )
+    })
 }

@@ -16,7 +16,7 @@ use storefront::domain::WebhookSecret;
 use crate::binary::free_port;
 use crate::common::{TestApp, TestDb};
 use crate::helpers::{eventually, expect_json, expect_problem, Customer};
-use crate::payment_gateway::{Gateway, Receiver, SECRET};
+use crate::payment_gateway::{Gateway, Received, Receiver, SECRET};
 
 /// Where the gateway sends its webhooks.
 enum Webhooks<'a> {
@@ -183,6 +183,35 @@ async fn deliver(app: &TestApp, id: &str, timestamp: i64, signature: &str, body:
         .unwrap()
 }
 
+/// Sends a delivery the test's receiver got on to an instance, as it came.
+async fn forward(app: &TestApp, hook: &Received) -> Response {
+    let timestamp = hook.timestamp.parse().unwrap();
+    deliver(app, &hook.id, timestamp, &hook.signature, &hook.body).await
+}
+
+/// Makes every open payment due for the reconciliation job now, rather than 30 s after
+/// its creation.
+fn checks_due_now(db: &TestDb) {
+    use storefront::schema::payments;
+    diesel::update(payments::table)
+        .set(payments::next_check_at.eq(diesel::dsl::now))
+        .execute(&mut db.connect())
+        .unwrap();
+}
+
+/// The order as it reads once `settled` holds (or after 20 s, whatever it is then).
+async fn order_once(shop: &PayShop, order: &Value, settled: impl Fn(&Value) -> bool) -> Value {
+    let mut read = Value::Null;
+    for _ in 0..100 {
+        read = shop.read_order(order).await;
+        if settled(&read) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    read
+}
+
 /// A `payment.succeeded` event for `payment`'s intent, signed now with `secret`.
 fn signed_event(secret: &str, id: &str, payment: &Value, amount: &str) -> (i64, String, String) {
     let body = json!({
@@ -311,14 +340,7 @@ async fn the_return_and_the_webhook_settle_a_payment_once_in_any_order_on_any_in
     assert_eq!(timed_out.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(timed_out.headers().contains_key("retry-after"));
     let hook = receiver.until(1).await.remove(0);
-    let applied = deliver(
-        &other,
-        &hook.id,
-        hook.timestamp.parse().unwrap(),
-        &hook.signature,
-        &hook.body,
-    )
-    .await;
+    let applied = forward(&other, &hook).await;
     assert_eq!(applied.status(), StatusCode::OK);
     assert_eq!(shop.read_order(&first).await["payment_status"], "paid");
     let retried = expect_json(
@@ -339,14 +361,7 @@ async fn the_return_and_the_webhook_settle_a_payment_once_in_any_order_on_any_in
     .await;
     assert_eq!(paid["payment_status"], "paid");
     let hook = receiver.until(2).await.remove(1);
-    let replayed = deliver(
-        &shop.app,
-        &hook.id,
-        hook.timestamp.parse().unwrap(),
-        &hook.signature,
-        &hook.body,
-    )
-    .await;
+    let replayed = forward(&shop.app, &hook).await;
     assert_eq!(replayed.status(), StatusCode::OK);
     assert_eq!(shop.capture_count(&payment).await, 1);
 
@@ -448,11 +463,7 @@ async fn forged_or_stale_webhooks_are_refused_and_replays_change_nothing() {
     .await;
     assert_eq!(paid["payment_status"], "paid");
     let hook = receiver.until(1).await.remove(0);
-    let timestamp: i64 = hook.timestamp.parse().unwrap();
-    let replays = join_all(
-        (0..20).map(|_| deliver(&shop.app, &hook.id, timestamp, &hook.signature, &hook.body)),
-    )
-    .await;
+    let replays = join_all((0..20).map(|_| forward(&shop.app, &hook))).await;
     assert!(replays.iter().all(|r| r.status() == StatusCode::OK));
     assert_eq!(shop.applied_webhooks(), 1);
 }
@@ -505,21 +516,8 @@ async fn with_the_gateway_down_nothing_is_half_done_and_reconciliation_settles_l
     // Back up; the shopper never returns. Make the payment due for a check now rather
     // than 30 s after its creation.
     shop.gateway = Gateway::start_on(shop.gateway_port, &db, &webhook_url, 1_000).await;
-    {
-        use storefront::schema::payments;
-        diesel::update(payments::table)
-            .set(payments::next_check_at.eq(diesel::dsl::now))
-            .execute(&mut db.connect())
-            .unwrap();
-    }
-    let mut settled = Value::Null;
-    for _ in 0..100 {
-        settled = shop.read_order(&order).await;
-        if settled["payment_status"] == "paid" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    checks_due_now(&db);
+    let settled = order_once(&shop, &order, |read| read["payment_status"] == "paid").await;
     assert_eq!(settled["payment_status"], "paid", "{settled}");
     assert_eq!(shop.capture_count(&payment).await, 1);
 }
@@ -542,14 +540,7 @@ async fn a_payment_captured_after_the_order_was_cancelled_is_refunded_at_once() 
     assert_eq!(cancelled["payment_status"], "voided");
 
     let hook = receiver.until(1).await.remove(0);
-    let applied = deliver(
-        &shop.app,
-        &hook.id,
-        hook.timestamp.parse().unwrap(),
-        &hook.signature,
-        &hook.body,
-    )
-    .await;
+    let applied = forward(&shop.app, &hook).await;
     assert_eq!(applied.status(), StatusCode::OK);
     let read = shop.read_order(&order).await;
     assert_eq!(read["status"], "cancelled");
@@ -717,21 +708,11 @@ async fn an_abandoned_intent_of_a_cancelled_order_is_cancelled_at_the_gateway() 
         "invalid_state",
     )
     .await;
-    {
-        use storefront::schema::payments;
-        diesel::update(payments::table)
-            .set(payments::next_check_at.eq(diesel::dsl::now))
-            .execute(&mut shop.app.db.connect())
-            .unwrap();
-    }
-    let mut read = Value::Null;
-    for _ in 0..100 {
-        read = shop.read_order(&order).await;
-        if read["payments"][0]["status"] == "cancelled" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    checks_due_now(&shop.app.db);
+    let read = order_once(&shop, &order, |read| {
+        read["payments"][0]["status"] == "cancelled"
+    })
+    .await;
     assert_eq!(read["payments"][0]["status"], "cancelled", "{read}");
     assert_eq!(read["payments"][0]["next_action"], Value::Null);
     assert_eq!(
