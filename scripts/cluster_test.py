@@ -14,6 +14,10 @@ and checks what DESIGN.md section 6 ("Scaling out") promises:
      instances drain themselves, SHUTDOWN_DRAIN_SECS): no failed request either;
   d. (it locks client addresses out) failed logins from one client address throttle
      it on every instance, in total, and leave another address alone;
+  i. (DESIGN.md section 9) 100 orders paid through nginx with the test payment gateway
+     (a process of its own, its webhooks spread over the instances by nginx) while one
+     instance is restarted: every order paid exactly once, one capture per order at the
+     gateway, webhooks answered by more than one instance, one inbox row per event;
   h. (last: it waits out the payment window, ORDER_PAYMENT_WINDOW_SECS) unpaid orders
      placed through nginx expire while the three instances run: each cancelled
      (payment_expired) exactly once, one release movement per line, stock back.
@@ -145,6 +149,7 @@ class Cluster:
         self.nginx = args.nginx
         self.instances = args.instances.split(",")
         self.primary_url = args.primary_url
+        self.gateway = args.gateway.rstrip("/")
         self.psql_bin = args.psql
         self.bin = args.bin
         self.cluster = args.cluster
@@ -234,17 +239,23 @@ class Cluster:
             out[inst] = pools or None
         return out
 
-    def route_counts(self, method, route):
-        """Requests each instance answered for one route (http_requests_total, all statuses)."""
-        out = []
-        for inst in self.instances:
-            resp = self.direct(inst, "GET", "/metrics")
-            total = 0.0
-            for m in re.finditer(r'^http_requests_total\{([^}]*)\}\s+(\S+)', resp.body.decode(), re.M):
-                if f'method="{method}"' in m.group(1) and f'route="{route}"' in m.group(1):
-                    total += float(m.group(2))
-            out.append(total)
-        return out
+    def route_counts(self, method, route, status=None):
+        """Requests each instance answered for one route (http_requests_total; all statuses,
+        or one class: status="2xx"). A route pattern may hold braces (`/orders/{id}`): the
+        labels run to the line's last `}`."""
+        return [self.route_count(self.direct(inst, "GET", "/metrics").body.decode(), method, route, status)
+                for inst in self.instances]
+
+    @staticmethod
+    def route_count(metrics, method, route, status=None):
+        """http_requests_total of one route in one /metrics text (see route_counts)."""
+        total = 0.0
+        for m in re.finditer(r'^http_requests_total\{(.*)\}\s+(\S+)$', metrics, re.M):
+            labels = m.group(1)
+            if f'method="{method}"' in labels and f'route="{route}"' in labels and (
+                    status is None or f'status="{status}"' in labels):
+                total += float(m.group(2))
+        return total
 
     def job_rows(self, job):
         """Rows each instance's background job `job` handled (background_job_rows_total)."""
@@ -862,6 +873,279 @@ class Cluster:
             " / ".join(f"{n:.0f}" for n in rows)
             + f" (background_job_rows_total); checkouts per instance {' / '.join(f'{n:.0f}' for n in spread)}")
 
+    # -- i. payments through nginx while one instance restarts ---------------------------
+
+    def gw(self, method, path, **kw):
+        return self.http.call(self.gateway, method, path, target="gateway", **kw)
+
+    def check_payments(self):
+        c = self.checks
+        orders, restarted = 100, 2  # instance 2 restarts (scripts/cluster restart 2)
+        # Flows start one every `pace` seconds; the restart starts once `trigger` orders are
+        # paid, and the flows from `gate` on wait until it is over: some orders are paid
+        # before, some during and some after the restart, whatever it takes.
+        pace, trigger, gate = 0.1, 25, 80
+        webhook_route = "/api/v1/payments/webhooks/{provider}"
+        resp = self.gw("GET", "/v1/test/events")
+        c.require(resp.status == 200, f"the payment gateway answers at {self.gateway} (GET /v1/test/events)",
+                  resp.describe())
+        stock = 1000
+        pid = self.create_product(f"Paid teapot {self.run}", stock)
+        names = [f"payer{i:03d}_{self.run}" for i in range(orders)]
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:  # argon2: keep it moderate
+            regs = list(pool.map(self.register, names))
+            logins = list(pool.map(self.login, names))
+        bad = [r.describe() for r in regs + logins if r.status not in (200, 201)]
+        c.require(not bad, f"{orders} registrations and logins through nginx",
+                  f"{len(bad)} failed, e.g. {bad[:3]}")
+        tokens = [r.json()["token"] for r in logins]
+
+        lock = threading.Lock()
+        flows = [dict(i=i, qty=i % 3 + 1, retries=collections.Counter()) for i in range(orders)]
+        tally = collections.Counter()  # flows paid / failed so far
+        restart = {}  # start, end, out, took, error; old_hooks: the old process's webhook count
+        restart_done = threading.Event()
+
+        def retrying(flow, step, call, retry_on=(None, 502, 503, 504), deadline=30.0):
+            """Calls `call` until its answer is not one a front end retries (no answer, or
+            502/503/504: nothing learnt); waits Retry-After (at most 2 s) or 0.2 s."""
+            until = time.monotonic() + deadline
+            while True:
+                resp = call()
+                if resp.status not in retry_on or time.monotonic() >= until:
+                    return resp
+                flow["retries"][f"{step} {resp.status or 'no response'}"] += 1
+                try:
+                    wait = min(float(resp.headers.get("retry-after", "0.2")), 2.0)
+                except ValueError:
+                    wait = 0.2
+                time.sleep(wait)
+
+        def pay(i):
+            flow, token = flows[i], tokens[i]
+            if i >= gate:
+                restart_done.wait(180)
+                slot = restart.get("end", time.monotonic()) + (i - gate) * pace
+            else:
+                slot = started + i * pace
+            time.sleep(max(0.0, slot - time.monotonic()))
+
+            def failed(step, resp):
+                flow["error"] = f"{step}: {resp.describe()}"
+                with lock:
+                    tally["failed"] += 1
+
+            # A cart add is not safe to repeat (it would add the units twice): one try.
+            resp = self.api("POST", "/cart/items", token=token,
+                            body={"product_id": pid, "quantity": flow["qty"]})
+            if resp.status != 201:
+                return failed("POST /cart/items", resp)
+            # The checkout is, with an Idempotency-Key: a retry replays the order.
+            key = f"pay-{self.run}-{i}"
+            resp = retrying(flow, "checkout", lambda: self.api(
+                "POST", "/cart/checkout", token=token, headers={"Idempotency-Key": key}))
+            if resp.status not in (200, 201):
+                return failed("POST /cart/checkout", resp)
+            flow["checked_out"] = time.monotonic()
+            order = resp.json()
+            flow["order"] = order["id"]
+            # A second start while the payment is open returns it (200).
+            resp = retrying(flow, "start", lambda: self.api(
+                "POST", f"/orders/{order['id']}/payments", token=token, body={"provider": "test"}))
+            if resp.status not in (200, 201) or not (resp.json() or {}).get("next_action"):
+                return failed(f"POST /orders/{order['id']}/payments", resp)
+            payment = resp.json()
+            flow.update(payment=payment["id"], ref=payment["provider_ref"], amount=payment["amount"])
+            # The shopper at the gateway.
+            url = urllib.parse.urlsplit(payment["next_action"]["url"])
+            resp = self.http.call(f"{url.scheme}://{url.netloc}", "POST", url.path, target="gateway",
+                                  body={"client_secret": payment["client_secret"], "payment_method": "pm_ok"})
+            if resp.status != 200 or (resp.json() or {}).get("status") != "succeeded":
+                return failed(f"confirm at the gateway ({url.path})", resp)
+            # Back from the gateway: complete, again on 503 (after its Retry-After), 502/504
+            # or no answer: the same payment id, as a front end does.
+            path = f"/orders/{order['id']}/payments/{payment['id']}/complete"
+            resp = retrying(flow, "complete", lambda: self.api("POST", path, token=token))
+            flow["completed"] = time.monotonic()
+            if resp.status != 200 or resp.json().get("payment_status") != "paid":
+                return failed(f"POST {path}", resp)
+            with lock:
+                tally["paid"] += 1
+
+        def watch_old_process():
+            """The restarted instance's counters start again at 0 in its new process: polls
+            the old one's /metrics (it answers while it drains) until the process behind the
+            port is a new one (its count of GET /metrics, one more per poll, goes down), and
+            keeps the old process's last count of webhooks."""
+            inst, last = self.instances[restarted - 1], None
+            while not restart_done.is_set():
+                # Its own target: refused connections while the instance is down are expected.
+                resp = self.http.call(inst, "GET", "/metrics", timeout=2, target="restart watch")
+                if resp.status == 200:
+                    text = resp.body.decode()
+                    seen = (self.route_count(text, "GET", "/metrics"),
+                            self.route_count(text, "POST", webhook_route, "2xx"))
+                    if last is not None and seen[0] < last[0]:
+                        break
+                    last = seen
+                time.sleep(0.1)
+            restart["old_hooks"] = last[1] if last else None
+
+        def restarter():
+            watcher = threading.Thread(target=watch_old_process)
+            try:
+                self.wait_for(lambda: tally["paid"] + tally["failed"] >= trigger, 60, 0.05)
+                watcher.start()
+                restart["start"] = time.monotonic()
+                restart["out"], restart["took"] = self.cluster_cmd("restart", str(restarted))
+            except Exception as err:  # CheckFailed from cluster_cmd, already reported
+                restart["error"] = f"{type(err).__name__}: {err}"
+            finally:
+                restart["end"] = time.monotonic()
+                restart_done.set()
+                if watcher.is_alive():
+                    watcher.join()
+
+        hooks_before = self.route_counts("POST", webhook_route, "2xx")
+        inbox_before = int(self.psql("SELECT count(*) FROM processed_webhooks"))
+        started = time.monotonic()
+        thread = threading.Thread(target=restarter)
+        thread.start()
+        try:
+            with concurrent.futures.ThreadPoolExecutor(20) as pool:
+                list(pool.map(pay, range(orders)))
+        finally:
+            thread.join()
+        took = time.monotonic() - started
+
+        c.expect("error" not in restart, f"scripts/cluster restart {restarted} during the payments",
+                 restart.get("error", ""))
+        errors = [f"order {f.get('order')}: {f['error']}" for f in flows if "error" in f]
+        retries = sum((f["retries"] for f in flows), collections.Counter())
+        c.expect(not errors,
+                 f"{orders} shoppers: cart add, checkout, start payment, confirm (pm_ok) at the gateway, "
+                 "complete (retried on 503 / no answer): every complete 200 with payment_status paid",
+                 f"{len(errors)} failed, e.g. {errors[:3]}")
+        during = sum(1 for f in flows if "completed" in f and "start" in restart
+                     and restart["start"] <= f["completed"] <= restart["end"])
+        before = sum(1 for f in flows if "completed" in f and f["completed"] < restart.get("start", 0))
+        after = sum(1 for f in flows if "completed" in f and f["completed"] > restart.get("end", float("inf")))
+        c.expect(before > 0 and during > 0 and after > 0,
+                 "orders were paid before, during and after the restart",
+                 f"before {before}, during {during}, after {after}")
+        slowest = max((f["completed"] - f["checked_out"] for f in flows if "completed" in f), default=0.0)
+
+        # The gateway delivers payment.succeeded after each capture, at least once, through
+        # nginx: wait until every one of these intents' events is delivered.
+        refs = {f["ref"]: f for f in flows if "ref" in f}
+
+        def events():
+            resp = self.gw("GET", "/v1/test/events")
+            if resp.status != 200:
+                return None
+            return [e for e in resp.json()["items"] if e["intent_id"] in refs]
+
+        def all_delivered():
+            evs = events()
+            ok = evs is not None and all(e["pending"] == 0 and e["delivered"] > 0 for e in evs) and \
+                sum(e["type"] == "payment.succeeded" for e in evs) >= len(refs)
+            return evs if ok else None
+
+        delivered = self.wait_for(all_delivered, 60, 0.5)
+        evs = delivered or events() or []
+        succeeded = [e for e in evs if e["type"] == "payment.succeeded"]
+        c.expect(delivered and len(succeeded) == len(refs)
+                 and {e["intent_id"] for e in succeeded} == set(refs),
+                 f"the gateway: one payment.succeeded event per intent ({len(refs)}), every one "
+                 "delivered (within 60 s)",
+                 f"{len(succeeded)} payment.succeeded events, "
+                 f"{sum(e['pending'] > 0 for e in evs)} with deliveries pending, "
+                 f"other types {collections.Counter(e['type'] for e in evs if e['type'] != 'payment.succeeded')}")
+
+        # Every order, as its owner reads it through nginx.
+        def read(f):
+            return self.api("GET", f"/orders/{f['order']}", token=tokens[f["i"]])
+
+        placed = [f for f in flows if "order" in f]
+        with concurrent.futures.ThreadPoolExecutor(10) as pool:
+            reads = list(pool.map(read, placed))
+        wrong = []
+        for f, r in zip(placed, reads):
+            doc = r.json() if r.status == 200 else None
+            pays = (doc or {}).get("payments") or []
+            if not (doc and doc["payment_status"] == "paid" and doc["payment_due_at"] is None
+                    and doc["status"] == "checked_out" and not doc.get("refunds")
+                    and len(pays) == 1 and pays[0]["status"] == "succeeded"
+                    and pays[0]["id"] == f.get("payment") and pays[0]["captured_amount"] == f.get("amount")):
+                wrong.append(f"order {f['order']}: " + (
+                    f"payment_status {doc['payment_status']}, refunds {len(doc.get('refunds') or [])}, payments "
+                    + str([(p["id"], p["status"], p["captured_amount"]) for p in pays])
+                    if doc else r.describe()))
+        paid = len(placed) - len(wrong)
+        c.expect(len(placed) == orders and not wrong,
+                 f"all {orders} orders read (GET /orders/{{id}}, owner): payment_status paid, no deadline, "
+                 "exactly one payment, succeeded, capturing the order's amount, no refund",
+                 f"{len(placed)} placed; {len(wrong)} off, e.g. {wrong[:3]}")
+
+        # The gateway's own count: one capture per intent, as many as paid orders.
+        with concurrent.futures.ThreadPoolExecutor(10) as pool:
+            intents = list(pool.map(lambda ref: self.gw("GET", f"/v1/intents/{ref}"), refs))
+        counts = [r.json()["capture_count"] if r.status == 200 else None for r in intents]
+        captures = sum(n or 0 for n in counts)
+        c.expect(all(n == 1 for n in counts) and captures == paid == orders,
+                 f"the gateway's capture_count: 1 for every intent, {orders} in all == paid orders",
+                 f"{captures} captures for {paid} paid orders; per intent {collections.Counter(counts)}; "
+                 f"not 200: {[r.describe() for r in intents if r.status != 200][:3]}")
+        left = self.inventory(pid)
+        sold = sum(f["qty"] for f in placed)
+        c.expect(left == stock - sold, "the stock went down by exactly the units ordered",
+                 f"stock {stock} -> {left}, {sold} units ordered")
+
+        # The webhooks went through nginx to more than one instance, which accepted them
+        # (2xx; a rejected one, 400, would not count). The restarted instance's counter
+        # started again at 0: add what its old process had counted.
+        hooks_after = self.route_counts("POST", webhook_route, "2xx")
+        hooks = [a - b for a, b in zip(hooks_after, hooks_before)]
+        k = restarted - 1
+        if restart.get("old_hooks") is not None:
+            hooks[k] = restart["old_hooks"] - hooks_before[k] + hooks_after[k]
+        c.expect(sum(n > 0 for n in hooks) >= 2,
+                 f"the gateway's webhooks (POST {webhook_route}, through nginx) were accepted (2xx) by "
+                 "more than one instance", f"per instance (http_requests_total, 2xx): {hooks}")
+        # Every delivery the gateway counts as delivered was a 2xx answer of an instance.
+        deliveries = sum(e["delivered"] for e in evs)
+        c.expect(sum(hooks) >= deliveries >= len(evs),
+                 "the instances accepted at least as many webhooks as the gateway delivered, every event once or more",
+                 f"instances {sum(hooks):.0f} (per instance {hooks}), deliveries {deliveries}, events {len(evs)}")
+
+        # The inbox: one row per payment.succeeded event, none for anything else of ours.
+        ids = [e["id"] for e in succeeded]
+        c.require(all(re.fullmatch(r"[A-Za-z0-9_-]+", x) for x in ids), "event ids are plain tokens", str(ids[:3]))
+        in_inbox = int(self.psql(
+            "SELECT count(*) FROM processed_webhooks WHERE provider = 'test' AND webhook_id IN ("
+            + ",".join(f"'{x}'" for x in ids) + ")")) if ids else 0
+        inbox_after = int(self.psql("SELECT count(*) FROM processed_webhooks"))
+        c.expect(ids and in_inbox == len(ids) == orders and inbox_after - inbox_before == len(evs),
+                 f"processed_webhooks: one row per payment.succeeded event ({orders}), no other new row",
+                 f"{in_inbox} rows for {len(ids)} payment.succeeded events; "
+                 f"{inbox_after - inbox_before} new rows for {len(evs)} events of these intents")
+
+        self.summary["payments, i"] = (
+            f"{tally['paid']} of {orders} orders paid by their complete through nginx in {took:.1f} s "
+            f"(before / during / after the restart: {before} / {during} / {after}), {paid} read paid "
+            f"at the end; checkout to paid at most {slowest:.2f} s")
+        self.summary["gateway captures, i"] = (
+            f"{captures} (capture_count per intent: "
+            + ", ".join(f"{n} x{m}" for n, m in sorted(collections.Counter(counts).items(), key=str))
+            + f"); {len(succeeded)} payment.succeeded events, {in_inbox} in processed_webhooks")
+        self.summary["webhooks per instance, i"] = (
+            " / ".join(f"{n:.0f}" for n in hooks)
+            + f" (2xx answers; {sum(hooks):.0f} for {deliveries} deliveries of {len(evs)} events); "
+            + (f"{restart['out'].removeprefix('cluster: ')} in {restart['took']:.1f} s" if "out" in restart
+               else f"restart of instance {restarted} failed"))
+        self.summary["client retries, i"] = (
+            ", ".join(f"{k} x{v}" for k, v in sorted(retries.items())) or "none")
+
 
 def fmt_pools(p):
     return "n/a (no db_catalogue_reads_total)" if p is None else f"primary {p['primary']:.0f} / replica {p['replica']:.0f}"
@@ -873,13 +1157,15 @@ def main():
     parser.add_argument("--instances",
                         default="http://127.0.0.1:18081,http://127.0.0.1:18082,http://127.0.0.1:18083")
     parser.add_argument("--primary-url", default="postgres://postgres@127.0.0.1:55432/storefront")
+    parser.add_argument("--gateway", default="http://127.0.0.1:18090",
+                        help="the test payment gateway (storefront payment-gateway) the instances use")
     parser.add_argument("--psql", default="/usr/lib/postgresql/15/bin/psql")
     parser.add_argument("--bin", default="target/debug/storefront")
     parser.add_argument("--cluster", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "cluster"))
     parser.add_argument("--payment-window", type=int, default=30,
                         help="the instances' ORDER_PAYMENT_WINDOW_SECS (h waits it out)")
-    parser.add_argument("--only", default="abcdefgh",
-                        help="letters of the checks to run (default: all); e, f, g and h need a")
+    parser.add_argument("--only", default="abcdefghi",
+                        help="letters of the checks to run (default: all); e, f, g, h and i need a")
     args = parser.parse_args()
     t = Cluster(args)
     started = time.monotonic()
@@ -893,6 +1179,8 @@ def main():
         ("g. bare SIGTERM to each instance under mixed load, nginx untouched",
          lambda: t.check_rolling_restart(drain=False, key="g")),
         ("d. login throttle shared by the instances, per client address", t.check_login_throttle),
+        # Before h: h waits for every earlier unpaid order to expire; i leaves none.
+        ("i. payments: 100 orders paid through nginx, one instance restarted", t.check_payments),
         ("h. unpaid orders expire while three instances run", t.check_order_expiry),
     ]
     t.spare_users = []
@@ -913,9 +1201,10 @@ def main():
     http_ = t.http
     print("\n== summary")
     print(f"  instances: {', '.join(t.instances)} behind nginx {t.nginx}")
-    for target in ("nginx", "direct"):
+    for target in ("nginx", "direct", "gateway"):
         classes = {k: v for (tg, k), v in sorted(http_.classes.items()) if tg == target}
-        label = "through nginx" if target == "nginx" else "straight to instances"
+        label = {"nginx": "through nginx", "direct": "straight to instances",
+                 "gateway": "to the payment gateway"}[target]
         print(f"  requests {label}: {http_.sent[target]}  "
               + "  ".join(f"{k}: {v}" for k, v in classes.items()))
     for key, value in t.summary.items():
