@@ -20,6 +20,7 @@ use diesel::sql_types::Text;
 use crate::schema::{
     addresses, cart_items, carts, fulfilments, order_addresses, orders, payments, price_changes,
     products, refunds, sessions, shipping_methods, stock_movements, tax_rates, users,
+    webhook_deliveries, webhook_endpoints,
 };
 
 /// A user without the password hash: what every query outside login selects, so the hash
@@ -562,4 +563,69 @@ pub struct NewRefund<'a> {
     pub source: RefundSource,
     pub idempotency_key: Option<&'a str>,
     pub requested_by: Option<i32>,
+}
+
+/// Where staff want events sent.
+#[derive(Queryable, Selectable, Identifiable, Clone, PartialEq, Eq)]
+#[diesel(table_name = webhook_endpoints, check_for_backend(Pg))]
+pub struct WebhookEndpoint {
+    pub id: i32,
+    pub url: String,
+    pub description: Option<String>,
+    /// Never holds `None` (`webhook_endpoints_events_check`); PostgreSQL arrays may.
+    pub events: Vec<Option<String>>,
+    pub enabled: bool,
+    pub secret: String,
+    pub previous_secret: Option<String>,
+    pub previous_secret_until: Option<DateTime<Utc>>,
+    pub disabled_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The secrets stay out of logs.
+impl fmt::Debug for WebhookEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookEndpoint")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .field("enabled", &self.enabled)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = webhook_endpoints)]
+pub struct NewWebhookEndpoint<'a> {
+    pub url: &'a str,
+    pub description: Option<&'a str>,
+    pub events: Vec<&'a str>,
+    pub secret: &'a str,
+}
+
+text_enum! {
+    /// Where one delivery is; `webhook_deliveries_status_check`.
+    DeliveryStatus, "delivery status" {
+        Pending => "pending",
+        Delivered => "delivered",
+        Failed => "failed",
+    }
+}
+
+/// One event to one endpoint.
+#[derive(Queryable, Selectable, Identifiable, Debug, Clone, PartialEq, Eq)]
+#[diesel(table_name = webhook_deliveries, check_for_backend(Pg))]
+pub struct WebhookDelivery {
+    pub id: i64,
+    pub endpoint_id: i32,
+    pub event_id: String,
+    pub status: DeliveryStatus,
+    pub attempts: i32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }

@@ -60,6 +60,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    events (id) {
+        #[max_length = 40]
+        id -> Varchar,
+        #[sql_name = "type"]
+        #[max_length = 40]
+        type_ -> Varchar,
+        data -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     fulfilments (id) {
         id -> Int4,
         order_id -> Int4,
@@ -292,6 +304,46 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Int8,
+        endpoint_id -> Int4,
+        #[max_length = 40]
+        event_id -> Varchar,
+        #[max_length = 20]
+        status -> Varchar,
+        attempts -> Int4,
+        next_attempt_at -> Nullable<Timestamptz>,
+        last_status_code -> Nullable<Int4>,
+        #[max_length = 500]
+        last_error -> Nullable<Varchar>,
+        delivered_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Int4,
+        #[max_length = 2000]
+        url -> Varchar,
+        #[max_length = 500]
+        description -> Nullable<Varchar>,
+        events -> Array<Nullable<Text>>,
+        enabled -> Bool,
+        #[max_length = 100]
+        secret -> Varchar,
+        #[max_length = 100]
+        previous_secret -> Nullable<Varchar>,
+        previous_secret_until -> Nullable<Timestamptz>,
+        #[max_length = 200]
+        disabled_reason -> Nullable<Varchar>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(addresses -> users (user_id));
 diesel::joinable!(cart_items -> carts (cart_id));
 diesel::joinable!(cart_items -> products (product_id));
@@ -312,11 +364,14 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(stock_movements -> carts (order_id));
 diesel::joinable!(stock_movements -> products (product_id));
 diesel::joinable!(stock_movements -> users (by_user_id));
+diesel::joinable!(webhook_deliveries -> events (event_id));
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     addresses,
     cart_items,
     carts,
+    events,
     fulfilments,
     order_addresses,
     orders,
@@ -332,4 +387,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     tax_rates,
     throttle_counters,
     users,
+    webhook_deliveries,
+    webhook_endpoints,
 );

@@ -266,6 +266,16 @@ fn every_column_has_its_designed_type_and_nullability() {
                 "YES",
                 None,
             ),
+            ("events", "id", "character varying", "NO", Some(40)),
+            ("events", "type", "character varying", "NO", Some(40)),
+            ("events", "data", "jsonb", "NO", None),
+            (
+                "events",
+                "created_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
             ("fulfilments", "id", "integer", "NO", None),
             ("fulfilments", "order_id", "integer", "NO", None),
             (
@@ -644,6 +654,124 @@ fn every_column_has_its_designed_type_and_nullability() {
                 None,
             ),
             ("users", "name", "character varying", "NO", Some(255)),
+            ("webhook_deliveries", "id", "bigint", "NO", None),
+            ("webhook_deliveries", "endpoint_id", "integer", "NO", None),
+            (
+                "webhook_deliveries",
+                "event_id",
+                "character varying",
+                "NO",
+                Some(40),
+            ),
+            (
+                "webhook_deliveries",
+                "status",
+                "character varying",
+                "NO",
+                Some(20),
+            ),
+            ("webhook_deliveries", "attempts", "integer", "NO", None),
+            (
+                "webhook_deliveries",
+                "next_attempt_at",
+                "timestamp with time zone",
+                "YES",
+                None,
+            ),
+            (
+                "webhook_deliveries",
+                "last_status_code",
+                "integer",
+                "YES",
+                None,
+            ),
+            (
+                "webhook_deliveries",
+                "last_error",
+                "character varying",
+                "YES",
+                Some(500),
+            ),
+            (
+                "webhook_deliveries",
+                "delivered_at",
+                "timestamp with time zone",
+                "YES",
+                None,
+            ),
+            (
+                "webhook_deliveries",
+                "created_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
+            (
+                "webhook_deliveries",
+                "updated_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
+            ("webhook_endpoints", "id", "integer", "NO", None),
+            (
+                "webhook_endpoints",
+                "url",
+                "character varying",
+                "NO",
+                Some(2000),
+            ),
+            (
+                "webhook_endpoints",
+                "description",
+                "character varying",
+                "YES",
+                Some(500),
+            ),
+            ("webhook_endpoints", "events", "ARRAY", "NO", None),
+            ("webhook_endpoints", "enabled", "boolean", "NO", None),
+            (
+                "webhook_endpoints",
+                "secret",
+                "character varying",
+                "NO",
+                Some(100),
+            ),
+            (
+                "webhook_endpoints",
+                "previous_secret",
+                "character varying",
+                "YES",
+                Some(100),
+            ),
+            (
+                "webhook_endpoints",
+                "previous_secret_until",
+                "timestamp with time zone",
+                "YES",
+                None,
+            ),
+            (
+                "webhook_endpoints",
+                "disabled_reason",
+                "character varying",
+                "YES",
+                Some(200),
+            ),
+            (
+                "webhook_endpoints",
+                "created_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
+            (
+                "webhook_endpoints",
+                "updated_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
         ]);
         let expected: Vec<_> = expected
             .into_iter()
@@ -885,6 +1013,20 @@ fn every_designed_index_exists_with_its_definition() {
         expect("refunds_order_id_idx", &["(order_id)"]);
         expect("refunds_payment_id_idx", &["(payment_id)"]);
         expect("refunds_requested_by_idx", &["(requested_by)"]);
+        expect("events_created_at_idx", &["(created_at)"]);
+        expect(
+            "webhook_deliveries_due_idx",
+            &[
+                "(next_attempt_at)",
+                "WHERE ((status)::text = 'pending'::text)",
+            ],
+        );
+        expect(
+            "webhook_deliveries_endpoint_id_event_id_key",
+            &["UNIQUE", "(endpoint_id, event_id)"],
+        );
+        expect("webhook_deliveries_endpoint_id_idx", &["(endpoint_id, id)"]);
+        expect("webhook_deliveries_event_id_idx", &["(event_id)"]);
         expect(
             "payments_provider_ref_key",
             &["UNIQUE", "(provider, provider_ref)"],
@@ -905,6 +1047,9 @@ fn every_designed_index_exists_with_its_definition() {
             "payments_pkey",
             "processed_webhooks_pkey",
             "refunds_pkey",
+            "events_pkey",
+            "webhook_endpoints_pkey",
+            "webhook_deliveries_pkey",
             "users_pkey",
             "products_pkey",
             "carts_pkey",
@@ -918,7 +1063,7 @@ fn every_designed_index_exists_with_its_definition() {
         ] {
             assert!(names.contains(pkey), "{pkey} missing");
         }
-        assert_eq!(names.len(), 62, "unexpected indexes: {names:?}");
+        assert_eq!(names.len(), 70, "unexpected indexes: {names:?}");
     });
 }
 
@@ -1141,6 +1286,8 @@ fn updated_at_triggers_exist_on_the_mutable_tables() {
             "shipping_methods",
             "tax_rates",
             "users",
+            "webhook_deliveries",
+            "webhook_endpoints",
         ]
         .iter()
         .map(|t| format!("{t}.set_updated_at"))
@@ -1188,6 +1335,7 @@ fn an_update_moves_updated_at_forward() {
             ..Default::default()
         },
         None,
+        5,
     )
     .unwrap()
     .product;
@@ -1473,6 +1621,7 @@ fn the_ledger_refuses_impossible_rows_and_outlives_a_deleted_buyer() {
             delivery: &repository::pricing::DeliveryRequest::default(),
             tax_mode: storefront::domain::TaxMode::Included,
             expected_total: None,
+            low_stock_threshold: 5,
         };
         repository::checkout::checkout(conn, request, None).unwrap();
 
@@ -1667,6 +1816,7 @@ fn products_are_created_updated_and_archived() {
                 ..Default::default()
             },
             None,
+            5,
         )
         .unwrap()
         .product;
@@ -1676,7 +1826,7 @@ fn products_are_created_updated_and_archived() {
         assert_eq!(updated.inventory_count, 7);
         // An empty change set changes nothing and still finds the product.
         assert_eq!(
-            products::update(conn, product.id, &ProductChanges::default(), None)
+            products::update(conn, product.id, &ProductChanges::default(), None, 5)
                 .unwrap()
                 .product,
             updated
@@ -1701,6 +1851,7 @@ fn products_are_created_updated_and_archived() {
                     ..Default::default()
                 },
                 None,
+                5,
             ),
             Err(DieselError::NotFound)
         );
@@ -2812,6 +2963,7 @@ fn orders_placed_before_the_lifecycle_migrate_as_paid_and_releases_revert_to_adj
         delivery: &repository::pricing::DeliveryRequest::default(),
         tax_mode: storefront::domain::TaxMode::Included,
         expected_total: None,
+        low_stock_threshold: 5,
     };
     let repository::checkout::CheckoutOutcome::Placed(placed) =
         repository::checkout::checkout(&mut conn, request, None).unwrap()
@@ -2873,6 +3025,7 @@ fn orders_placed_before_totals_migrate_charging_their_lines() {
         delivery: &repository::pricing::DeliveryRequest::default(),
         tax_mode: storefront::domain::TaxMode::Included,
         expected_total: None,
+        low_stock_threshold: 5,
     };
     let repository::checkout::CheckoutOutcome::Placed(placed) =
         repository::checkout::checkout(&mut conn, request, None).unwrap()
@@ -2940,6 +3093,7 @@ fn only_constraints_that_guard_request_fields_reach_the_client() {
             delivery: &repository::pricing::DeliveryRequest::default(),
             tax_mode: storefront::domain::TaxMode::Included,
             expected_total: None,
+            low_stock_threshold: 5,
         };
         repository::checkout::checkout(conn, request, None).unwrap();
         let mut mapped = |sql: String| {
@@ -3006,6 +3160,7 @@ fn order_with_intent(
         delivery: &repository::pricing::DeliveryRequest::default(),
         tax_mode: storefront::domain::TaxMode::Included,
         expected_total: None,
+        low_stock_threshold: 5,
     };
     let repository::checkout::CheckoutOutcome::Placed(placed) =
         repository::checkout::checkout(&mut conn, request, None).unwrap()

@@ -230,6 +230,8 @@ pub const SWEEP_INTERVAL_SECS: Number = fixed("SWEEP_INTERVAL_SECS", 60, 1..=86_
 /// How long an order awaits payment before the service cancels it; 0 = never.
 pub const ORDER_PAYMENT_WINDOW_SECS: Number =
     fixed("ORDER_PAYMENT_WINDOW_SECS", 1_800, 0..=2_592_000);
+/// A product whose stock falls below this gets a `stock.low` event.
+pub const LOW_STOCK_THRESHOLD: Number = fixed("LOW_STOCK_THRESHOLD", 5, 0..=1_000_000);
 /// Whether catalogue prices contain tax (EU shops) or have it added at checkout (US).
 pub const PRICES_INCLUDE_TAX: Flag = Flag {
     name: "PRICES_INCLUDE_TAX",
@@ -308,6 +310,7 @@ pub const ALL: &[Setting] = &[
     Setting::Number(&GUEST_CART_WINDOW_SECS),
     Setting::Number(&ORDER_PAYMENT_WINDOW_SECS),
     Setting::Flag(&PRICES_INCLUDE_TAX),
+    Setting::Number(&LOW_STOCK_THRESHOLD),
     Setting::Unset(&PAYMENT_GATEWAY_URL),
     Setting::Text(&PAYMENT_GATEWAY_BIND),
     Setting::Unset(&PAYMENT_GATEWAY_DATABASE_URL),

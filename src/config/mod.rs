@@ -49,6 +49,8 @@ pub struct Config {
     /// Catalogue prices contain the tax (it is the part of each line's price the rate
     /// makes up); otherwise it is added on top at checkout.
     pub prices_include_tax: bool,
+    /// A product whose stock falls below this gets a `stock.low` event.
+    pub low_stock_threshold: i32,
     /// The payment gateway: where the test gateway listens and keeps its state, how long
     /// the service waits for it, where it sends its webhooks and how it signs them.
     pub payments: PaymentsConfig,
@@ -223,6 +225,9 @@ impl Config {
         let sweep_interval = vars.secs(&setting::SWEEP_INTERVAL_SECS)?;
         let order_payment_window = vars.optional_secs(&setting::ORDER_PAYMENT_WINDOW_SECS)?;
         let prices_include_tax = vars.boolean(&setting::PRICES_INCLUDE_TAX)?;
+        // At most 1,000,000 (the setting's range): an i32, as inventory counts are.
+        let low_stock_threshold =
+            i32::try_from(vars.number(&setting::LOW_STOCK_THRESHOLD)?).unwrap_or(i32::MAX);
         let payments = payments(&vars, &database.url, http.bind_addr)?;
         let password_queue_timeout = vars.millis(&setting::PASSWORD_QUEUE_TIMEOUT_MS)?;
         let search_concurrency = SearchConcurrency {
@@ -247,6 +252,7 @@ impl Config {
             sweep_interval,
             order_payment_window,
             prices_include_tax,
+            low_stock_threshold,
             payments,
             password_queue_timeout,
             search_concurrency,

@@ -11,6 +11,7 @@ pub mod address;
 mod cart;
 mod catalogue;
 pub mod country;
+pub mod event;
 mod order;
 mod paging;
 mod text;
@@ -22,6 +23,7 @@ pub use address::{Address, RawAddress};
 pub use cart::Quantity;
 pub use catalogue::{format_money, parse_decimal, Description, InventoryCount, Price, ProductName};
 pub use country::Country;
+pub use event::EventType;
 pub use order::{CancelReason, Carrier, TrackingNumber};
 pub use paging::PageSize;
 pub use totals::{

@@ -14,14 +14,15 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Numeric, Text};
+use serde_json::json;
 
 use super::carts::{
     items_with_products, lock_open_cart_for_checkout, open_cart_ids_of, Precondition,
 };
 use super::orders::{find_order, OrderDetails};
 use super::pricing::{self, DeliveryRequest, Destination, Quote};
-use super::{ShopError, Shortage};
-use crate::domain::{LineToTotal, TaxMode, Totals};
+use super::{events, ShopError, Shortage};
+use crate::domain::{format_money, EventType, LineToTotal, TaxMode, Totals};
 use crate::models::{Cart, CartItem, CartStatus, Order, OrderAddress, Product};
 use crate::schema::{cart_items, carts, products};
 
@@ -45,6 +46,8 @@ pub struct CheckoutRequest<'a> {
     pub delivery: &'a DeliveryRequest,
     pub tax_mode: TaxMode,
     pub expected_total: Option<&'a BigDecimal>,
+    /// Products this checkout takes below it get a `stock.low` event.
+    pub low_stock_threshold: i32,
 }
 
 /// Attempts at a checkout transaction that PostgreSQL aborted to break a deadlock or a
@@ -93,6 +96,7 @@ fn checkout_once(
         delivery,
         tax_mode,
         expected_total,
+        low_stock_threshold,
     } = request;
     // A retry of a placed order is answered as before, whatever its If-Match or body:
     // the first request's condition held when the order was placed.
@@ -205,6 +209,18 @@ fn checkout_once(
         &address,
         cart.id,
     )?;
+    events::record(
+        conn,
+        EventType::OrderPlaced,
+        json!({
+            "order_id": order.id,
+            "user_id": user_id,
+            "status": order.status.as_str(),
+            "payment_status": order.payment_status.as_str(),
+            "total": format_money(&order.total),
+        }),
+    )?;
+    events::record_low_stock_after_checkout(conn, order.id, low_stock_threshold)?;
     // The lines as now stored, from what this transaction holds: no read back while the
     // products are locked.
     let lines = placed_lines(items, locked, &totals);

@@ -8,6 +8,7 @@ pub mod carts;
 pub mod catalogue;
 pub mod checkout;
 pub mod constraints;
+pub mod events;
 pub mod guest_carts;
 pub mod ledger;
 pub mod order_lifecycle;

@@ -9,10 +9,12 @@ use diesel::dsl::now;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Nullable};
+use serde_json::json;
 
 use super::orders::{find_order, lock_order, owner_of, OrderDetails};
-use super::refunds;
 use super::ShopError;
+use super::{events, refunds};
+use crate::domain::EventType;
 use crate::models::{
     FulfilmentStatus, NewFulfilment, Order, OrderStatus, PaymentStatus, RefundSource,
 };
@@ -89,8 +91,18 @@ fn mark_cancelled(conn: &mut PgConnection, order: &Order, reason: Option<&str>) 
             orders::cancelled_at.eq(now),
             orders::cancel_reason.eq(reason),
         ))
-        .execute(conn)
-        .map(drop)
+        .execute(conn)?;
+    events::record(
+        conn,
+        EventType::OrderCancelled,
+        json!({
+            "order_id": order.id,
+            "status": OrderStatus::Cancelled.as_str(),
+            "payment_status": payment_status.as_str(),
+            "cancel_reason": reason,
+        }),
+    )
+    .map(drop)
 }
 
 /// Gives the order's stock back: each line's units return to its product and become one
@@ -188,14 +200,26 @@ pub fn fulfil(
         if let Some(refusal) = fulfil_refusal(&order) {
             return Err(ShopError::InvalidState(refusal));
         }
-        diesel::insert_into(fulfilments::table)
+        let fulfilment_id: i32 = diesel::insert_into(fulfilments::table)
             .values(NewFulfilment {
                 order_id,
                 carrier: shipment.carrier,
                 tracking_number: shipment.tracking_number,
                 by_user_id: admin_id,
             })
-            .execute(conn)?;
+            .returning(fulfilments::id)
+            .get_result(conn)?;
+        events::record(
+            conn,
+            EventType::OrderFulfilled,
+            json!({
+                "order_id": order_id,
+                "fulfilment_id": fulfilment_id,
+                "status": OrderStatus::Completed.as_str(),
+                "carrier": shipment.carrier,
+                "tracking_number": shipment.tracking_number,
+            }),
+        )?;
         diesel::update(orders::table.find(order_id))
             .set((
                 orders::fulfilment_status.eq(FulfilmentStatus::Fulfilled),

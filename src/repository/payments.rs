@@ -13,10 +13,12 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::BigInt;
+use serde_json::json;
 
 use super::orders::{lock_order, owner_of};
-use super::refunds;
 use super::ShopError;
+use super::{events, refunds};
+use crate::domain::{format_money, EventType};
 use crate::models::{
     NewPayment, Order, OrderStatus, Payment, PaymentAttemptStatus, PaymentStatus, RefundSource,
 };
@@ -294,6 +296,16 @@ pub fn apply_capture(
                 orders::payment_due_at.eq(None::<chrono::DateTime<chrono::Utc>>),
             ))
             .execute(conn)?;
+        events::record(
+            conn,
+            EventType::OrderPaid,
+            json!({
+                "order_id": order.id,
+                "payment_id": payment.id,
+                "amount": format_money(captured),
+                "payment_status": PaymentStatus::Paid.as_str(),
+            }),
+        )?;
         Ok(CaptureApplied::Paid)
     })
 }

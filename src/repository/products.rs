@@ -8,8 +8,10 @@ use diesel::dsl::now;
 use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Nullable, Numeric};
+use serde_json::json;
 
-use super::ledger;
+use super::{events, ledger};
+use crate::domain::{format_money, EventType};
 use crate::models::{
     NewPriceChange, NewProduct, NewStockMovement, Product, ProductChanges, StockReason,
 };
@@ -94,8 +96,24 @@ pub fn insert(
                 by_user_id,
             },
         )?;
+        record_product(conn, EventType::ProductCreated, &product)?;
         Ok(product)
     })
+}
+
+/// `product.created`, `product.updated` or `product.archived`: its id and state.
+fn record_product(conn: &mut PgConnection, event: EventType, product: &Product) -> QueryResult<()> {
+    events::record(
+        conn,
+        event,
+        json!({
+            "product_id": product.id,
+            "price": format_money(&product.price),
+            "inventory_count": product.inventory_count,
+            "archived": product.archived_at.is_some(),
+        }),
+    )
+    .map(drop)
 }
 
 /// A product that is not archived.
@@ -123,12 +141,15 @@ pub fn exists(conn: &mut PgConnection, product_id: i32) -> QueryResult<bool> {
 
 /// Applies a partial update to a live product, in one transaction with its ledger: a
 /// price change when the price changes, an `adjustment` movement (the difference) when the
-/// stock does. `by_user_id`: who changed it. `NotFound` when it is missing or archived.
+/// stock does, and the events: `product.updated`, and `stock.low` when the stock falls
+/// below `low_stock_threshold`. `by_user_id`: who changed it. `NotFound` when it is
+/// missing or archived.
 pub fn update(
     conn: &mut PgConnection,
     product_id: i32,
     changes: &ProductChanges,
     by_user_id: Option<i32>,
+    low_stock_threshold: i32,
 ) -> QueryResult<ProductView> {
     if changes.is_empty() {
         return find_live_view(conn, product_id);
@@ -159,6 +180,13 @@ pub fn update(
             let delta = count.checked_sub(before.inventory_count).ok_or_else(|| {
                 diesel::result::Error::QueryBuilderError("inventory change out of range".into())
             })?;
+            events::record_if_stock_fell(
+                conn,
+                product_id,
+                before.inventory_count,
+                count,
+                low_stock_threshold,
+            )?;
             if delta != 0 {
                 ledger::record_stock_movement(
                     conn,
@@ -177,7 +205,7 @@ pub fn update(
         // price also moves price_changed_at, after the change's own `at`, and refreshes
         // the lowest earlier price that reads take instead of searching the changes.
         let target = products::table.find(product_id);
-        if price_changed {
+        let view: ProductView = if price_changed {
             diesel::update(target)
                 .set((changes, products::price_changed_at.eq(clock_timestamp())))
                 .execute(conn)?;
@@ -185,25 +213,31 @@ pub fn update(
             products::table
                 .find(product_id)
                 .select(ProductView::as_select())
-                .get_result(conn)
+                .get_result(conn)?
         } else {
             diesel::update(target)
                 .set(changes)
                 .returning(ProductView::as_returning())
-                .get_result(conn)
-        }
+                .get_result(conn)?
+        };
+        record_product(conn, EventType::ProductUpdated, &view.product)?;
+        Ok(view)
     })
 }
 
-/// Archives a live product (the row stays for the orders that refer to it).
-/// `NotFound` when it is missing or already archived.
+/// Archives a live product (the row stays for the orders that refer to it), with its
+/// `product.archived` event. `NotFound` when it is missing or already archived.
 pub fn archive(conn: &mut PgConnection, product_id: i32) -> QueryResult<Product> {
-    diesel::update(
-        products::table
-            .find(product_id)
-            .filter(products::archived_at.is_null()),
-    )
-    .set(products::archived_at.eq(now))
-    .returning(Product::as_returning())
-    .get_result(conn)
+    conn.transaction(|conn| {
+        let product = diesel::update(
+            products::table
+                .find(product_id)
+                .filter(products::archived_at.is_null()),
+        )
+        .set(products::archived_at.eq(now))
+        .returning(Product::as_returning())
+        .get_result(conn)?;
+        record_product(conn, EventType::ProductArchived, &product)?;
+        Ok(product)
+    })
 }

@@ -8,11 +8,16 @@ use bigdecimal::{BigDecimal, Zero};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer};
+use serde_json::json;
 
+use super::events;
 use super::orders::lock_order;
 use super::ShopError;
-use crate::models::{NewRefund, Payment, PaymentAttemptStatus, Refund, RefundSource, RefundStatus};
-use crate::schema::{payments, refunds};
+use crate::domain::{format_money, EventType};
+use crate::models::{
+    NewRefund, Payment, PaymentAttemptStatus, PaymentStatus, Refund, RefundSource, RefundStatus,
+};
+use crate::schema::{orders, payments, refunds};
 
 /// A refund staff asked for.
 #[derive(Debug, Clone, Copy)]
@@ -87,6 +92,7 @@ pub fn request_refund(
             .returning(Refund::as_returning())
             .get_result(conn)?;
         refresh_payment_status(conn, order_id)?;
+        record_refunded(conn, order_id, refund.id, &refund.amount)?;
         Ok(RefundRecorded::New(refund))
     })
 }
@@ -101,8 +107,9 @@ pub fn owe_remaining(
     source: RefundSource,
     reason: Option<&str>,
 ) -> QueryResult<()> {
+    let mut owed = Vec::new();
     for (payment, left) in refundable_payments(conn, order_id)? {
-        diesel::insert_into(refunds::table)
+        let inserted: Option<i32> = diesel::insert_into(refunds::table)
             .values(NewRefund {
                 order_id,
                 payment_id: payment.id,
@@ -113,9 +120,40 @@ pub fn owe_remaining(
                 requested_by: None,
             })
             .on_conflict_do_nothing()
-            .execute(conn)?;
+            .returning(refunds::id)
+            .get_result(conn)
+            .optional()?;
+        owed.extend(inserted.map(|id| (id, left)));
     }
-    refresh_payment_status(conn, order_id)
+    refresh_payment_status(conn, order_id)?;
+    for (refund_id, amount) in owed {
+        record_refunded(conn, order_id, refund_id, &amount)?;
+    }
+    Ok(())
+}
+
+/// `order.refunded`, with the order's payment status after the refund.
+fn record_refunded(
+    conn: &mut PgConnection,
+    order_id: i32,
+    refund_id: i32,
+    amount: &BigDecimal,
+) -> QueryResult<()> {
+    let payment_status: PaymentStatus = orders::table
+        .find(order_id)
+        .select(orders::payment_status)
+        .first(conn)?;
+    events::record(
+        conn,
+        EventType::OrderRefunded,
+        json!({
+            "order_id": order_id,
+            "refund_id": refund_id,
+            "amount": format_money(amount),
+            "payment_status": payment_status.as_str(),
+        }),
+    )
+    .map(drop)
 }
 
 /// The order's captured payments with what is left to refund on each (more than zero),

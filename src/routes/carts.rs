@@ -475,6 +475,7 @@ async fn checkout(
     body: Result<OptionalJson<CheckoutBody>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
     let payment_window = config.order_payment_window;
+    let low_stock_threshold = config.low_stock_threshold;
     let tax_mode = tax_mode(&config);
     // A guest's cart is merged into an account's at login; it is never checked out.
     let token = credential.require_user()?;
@@ -491,6 +492,7 @@ async fn checkout(
                     delivery: &input.delivery,
                     tax_mode,
                     expected_total: input.expected_total.as_ref().map(Price::as_decimal),
+                    low_stock_threshold,
                 };
                 Ok(checkout::checkout(conn, request, precondition)?)
             })

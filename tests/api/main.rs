@@ -13,6 +13,7 @@ mod cors;
 mod document;
 mod drain;
 mod errors;
+mod events;
 mod faults;
 mod guest_carts;
 mod health;

@@ -152,6 +152,16 @@ impl PayShop {
         (order, payment)
     }
 
+    /// How many events of `kind` the outbox holds.
+    fn events_of(&self, kind: &str) -> i64 {
+        use storefront::schema::events;
+        events::table
+            .filter(events::type_.eq(kind))
+            .count()
+            .get_result(&mut self.app.db.connect())
+            .unwrap()
+    }
+
     fn applied_webhooks(&self) -> i64 {
         use storefront::schema::processed_webhooks;
         processed_webhooks::table
@@ -634,6 +644,7 @@ async fn refunds_are_idempotent_and_never_exceed_the_capture() {
     .await;
     let intent = shop.gateway.intent(&payment["provider_ref"]).await;
     assert_eq!(intent["refunded_amount"], "39.98");
+    assert_eq!(shop.events_of("order.refunded"), 5, "one per refund made");
 
     // Money only: the goods did not come back by themselves.
     let product = expect_json(

@@ -292,6 +292,7 @@ pub fn test_config(db: &TestDb, bind_addr: std::net::SocketAddr) -> Config {
         sweep_interval: Duration::from_secs(60),
         order_payment_window: None,
         prices_include_tax: true,
+        low_stock_threshold: 5,
         payments: storefront::config::PaymentsConfig {
             // Nothing listens there: payment tests start a gateway and point at it.
             gateway_url: Some("http://127.0.0.1:1".into()),

@@ -213,6 +213,7 @@ fn optional_description(raw: Option<&str>) -> Result<Option<Description>, String
 async fn update(
     admin: AdminUser,
     pool: web::Data<DbPool>,
+    config: web::Data<Config>,
     id: web::Path<i32>,
     // A Result, so AdminUser's 401 / 403 comes before any complaint about the body.
     body: Result<ApiJson<UpdateProductRequest>, ApiError>,
@@ -240,8 +241,9 @@ async fn update(
     validator.finish()?;
     let id = id.into_inner();
     let by_user_id = Some(admin.0.id);
+    let threshold = config.low_stock_threshold;
     let product = with_conn(&pool, move |conn| {
-        Ok(products::update(conn, id, &changes, by_user_id)?)
+        Ok(products::update(conn, id, &changes, by_user_id, threshold)?)
     })
     .await?;
     Ok(HttpResponse::Ok().json(ProductResponse::from(product)))
