@@ -20,6 +20,7 @@ use crate::http::ApiError;
 use crate::http::{drain, extract};
 use crate::jobs;
 use crate::openapi;
+use crate::outbound::webhooks::WebhookSender;
 use crate::outbound::TestGateway;
 use crate::payments::Payments;
 use crate::routes;
@@ -148,6 +149,15 @@ pub fn build_server(
     );
     jobs::payments::spawn(
         services.payments.clone(),
+        services.pool.clone(),
+        services.draining.clone(),
+        services.metrics.clone(),
+    );
+    jobs::relay::spawn(
+        jobs::relay::Relay {
+            sender: WebhookSender::new(config.webhooks.allow_private_targets),
+            schedule: std::sync::Arc::new(config.webhooks.retry_schedule.clone()),
+        },
         services.pool.clone(),
         services.draining.clone(),
         services.metrics.clone(),

@@ -230,6 +230,17 @@ pub const SWEEP_INTERVAL_SECS: Number = fixed("SWEEP_INTERVAL_SECS", 60, 1..=86_
 /// How long an order awaits payment before the service cancels it; 0 = never.
 pub const ORDER_PAYMENT_WINDOW_SECS: Number =
     fixed("ORDER_PAYMENT_WINDOW_SECS", 1_800, 0..=2_592_000);
+/// Webhook endpoints may be loopback, private or link-local addresses (tests, local
+/// development); off, such targets are refused at creation and at connect time.
+pub const WEBHOOK_ALLOW_PRIVATE_TARGETS: Flag = Flag {
+    name: "WEBHOOK_ALLOW_PRIVATE_TARGETS",
+    default: false,
+};
+/// The waits between a webhook delivery's attempts; after the last, it has failed.
+pub const WEBHOOK_RETRY_SCHEDULE_SECS: Text = Text {
+    name: "WEBHOOK_RETRY_SCHEDULE_SECS",
+    default: "5,300,1800,7200,18000,36000,50400,72000,86400",
+};
 /// A product whose stock falls below this gets a `stock.low` event.
 pub const LOW_STOCK_THRESHOLD: Number = fixed("LOW_STOCK_THRESHOLD", 5, 0..=1_000_000);
 /// Whether catalogue prices contain tax (EU shops) or have it added at checkout (US).
@@ -311,6 +322,8 @@ pub const ALL: &[Setting] = &[
     Setting::Number(&ORDER_PAYMENT_WINDOW_SECS),
     Setting::Flag(&PRICES_INCLUDE_TAX),
     Setting::Number(&LOW_STOCK_THRESHOLD),
+    Setting::Flag(&WEBHOOK_ALLOW_PRIVATE_TARGETS),
+    Setting::Text(&WEBHOOK_RETRY_SCHEDULE_SECS),
     Setting::Unset(&PAYMENT_GATEWAY_URL),
     Setting::Text(&PAYMENT_GATEWAY_BIND),
     Setting::Unset(&PAYMENT_GATEWAY_DATABASE_URL),

@@ -51,6 +51,8 @@ pub struct Config {
     pub prices_include_tax: bool,
     /// A product whose stock falls below this gets a `stock.low` event.
     pub low_stock_threshold: i32,
+    /// Where webhooks may go and how often they are tried.
+    pub webhooks: WebhooksConfig,
     /// The payment gateway: where the test gateway listens and keeps its state, how long
     /// the service waits for it, where it sends its webhooks and how it signs them.
     pub payments: PaymentsConfig,
@@ -118,6 +120,15 @@ pub struct HttpConfig {
     /// After SIGTERM / Ctrl-C: unready but still serving for this long, so load balancers
     /// take the instance out of rotation before it stops accepting; zero: stop at once.
     pub shutdown_drain: Duration,
+}
+
+/// Webhook deliveries to other systems.
+#[derive(Debug, Clone)]
+pub struct WebhooksConfig {
+    /// Loopback, private and link-local targets allowed (tests, local development).
+    pub allow_private_targets: bool,
+    /// The waits after each failed attempt; after the last, a delivery has failed.
+    pub retry_schedule: Vec<Duration>,
 }
 
 /// The payment gateway's settings.
@@ -253,6 +264,10 @@ impl Config {
             order_payment_window,
             prices_include_tax,
             low_stock_threshold,
+            webhooks: WebhooksConfig {
+                allow_private_targets: vars.boolean(&setting::WEBHOOK_ALLOW_PRIVATE_TARGETS)?,
+                retry_schedule: vars.seconds_list(&setting::WEBHOOK_RETRY_SCHEDULE_SECS)?,
+            },
             payments,
             password_queue_timeout,
             search_concurrency,

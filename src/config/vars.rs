@@ -60,6 +60,32 @@ impl<'a, F: Fn(&str) -> Option<String>> Vars<'a, F> {
             .transpose()
     }
 
+    /// A comma-separated list of whole seconds (`5,300,1800`), at least one, each at
+    /// most a day.
+    pub(super) fn seconds_list(&self, setting: &Text) -> Result<Vec<Duration>, ConfigError> {
+        let raw = self
+            .get(setting.name)
+            .unwrap_or_else(|| setting.default.to_owned());
+        let parsed: Option<Vec<Duration>> = raw
+            .split(',')
+            .map(|part| {
+                part.trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|secs| *secs <= 86_400)
+                    .map(Duration::from_secs)
+            })
+            .collect();
+        parsed
+            .filter(|list| !list.is_empty() && list.len() <= 20)
+            .ok_or_else(|| ConfigError {
+                variable: setting.name,
+                problem: format!(
+                    "expected 1 to 20 comma-separated whole seconds (each at most 86400) such as 5,300,1800, got {raw:?}"
+                ),
+            })
+    }
+
     /// `host:port`; a host name is resolved now, so a typo fails the start, not the bind.
     pub(super) fn socket_addr(&self, setting: &Text) -> Result<SocketAddr, ConfigError> {
         let raw = self

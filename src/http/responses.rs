@@ -62,6 +62,10 @@ problem_responses! {
     Unavailable => "503", "Database unavailable or pool exhausted (Retry-After)";
     /// 503 `service_unavailable` on payment routes.
     PaymentUnavailable => "503", "The database or the payment provider did not answer in time (Retry-After); nothing was charged twice: retry the same request";
+    /// 404 `not_found` on a webhook endpoint route.
+    NoSuchEndpoint => "404", "No such webhook endpoint";
+    /// 404 `not_found` on a webhook delivery route.
+    NoSuchDelivery => "404", "No such webhook delivery";
     /// 404 `not_found` on the webhook route.
     NoSuchProvider => "404", "No such provider, or an event about an intent this service did not create (the provider retries)";
     /// 402 `payment_declined`.

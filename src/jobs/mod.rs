@@ -8,6 +8,7 @@
 
 pub mod orders;
 pub mod payments;
+pub mod relay;
 mod runner;
 pub mod sweeps;
 

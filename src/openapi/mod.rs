@@ -20,7 +20,7 @@ use conventions::Conventions;
 use crate::http::ApiError;
 use crate::routes::{
     addresses, admin_orders, carts, guest_carts, health, metrics, orders, payments, products,
-    sessions, shipping_methods, tax_rates, users,
+    sessions, shipping_methods, tax_rates, users, webhook_endpoints,
 };
 
 #[derive(OpenApi)]
@@ -74,6 +74,14 @@ use crate::routes::{
         payments::complete,
         payments::refund,
         payments::webhook,
+        webhook_endpoints::create,
+        webhook_endpoints::list,
+        webhook_endpoints::show,
+        webhook_endpoints::update,
+        webhook_endpoints::delete,
+        webhook_endpoints::rotate,
+        webhook_endpoints::deliveries,
+        webhook_endpoints::retry,
         admin_orders::list,
         openapi_json,
         docs,
@@ -88,6 +96,7 @@ use crate::routes::{
         (name = "shipping", description = "Shipping methods and tax rates: public to read; staff manage"),
         (name = "orders", description = "Orders after checkout: history, cancellation, shipping; staff's view of all orders"),
         (name = "payments", description = "Paying orders through a payment provider, its webhooks, and refunds"),
+        (name = "webhooks", description = "Events sent to other systems: webhook endpoints (staff), their deliveries"),
         (name = "operations", description = "Probes and metrics"),
     )
 )]

@@ -4,6 +4,7 @@
 
 pub mod payments;
 pub mod test_gateway;
+pub mod webhooks;
 
 pub use payments::{
     IntentCreated, IntentState, IntentStatus, NewIntent, PaymentProvider, ProviderError, Refunded,

@@ -24,6 +24,7 @@ mod statement;
 pub mod tax_rates;
 pub mod throttle;
 pub mod users;
+pub mod webhooks;
 
 use diesel::pg::PgConnection;
 use diesel::{Connection, RunQueryDsl};

@@ -14,6 +14,7 @@ pub mod sessions;
 pub mod shipping_methods;
 pub mod tax_rates;
 pub mod users;
+pub mod webhook_endpoints;
 
 use actix_web::web;
 
@@ -33,6 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(tax_rates::configure)
                 .configure(orders::configure)
                 .configure(payments::configure)
+                .configure(webhook_endpoints::configure)
                 .configure(admin_orders::configure),
         );
 }

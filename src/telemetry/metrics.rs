@@ -39,6 +39,8 @@ pub struct Metrics {
     catalogue_reads: IntCounterVec,
     job_rounds: IntCounterVec,
     job_rows: IntCounterVec,
+    webhook_deliveries: IntCounterVec,
+    webhook_oldest_undelivered: prometheus::IntGauge,
 }
 
 /// Pool events r2d2 reports as they happen (its event handler), for one pool.
@@ -135,6 +137,19 @@ impl Metrics {
             &["job"],
         )
         .expect("valid metric definition");
+        let webhook_deliveries = IntCounterVec::new(
+            Opts::new(
+                "webhook_deliveries_total",
+                "Webhook delivery attempts to other systems, by outcome (delivered, retry, failed, gone)",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric definition");
+        let webhook_oldest_undelivered = prometheus::IntGauge::new(
+            "webhook_oldest_undelivered_seconds",
+            "Age of the oldest event not yet delivered to an endpoint that wants it (0: none)",
+        )
+        .expect("valid metric definition");
         let build_info = IntGaugeVec::new(
             Opts::new("storefront_build_info", "Build information"),
             &["version"],
@@ -159,6 +174,8 @@ impl Metrics {
             Box::new(catalogue_reads.clone()),
             Box::new(job_rounds.clone()),
             Box::new(job_rows.clone()),
+            Box::new(webhook_deliveries.clone()),
+            Box::new(webhook_oldest_undelivered.clone()),
             Box::new(build_info),
         ] {
             registry
@@ -177,7 +194,19 @@ impl Metrics {
             catalogue_reads,
             job_rounds,
             job_rows,
+            webhook_deliveries,
+            webhook_oldest_undelivered,
         }
+    }
+
+    /// Counts one webhook delivery attempt by its outcome.
+    pub fn observe_webhook_delivery(&self, outcome: &str) {
+        self.webhook_deliveries.with_label_values(&[outcome]).inc();
+    }
+
+    /// The age in seconds of the oldest undelivered event (0 when none waits).
+    pub fn set_webhook_oldest_undelivered(&self, seconds: i64) {
+        self.webhook_oldest_undelivered.set(seconds);
     }
 
     /// The handler to give the primary's r2d2 pool, feeding this registry.

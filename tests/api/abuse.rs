@@ -533,6 +533,20 @@ async fn a_body_that_is_not_an_object_is_422_naming_body_on_every_route_and_chan
         ),
         (
             Method::POST,
+            "/api/v1/webhook-endpoints".into(),
+            Some(&w.admin.token),
+            None,
+            json!(["http://127.0.0.1:9/", [], "x"]),
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/webhook-endpoints/999999".into(),
+            Some(&w.admin.token),
+            None,
+            json!([false]),
+        ),
+        (
+            Method::POST,
             "/api/v1/orders/999999/refunds".into(),
             Some(&w.admin.token),
             None,
@@ -645,7 +659,7 @@ async fn a_body_that_is_not_an_object_is_422_naming_body_on_every_route_and_chan
 /// The routes that take a JSON body, as the OpenAPI document names them: the table of
 /// the test above covers each but the payment webhook, whose body is checked as signed
 /// bytes before it is read (an array there, signed, is a 400: tests/api/payments.rs).
-const BODY_ROUTES: [&str; 20] = [
+const BODY_ROUTES: [&str; 22] = [
     "PATCH /api/v1/cart/items/{item_id}",
     "POST /api/v1/cart/items",
     "POST /api/v1/cart/quote",
@@ -661,6 +675,8 @@ const BODY_ROUTES: [&str; 20] = [
     "POST /api/v1/orders/{id}/payments",
     "POST /api/v1/orders/{id}/refunds",
     "POST /api/v1/payments/webhooks/{provider}",
+    "POST /api/v1/webhook-endpoints",
+    "PATCH /api/v1/webhook-endpoints/{id}",
     "PATCH /api/v1/products/{id}",
     "POST /api/v1/products",
     "POST /api/v1/sessions",
@@ -672,7 +688,9 @@ const BODY_ROUTES: [&str; 20] = [
 /// taken: the inline address through `JsonObject` (an array there is refused, as the
 /// test below shows), the country list as a list of strings (an object is no list), and
 /// the payment webhook's `data` (read only once the signature holds).
-const NESTED_FIELDS: [(&str, &str); 5] = [
+const NESTED_FIELDS: [(&str, &str); 7] = [
+    ("POST /api/v1/webhook-endpoints", "events"),
+    ("PATCH /api/v1/webhook-endpoints/{id}", "events"),
     ("POST /api/v1/payments/webhooks/{provider}", "data"),
     ("POST /api/v1/cart/quote", "shipping_address"),
     ("POST /api/v1/cart/checkout", "shipping_address"),

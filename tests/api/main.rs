@@ -35,3 +35,4 @@ mod search;
 mod sessions;
 mod totals;
 mod users;
+mod webhooks;

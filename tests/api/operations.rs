@@ -126,6 +126,14 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("post", "/api/v1/orders/{id}/payments/{payment_id}/complete"),
     ("post", "/api/v1/orders/{id}/refunds"),
     ("post", "/api/v1/payments/webhooks/{provider}"),
+    ("get", "/api/v1/webhook-endpoints"),
+    ("post", "/api/v1/webhook-endpoints"),
+    ("get", "/api/v1/webhook-endpoints/{id}"),
+    ("patch", "/api/v1/webhook-endpoints/{id}"),
+    ("delete", "/api/v1/webhook-endpoints/{id}"),
+    ("post", "/api/v1/webhook-endpoints/{id}/rotate-secret"),
+    ("get", "/api/v1/webhook-endpoints/{id}/deliveries"),
+    ("post", "/api/v1/webhook-deliveries/{id}/retry"),
     ("get", "/api/v1/admin/orders"),
 ];
 

@@ -293,6 +293,11 @@ pub fn test_config(db: &TestDb, bind_addr: std::net::SocketAddr) -> Config {
         order_payment_window: None,
         prices_include_tax: true,
         low_stock_threshold: 5,
+        // Tests' receivers listen on 127.0.0.1; the guard's own test turns this off.
+        webhooks: storefront::config::WebhooksConfig {
+            allow_private_targets: true,
+            retry_schedule: vec![Duration::from_secs(1), Duration::from_secs(1)],
+        },
         payments: storefront::config::PaymentsConfig {
             // Nothing listens there: payment tests start a gateway and point at it.
             gateway_url: Some("http://127.0.0.1:1".into()),

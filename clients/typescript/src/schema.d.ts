@@ -730,6 +730,126 @@ export interface paths {
         patch: operations["update_address"];
         trace?: never;
     };
+    "/api/v1/webhook-deliveries/{id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a delivery again.
+         * @description Admins only. A failed (or still pending) delivery is due again now; a delivered one
+         *     is left as it is. Its attempts go on counting.
+         */
+        post: operations["retry_webhook_delivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhook-endpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List webhook endpoints.
+         * @description Admins only. Every endpoint, oldest first, without secrets.
+         */
+        get: operations["list_webhook_endpoints"];
+        put?: never;
+        /**
+         * Create a webhook endpoint.
+         * @description Admins only. The answer carries the signing secret, shown this once: keep it to verify
+         *     deliveries (Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature`).
+         *     A URL that is not http(s), or that resolves to a loopback, private or link-local
+         *     address, is a 422 naming `url`.
+         */
+        post: operations["create_webhook_endpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhook-endpoints/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a webhook endpoint.
+         * @description Admins only; without its secret.
+         */
+        get: operations["get_webhook_endpoint"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook endpoint.
+         * @description Admins only; its deliveries go with it.
+         */
+        delete: operations["delete_webhook_endpoint"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a webhook endpoint.
+         * @description Admins only. `enabled: false` pauses deliveries (pending ones wait), `true` resumes
+         *     them (and clears a `disabled_reason`); `events` replaces the filter; a new `url` is
+         *     checked as at creation.
+         */
+        patch: operations["update_webhook_endpoint"];
+        trace?: never;
+    };
+    "/api/v1/webhook-endpoints/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An endpoint's deliveries.
+         * @description Admins only. Newest first, keyset paginated: each with its attempts, the endpoint's
+         *     last status code or error, and when the next attempt is due.
+         */
+        get: operations["list_webhook_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhook-endpoints/{id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate an endpoint's signing secret.
+         * @description Admins only. A new secret, shown this once; for 24 hours deliveries are signed with
+         *     both (two `v1,` signatures), so the receiver can switch without missing one.
+         */
+        post: operations["rotate_webhook_secret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/docs": {
         parameters: {
             query?: never;
@@ -1030,6 +1150,21 @@ export interface components {
              */
             region?: string | null;
         };
+        /** @description A new endpoint. */
+        CreateEndpointRequest: {
+            /**
+             * @description 1 to 500 characters, not all whitespace (leading and trailing whitespace is trimmed).
+             * @example Ordered the wrong size
+             */
+            description?: string;
+            events?: ("order.placed" | "order.paid" | "order.cancelled" | "order.refunded" | "order.fulfilled" | "product.created" | "product.updated" | "product.archived" | "stock.low")[];
+            /**
+             * @description http or https; it must resolve to a public address (unless
+             *     WEBHOOK_ALLOW_PRIVATE_TARGETS is set).
+             * @example https://erp.example.com/hooks/storefront
+             */
+            url: string;
+        };
         CreateProductRequest: {
             /** @description Up to 10,000 characters; null or blank: no description (on update: clears it). */
             description?: string | null;
@@ -1080,6 +1215,75 @@ export interface components {
              * @example 19
              */
             rate: string | number;
+        };
+        /** @description A page of deliveries, newest first. */
+        DeliveryPage: {
+            items: components["schemas"]["DeliveryResponse"][];
+            /** @description Pass back as `cursor` for the next page; null on the last page. */
+            next_cursor: string | null;
+        };
+        /** @description One event to one endpoint. */
+        DeliveryResponse: {
+            /** Format: int32 */
+            attempts: number;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            delivered_at: string | null;
+            /** Format: int32 */
+            endpoint_id: number;
+            /** @description The event's id: the `webhook-id` of every attempt. */
+            event_id: string;
+            /** @enum {string} */
+            event_type: "order.placed" | "order.paid" | "order.cancelled" | "order.refunded" | "order.fulfilled" | "product.created" | "product.updated" | "product.archived" | "stock.low";
+            /** Format: int64 */
+            id: number;
+            last_error: string | null;
+            /**
+             * Format: int32
+             * @description The endpoint's last answer; null when it did not answer.
+             */
+            last_status_code: number | null;
+            /**
+             * Format: date-time
+             * @description While pending: when the next attempt is due.
+             */
+            next_attempt_at: string | null;
+            /** @enum {string} */
+            status: "pending" | "delivered" | "failed";
+        };
+        /** @description Every endpoint. */
+        EndpointList: {
+            items: components["schemas"]["EndpointResponse"][];
+        };
+        /** @description Where events go. The signing secret is shown only when made (create, rotate). */
+        EndpointResponse: {
+            /** Format: date-time */
+            created_at: string;
+            description: string | null;
+            /** @description Why the service disabled it (it answered 410 Gone); null otherwise. */
+            disabled_reason: string | null;
+            enabled: boolean;
+            events: ("order.placed" | "order.paid" | "order.cancelled" | "order.refunded" | "order.fulfilled" | "product.created" | "product.updated" | "product.archived" | "stock.low")[];
+            /** Format: int32 */
+            id: number;
+            /**
+             * Format: date-time
+             * @description While a rotated-out secret still signs (alongside the new one): until when.
+             */
+            previous_secret_expires_at: string | null;
+            /** Format: date-time */
+            updated_at: string;
+            /** @example https://erp.example.com/hooks/storefront */
+            url: string;
+        };
+        /** @description An endpoint with its new signing secret: shown this once. */
+        EndpointWithSecret: components["schemas"]["EndpointResponse"] & {
+            /**
+             * @description `whsec_` + base64: verify deliveries with it (Standard Webhooks). Not shown again.
+             * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+             */
+            secret: string;
         };
         /** @description One invalid input field. */
         FieldError: {
@@ -1787,6 +1991,18 @@ export interface components {
              * @example NRW
              */
             region?: string | null;
+        };
+        /** @description A change; fields left out stay as they are. */
+        UpdateEndpointRequest: {
+            /**
+             * @description 1 to 500 characters, not all whitespace (leading and trailing whitespace is trimmed).
+             * @example Ordered the wrong size
+             */
+            description?: string;
+            /** @description Pause (false) or resume (true) deliveries of new events. */
+            enabled?: boolean | null;
+            events?: ("order.placed" | "order.paid" | "order.cancelled" | "order.refunded" | "order.fulfilled" | "product.created" | "product.updated" | "product.archived" | "stock.low")[];
+            url?: string | null;
         };
         /** @description Only `name` can be changed here. */
         UpdateMeRequest: {
@@ -5962,6 +6178,767 @@ export interface operations {
             /** @description Invalid field values */
             422: {
                 headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Database unavailable or pool exhausted (Retry-After) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    retry_webhook_delivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Delivery id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The delivery, due now */
+            200: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryResponse"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme to authenticate with. */
+                    "WWW-Authenticate"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such webhook delivery */
+            404: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This path does not answer that method (Allow lists the ones it does) */
+            405: {
+                headers: {
+                    /** @description The methods this path answers. */
+                    Allow?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Database unavailable or pool exhausted (Retry-After) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_webhook_endpoints: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every endpoint */
+            200: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointList"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme to authenticate with. */
+                    "WWW-Authenticate"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This path does not answer that method (Allow lists the ones it does) */
+            405: {
+                headers: {
+                    /** @description The methods this path answers. */
+                    Allow?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Database unavailable or pool exhausted (Retry-After) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_webhook_endpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateEndpointRequest"];
+            };
+        };
+        responses: {
+            /** @description Created, with its secret. Location: /api/v1/webhook-endpoints/{id} */
+            201: {
+                headers: {
+                    /** @description The URL of what was created. */
+                    Location?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointWithSecret"];
+                };
+            };
+            /** @description Malformed JSON, query or body type */
+            400: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme to authenticate with. */
+                    "WWW-Authenticate"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This path does not answer that method (Allow lists the ones it does) */
+            405: {
+                headers: {
+                    /** @description The methods this path answers. */
+                    Allow?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body over 64 KiB */
+            413: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid field values */
+            422: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Database unavailable or pool exhausted (Retry-After) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_webhook_endpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Endpoint id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint */
+            200: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointResponse"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme to authenticate with. */
+                    "WWW-Authenticate"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such webhook endpoint */
+            404: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This path does not answer that method (Allow lists the ones it does) */
+            405: {
+                headers: {
+                    /** @description The methods this path answers. */
+                    Allow?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Database unavailable or pool exhausted (Retry-After) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_webhook_endpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Endpoint id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme to authenticate with. */
+                    "WWW-Authenticate"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such webhook endpoint */
+            404: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This path does not answer that method (Allow lists the ones it does) */
+            405: {
+                headers: {
+                    /** @description The methods this path answers. */
+                    Allow?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Database unavailable or pool exhausted (Retry-After) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    update_webhook_endpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Endpoint id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateEndpointRequest"];
+            };
+        };
+        responses: {
+            /** @description The endpoint as changed */
+            200: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointResponse"];
+                };
+            };
+            /** @description Malformed JSON, query or body type */
+            400: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme to authenticate with. */
+                    "WWW-Authenticate"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such webhook endpoint */
+            404: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This path does not answer that method (Allow lists the ones it does) */
+            405: {
+                headers: {
+                    /** @description The methods this path answers. */
+                    Allow?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body over 64 KiB */
+            413: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid field values */
+            422: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Database unavailable or pool exhausted (Retry-After) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_webhook_deliveries: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1 to 100 (default 20). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page, as it came (empty: none). */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Endpoint id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of deliveries */
+            200: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryPage"];
+                };
+            };
+            /** @description Malformed JSON, query or body type */
+            400: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme to authenticate with. */
+                    "WWW-Authenticate"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such webhook endpoint */
+            404: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This path does not answer that method (Allow lists the ones it does) */
+            405: {
+                headers: {
+                    /** @description The methods this path answers. */
+                    Allow?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid field values */
+            422: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Database unavailable or pool exhausted (Retry-After) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    rotate_webhook_secret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Endpoint id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint with its new secret */
+            200: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointWithSecret"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme to authenticate with. */
+                    "WWW-Authenticate"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such webhook endpoint */
+            404: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This path does not answer that method (Allow lists the ones it does) */
+            405: {
+                headers: {
+                    /** @description The methods this path answers. */
+                    Allow?: string;
                     /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
                     "X-Request-Id"?: string;
                     [name: string]: unknown;
