@@ -4,13 +4,13 @@
 //! database, so instances share the work; the provider's idempotency keys keep a payment
 //! captured once even if two instances did reach it.
 //!
-//! Its own loop rather than a [`super::Job`]: a round waits on the provider over HTTP,
-//! which a job's synchronous round on the blocking pool must not do.
+//! Not a [`super::Job`], whose round is synchronous code on the blocking pool: a round
+//! here waits on the provider over HTTP. It runs in the runner's loop all the same
+//! (`runner::repeat`: interval, jitter, backoff, drain, metrics).
 
 use std::time::Duration;
 
-use rand::Rng;
-
+use super::runner::repeat;
 use crate::db::DbPool;
 use crate::payments::{reconcile_round, Payments};
 use crate::shutdown::Draining;
@@ -24,40 +24,18 @@ pub const RECONCILE_INTERVAL: Duration = Duration::from_secs(5);
 /// Payments (and, separately, refunds) one round takes up at most.
 const RECONCILE_BATCH: i64 = 20;
 
-/// A failing round waits at most this many intervals.
-const MAX_BACKOFF_FACTOR: u32 = 8;
-
 /// Starts the loop on the current async runtime; it stops when the instance drains.
 pub fn spawn(payments: Payments, pool: DbPool, draining: Draining, metrics: Metrics) {
-    tokio::spawn(run(payments, pool, draining, metrics));
-}
-
-async fn run(payments: Payments, pool: DbPool, draining: Draining, metrics: Metrics) {
-    let mut delay = jittered(RECONCILE_INTERVAL);
-    loop {
-        tokio::time::sleep(delay).await;
-        if draining.is_draining() {
-            return;
-        }
-        delay = match reconcile_round(&payments, &pool, RECONCILE_BATCH).await {
-            Ok(handled) => {
-                metrics.observe_job_round("reconcile_payments", true, handled);
-                if handled as i64 >= RECONCILE_BATCH {
-                    Duration::ZERO
-                } else {
-                    jittered(RECONCILE_INTERVAL)
-                }
-            }
-            Err(err) => {
-                metrics.observe_job_round("reconcile_payments", false, 0);
-                tracing::warn!(%err, "payment reconciliation failed");
-                (delay * 2).clamp(RECONCILE_INTERVAL, RECONCILE_INTERVAL * MAX_BACKOFF_FACTOR)
-            }
-        };
-    }
-}
-
-/// The interval, give or take a tenth, so instances do not look in step.
-fn jittered(every: Duration) -> Duration {
-    every.mul_f64(rand::thread_rng().gen_range(0.9..=1.1))
+    tokio::spawn(async move {
+        let batch = usize::try_from(RECONCILE_BATCH).unwrap_or(usize::MAX);
+        repeat(
+            "reconcile_payments",
+            RECONCILE_INTERVAL,
+            batch,
+            draining,
+            metrics,
+            || reconcile_round(&payments, &pool, RECONCILE_BATCH),
+        )
+        .await;
+    });
 }

@@ -5,15 +5,16 @@
 //! the endpoint. An instance that dies mid-send leaves its deliveries to be claimed again
 //! once their lease runs out: sent again, with the same `webhook-id`.
 //!
-//! Its own loop rather than a [`super::Job`]: a round waits on other systems over HTTP.
+//! Not a [`super::Job`] (a round waits on other systems over HTTP), but in the runner's
+//! loop all the same (`runner::repeat`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use rand::Rng;
 use tokio::task::JoinSet;
 
+use super::runner::{jittered, repeat};
 use crate::db::{with_conn, DbError, DbPool};
 use crate::domain::WebhookSecret;
 use crate::outbound::webhooks::{Outgoing, Sent, WebhookSender, DELIVERY_TIMEOUT};
@@ -44,32 +45,19 @@ pub struct Relay {
 /// Starts the relay on the current async runtime; it stops when the instance drains.
 pub fn spawn(relay: Relay, pool: DbPool, draining: Draining, metrics: Metrics) {
     debug_assert!(Duration::from_secs(LEASE_SECS as u64) > DELIVERY_TIMEOUT * 2);
-    tokio::spawn(run(relay, pool, draining, metrics));
-}
-
-async fn run(relay: Relay, pool: DbPool, draining: Draining, metrics: Metrics) {
-    let mut delay = jittered(RELAY_INTERVAL);
-    loop {
-        tokio::time::sleep(delay).await;
-        if draining.is_draining() {
-            return;
-        }
-        delay = match round(&relay, &pool, &metrics).await {
-            Ok(sent) => {
-                metrics.observe_job_round("webhook_relay", true, sent);
-                if sent as i64 >= RELAY_BATCH {
-                    Duration::ZERO
-                } else {
-                    jittered(RELAY_INTERVAL)
-                }
-            }
-            Err(err) => {
-                metrics.observe_job_round("webhook_relay", false, 0);
-                tracing::warn!(%err, "webhook relay round failed");
-                (delay * 2).clamp(RELAY_INTERVAL, RELAY_INTERVAL * 8)
-            }
-        };
-    }
+    tokio::spawn(async move {
+        let batch = usize::try_from(RELAY_BATCH).unwrap_or(usize::MAX);
+        let round_metrics = metrics.clone();
+        repeat(
+            "webhook_relay",
+            RELAY_INTERVAL,
+            batch,
+            draining,
+            metrics,
+            || round(&relay, &pool, &round_metrics),
+        )
+        .await;
+    });
 }
 
 /// One round: claim, send, record. Returns how many it sent.
@@ -187,9 +175,4 @@ async fn record(
     };
     metrics.observe_webhook_delivery(outcome);
     Ok(())
-}
-
-/// `every`, give or take a tenth.
-fn jittered(every: Duration) -> Duration {
-    every.mul_f64(rand::thread_rng().gen_range(0.9..=1.1))
 }

@@ -4,6 +4,7 @@
 //! whole batch runs again at once, so a backlog drains at full speed; a failing round
 //! (database down) backs off, doubling up to [`MAX_BACKOFF_FACTOR`] times the interval.
 
+use std::future::Future;
 use std::time::Duration;
 
 use diesel::pg::PgConnection;
@@ -39,33 +40,54 @@ pub fn spawn(jobs: &[Job], pool: DbPool, draining: Draining, metrics: Metrics) {
 }
 
 async fn run(job: Job, pool: DbPool, draining: Draining, metrics: Metrics) {
+    let batch = usize::try_from(job.batch).unwrap_or(usize::MAX);
+    repeat(job.name, job.every, batch, draining, metrics, || {
+        db::with_conn(&pool, move |conn| {
+            (job.round)(conn, job.batch).map_err(DbError::from)
+        })
+    })
+    .await;
+}
+
+/// Runs `round` every `every` (±10 %) until the instance drains: again at once after a
+/// round that handled a whole `batch`, backing off (doubling, up to
+/// [`MAX_BACKOFF_FACTOR`] intervals) after one that failed; each round counted under
+/// `name`. The loop of every background job, synchronous or not.
+pub(super) async fn repeat<F, Fut, E>(
+    name: &'static str,
+    every: Duration,
+    batch: usize,
+    draining: Draining,
+    metrics: Metrics,
+    mut round: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<usize, E>>,
+    E: std::fmt::Display,
+{
     // Instances started together would otherwise run their rounds in step.
-    let mut delay = jittered(job.every);
+    let mut delay = jittered(every);
     loop {
         tokio::time::sleep(delay).await;
         if draining.is_draining() {
             return;
         }
-        let round = db::with_conn(&pool, move |conn| {
-            (job.round)(conn, job.batch).map_err(DbError::from)
-        })
-        .await;
-        delay = match round {
+        delay = match round().await {
             Ok(handled) => {
-                metrics.observe_job_round(job.name, true, handled);
+                metrics.observe_job_round(name, true, handled);
                 if handled > 0 {
-                    tracing::debug!(job = job.name, handled, "background job round");
+                    tracing::debug!(job = name, handled, "background job round");
                 }
-                if handled as i64 >= job.batch {
+                if handled >= batch {
                     Duration::ZERO
                 } else {
-                    jittered(job.every)
+                    jittered(every)
                 }
             }
             Err(err) => {
-                metrics.observe_job_round(job.name, false, 0);
-                let next = backoff(delay, job.every);
-                tracing::warn!(job = job.name, %err, retry_in = ?next, "background job failed");
+                metrics.observe_job_round(name, false, 0);
+                let next = backoff(delay, every);
+                tracing::warn!(job = name, %err, retry_in = ?next, "background job failed");
                 next
             }
         };
@@ -79,7 +101,7 @@ fn backoff(last: Duration, every: Duration) -> Duration {
 }
 
 /// `every`, give or take a tenth.
-fn jittered(every: Duration) -> Duration {
+pub(super) fn jittered(every: Duration) -> Duration {
     every.mul_f64(rand::thread_rng().gen_range(0.9..=1.1))
 }
 
