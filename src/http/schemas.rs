@@ -33,6 +33,15 @@ pub fn word_enum(words: &'static [&'static str]) -> Object {
         .build()
 }
 
+/// A query filter on one of those words: empty (`status=`, as an HTML form's "any"
+/// sends it) is no filter.
+pub fn filter_enum(words: &'static [&'static str]) -> Object {
+    string_schema()
+        .enum_values(Some(std::iter::once("").chain(words.iter().copied())))
+        .description(Some("Empty: no filter."))
+        .build()
+}
+
 fn string_schema() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(SchemaType::new(Type::String))
 }

@@ -9,9 +9,7 @@ use super::orders::{page_of, page_response, OrderPage};
 use crate::auth::AdminUser;
 use crate::db::DbPool;
 use crate::http::extract::ApiQuery;
-use crate::http::order_response::{
-    fulfilment_status_schema, order_status_schema, payment_status_schema,
-};
+use crate::http::schemas::filter_enum;
 use crate::http::{responses, with_conn, ApiError, FieldError};
 use crate::models::{FulfilmentStatus, OrderStatus, PaymentStatus};
 use crate::repository::orders::{self, OrderFilter};
@@ -24,13 +22,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[into_params(parameter_in = Query)]
 pub struct AdminListQuery {
     /// Only orders in this state.
-    #[param(schema_with = order_status_schema)]
+    #[param(schema_with = status_filter_schema)]
     status: Option<String>,
     /// Only orders whose payment is in this state.
-    #[param(schema_with = payment_status_schema)]
+    #[param(schema_with = payment_status_filter_schema)]
     payment_status: Option<String>,
     /// Only orders shipped (`fulfilled`) or not (`unfulfilled`).
-    #[param(schema_with = fulfilment_status_schema)]
+    #[param(schema_with = fulfilment_status_filter_schema)]
     fulfilment_status: Option<String>,
     /// Page size, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
@@ -39,6 +37,18 @@ pub struct AdminListQuery {
     /// same. A cursor this service did not issue, or one altered, is a 400.
     #[param(pattern = "^([A-Za-z0-9_-]{24})?$")]
     cursor: Option<String>,
+}
+
+fn status_filter_schema() -> utoipa::openapi::Object {
+    filter_enum(OrderStatus::ALL)
+}
+
+fn payment_status_filter_schema() -> utoipa::openapi::Object {
+    filter_enum(PaymentStatus::ALL)
+}
+
+fn fulfilment_status_filter_schema() -> utoipa::openapi::Object {
+    filter_enum(FulfilmentStatus::ALL)
 }
 
 /// List every customer's orders.

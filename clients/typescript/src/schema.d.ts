@@ -2064,9 +2064,9 @@ export interface operations {
     list_all_orders: {
         parameters: {
             query?: {
-                status?: "checked_out" | "completed" | "cancelled";
-                payment_status?: "awaiting_payment" | "authorized" | "paid" | "partially_refunded" | "refunded" | "voided";
-                fulfilment_status?: "unfulfilled" | "fulfilled";
+                status?: "" | "checked_out" | "completed" | "cancelled";
+                payment_status?: "" | "awaiting_payment" | "authorized" | "paid" | "partially_refunded" | "refunded" | "voided";
+                fulfilment_status?: "" | "unfulfilled" | "fulfilled";
                 /** @description Page size, 1 to 100 (default 20). */
                 limit?: number;
                 /**
