@@ -155,7 +155,8 @@ pub fn build_server(
     );
     jobs::relay::spawn(
         jobs::relay::Relay {
-            sender: WebhookSender::new(config.webhooks.allow_private_targets),
+            sender: WebhookSender::new(config.webhooks.allow_private_targets)
+                .map_err(std::io::Error::other)?,
             schedule: std::sync::Arc::new(config.webhooks.retry_schedule.clone()),
         },
         services.pool.clone(),

@@ -139,7 +139,8 @@ pub struct WebhookSender {
 }
 
 impl WebhookSender {
-    pub fn new(allow_private: bool) -> Self {
+    /// Fails only when the TLS backend cannot start.
+    pub fn new(allow_private: bool) -> Result<Self, reqwest::Error> {
         let mut builder = reqwest::Client::builder()
             .timeout(DELIVERY_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
@@ -147,14 +148,10 @@ impl WebhookSender {
         if !allow_private {
             builder = builder.dns_resolver(Arc::new(PublicOnly));
         }
-        // Only TLS initialisation can fail here, and then no client can be made at all.
-        let client = builder
-            .build()
-            .unwrap_or_else(|err| panic!("cannot build the webhook HTTP client: {err}"));
-        Self {
-            client,
+        Ok(Self {
+            client: builder.build()?,
             allow_private,
-        }
+        })
     }
 
     /// Sends one delivery, Standard Webhooks v1. The answer's body is never read.
