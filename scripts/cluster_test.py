@@ -18,12 +18,18 @@ and checks what DESIGN.md section 6 ("Scaling out") promises:
      (a process of its own, its webhooks spread over the instances by nginx) while one
      instance is restarted: every order paid exactly once, one capture per order at the
      gateway, webhooks answered by more than one instance, one inbox row per event;
+  j. (DESIGN.md section 11) 1,000 events to a webhook receiver of the test's own while
+     one instance is SIGKILLed mid-batch and started again: every event delivered, the
+     dead instance's claims sent again after their lease (same webhook-id), never two
+     deliveries of one event at once, all delivered in the database, every signature
+     verified by the standardwebhooks package (a second implementation);
   h. (last: it waits out the payment window, ORDER_PAYMENT_WINDOW_SECS) unpaid orders
      placed through nginx expire while the three instances run: each cancelled
      (payment_expired) exactly once, one release movement per line, stock back.
 
-Standard library only. Every request opens its own connection, so a client never races
-nginx closing an idle keep-alive connection (nginx does that on reload, which the rolling
+Standard library only (j verifies signatures with the standardwebhooks package, run in
+the venv scripts/cluster makes: --webhook-python). Every request opens its own
+connection, so a client never races nginx closing an idle keep-alive connection (nginx does that on reload, which the rolling
 restart uses). Prints a summary; exits 1 if any check failed.
 
 Usually run by `scripts/cluster test`, which passes the arguments.
@@ -45,6 +51,7 @@ import threading
 import time
 import urllib.parse
 import http.client
+import http.server
 from dataclasses import dataclass, field
 
 PASSWORD = "correct horse battery"
@@ -154,6 +161,8 @@ class Cluster:
         self.bin = args.bin
         self.cluster = args.cluster
         self.payment_window = args.payment_window
+        self.webhook_python = args.webhook_python
+        self.cluster_dir = args.cluster_dir
         self.http = Http()
         self.checks = Checks()
         self.run = format(int(time.time() * 1000) % 16**8, "x")  # unique names per run
@@ -1146,6 +1155,312 @@ class Cluster:
         self.summary["client retries, i"] = (
             ", ".join(f"{k} x{v}" for k, v in sorted(retries.items())) or "none")
 
+    # -- j. outgoing webhooks: 1,000 events, one instance SIGKILLed mid-batch ---------------
+
+    def check_webhooks(self):
+        c = self.checks
+        events, killed = 1000, 2  # instance 2 is SIGKILLed (scripts/cluster kill 2)
+        # The receiver answers each delivery after `delay` s, so every instance has a batch
+        # in flight; the kill comes once `kill_at` deliveries have arrived.
+        delay, kill_at = 0.05, 250
+        lease, batch = 60, 32  # the relay's lease and batch (src/jobs/relay.rs)
+        c.require(self.webhook_python and os.access(self.webhook_python, os.X_OK),
+                  "a Python with the standardwebhooks package (scripts/cluster up makes the venv)",
+                  f"--webhook-python {self.webhook_python!r}")
+
+        lock = threading.Lock()
+        arrivals = []  # (webhook-id, timestamp, signature, body, arrived at (monotonic))
+        handling = collections.Counter()  # webhook-id -> deliveries of it being handled now
+        unanswered = {}  # sender's port -> webhook-id, from arrival until the 200 is written
+        concurrent_dups = []  # (webhook-id, arrived at)
+        kill_now = threading.Event()
+
+        class Receiver(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                arrived = time.monotonic()
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                wid = self.headers.get("webhook-id") or ""
+                port = self.client_address[1]
+                with lock:
+                    if handling[wid]:
+                        concurrent_dups.append((wid, arrived))
+                    handling[wid] += 1
+                    unanswered[port] = wid
+                    arrivals.append((wid, self.headers.get("webhook-timestamp"),
+                                     self.headers.get("webhook-signature"), body, arrived))
+                    if len(arrivals) >= kill_at:
+                        kill_now.set()
+                try:
+                    time.sleep(delay)
+                    # Under the lock: the kill (taken under it) sees this one either
+                    # unanswered, or answered before the SIGKILL.
+                    with lock:
+                        unanswered.pop(port, None)
+                    self.send_response(200)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:
+                    pass  # the sender died (the SIGKILLed instance): nothing to answer
+                finally:
+                    with lock:
+                        handling[wid] -= 1
+
+            def log_message(self, *args):
+                pass
+
+        resets = []
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+            request_queue_size = 256  # three instances, a batch of 32 each, at once
+
+            def handle_error(self, request, client_address):
+                # The killed instance's connections end in resets: counted, not printed.
+                err = sys.exc_info()[1]
+                if isinstance(err, ConnectionError):
+                    resets.append(client_address)
+                else:
+                    super().handle_error(request, client_address)
+
+        server = Server(("127.0.0.1", 0), Receiver)
+        url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            self._webhooks_with(server, url, events, killed, delay, kill_at, lease, batch,
+                                lock, arrivals, concurrent_dups, kill_now, unanswered)
+        finally:
+            server.shutdown()
+            server.server_close()
+
+    @staticmethod
+    def sender_ports(pid, remote_port):
+        """Local ports of process `pid`'s TCP connections to 127.0.0.1:`remote_port`
+        (its socket inodes in /proc/PID/fd, matched in /proc/PID/net/tcp)."""
+        inodes = set()
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    m = re.fullmatch(r"socket:\[(\d+)\]", os.readlink(f"/proc/{pid}/fd/{fd}"))
+                except OSError:
+                    continue
+                if m:
+                    inodes.add(m.group(1))
+            with open(f"/proc/{pid}/net/tcp") as f:
+                lines = f.read().splitlines()[1:]
+        except OSError:
+            return set()
+        ports = set()
+        for line in lines:
+            cols = line.split()
+            if cols[9] in inodes and int(cols[2].split(":")[1], 16) == remote_port:
+                ports.add(int(cols[1].split(":")[1], 16))
+        return ports
+
+    def _webhooks_with(self, server, url, events, killed, delay, kill_at, lease, batch,
+                       lock, arrivals, concurrent_dups, kill_now, unanswered):
+        c = self.checks
+        resp = self.api("POST", "/webhook-endpoints", token=self.admin_token, body={
+            "url": url, "events": ["product.created"], "description": f"cluster test j {self.run}"})
+        c.require(resp.status == 201 and str((resp.json() or {}).get("secret", "")).startswith("whsec_"),
+                  f"POST /webhook-endpoints (receiver {url}, product.created) through nginx: 201 with "
+                  "a whsec_ secret", resp.describe())
+        endpoint, secret = resp.json()["id"], resp.json()["secret"]
+
+        # The 1,000 events: written straight into the outbox, events and their deliveries to
+        # this endpoint in one statement (one transaction), as the service writes one: all
+        # due at once, so the three relays contend for the same rows from the start.
+        inserted = self.psql(
+            "WITH ev AS (INSERT INTO events (id, type, data) "
+            f"SELECT 'evt_' || substr(md5('{self.run}-j-' || i), 1, 24), 'product.created', "
+            f"jsonb_build_object('product_id', 900000000 + i, 'name', 'Webhook load {self.run} ' || i) "
+            f"FROM generate_series(1, {events}) AS i RETURNING id), "
+            f"d AS (INSERT INTO webhook_deliveries (endpoint_id, event_id) SELECT {int(endpoint)}, id FROM ev "
+            "RETURNING event_id) SELECT count(*) FROM d")
+        written = time.monotonic()
+        c.require(inserted == str(events),
+                  f"{events} product.created events with a delivery to the endpoint written in one "
+                  "transaction (psql on the primary)", f"inserted {inserted!r}")
+        ids = set(self.psql(f"SELECT event_id FROM webhook_deliveries WHERE endpoint_id = {int(endpoint)}")
+                  .split())
+
+        # The kill: once `kill_at` deliveries have arrived and the receiver is handling at
+        # least one that the instance sent (a connection of its process, seen in /proc),
+        # SIGKILL it (its PID file, as scripts/cluster keeps it), holding the receiver's
+        # lock: those deliveries cannot be answered before it dies.
+        pidfile = os.path.join(self.cluster_dir, f"instance{killed}.pid")
+        with open(pidfile) as f:
+            pid = int(f.read().strip())
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            c.require(b"serve" in f.read(), f"{pidfile} names a running instance (PID {pid})")
+        kill_now.wait(30)
+        in_flight, killed_at, at_kill = None, None, 0
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            ports = self.sender_ports(pid, server.server_address[1])
+            with lock:
+                mine = {unanswered[p] for p in ports if p in unanswered}
+                if mine:
+                    os.kill(pid, 9)
+                    killed_at, at_kill, in_flight = time.monotonic(), len(arrivals), mine
+                    break
+            time.sleep(0.002)
+        c.require(in_flight, f"instance {killed} SIGKILLed (kill -9 PID {pid}) mid-batch: with deliveries of its "
+                  "own unanswered at the receiver", f"none seen from it in 20 s; {len(arrivals)} arrived")
+        self.wait_for(lambda: not os.path.exists(f"/proc/{pid}/cmdline")
+                      or not open(f"/proc/{pid}/cmdline", "rb").read(), 5, 0.05)
+        start_out, start_took = self.cluster_cmd("start", str(killed))
+        c.expect(at_kill < events, f"the kill came mid-batch ({at_kill} of {events} arrived), "
+                 f"instance {killed} started again (scripts/cluster start {killed})", start_out)
+
+        # Every event arrives and every delivery is recorded delivered, the ones the dead
+        # instance held after their lease (60 s): sent again by a live instance.
+        def all_arrived():
+            with lock:
+                seen = {a[0] for a in arrivals}
+            return ids <= seen
+
+        def none_pending():
+            return self.psql(f"SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = {int(endpoint)} "
+                             "AND status <> 'delivered'") == "0"
+
+        limit = lease + 40
+        settled = self.wait_for(lambda: all_arrived() and none_pending(), limit, 0.5)
+        arrived = all_arrived()
+        time.sleep(2 * delay + 1)  # a late straggler would still show up
+        with lock:
+            got, dups_at_once = list(arrivals), list(concurrent_dups)
+        by_id = collections.defaultdict(list)
+        for a in got:
+            by_id[a[0]].append(a)
+        c.expect(arrived and set(by_id) == ids and len(by_id) == events,
+                 f"every one of the {events} events arrived at the receiver; distinct webhook-ids == events, "
+                 "none foreign",
+                 f"{len(ids & set(by_id))} of {len(ids)} arrived; foreign ids {list(set(by_id) - ids)[:3]}")
+        c.expect(not dups_at_once,
+                 "no webhook-id arrived while another delivery of it was still being handled "
+                 "(no concurrent duplicate)",
+                 f"{len(dups_at_once)}: e.g. {dups_at_once[:3]}")
+
+        # Sequential duplicates: only the deliveries the dead instance had claimed, sent
+        # again after their lease. Each first came before the kill (or just after it: what
+        # it had sent before it died, still in the kernel's buffers or the receiver's
+        # listen backlog, is read a moment later), again >= ~lease later.
+        transit = 1.0
+        dups = {wid: sorted(x[4] for x in a) for wid, a in by_id.items() if len(a) > 1}
+        off = [(wid, [round(t - killed_at, 2) for t in ts]) for wid, ts in dups.items()
+               if len(ts) != 2 or ts[0] > killed_at + transit or ts[1] - ts[0] < lease - 5]
+        late = sum(1 for ts in dups.values() if ts[0] > killed_at)
+        late_max = max((ts[0] - killed_at for ts in dups.values()), default=0.0)
+        c.expect(len(dups) <= batch and not off,
+                 f"duplicates only from the killed instance's batch: at most {batch}, each first before "
+                 f"the kill (or within {transit:.0f} s after it: in transit) and again at least {lease - 5} s "
+                 "later (the lease)",
+                 f"{len(dups)} duplicated ids; off: {off[:3]} (s after the kill)")
+        c.expect(in_flight <= set(dups),
+                 f"the {len(in_flight)} deliveries the killed instance had unanswered at the receiver "
+                 "came again (same webhook-id)", f"not again: {sorted(in_flight - set(dups))[:3]}")
+
+        # The database: every delivery delivered (200); attempts 2 only where the lease ran
+        # out (the dead instance's claims), and those are the only ones sent again.
+        rows = [r.split("|") for r in self.psql(
+            f"SELECT event_id, status, attempts, coalesce(last_status_code, 0) FROM webhook_deliveries "
+            f"WHERE endpoint_id = {int(endpoint)}").splitlines()]
+        status = collections.Counter((r[1], r[3]) for r in rows)
+        reclaimed = {r[0] for r in rows if int(r[2]) > 1}
+        c.expect(settled and len(rows) == events and status == {("delivered", "200"): events},
+                 f"webhook_deliveries: all {events} delivered, last status 200 (psql; within {limit} s of the kill)",
+                 f"{len(rows)} rows, (status, code): {dict(status)}")
+        c.expect(0 < len(reclaimed) <= batch and set(dups) <= reclaimed
+                 and all(int(r[2]) <= 2 for r in rows),
+                 f"the kill caught deliveries in flight: 1..{batch} claimed again after the lease "
+                 "(attempts 2), every duplicate among them, no delivery tried more than twice",
+                 f"{len(reclaimed)} with attempts > 1 (max {max((int(r[2]) for r in rows), default=0)}); "
+                 f"duplicates not among them: {list(set(dups) - reclaimed)[:3]}")
+
+        # The same through the admin route (keyset pages, through nginx).
+        items, cursor, pages = [], "", 0
+        while pages < 50:
+            resp = self.api("GET", f"/webhook-endpoints/{endpoint}/deliveries?limit=100"
+                            + (f"&cursor={urllib.parse.quote(cursor)}" if cursor else ""),
+                            token=self.admin_token)
+            pages += 1
+            if resp.status != 200:
+                break
+            items += resp.json()["items"]
+            cursor = resp.json().get("next_cursor")
+            if not cursor:
+                break
+        listed = collections.Counter(i["status"] for i in items)
+        c.expect(resp.status == 200 and len(items) == events and listed == {"delivered": events}
+                 and {i["event_id"] for i in items} == ids
+                 and all(i["event_type"] == "product.created" for i in items),
+                 f"GET /webhook-endpoints/{{id}}/deliveries (keyset, {pages} pages, through nginx): "
+                 f"{events} deliveries, every one delivered",
+                 f"{resp.describe() if resp.status != 200 else ''} {len(items)} items, {dict(listed)}")
+
+        # Every arrival: the body is the event (its id the webhook-id) and the signature
+        # verifies with the endpoint's secret, checked by another implementation than the
+        # service's: the standardwebhooks package (PyPI), in the cluster's venv.
+        shape = [a[0] for a in got if (lambda d: not (isinstance(d, dict) and d.get("id") == a[0]
+                                                      and d.get("type") == "product.created"
+                                                      and isinstance(d.get("data"), dict)))(
+            (lambda b: json.loads(b) if b.startswith(b"{") else None)(a[3]))]
+        c.expect(not shape, "every body is {id, type, created_at, data} with id == webhook-id, "
+                 "type product.created", f"{len(shape)} off, e.g. {shape[:3]}")
+        verifier = r"""
+import json, sys
+from standardwebhooks.webhooks import Webhook
+req = json.load(sys.stdin)
+hook, bad = Webhook(req["secret"]), []
+for d in req["deliveries"]:
+    try:
+        hook.verify(d["body"], {"webhook-id": d["id"], "webhook-timestamp": d["timestamp"],
+                                "webhook-signature": d["signature"]})
+    except Exception as err:
+        bad.append(f"{d['id']}: {type(err).__name__}: {err}")
+print(json.dumps({"verified": len(req["deliveries"]) - len(bad), "bad": bad}))
+"""
+        payload = json.dumps({"secret": secret, "deliveries": [
+            {"id": a[0], "timestamp": a[1] or "", "signature": a[2] or "", "body": a[3].decode()}
+            for a in got]})
+        out = subprocess.run([self.webhook_python, "-c", verifier], input=payload,
+                             capture_output=True, text=True, check=False)
+        result = json.loads(out.stdout) if out.returncode == 0 and out.stdout.strip() else None
+        version = subprocess.run([self.webhook_python, "-m", "pip", "show", "standardwebhooks"],
+                                 capture_output=True, text=True, check=False).stdout
+        version = (re.search(r"^Version: (\S+)", version, re.M) or [None, "?"])[1]
+        c.expect(result and result["verified"] == len(got) and not result["bad"],
+                 f"every delivery's webhook-signature verifies with the endpoint's secret "
+                 f"(standardwebhooks {version}, Webhook(secret).verify(body, headers))",
+                 f"{result['verified']} of {len(got)} verified, e.g. {result['bad'][:3]}" if result
+                 else f"the verifier failed: {out.stderr.strip()[-500:]}")
+
+        # The endpoint stops receiving: later sections' products need no receiver.
+        resp = self.api("PATCH", f"/webhook-endpoints/{endpoint}", token=self.admin_token,
+                        body={"enabled": False})
+        c.expect(resp.status == 200, "PATCH /webhook-endpoints/{id} {enabled: false}: 200", resp.describe())
+
+        times = sorted(a[4] for a in got)
+        span = times[-1] - times[0] if times else 0.0
+        # The first pass: every arrival but the re-sends after the lease.
+        first_pass = [t for t in times if t < killed_at + lease / 2]
+        fp_span = first_pass[-1] - first_pass[0] if len(first_pass) > 1 else 0.0
+        self.summary["webhooks, j"] = (
+            f"{events} events (SQL into the outbox, one transaction), {len(by_id)} distinct webhook-ids "
+            f"arrived, {status.get(('delivered', '200'), 0)} delivered in the DB; duplicates after the kill "
+            f"{len(dups)} ({len(reclaimed)} re-claimed after the lease; {late} first read after the SIGKILL, "
+            "in transit" + (f", at most {late_max * 1000:.0f} ms after it" if late else "")
+            + f"), concurrent duplicates {len(dups_at_once)}; first to last arrival {span:.1f} s")
+        self.summary["webhook throughput, j"] = (
+            f"{len(first_pass)} deliveries in {fp_span:.2f} s before the lease wait "
+            f"({len(first_pass) / fp_span if fp_span else 0:.0f} deliveries/s, receiver {delay * 1000:.0f} ms "
+            f"per delivery); {len(got)} in all, {len(got) / span if span else 0:.1f}/s over {span:.1f} s; "
+            f"SIGKILL at {at_kill} arrived, {len(in_flight)} of instance {killed}'s unanswered; "
+            f"{start_out.removeprefix('cluster: ')} in {start_took:.1f} s")
+
+
 
 def fmt_pools(p):
     return "n/a (no db_catalogue_reads_total)" if p is None else f"primary {p['primary']:.0f} / replica {p['replica']:.0f}"
@@ -1164,8 +1479,12 @@ def main():
     parser.add_argument("--cluster", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "cluster"))
     parser.add_argument("--payment-window", type=int, default=30,
                         help="the instances' ORDER_PAYMENT_WINDOW_SECS (h waits it out)")
-    parser.add_argument("--only", default="abcdefghi",
-                        help="letters of the checks to run (default: all); e, f, g, h and i need a")
+    parser.add_argument("--cluster-dir", default="/tmp/storefront-cluster",
+                        help="scripts/cluster's directory (j reads an instance's PID file there)")
+    parser.add_argument("--webhook-python", default=None,
+                        help="a Python with the standardwebhooks package (j verifies signatures with it)")
+    parser.add_argument("--only", default="abcdefghij",
+                        help="letters of the checks to run (default: all); e, f, g, h, i and j need a")
     args = parser.parse_args()
     t = Cluster(args)
     started = time.monotonic()
@@ -1181,6 +1500,8 @@ def main():
         ("d. login throttle shared by the instances, per client address", t.check_login_throttle),
         # Before h: h waits for every earlier unpaid order to expire; i leaves none.
         ("i. payments: 100 orders paid through nginx, one instance restarted", t.check_payments),
+        ("j. webhooks: 1,000 events to a receiver, one instance SIGKILLed mid-batch",
+         t.check_webhooks),
         ("h. unpaid orders expire while three instances run", t.check_order_expiry),
     ]
     t.spare_users = []
