@@ -11,7 +11,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use diesel::pg::PgConnection;
+use diesel::{Connection, QueryResult};
 use tokio::task::JoinSet;
 
 use super::runner::{jittered, repeat};
@@ -75,9 +77,21 @@ async fn round(relay: &Relay, pool: &DbPool, metrics: &Metrics) -> Result<usize,
             (delivery, sent)
         });
     }
+    let mut outcomes = Vec::with_capacity(count);
     while let Some(done) = sending.join_next().await {
         let Ok((delivery, sent)) = done else { continue };
-        record(relay, pool, metrics, delivery, sent).await?;
+        outcomes.push(outcome(relay, &delivery, sent));
+    }
+    let labels: Vec<&'static str> = outcomes.iter().map(Outcome::label).collect();
+    // One connection and one commit for the round's outcomes (until it commits, its
+    // deliveries stay leased: none is sent again meanwhile).
+    with_conn(pool, move |conn| {
+        conn.transaction(|conn| outcomes.iter().try_for_each(|outcome| outcome.record(conn)))
+            .map_err(DbError::from)
+    })
+    .await?;
+    for label in labels {
+        metrics.observe_webhook_delivery(label);
     }
     let oldest = with_conn(pool, |conn| {
         webhooks::oldest_undelivered(conn).map_err(DbError::from)
@@ -127,52 +141,72 @@ fn event_body(delivery: &ClaimedDelivery) -> String {
     )
 }
 
-async fn record(
-    relay: &Relay,
-    pool: &DbPool,
-    metrics: &Metrics,
-    delivery: ClaimedDelivery,
-    sent: Sent,
-) -> Result<(), DbError> {
+/// What became of one attempt, to record.
+enum Outcome {
+    Delivered {
+        id: i64,
+        status: u16,
+    },
+    Gone {
+        id: i64,
+        endpoint_id: i32,
+    },
+    Failed {
+        id: i64,
+        status: Option<u16>,
+        error: String,
+        /// `None`: that was the last attempt.
+        retry_at: Option<DateTime<Utc>>,
+    },
+}
+
+impl Outcome {
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Delivered { .. } => "delivered",
+            Self::Gone { .. } => "gone",
+            Self::Failed {
+                retry_at: Some(_), ..
+            } => "retry",
+            Self::Failed { retry_at: None, .. } => "failed",
+        }
+    }
+
+    fn record(&self, conn: &mut PgConnection) -> QueryResult<()> {
+        match self {
+            Self::Delivered { id, status } => webhooks::mark_delivered(conn, *id, *status),
+            Self::Gone { id, endpoint_id } => webhooks::mark_gone(conn, *id, *endpoint_id),
+            Self::Failed {
+                id,
+                status,
+                error,
+                retry_at,
+            } => webhooks::mark_attempt_failed(conn, *id, *status, error, *retry_at),
+        }
+    }
+}
+
+fn outcome(relay: &Relay, delivery: &ClaimedDelivery, sent: Sent) -> Outcome {
     let id = delivery.id;
-    let outcome = match sent {
-        Sent::Delivered(status) => {
-            with_conn(pool, move |conn| {
-                webhooks::mark_delivered(conn, id, status).map_err(DbError::from)
-            })
-            .await?;
-            "delivered"
-        }
-        Sent::Gone => {
-            let endpoint_id = delivery.endpoint_id;
-            with_conn(pool, move |conn| {
-                webhooks::mark_gone(conn, id, endpoint_id).map_err(DbError::from)
-            })
-            .await?;
-            "gone"
-        }
+    match sent {
+        Sent::Delivered(status) => Outcome::Delivered { id, status },
+        Sent::Gone => Outcome::Gone {
+            id,
+            endpoint_id: delivery.endpoint_id,
+        },
         Sent::Failed { status, error } => {
             // The wait after attempt n is the schedule's n-th; none after the last.
-            let wait = usize::try_from(delivery.attempts - 1)
+            let retry_at = usize::try_from(delivery.attempts - 1)
                 .ok()
                 .and_then(|index| relay.schedule.get(index))
-                .map(|wait| jittered(*wait));
-            let retry_at = wait
-                .and_then(|wait| chrono::Duration::from_std(wait).ok())
+                .and_then(|wait| chrono::Duration::from_std(jittered(*wait)).ok())
                 .map(|wait| Utc::now() + wait);
-            let outcome = if retry_at.is_some() {
-                "retry"
-            } else {
-                "failed"
-            };
-            with_conn(pool, move |conn| {
-                webhooks::mark_attempt_failed(conn, id, status, &error, retry_at)
-                    .map_err(DbError::from)
-            })
-            .await?;
-            outcome
+            Outcome::Failed {
+                id,
+                status,
+                error,
+                retry_at,
+            }
         }
-    };
-    metrics.observe_webhook_delivery(outcome);
-    Ok(())
+    }
 }

@@ -84,18 +84,9 @@ pub fn record_payment(
     conn.transaction(|conn| {
         let order = lock_order(conn, new.order_id)?;
         refuse_unless_awaiting(&order)?;
-        let inserted = conn.transaction(|conn| {
-            diesel::insert_into(payments::table)
-                .values(new)
-                .on_conflict((payments::provider, payments::provider_ref))
-                .do_nothing()
-                .execute(conn)
-        });
-        match inserted {
-            Ok(count) => Ok((
-                find_by_ref(conn, new.provider, new.provider_ref)?,
-                count == 1,
-            )),
+        // In a savepoint: a violation of the one-open rule must leave the transaction usable.
+        match conn.transaction(|conn| insert_intent(conn, new)) {
+            Ok(inserted) => Ok((find_by_ref(conn, new.provider, new.provider_ref)?, inserted)),
             // Another intent is open for this order: the shopper goes on with that one.
             Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info))
                 if info.constraint_name() == Some("payments_one_open_per_order") =>
@@ -219,12 +210,18 @@ fn open_payment(conn: &mut PgConnection, order_id: i32) -> QueryResult<Option<Pa
 /// Records an intent created at a provider; recording the same intent again (a retried
 /// request with the same idempotency key got the same intent) returns the row there is.
 pub fn record_intent(conn: &mut PgConnection, new: &NewPayment<'_>) -> QueryResult<Payment> {
+    insert_intent(conn, new)?;
+    find_by_ref(conn, new.provider, new.provider_ref)
+}
+
+/// Inserts an intent's row unless the provider's intent has one: `true` when inserted.
+fn insert_intent(conn: &mut PgConnection, new: &NewPayment<'_>) -> QueryResult<bool> {
     diesel::insert_into(payments::table)
         .values(new)
         .on_conflict((payments::provider, payments::provider_ref))
         .do_nothing()
-        .execute(conn)?;
-    find_by_ref(conn, new.provider, new.provider_ref)
+        .execute(conn)
+        .map(|inserted| inserted == 1)
 }
 
 pub fn find_by_ref(
