@@ -15,12 +15,13 @@ use diesel::expression::AsExpression;
 use diesel::pg::{Pg, PgValue};
 use diesel::prelude::*;
 use diesel::serialize::{self, IsNull, Output, ToSql};
-use diesel::sql_types::Text;
+use diesel::sql_types::{Jsonb, Text};
 
+use crate::domain::{OptionAxis, ProductImage};
 use crate::schema::{
-    addresses, cart_items, carts, fulfilments, order_addresses, orders, payments, price_changes,
-    products, refunds, sessions, shipping_methods, stock_movements, tax_rates, users,
-    webhook_deliveries, webhook_endpoints,
+    addresses, cart_items, carts, categories, fulfilments, order_addresses, orders, payments,
+    price_changes, product_groups, products, refunds, sessions, shipping_methods,
+    stock_movements, tax_rates, users, webhook_deliveries, webhook_endpoints,
 };
 
 /// A user without the password hash: what every query outside login selects, so the hash
@@ -96,16 +97,79 @@ pub struct NewProduct<'a> {
     pub description: Option<&'a str>,
     pub price: &'a BigDecimal,
     pub inventory_count: i32,
+    /// Ascending and distinct; `products::insert` files the product under them.
+    pub category_ids: &'a [i32],
+    pub images: StoredImages,
+    pub group_id: Option<i32>,
+    pub options: Option<StoredOptions>,
+}
+
+/// What files a product in the catalogue's structure: its categories, images, and its
+/// variant group with its options. Read only where the catalogue shows products (cart and
+/// order lines do not need it).
+#[derive(Queryable, QueryableByName, Selectable, Debug, Clone, PartialEq, Eq)]
+#[diesel(table_name = products, check_for_backend(Pg))]
+pub struct ProductStructure {
+    /// Never holds `None` (`products_category_ids_check`); PostgreSQL arrays may.
+    pub category_ids: Vec<Option<i32>>,
+    pub images: StoredImages,
+    pub group_id: Option<i32>,
+    pub options: Option<StoredOptions>,
+}
+
+/// Implements reading and writing a JSONB column as a typed value, through serde.
+macro_rules! jsonb_column {
+    ($(#[$meta:meta])* $name:ident($inner:ty)) => {
+        $(#[$meta])*
+        #[derive(AsExpression, FromSqlRow, Debug, Clone, PartialEq, Eq, Default)]
+        #[diesel(sql_type = Jsonb)]
+        pub struct $name(pub $inner);
+
+        impl FromSql<Jsonb, Pg> for $name {
+            fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
+                let value = <serde_json::Value as FromSql<Jsonb, Pg>>::from_sql(bytes)?;
+                Ok(Self(serde_json::from_value(value)?))
+            }
+        }
+
+        impl ToSql<Jsonb, Pg> for $name {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+                // JSONB's binary format: a version byte, then the text.
+                out.write_all(&[1])?;
+                serde_json::to_writer(out, &self.0)?;
+                Ok(IsNull::No)
+            }
+        }
+    };
+}
+
+jsonb_column! {
+    /// `products.images`: the pictures in display order.
+    StoredImages(Vec<ProductImage>)
+}
+jsonb_column! {
+    /// `products.options`: a variant's value on each axis of its group.
+    StoredOptions(std::collections::BTreeMap<String, String>)
+}
+jsonb_column! {
+    /// `product_groups.options`: the group's axes in display order.
+    StoredAxes(Vec<OptionAxis>)
 }
 
 /// A partial update: `None` leaves a column alone; `Some(None)` clears the description.
-#[derive(AsChangeset, Debug, Default)]
+#[derive(AsChangeset, Debug, Default, Clone)]
 #[diesel(table_name = products)]
 pub struct ProductChanges {
     pub name: Option<String>,
     pub description: Option<Option<String>>,
     pub price: Option<BigDecimal>,
     pub inventory_count: Option<i32>,
+    /// Ascending and distinct; `products::update` refiles the product under them.
+    pub category_ids: Option<Vec<i32>>,
+    pub images: Option<StoredImages>,
+    /// `Some(None)` takes the product out of its group (with its options).
+    pub group_id: Option<Option<i32>>,
+    pub options: Option<Option<StoredOptions>>,
 }
 
 impl ProductChanges {
@@ -115,6 +179,10 @@ impl ProductChanges {
             && self.description.is_none()
             && self.price.is_none()
             && self.inventory_count.is_none()
+            && self.category_ids.is_none()
+            && self.images.is_none()
+            && self.group_id.is_none()
+            && self.options.is_none()
     }
 }
 
@@ -628,4 +696,77 @@ pub struct WebhookDelivery {
     pub delivered_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A node of the category tree.
+#[derive(Queryable, Selectable, Identifiable, Debug, Clone, PartialEq, Eq)]
+#[diesel(table_name = categories, check_for_backend(Pg))]
+pub struct Category {
+    pub id: i32,
+    /// `None` for a top-level category.
+    pub parent_id: Option<i32>,
+    pub name: String,
+    pub slug: String,
+    pub position: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Insertable, Debug)]
+#[diesel(table_name = categories)]
+pub struct NewCategory<'a> {
+    pub parent_id: Option<i32>,
+    pub name: &'a str,
+    pub slug: &'a str,
+    pub position: i32,
+}
+
+/// A partial update of a category; `parent_id: Some(None)` makes it top-level.
+#[derive(AsChangeset, Debug, Default, Clone)]
+#[diesel(table_name = categories)]
+pub struct CategoryChanges {
+    pub parent_id: Option<Option<i32>>,
+    pub name: Option<String>,
+    pub slug: Option<String>,
+    pub position: Option<i32>,
+}
+
+impl CategoryChanges {
+    pub fn is_empty(&self) -> bool {
+        self.parent_id.is_none()
+            && self.name.is_none()
+            && self.slug.is_none()
+            && self.position.is_none()
+    }
+}
+
+/// A group of variants and its option axes.
+#[derive(Queryable, Selectable, Identifiable, Debug, Clone, PartialEq, Eq)]
+#[diesel(table_name = product_groups, check_for_backend(Pg))]
+pub struct ProductGroup {
+    pub id: i32,
+    pub name: String,
+    pub options: StoredAxes,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Insertable, Debug)]
+#[diesel(table_name = product_groups)]
+pub struct NewProductGroup<'a> {
+    pub name: &'a str,
+    pub options: StoredAxes,
+}
+
+#[derive(AsChangeset, Debug, Default, Clone)]
+#[diesel(table_name = product_groups)]
+pub struct ProductGroupChanges {
+    pub name: Option<String>,
+    pub options: Option<StoredAxes>,
+}
+
+impl ProductGroupChanges {
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none() && self.options.is_none()
+    }
 }

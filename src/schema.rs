@@ -60,6 +60,29 @@ diesel::table! {
 }
 
 diesel::table! {
+    categories (id) {
+        id -> Int4,
+        parent_id -> Nullable<Int4>,
+        #[max_length = 255]
+        name -> Varchar,
+        #[max_length = 100]
+        slug -> Varchar,
+        position -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    category_listings (category_id, product_id) {
+        category_id -> Int4,
+        product_id -> Int4,
+        created_at -> Timestamptz,
+        price -> Numeric,
+    }
+}
+
+diesel::table! {
     events (id) {
         #[max_length = 40]
         id -> Varchar,
@@ -182,6 +205,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    product_groups (id) {
+        id -> Int4,
+        #[max_length = 255]
+        name -> Varchar,
+        options -> Jsonb,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     product_search_terms (product_id, lexeme) {
         product_id -> Int4,
         lexeme -> Text,
@@ -207,6 +241,10 @@ diesel::table! {
         price_changed_at -> Nullable<Timestamptz>,
         low_price -> Nullable<Numeric>,
         low_price_until -> Nullable<Timestamptz>,
+        category_ids -> Array<Nullable<Int4>>,
+        group_id -> Nullable<Int4>,
+        options -> Nullable<Jsonb>,
+        images -> Jsonb,
     }
 }
 
@@ -348,6 +386,8 @@ diesel::joinable!(addresses -> users (user_id));
 diesel::joinable!(cart_items -> carts (cart_id));
 diesel::joinable!(cart_items -> products (product_id));
 diesel::joinable!(carts -> users (user_id));
+diesel::joinable!(category_listings -> categories (category_id));
+diesel::joinable!(category_listings -> products (product_id));
 diesel::joinable!(fulfilments -> orders (order_id));
 diesel::joinable!(fulfilments -> users (by_user_id));
 diesel::joinable!(order_addresses -> orders (order_id));
@@ -357,6 +397,7 @@ diesel::joinable!(payments -> orders (order_id));
 diesel::joinable!(price_changes -> products (product_id));
 diesel::joinable!(price_changes -> users (by_user_id));
 diesel::joinable!(product_search_terms -> products (product_id));
+diesel::joinable!(products -> product_groups (group_id));
 diesel::joinable!(refunds -> orders (order_id));
 diesel::joinable!(refunds -> payments (payment_id));
 diesel::joinable!(refunds -> users (requested_by));
@@ -371,6 +412,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     addresses,
     cart_items,
     carts,
+    categories,
+    category_listings,
     events,
     fulfilments,
     order_addresses,
@@ -378,6 +421,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     payments,
     price_changes,
     processed_webhooks,
+    product_groups,
     product_search_terms,
     products,
     refunds,

@@ -53,6 +53,11 @@ impl FieldError {
             TakenField::TaxRateCountry => {
                 Self::new("country", "has a tax rate already; change it with PATCH")
             }
+            TakenField::CategorySlug => Self::new("slug", "is taken by another category"),
+            TakenField::VariantOptions => Self::new(
+                "options",
+                "are those of another variant of the group; each variant's options must differ",
+            ),
         }
     }
 }

@@ -19,8 +19,8 @@ use conventions::Conventions;
 
 use crate::http::ApiError;
 use crate::routes::{
-    addresses, admin_orders, carts, guest_carts, health, metrics, orders, payments, products,
-    sessions, shipping_methods, tax_rates, users, webhook_endpoints,
+    addresses, admin_orders, carts, categories, guest_carts, health, metrics, orders, payments,
+    product_groups, products, sessions, shipping_methods, tax_rates, users, webhook_endpoints,
 };
 
 #[derive(OpenApi)]
@@ -48,6 +48,16 @@ use crate::routes::{
         products::show,
         products::update,
         products::archive,
+        categories::tree,
+        categories::show,
+        categories::create,
+        categories::update,
+        categories::delete,
+        product_groups::show,
+        product_groups::list,
+        product_groups::create,
+        product_groups::update,
+        product_groups::delete,
         guest_carts::create,
         products::history::history,
         carts::show,
@@ -91,7 +101,7 @@ use crate::routes::{
     servers((url = "/", description = "This service (paths are absolute from its origin)")),
     tags(
         (name = "accounts", description = "Registration, login sessions, the profile and its address book"),
-        (name = "catalogue", description = "Products: browse and search; staff manage"),
+        (name = "catalogue", description = "Products, their categories and variant groups: browse and search; staff manage"),
         (name = "cart", description = "The open cart, its quote and checkout"),
         (name = "shipping", description = "Shipping methods and tax rates: public to read; staff manage"),
         (name = "orders", description = "Orders after checkout: history, cancellation, shipping; staff's view of all orders"),

@@ -14,7 +14,7 @@ use diesel::sql_types::{Float, Integer, Nullable, Numeric, Text, Timestamptz};
 
 use super::ledger::lowest_price_30d_of;
 use super::statement::Statement;
-use crate::models::Product;
+use crate::models::{Product, ProductStructure};
 
 /// Listing orders. `Relevance` needs a search text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +40,8 @@ pub struct ProductFilter {
     pub min_price: Option<BigDecimal>,
     pub max_price: Option<BigDecimal>,
     pub in_stock_only: bool,
+    /// A category's slug: the products listed under it (filed in it or below it).
+    pub category: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -75,6 +77,8 @@ fn is_one_word(text: &str) -> bool {
 pub struct ListedProduct {
     #[diesel(embed)]
     pub product: Product,
+    #[diesel(embed)]
+    pub structure: ProductStructure,
     #[diesel(sql_type = Nullable<Float>)]
     pub rank: Option<f32>,
     /// See `ledger::lowest_price_30d_of!`.
@@ -84,7 +88,8 @@ pub struct ListedProduct {
 
 const COLUMNS: &str = concat!(
     "p.id, p.name, p.description, p.price, p.inventory_count, \
-     p.archived_at, p.created_at, p.updated_at, ",
+     p.archived_at, p.created_at, p.updated_at, \
+     p.category_ids, p.images, p.group_id, p.options, ",
     lowest_price_30d_of!("p"),
     " AS lowest_price_30d"
 );
@@ -141,6 +146,7 @@ fn ranked_search(start: Statement, listing: &ProductListing, text: &str) -> Stat
             AND p.archived_at IS NULL"
         ));
     query = filters(query, &listing.filter);
+    query = in_category(query, &listing.filter);
     if let Some(After::Relevance { rank, id }) = &listing.after {
         // `t.rank <= r` lets the index range start at the cursor.
         query = query
@@ -163,6 +169,7 @@ fn ranked_search(start: Statement, listing: &ProductListing, text: &str) -> Stat
                 AND p.search_vector @@ search.query AND p.archived_at IS NULL"
         ));
     query = filters(query, &listing.filter);
+    query = in_category(query, &listing.filter);
     query = match &listing.after {
         Some(After::Relevance { rank, id }) => query
             .sql(&format!(" AND ({RANK} < "))
@@ -183,18 +190,40 @@ fn ranked_search(start: Statement, listing: &ProductListing, text: &str) -> Stat
 
 /// Listings that walk an index in their order (no search text), and searches in another
 /// order than relevance (every match is found, then sorted).
+///
+/// In a category, the rows come from `category_listings` instead: the category's range
+/// of its index in the listing's order (the sort keys are copies of the product's), each
+/// joined to its product; so a category's page costs what the catalogue's costs. `k` is
+/// the table whose sort keys order the page.
 fn scan(start: Statement, listing: &ProductListing) -> Statement {
-    let mut query = start.sql(&format!(
-        "SELECT {COLUMNS}, NULL::real AS rank FROM products p"
-    ));
+    let (mut query, k, id) = match &listing.filter.category {
+        Some(slug) => (
+            start
+                .sql(&format!(
+                    "SELECT {COLUMNS}, NULL::real AS rank FROM category_listings k \
+                     JOIN products p ON p.id = k.product_id"
+                ))
+                .sql(" WHERE k.category_id = (SELECT id FROM categories WHERE slug = ")
+                .bind::<Text, _>(slug.clone())
+                .sql(") AND"),
+            "k",
+            "k.product_id",
+        ),
+        None => (
+            start.sql(&format!(
+                "SELECT {COLUMNS}, NULL::real AS rank FROM products p WHERE"
+            )),
+            "p",
+            "p.id",
+        ),
+    };
     if let Some(text) = &listing.filter.text {
         query = query
-            .sql(", websearch_to_tsquery('english', ")
+            .sql(" p.search_vector @@ websearch_to_tsquery('english', ")
             .bind::<Text, _>(text.clone())
-            .sql(") query WHERE p.archived_at IS NULL AND p.search_vector @@ query");
-    } else {
-        query = query.sql(" WHERE p.archived_at IS NULL");
+            .sql(") AND");
     }
+    query = query.sql(" p.archived_at IS NULL");
     query = filters(query, &listing.filter);
     query = match &listing.after {
         None => query,
@@ -205,27 +234,46 @@ fn scan(start: Statement, listing: &ProductListing) -> Statement {
                 "<"
             };
             query
-                .sql(&format!(" AND (p.price, p.id) {direction} ("))
+                .sql(&format!(" AND ({k}.price, {id}) {direction} ("))
                 .bind::<Numeric, _>(price.clone())
                 .sql(", ")
                 .bind::<Integer, _>(*id)
                 .sql(")")
         }
-        Some(After::Newest { created_at, id }) => query
-            .sql(" AND (p.created_at, p.id) < (")
+        Some(After::Newest {
+            created_at,
+            id: after_id,
+        }) => query
+            .sql(&format!(" AND ({k}.created_at, {id}) < ("))
             .bind::<Timestamptz, _>(*created_at)
             .sql(", ")
-            .bind::<Integer, _>(*id)
+            .bind::<Integer, _>(*after_id)
             .sql(")"),
         // A relevance cursor outside a relevance search; callers reject these first.
         Some(After::Relevance { .. }) => query.sql(" AND false"),
     };
     let order = match listing.sort {
-        ProductSort::PriceAsc => " ORDER BY p.price ASC, p.id ASC",
-        ProductSort::PriceDesc => " ORDER BY p.price DESC, p.id DESC",
-        ProductSort::Relevance | ProductSort::Newest => " ORDER BY p.created_at DESC, p.id DESC",
+        ProductSort::PriceAsc => format!(" ORDER BY {k}.price ASC, {id} ASC"),
+        ProductSort::PriceDesc => format!(" ORDER BY {k}.price DESC, {id} DESC"),
+        ProductSort::Relevance | ProductSort::Newest => {
+            format!(" ORDER BY {k}.created_at DESC, {id} DESC")
+        }
     };
-    query.sql(order).limit(listing.limit)
+    query.sql(&order).limit(listing.limit)
+}
+
+/// The category filter of a search, on products `p`: listed under the category.
+fn in_category(query: Statement, filter: &ProductFilter) -> Statement {
+    match &filter.category {
+        None => query,
+        Some(slug) => query
+            .sql(
+                " AND EXISTS (SELECT 1 FROM category_listings k WHERE k.product_id = p.id \
+                 AND k.category_id = (SELECT id FROM categories WHERE slug = ",
+            )
+            .bind::<Text, _>(slug.clone())
+            .sql("))"),
+    }
 }
 
 /// The price and stock filters, on products `p`.

@@ -8,6 +8,10 @@ pub enum TakenField {
     Email,
     /// A second rate for a country.
     TaxRateCountry,
+    /// A category slug another category has.
+    CategorySlug,
+    /// A variant's options that another live variant of its group has.
+    VariantOptions,
 }
 
 /// The field a unique constraint guards; `None` for one no request field maps to.
@@ -16,6 +20,8 @@ pub fn taken_field(constraint: &str) -> Option<TakenField> {
         "users_username_key" => Some(TakenField::Username),
         "users_email_lower_key" => Some(TakenField::Email),
         "tax_rates_pkey" => Some(TakenField::TaxRateCountry),
+        "categories_slug_key" => Some(TakenField::CategorySlug),
+        "products_group_id_options_key" => Some(TakenField::VariantOptions),
         _ => None,
     }
 }
@@ -30,6 +36,9 @@ pub fn checked_field(constraint: &str) -> Option<&'static str> {
         "shipping_methods_price_check" => Some("price"),
         "shipping_methods_free_over_check" => Some("free_over"),
         "tax_rates_rate_check" => Some("rate"),
+        "categories_slug_check" => Some("slug"),
+        "categories_position_check" => Some("position"),
+        "products_images_check" => Some("images"),
         _ => None,
     }
 }

@@ -6,6 +6,7 @@
 pub mod addresses;
 pub mod carts;
 pub mod catalogue;
+pub mod categories;
 pub mod checkout;
 pub mod constraints;
 pub mod events;
@@ -15,6 +16,7 @@ pub mod order_lifecycle;
 pub mod orders;
 pub mod payments;
 pub mod pricing;
+pub mod product_groups;
 pub mod products;
 pub mod quote;
 pub mod refunds;

@@ -10,10 +10,11 @@ use diesel::prelude::*;
 use diesel::sql_types::{Integer, Nullable, Numeric};
 use serde_json::json;
 
-use super::{events, ledger};
-use crate::domain::{format_money, EventType};
+use super::{categories, events, ledger, product_groups, ShopError};
+use crate::domain::{format_money, EventType, VariantOptions};
 use crate::models::{
-    NewPriceChange, NewProduct, NewStockMovement, Product, ProductChanges, StockReason,
+    NewPriceChange, NewProduct, NewStockMovement, Product, ProductChanges, ProductStructure,
+    StockReason, StoredOptions,
 };
 use crate::schema::products;
 
@@ -24,19 +25,12 @@ use crate::schema::products;
 pub struct ProductView {
     #[diesel(embed)]
     pub product: Product,
+    #[diesel(embed)]
+    pub structure: ProductStructure,
     #[diesel(select_expression = lowest_price_30d(), select_expression_type = lowest_price_30d)]
     pub lowest_price_30d: BigDecimal,
 }
 
-impl ProductView {
-    /// A product just created: it has had one price.
-    pub fn created(product: Product) -> Self {
-        Self {
-            lowest_price_30d: product.price.clone(),
-            product,
-        }
-    }
-}
 
 diesel::define_sql_function! {
     /// PostgreSQL's `LEAST`, which ignores a NULL argument.
@@ -73,8 +67,51 @@ fn lowest_price_30d() -> _ {
     .otherwise(products::price)
 }
 
+/// Adds a product as `insert` does, after checking what it names: its categories exist
+/// (`Invalid` on `category_ids`), its group exists and admits its options (`Invalid` on
+/// `group_id` / `options`). A variant whose options another live variant of the group
+/// has violates `products_group_id_options_key`.
+pub fn create(
+    conn: &mut PgConnection,
+    new_product: &NewProduct<'_>,
+    by_user_id: Option<i32>,
+) -> Result<ProductView, ShopError> {
+    conn.transaction(|conn| {
+        categories::prepare_filing(conn, new_product.category_ids)?;
+        check_variant(conn, new_product.group_id, new_product.options.as_ref())?;
+        let product = insert(conn, new_product, by_user_id)?;
+        Ok(find_live_view(conn, product.id)?)
+    })
+}
+
+/// A product's group and options, as they will be: both or neither, and the group's
+/// axes admit the options.
+fn check_variant(
+    conn: &mut PgConnection,
+    group_id: Option<i32>,
+    options: Option<&StoredOptions>,
+) -> Result<(), ShopError> {
+    match (group_id, options) {
+        (None, None) => Ok(()),
+        (None, Some(_)) => Err(ShopError::Invalid(vec![(
+            "options",
+            "only a variant has options: give group_id as well".into(),
+        )])),
+        (Some(_), None) => Err(ShopError::Invalid(vec![(
+            "options",
+            "a variant needs a value for each option of its group".into(),
+        )])),
+        (Some(group_id), Some(options)) => product_groups::admit_variant(
+            conn,
+            group_id,
+            &VariantOptions::from_stored(options.0.clone()),
+        ),
+    }
+}
+
 /// Adds a product and its opening stock movement (`created`, the initial count), in one
-/// transaction. `by_user_id`: who added it.
+/// transaction, filed under its categories. `by_user_id`: who added it. What it names is
+/// guarded only by foreign keys here; `create` checks it first.
 pub fn insert(
     conn: &mut PgConnection,
     new_product: &NewProduct<'_>,
@@ -96,6 +133,7 @@ pub fn insert(
                 by_user_id,
             },
         )?;
+        categories::refile(conn, &[product.id])?;
         record_product(conn, EventType::ProductCreated, &product)?;
         Ok(product)
     })
@@ -142,27 +180,42 @@ pub fn exists(conn: &mut PgConnection, product_id: i32) -> QueryResult<bool> {
 /// Applies a partial update to a live product, in one transaction with its ledger: a
 /// price change when the price changes, an `adjustment` movement (the difference) when the
 /// stock does, and the events: `product.updated`, and `stock.low` when the stock falls
-/// below `low_stock_threshold`. `by_user_id`: who changed it. `NotFound` when it is
-/// missing or archived.
+/// below `low_stock_threshold`. New categories refile it; a new group or options are
+/// checked as `create` checks them (leaving the group clears the options). `by_user_id`:
+/// who changed it. `NotFound` when it is missing or archived.
 pub fn update(
     conn: &mut PgConnection,
     product_id: i32,
     changes: &ProductChanges,
     by_user_id: Option<i32>,
     low_stock_threshold: i32,
-) -> QueryResult<ProductView> {
+) -> Result<ProductView, ShopError> {
     if changes.is_empty() {
-        return find_live_view(conn, product_id);
+        return find_live_view(conn, product_id).map_err(ShopError::from_not_found);
     }
     conn.transaction(|conn| {
+        if let Some(category_ids) = &changes.category_ids {
+            categories::prepare_filing(conn, category_ids)?;
+        }
         // Locked until the transaction ends: no checkout or other edit can move the stock
         // between reading it here and writing the movement below.
-        let before: Product = products::table
+        let (before, structure): (Product, ProductStructure) = products::table
             .find(product_id)
             .filter(products::archived_at.is_null())
-            .select(Product::as_select())
+            .select((Product::as_select(), ProductStructure::as_select()))
             .for_update()
-            .first(conn)?;
+            .first(conn)
+            .map_err(ShopError::from_not_found)?;
+        let mut changes = changes.clone();
+        if changes.group_id.is_some() || changes.options.is_some() {
+            let group_id = changes.group_id.unwrap_or(structure.group_id);
+            if group_id.is_none() && changes.options.is_none() {
+                changes.options = Some(None); // leaving the group
+            }
+            let options = changes.options.clone().unwrap_or(structure.options);
+            check_variant(conn, group_id, options.as_ref())?;
+        }
+        let changes = &changes;
         let new_price = changes.price.as_ref().filter(|p| **p != before.price);
         let price_changed = new_price.is_some();
         if let Some(price) = new_price {
@@ -220,6 +273,9 @@ pub fn update(
                 .returning(ProductView::as_returning())
                 .get_result(conn)?
         };
+        if changes.category_ids.is_some() {
+            categories::refile(conn, &[product_id])?;
+        }
         record_product(conn, EventType::ProductUpdated, &view.product)?;
         Ok(view)
     })

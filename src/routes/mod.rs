@@ -4,11 +4,13 @@
 pub mod addresses;
 pub mod admin_orders;
 pub mod carts;
+pub mod categories;
 pub mod guest_carts;
 pub mod health;
 pub mod metrics;
 pub mod orders;
 pub mod payments;
+pub mod product_groups;
 pub mod products;
 pub mod sessions;
 pub mod shipping_methods;
@@ -28,6 +30,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(addresses::configure)
                 .configure(sessions::configure)
                 .configure(products::configure)
+                .configure(categories::configure)
+                .configure(product_groups::configure)
                 .configure(guest_carts::configure)
                 .configure(carts::configure)
                 .configure(shipping_methods::configure)

@@ -1,15 +1,21 @@
 //! The catalogue's JSON: the product as clients see it, a page of them, and the bodies
 //! admins send to create and change products.
 
+use std::collections::BTreeMap;
+
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
-use crate::domain::format_money;
-use crate::http::extract::{optional_whole_number, present, present_whole_number, PriceInput};
+use crate::domain::{format_money, ProductImage, ProductImages, RawImage};
+use crate::http::extract::{
+    nullable, optional_whole_number, present, present_whole_number, PriceInput,
+};
 use crate::http::schemas::{description_schema, price_schema, product_name_schema};
-use crate::models::Product;
+use crate::http::validate::Validator;
+use crate::models::{Product, ProductStructure, StoredImages, StoredOptions};
+use crate::repository::categories::normalise_ids;
 use crate::repository::products::ProductView;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -28,12 +34,44 @@ pub struct ProductResponse {
     #[schema(pattern = r"^[0-9]{1,10}\.[0-9]{2}$", example = "17.50")]
     pub lowest_price_30d: String,
     pub inventory_count: i32,
+    /// The categories it is filed under (ascending ids); it is also listed under their
+    /// ancestors.
+    pub category_ids: Vec<i32>,
+    /// Its pictures, in display order (ascending `position`).
+    pub images: Vec<ImageResponse>,
+    /// The variant group it belongs to; null when it is not a variant.
+    #[schema(required = true)]
+    pub group_id: Option<i32>,
+    /// Its value on each option of its group (`{"size": "M"}`); null when it is not a
+    /// variant.
+    #[schema(required = true)]
+    pub options: Option<BTreeMap<String, String>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
+/// A product image.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImageResponse {
+    #[schema(example = "https://cdn.example.com/teapot-front.jpg")]
+    pub url: String,
+    /// What the picture shows, for screen readers; may be empty.
+    pub alt: String,
+    pub position: i32,
+}
+
+impl From<ProductImage> for ImageResponse {
+    fn from(image: ProductImage) -> Self {
+        Self {
+            url: image.url,
+            alt: image.alt,
+            position: image.position,
+        }
+    }
+}
+
 impl ProductResponse {
-    pub fn new(product: Product, lowest_price_30d: &BigDecimal) -> Self {
+    pub fn new(product: Product, structure: ProductStructure, lowest_price_30d: &BigDecimal) -> Self {
         Self {
             id: product.id,
             price: format_money(&product.price),
@@ -41,6 +79,10 @@ impl ProductResponse {
             name: product.name,
             description: product.description,
             inventory_count: product.inventory_count,
+            category_ids: structure.category_ids.into_iter().flatten().collect(),
+            images: structure.images.0.into_iter().map(ImageResponse::from).collect(),
+            group_id: structure.group_id,
+            options: structure.options.map(|options| options.0),
             created_at: product.created_at,
             updated_at: product.updated_at,
         }
@@ -49,7 +91,7 @@ impl ProductResponse {
 
 impl From<ProductView> for ProductResponse {
     fn from(view: ProductView) -> Self {
-        Self::new(view.product, &view.lowest_price_30d)
+        Self::new(view.product, view.structure, &view.lowest_price_30d)
     }
 }
 
@@ -76,6 +118,99 @@ pub struct CreateProductRequest {
     #[serde(default, deserialize_with = "optional_whole_number")]
     #[schema(minimum = 0, maximum = 2147483647)]
     pub inventory_count: Option<i64>,
+    /// Categories to file it under (each must exist); absent: none.
+    #[serde(default)]
+    #[schema(max_items = 50, value_type = Vec<i32>)]
+    pub category_ids: Vec<i64>,
+    /// Its pictures (at most 20, https URLs); absent: none.
+    #[serde(default)]
+    #[schema(max_items = 20)]
+    pub images: Vec<ImageInput>,
+    /// The variant group it joins (with `options`); absent or null: not a variant.
+    #[serde(default)]
+    #[schema(value_type = Option<i32>, minimum = 1)]
+    pub group_id: Option<i64>,
+    /// Its value on each option of the group (`{"size": "M"}`); required with
+    /// `group_id`, and only with it.
+    #[serde(default)]
+    pub options: Option<BTreeMap<String, String>>,
+}
+
+/// A product image as admins send it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImageInput {
+    /// An absolute https URL, at most 2,000 characters.
+    #[schema(max_length = 2000, pattern = "^https://", example = "https://cdn.example.com/teapot-front.jpg")]
+    pub url: String,
+    /// What the picture shows, at most 500 characters; absent: empty.
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub alt: Option<String>,
+    /// Display order (ascending, distinct, 0 to 1000); absent: its index in the list.
+    #[serde(default, deserialize_with = "optional_whole_number")]
+    #[schema(minimum = 0, maximum = 1000)]
+    pub position: Option<i64>,
+}
+
+/// Parses images into their stored form, recording each invalid one in `validator`.
+pub fn images_from(validator: &mut Validator, raw: Vec<ImageInput>) -> Option<StoredImages> {
+    let raw = raw
+        .into_iter()
+        .map(|image| RawImage {
+            url: image.url,
+            alt: image.alt,
+            position: image.position,
+        })
+        .collect();
+    match ProductImages::parse(raw) {
+        Ok(images) => Some(StoredImages(images.into_inner())),
+        Err(errors) => {
+            for error in errors {
+                validator.reject(&error.field(), error.message);
+            }
+            None
+        }
+    }
+}
+
+/// Category ids: at most 50, each a positive 32-bit id; ascending and distinct after.
+pub fn category_ids_from(validator: &mut Validator, raw: Vec<i64>) -> Option<Vec<i32>> {
+    const MAX: usize = 50;
+    if raw.len() > MAX {
+        validator.reject("category_ids", format!("must have at most {MAX} categories"));
+        return None;
+    }
+    let ids: Option<Vec<i32>> = raw
+        .into_iter()
+        .map(|id| i32::try_from(id).ok().filter(|id| *id > 0))
+        .collect();
+    match ids {
+        Some(ids) => Some(normalise_ids(ids)),
+        None => {
+            validator.reject("category_ids", "must be category ids (positive whole numbers)");
+            None
+        }
+    }
+}
+
+/// A group id: a positive 32-bit id.
+pub fn group_id_from(validator: &mut Validator, raw: i64) -> Option<i32> {
+    let id = i32::try_from(raw).ok().filter(|id| *id > 0);
+    if id.is_none() {
+        validator.reject("group_id", "must be a product group id (a positive whole number)");
+    }
+    id
+}
+
+/// Variant options, trimmed; whether they fit the group is checked against it.
+pub fn options_from(
+    validator: &mut Validator,
+    raw: BTreeMap<String, String>,
+) -> Option<StoredOptions> {
+    validator
+        .check("options", crate::domain::VariantOptions::parse(raw))
+        .map(|options| StoredOptions(options.as_map().clone()))
 }
 
 /// Absent fields stay as they are; `"description": null` clears the description. The
@@ -95,6 +230,23 @@ pub struct UpdateProductRequest {
     #[serde(default, deserialize_with = "present_whole_number")]
     #[schema(value_type = i64, minimum = 0, maximum = 2147483647)]
     pub inventory_count: Option<i64>,
+    /// Replaces the categories it is filed under (`[]`: none).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(max_items = 50, value_type = Vec<i32>)]
+    pub category_ids: Option<Vec<i64>>,
+    /// Replaces its pictures (`[]`: none).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(max_items = 20, value_type = Vec<ImageInput>)]
+    pub images: Option<Vec<ImageInput>>,
+    /// Moves it into a variant group (with `options` unless it keeps its values); null
+    /// takes it out of its group.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i32>, minimum = 1)]
+    pub group_id: Option<Option<i64>>,
+    /// Its value on each option of its group.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub options: Option<BTreeMap<String, String>>,
 }
 
 /// Tells `"field": null` (Some(None)) from an absent field (None).

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
 use utoipa::IntoParams;
 
-use crate::domain::{parse_decimal, PageSize};
+use crate::domain::{parse_decimal, CategorySlug, PageSize};
 use crate::http::cursor;
 use crate::http::validate::Validator;
 use crate::http::{ApiError, FieldError};
@@ -31,6 +31,10 @@ pub struct ListQuery {
     max_price: Option<String>,
     /// `true`: only products in stock.
     in_stock: Option<bool>,
+    /// A category's slug: only products listed under it (filed in it or in a category
+    /// below it). A slug no category has is a 404.
+    #[param(max_length = 100, pattern = "^([a-z0-9]+(-[a-z0-9]+)*)?$", example = "shirts")]
+    category: Option<String>,
     /// `relevance` (default with `q`; without `q` it means `newest`), `newest` (default
     /// otherwise), `price_asc`, `price_desc`.
     #[param(schema_with = sort_schema)]
@@ -76,6 +80,14 @@ pub fn listing_from(query: ListQuery) -> Result<(ProductListing, PageSize), ApiE
         Some(raw) => validator.check("sort", parse_sort(raw)),
     };
     let size = validator.check("limit", PageSize::parse(query.limit));
+    let category = match query.category.filter(|raw| !raw.is_empty()) {
+        Some(raw) => Some(
+            CategorySlug::parse(&raw)
+                .map_err(|message| ApiError::BadQuery(vec![FieldError::new("category", message)]))?
+                .into_inner(),
+        ),
+        None => None,
+    };
     validator.finish()?;
     // Relevance means nothing without a search text: newest first instead.
     let sort = match sort {
@@ -94,6 +106,7 @@ pub fn listing_from(query: ListQuery) -> Result<(ProductListing, PageSize), ApiE
             min_price,
             max_price,
             in_stock_only: query.in_stock.unwrap_or(false),
+            category,
         },
         sort,
         after,

@@ -12,7 +12,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::pg::PgConnection;
 
 use crate::http::conditional::{IfModifiedSince, IfNoneMatch};
-pub use body::{CreateProductRequest, ProductPage, ProductResponse, UpdateProductRequest};
+use body::{category_ids_from, group_id_from, images_from, options_from};
+pub use body::{
+    CreateProductRequest, ImageInput, ImageResponse, ProductPage, ProductResponse,
+    UpdateProductRequest,
+};
 use listing::{listing_from, ListQuery};
 pub use search_lane::SearchLane;
 
@@ -26,12 +30,12 @@ use crate::http::cursor;
 use crate::http::extract::{ApiJson, ApiQuery};
 use crate::http::paging::split_page;
 use crate::http::responses;
-use crate::http::validate::{all_valid, Validator};
+use crate::http::validate::Validator;
 use crate::http::with_conn;
 use crate::http::{ApiError, Problem};
 use crate::models::{NewProduct, ProductChanges};
-use crate::repository::catalogue;
-use crate::repository::products::{self, ProductView};
+use crate::repository::{catalogue, categories};
+use crate::repository::products;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -115,14 +119,22 @@ async fn list(
         None
     };
     let rows = read_catalogue(&req, &pool, &reads, move |conn| {
-        catalogue::list(conn, &listing)
+        let rows = catalogue::list(conn, &listing)?;
+        // An empty page of a category: is there such a category at all?
+        match &listing.filter.category {
+            Some(slug) if rows.is_empty() && listing.after.is_none() => {
+                categories::find_by_slug(conn, slug)?;
+                Ok(rows)
+            }
+            _ => Ok(rows),
+        }
     })
     .await?;
     let (rows, next_cursor) = split_page(rows, size, |last| Some(cursor::encode(last)));
     let body = json_bytes(&ProductPage {
         items: rows
             .into_iter()
-            .map(|row| ProductResponse::new(row.product, &row.lowest_price_30d))
+            .map(|row| ProductResponse::new(row.product, row.structure, &row.lowest_price_30d))
             .collect(),
         next_cursor,
     })?;
@@ -170,29 +182,73 @@ async fn create(
     body: Result<ApiJson<CreateProductRequest>, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body?.into_inner();
-    let (name, description, price, inventory_count) = all_valid!(
-        name: "name" => ProductName::parse(&body.name),
-        description: "description" => optional_description(body.description.as_deref()),
-        price: "price" => body.price.parse(),
-        inventory_count: "inventory_count" => InventoryCount::parse(body.inventory_count.unwrap_or(0)),
-    )?;
+    let mut validator = Validator::default();
+    let name = validator.check("name", ProductName::parse(&body.name));
+    let description = validator.check(
+        "description",
+        optional_description(body.description.as_deref()),
+    );
+    let price = validator.check("price", body.price.parse());
+    let inventory_count = validator.check(
+        "inventory_count",
+        InventoryCount::parse(body.inventory_count.unwrap_or(0)),
+    );
+    let category_ids = category_ids_from(&mut validator, body.category_ids);
+    let images = images_from(&mut validator, body.images);
+    let group_id = match body.group_id {
+        Some(raw) => group_id_from(&mut validator, raw).map(Some),
+        None => Some(None),
+    };
+    let options = match body.options {
+        Some(raw) => options_from(&mut validator, raw).map(Some),
+        None => Some(None),
+    };
+    let (
+        Some(name),
+        Some(description),
+        Some(price),
+        Some(inventory_count),
+        Some(category_ids),
+        Some(images),
+        Some(group_id),
+        Some(options),
+    ) = (
+        name,
+        description,
+        price,
+        inventory_count,
+        category_ids,
+        images,
+        group_id,
+        options,
+    )
+    else {
+        return Err(validator.into_error());
+    };
     let by_user_id = Some(admin.0.id);
     let product = with_conn(&pool, move |conn| {
-        Ok(products::insert(
+        Ok(products::create(
             conn,
             &NewProduct {
                 name: name.as_str(),
                 description: description.as_ref().map(Description::as_str),
                 price: price.as_decimal(),
                 inventory_count: inventory_count.get(),
+                category_ids: &category_ids,
+                images: images.clone(),
+                group_id,
+                options: options.clone(),
             },
             by_user_id,
         )?)
     })
     .await?;
     Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/api/v1/products/{}", product.id)))
-        .json(ProductResponse::from(ProductView::created(product))))
+        .insert_header((
+            header::LOCATION,
+            format!("/api/v1/products/{}", product.product.id),
+        ))
+        .json(ProductResponse::from(product)))
 }
 
 /// A description that may be absent or null: either is none.
@@ -237,6 +293,20 @@ async fn update(
             .inventory_count
             .and_then(|raw| validator.check("inventory_count", InventoryCount::parse(raw)))
             .map(InventoryCount::get),
+        category_ids: body
+            .category_ids
+            .and_then(|raw| category_ids_from(&mut validator, raw)),
+        images: body
+            .images
+            .and_then(|raw| images_from(&mut validator, raw)),
+        group_id: body.group_id.and_then(|raw| match raw {
+            Some(raw) => group_id_from(&mut validator, raw).map(Some),
+            None => Some(None),
+        }),
+        options: body
+            .options
+            .and_then(|raw| options_from(&mut validator, raw))
+            .map(Some),
     };
     validator.finish()?;
     let id = id.into_inner();
