@@ -20,8 +20,8 @@ use diesel::sql_types::{Jsonb, Text};
 use crate::domain::{OptionAxis, ProductImage};
 use crate::schema::{
     addresses, cart_items, carts, categories, fulfilments, order_addresses, orders, payments,
-    price_changes, product_groups, products, refunds, sessions, shipping_methods,
-    stock_movements, tax_rates, users, webhook_deliveries, webhook_endpoints,
+    price_changes, product_groups, products, refunds, sessions, shipping_methods, stock_movements,
+    tax_rates, users, webhook_deliveries, webhook_endpoints,
 };
 
 /// A user without the password hash: what every query outside login selects, so the hash

@@ -71,7 +71,10 @@ impl ProductImages {
             if alt.contains('\0') || alt.chars().count() > Self::MAX_ALT_LEN {
                 fail(
                     "alt",
-                    format!("must be at most {} characters, without NUL", Self::MAX_ALT_LEN),
+                    format!(
+                        "must be at most {} characters, without NUL",
+                        Self::MAX_ALT_LEN
+                    ),
                 );
             }
             let position = image.position.unwrap_or(index as i64);
@@ -80,7 +83,10 @@ impl ProductImages {
                     "position",
                     format!("must be a whole number from 0 to {}", Self::MAX_POSITION),
                 );
-            } else if images.iter().any(|i: &ProductImage| i64::from(i.position) == position) {
+            } else if images
+                .iter()
+                .any(|i: &ProductImage| i64::from(i.position) == position)
+            {
                 fail("position", format!("{position} is taken by another image"));
             }
             images.push(ProductImage {
@@ -122,7 +128,10 @@ fn check_url(raw: &str) -> Result<(), String> {
         Ok(url) if url.scheme() == "https" && url.host_str().is_some_and(|h| !h.is_empty()) => {
             // The parser mends some input (spaces, backslashes); only text that needs no
             // mending is taken, so what is stored is what was sent.
-            if raw.chars().any(|c| c.is_whitespace() || c.is_control() || c == '\\') {
+            if raw
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '\\')
+            {
                 Err("must not contain spaces, control characters or backslashes".into())
             } else {
                 Ok(())
@@ -153,8 +162,18 @@ mod tests {
         ])
         .unwrap();
         let urls: Vec<_> = images.as_slice().iter().map(|i| i.url.as_str()).collect();
-        assert_eq!(urls, ["https://cdn.example.com/a.jpg", "https://cdn.example.com/b.jpg"]);
-        let images = ProductImages::parse(vec![raw("https://x.example/1", None), raw("https://x.example/2", None)]).unwrap();
+        assert_eq!(
+            urls,
+            [
+                "https://cdn.example.com/a.jpg",
+                "https://cdn.example.com/b.jpg"
+            ]
+        );
+        let images = ProductImages::parse(vec![
+            raw("https://x.example/1", None),
+            raw("https://x.example/2", None),
+        ])
+        .unwrap();
         assert_eq!(images.as_slice()[1].position, 1);
     }
 
@@ -171,9 +190,15 @@ mod tests {
             let errors = ProductImages::parse(vec![raw(url, None)]).unwrap_err();
             assert_eq!(errors[0].field(), field, "{url}");
         }
-        let errors = ProductImages::parse(vec![raw("https://x.example/1", Some(0)), raw("https://x.example/2", Some(0))]).unwrap_err();
+        let errors = ProductImages::parse(vec![
+            raw("https://x.example/1", Some(0)),
+            raw("https://x.example/2", Some(0)),
+        ])
+        .unwrap_err();
         assert_eq!(errors[0].field(), "images[1].position");
-        let many = (0..21).map(|i| raw(&format!("https://x.example/{i}"), None)).collect();
+        let many = (0..21)
+            .map(|i| raw(&format!("https://x.example/{i}"), None))
+            .collect();
         assert_eq!(ProductImages::parse(many).unwrap_err()[0].field(), "images");
     }
 }

@@ -31,7 +31,9 @@ impl OptionAxes {
                 return Err(format!("option {name:?} is named twice"));
             }
             if values.is_empty() || values.len() > MAX_VALUES {
-                return Err(format!("option {name:?} must have 1 to {MAX_VALUES} values"));
+                return Err(format!(
+                    "option {name:?} must have 1 to {MAX_VALUES} values"
+                ));
             }
             let mut kept: Vec<String> = Vec::with_capacity(values.len());
             for value in values {
@@ -70,7 +72,11 @@ impl OptionAxes {
                 Some(_) => {}
             }
         }
-        match self.0.iter().find(|axis| !options.0.contains_key(&axis.name)) {
+        match self
+            .0
+            .iter()
+            .find(|axis| !options.0.contains_key(&axis.name))
+        {
             Some(axis) => Err(format!("must give a value for {:?}", axis.name)),
             None => Ok(()),
         }
@@ -90,8 +96,7 @@ impl VariantOptions {
         let mut options = BTreeMap::new();
         for (name, value) in raw {
             let name = option_text(&name).map_err(|m| format!("option name {name:?} {m}"))?;
-            let value =
-                option_text(&value).map_err(|m| format!("value of option {name:?} {m}"))?;
+            let value = option_text(&value).map_err(|m| format!("value of option {name:?} {m}"))?;
             if options.insert(name.clone(), value).is_some() {
                 return Err(format!("option {name:?} is named twice"));
             }
@@ -126,15 +131,32 @@ mod tests {
     }
 
     fn options(pairs: &[(&str, &str)]) -> VariantOptions {
-        VariantOptions::parse(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()).unwrap()
+        VariantOptions::parse(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+        .unwrap()
     }
 
     #[test]
     fn a_variant_names_every_axis_once_with_one_of_its_values() {
-        assert_eq!(axes().admits(&options(&[("size", "M"), ("colour", "red")])), Ok(()));
+        assert_eq!(
+            axes().admits(&options(&[("size", "M"), ("colour", "red")])),
+            Ok(())
+        );
         assert!(axes().admits(&options(&[("size", "M")])).is_err());
-        assert!(axes().admits(&options(&[("size", "XL"), ("colour", "red")])).is_err());
-        assert!(axes().admits(&options(&[("size", "M"), ("colour", "red"), ("fit", "slim")])).is_err());
+        assert!(axes()
+            .admits(&options(&[("size", "XL"), ("colour", "red")]))
+            .is_err());
+        assert!(axes()
+            .admits(&options(&[
+                ("size", "M"),
+                ("colour", "red"),
+                ("fit", "slim")
+            ]))
+            .is_err());
     }
 
     #[test]
@@ -143,6 +165,10 @@ mod tests {
         assert!(OptionAxes::parse(vec![]).is_err());
         assert!(OptionAxes::parse(vec![("size".into(), vec![])]).is_err());
         assert!(OptionAxes::parse(vec![("size".into(), vec!["S".into(), "S".into()])]).is_err());
-        assert!(OptionAxes::parse(vec![("a".into(), vec!["1".into()]), ("a".into(), vec!["2".into()])]).is_err());
+        assert!(OptionAxes::parse(vec![
+            ("a".into(), vec!["1".into()]),
+            ("a".into(), vec!["2".into()])
+        ])
+        .is_err());
     }
 }

@@ -122,7 +122,7 @@ pub fn timestamp(micros: i64) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::Product;
+    use crate::models::{Product, ProductStructure};
     use std::str::FromStr;
 
     /// What the OpenAPI pattern of `cursor` says.
@@ -142,6 +142,12 @@ mod tests {
                 archived_at: None,
                 created_at: at,
                 updated_at: at,
+            },
+            structure: ProductStructure {
+                category_ids: Vec::new(),
+                images: Default::default(),
+                group_id: None,
+                options: None,
             },
             rank,
             lowest_price_30d: BigDecimal::from_str(price).unwrap(),

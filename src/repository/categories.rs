@@ -36,7 +36,13 @@ fn depth_first(rows: Vec<Category>) -> Vec<Category> {
         children.entry(row.parent_id).or_default().push(row);
     }
     let mut ordered = Vec::with_capacity(rows.len());
-    let mut stack: Vec<&Category> = children.get(&None).into_iter().flatten().rev().copied().collect();
+    let mut stack: Vec<&Category> = children
+        .get(&None)
+        .into_iter()
+        .flatten()
+        .rev()
+        .copied()
+        .collect();
     while let Some(node) = stack.pop() {
         ordered.push(node.clone());
         if let Some(kids) = children.get(&Some(node.id)) {
@@ -161,9 +167,10 @@ pub fn update(
 pub fn delete(conn: &mut PgConnection, id: i32) -> Result<(), ShopError> {
     conn.transaction(|conn| {
         lock_tree(conn)?;
-        let has_children: bool =
-            diesel::select(exists(categories::table.filter(categories::parent_id.eq(id))))
-                .get_result(conn)?;
+        let has_children: bool = diesel::select(exists(
+            categories::table.filter(categories::parent_id.eq(id)),
+        ))
+        .get_result(conn)?;
         if has_children {
             return Err(ShopError::InvalidState(
                 "the category has subcategories: move or delete them first",
@@ -275,8 +282,10 @@ pub fn refile(conn: &mut PgConnection, product_ids: &[i32]) -> QueryResult<()> {
         .select(crate::schema::products::id)
         .for_key_share()
         .load::<i32>(conn)?;
-    diesel::delete(category_listings::table.filter(category_listings::product_id.eq_any(product_ids)))
-        .execute(conn)?;
+    diesel::delete(
+        category_listings::table.filter(category_listings::product_id.eq_any(product_ids)),
+    )
+    .execute(conn)?;
     diesel::sql_query(
         "INSERT INTO category_listings (category_id, product_id, created_at, price)
          WITH RECURSIVE filed(category_id, product_id) AS (

@@ -38,7 +38,11 @@ pub fn with_variants(
 }
 
 /// Groups by id, after `after`, up to `limit` rows.
-pub fn page(conn: &mut PgConnection, after: Option<i32>, limit: i64) -> QueryResult<Vec<ProductGroup>> {
+pub fn page(
+    conn: &mut PgConnection,
+    after: Option<i32>,
+    limit: i64,
+) -> QueryResult<Vec<ProductGroup>> {
     product_groups::table
         .filter(product_groups::id.gt(after.unwrap_or(0)))
         .order(product_groups::id)

@@ -31,7 +31,6 @@ pub struct ProductView {
     pub lowest_price_30d: BigDecimal,
 }
 
-
 diesel::define_sql_function! {
     /// PostgreSQL's `LEAST`, which ignores a NULL argument.
     fn least(current: Numeric, earlier: Nullable<Numeric>) -> Numeric;

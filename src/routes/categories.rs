@@ -12,7 +12,9 @@ use crate::config::Config;
 use crate::db::DbPool;
 use crate::domain::{parse_position, CatalogueName, CategorySlug};
 use crate::http::conditional::{catalogue_response, json_bytes, IfNoneMatch};
-use crate::http::extract::{nullable, optional_whole_number, present, present_whole_number, ApiJson};
+use crate::http::extract::{
+    nullable, optional_whole_number, present, present_whole_number, ApiJson,
+};
 use crate::http::responses;
 use crate::http::validate::Validator;
 use crate::http::{with_conn, ApiError, Problem};
@@ -79,7 +81,11 @@ pub struct CreateCategoryRequest {
     #[schema(max_length = 255, example = "Shirts")]
     name: String,
     /// Unique; lowercase letters and digits in words joined by single hyphens.
-    #[schema(max_length = 100, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", example = "shirts")]
+    #[schema(
+        max_length = 100,
+        pattern = "^[a-z0-9]+(-[a-z0-9]+)*$",
+        example = "shirts"
+    )]
     slug: String,
     /// The category to put it under; absent or null: top level.
     #[serde(default, deserialize_with = "optional_whole_number")]
@@ -98,7 +104,11 @@ pub struct UpdateCategoryRequest {
     #[schema(max_length = 255, example = "Shirts")]
     name: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(max_length = 100, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", example = "shirts")]
+    #[schema(
+        max_length = 100,
+        pattern = "^[a-z0-9]+(-[a-z0-9]+)*$",
+        example = "shirts"
+    )]
     slug: Option<String>,
     /// Moves it (with everything below it) under another category; null: to the top
     /// level. Under itself or its own descendant: 409 `invalid_state`.
@@ -187,7 +197,10 @@ async fn create(
     })
     .await?;
     Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/api/v1/categories/{}", category.id)))
+        .insert_header((
+            header::LOCATION,
+            format!("/api/v1/categories/{}", category.id),
+        ))
         .json(CategoryResponse::from(category)))
 }
 
@@ -229,8 +242,10 @@ async fn update(
     };
     validator.finish()?;
     let id = id.into_inner();
-    let category =
-        with_conn(&pool, move |conn| Ok(categories::update(conn, id, &changes)?)).await?;
+    let category = with_conn(&pool, move |conn| {
+        Ok(categories::update(conn, id, &changes)?)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(CategoryResponse::from(category)))
 }
 

@@ -167,8 +167,10 @@ const CURSOR_KIND: &str = "product-groups";
     responses((status = 200, description = "The group with its variants", body = ProductGroupResponse), (status = 404, description = "No such group", body = Problem, content_type = "application/problem+json"), responses::Unavailable))]
 async fn show(pool: web::Data<DbPool>, id: web::Path<i32>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let (group, variants) =
-        with_conn(&pool, move |conn| Ok(product_groups::with_variants(conn, id)?)).await?;
+    let (group, variants) = with_conn(&pool, move |conn| {
+        Ok(product_groups::with_variants(conn, id)?)
+    })
+    .await?;
     let variants = variants.into_iter().map(ProductResponse::from).collect();
     Ok(HttpResponse::Ok().json(ProductGroupResponse::new(group, variants)))
 }
@@ -197,7 +199,10 @@ async fn list(
         None => None,
     };
     let limit = size.with_lookahead();
-    let rows = with_conn(&pool, move |conn| Ok(product_groups::page(conn, after, limit)?)).await?;
+    let rows = with_conn(&pool, move |conn| {
+        Ok(product_groups::page(conn, after, limit)?)
+    })
+    .await?;
     let (rows, next_cursor) = split_page(rows, size, |last| {
         Some(cursor::seal(CURSOR_KIND, &last.id.to_be_bytes()))
     });

@@ -227,6 +227,10 @@ pub fn product_in_db(db: &TestDb, name: &str, price: &str, stock: i32) -> i32 {
             description: None,
             price: &price.parse().expect("decimal"),
             inventory_count: stock,
+            category_ids: &[],
+            images: Default::default(),
+            group_id: None,
+            options: None,
         },
         None,
     )

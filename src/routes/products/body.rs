@@ -71,7 +71,11 @@ impl From<ProductImage> for ImageResponse {
 }
 
 impl ProductResponse {
-    pub fn new(product: Product, structure: ProductStructure, lowest_price_30d: &BigDecimal) -> Self {
+    pub fn new(
+        product: Product,
+        structure: ProductStructure,
+        lowest_price_30d: &BigDecimal,
+    ) -> Self {
         Self {
             id: product.id,
             price: format_money(&product.price),
@@ -80,7 +84,12 @@ impl ProductResponse {
             description: product.description,
             inventory_count: product.inventory_count,
             category_ids: structure.category_ids.into_iter().flatten().collect(),
-            images: structure.images.0.into_iter().map(ImageResponse::from).collect(),
+            images: structure
+                .images
+                .0
+                .into_iter()
+                .map(ImageResponse::from)
+                .collect(),
             group_id: structure.group_id,
             options: structure.options.map(|options| options.0),
             created_at: product.created_at,
@@ -141,7 +150,11 @@ pub struct CreateProductRequest {
 #[serde(deny_unknown_fields)]
 pub struct ImageInput {
     /// An absolute https URL, at most 2,000 characters.
-    #[schema(max_length = 2000, pattern = "^https://", example = "https://cdn.example.com/teapot-front.jpg")]
+    #[schema(
+        max_length = 2000,
+        pattern = "^https://",
+        example = "https://cdn.example.com/teapot-front.jpg"
+    )]
     pub url: String,
     /// What the picture shows, at most 500 characters; absent: empty.
     #[serde(default)]
@@ -178,7 +191,10 @@ pub fn images_from(validator: &mut Validator, raw: Vec<ImageInput>) -> Option<St
 pub fn category_ids_from(validator: &mut Validator, raw: Vec<i64>) -> Option<Vec<i32>> {
     const MAX: usize = 50;
     if raw.len() > MAX {
-        validator.reject("category_ids", format!("must have at most {MAX} categories"));
+        validator.reject(
+            "category_ids",
+            format!("must have at most {MAX} categories"),
+        );
         return None;
     }
     let ids: Option<Vec<i32>> = raw
@@ -188,7 +204,10 @@ pub fn category_ids_from(validator: &mut Validator, raw: Vec<i64>) -> Option<Vec
     match ids {
         Some(ids) => Some(normalise_ids(ids)),
         None => {
-            validator.reject("category_ids", "must be category ids (positive whole numbers)");
+            validator.reject(
+                "category_ids",
+                "must be category ids (positive whole numbers)",
+            );
             None
         }
     }
@@ -198,7 +217,10 @@ pub fn category_ids_from(validator: &mut Validator, raw: Vec<i64>) -> Option<Vec
 pub fn group_id_from(validator: &mut Validator, raw: i64) -> Option<i32> {
     let id = i32::try_from(raw).ok().filter(|id| *id > 0);
     if id.is_none() {
-        validator.reject("group_id", "must be a product group id (a positive whole number)");
+        validator.reject(
+            "group_id",
+            "must be a product group id (a positive whole number)",
+        );
     }
     id
 }

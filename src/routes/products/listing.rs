@@ -33,7 +33,11 @@ pub struct ListQuery {
     in_stock: Option<bool>,
     /// A category's slug: only products listed under it (filed in it or in a category
     /// below it). A slug no category has is a 404.
-    #[param(max_length = 100, pattern = "^([a-z0-9]+(-[a-z0-9]+)*)?$", example = "shirts")]
+    #[param(
+        max_length = 100,
+        pattern = "^([a-z0-9]+(-[a-z0-9]+)*)?$",
+        example = "shirts"
+    )]
     category: Option<String>,
     /// `relevance` (default with `q`; without `q` it means `newest`), `newest` (default
     /// otherwise), `price_asc`, `price_desc`.

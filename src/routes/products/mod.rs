@@ -34,8 +34,8 @@ use crate::http::validate::Validator;
 use crate::http::with_conn;
 use crate::http::{ApiError, Problem};
 use crate::models::{NewProduct, ProductChanges};
-use crate::repository::{catalogue, categories};
 use crate::repository::products;
+use crate::repository::{catalogue, categories};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -296,9 +296,7 @@ async fn update(
         category_ids: body
             .category_ids
             .and_then(|raw| category_ids_from(&mut validator, raw)),
-        images: body
-            .images
-            .and_then(|raw| images_from(&mut validator, raw)),
+        images: body.images.and_then(|raw| images_from(&mut validator, raw)),
         group_id: body.group_id.and_then(|raw| match raw {
             Some(raw) => group_id_from(&mut validator, raw).map(Some),
             None => Some(None),
