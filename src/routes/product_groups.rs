@@ -20,10 +20,9 @@ use crate::http::extract::{present, ApiJson, ApiQuery};
 use crate::http::paging::split_page;
 use crate::http::responses;
 use crate::http::validate::Validator;
-use crate::http::{with_conn, ApiError, Problem};
+use crate::http::{with_conn, ApiError, Problem, ProductResponse};
 use crate::models::{NewProductGroup, ProductGroup, ProductGroupChanges, StoredAxes};
 use crate::repository::product_groups;
-use crate::routes::products::ProductResponse;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(

@@ -598,6 +598,34 @@ async fn a_body_that_is_not_an_object_is_422_naming_body_on_every_route_and_chan
             json!(["DE", "19"]),
         ),
         (
+            Method::POST,
+            "/api/v1/categories".into(),
+            Some(&w.admin.token),
+            None,
+            json!(["Shirts", "shirts", null, 0]),
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/categories/999999".into(),
+            Some(&w.admin.token),
+            None,
+            json!(["Shirts"]),
+        ),
+        (
+            Method::POST,
+            "/api/v1/product-groups".into(),
+            Some(&w.admin.token),
+            None,
+            json!(["Shirt", {"size": ["S"]}]),
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/product-groups/999999".into(),
+            Some(&w.admin.token),
+            None,
+            json!(["Shirt"]),
+        ),
+        (
             Method::PATCH,
             "/api/v1/tax-rates/DE".into(),
             Some(&w.admin.token),
@@ -659,7 +687,11 @@ async fn a_body_that_is_not_an_object_is_422_naming_body_on_every_route_and_chan
 /// The routes that take a JSON body, as the OpenAPI document names them: the table of
 /// the test above covers each but the payment webhook, whose body is checked as signed
 /// bytes before it is read (an array there, signed, is a 400: tests/api/payments.rs).
-const BODY_ROUTES: [&str; 22] = [
+const BODY_ROUTES: [&str; 26] = [
+    "POST /api/v1/categories",
+    "PATCH /api/v1/categories/{id}",
+    "POST /api/v1/product-groups",
+    "PATCH /api/v1/product-groups/{id}",
     "PATCH /api/v1/cart/items/{item_id}",
     "POST /api/v1/cart/items",
     "POST /api/v1/cart/quote",
@@ -687,8 +719,18 @@ const BODY_ROUTES: [&str; 22] = [
 /// The fields that hold more than a flat value, each read so that only its own shape is
 /// taken: the inline address through `JsonObject` (an array there is refused, as the
 /// test below shows), the country list as a list of strings (an object is no list), and
-/// the payment webhook's `data` (read only once the signature holds).
-const NESTED_FIELDS: [(&str, &str); 7] = [
+/// the payment webhook's `data` (read only once the signature holds); a product's
+/// category ids (a list of numbers), images (each read through `JsonObject`) and variant
+/// options (a map, which an array is not), and a group's options (the same).
+const NESTED_FIELDS: [(&str, &str); 15] = [
+    ("POST /api/v1/products", "category_ids"),
+    ("POST /api/v1/products", "images"),
+    ("POST /api/v1/products", "options"),
+    ("PATCH /api/v1/products/{id}", "category_ids"),
+    ("PATCH /api/v1/products/{id}", "images"),
+    ("PATCH /api/v1/products/{id}", "options"),
+    ("POST /api/v1/product-groups", "options"),
+    ("PATCH /api/v1/product-groups/{id}", "options"),
     ("POST /api/v1/webhook-endpoints", "events"),
     ("PATCH /api/v1/webhook-endpoints/{id}", "events"),
     ("POST /api/v1/payments/webhooks/{provider}", "data"),

@@ -34,12 +34,16 @@ async fn admins_create_products_with_exact_prices() {
     assert_eq!(
         fields,
         [
+            "category_ids",
             "created_at",
             "description",
+            "group_id",
             "id",
+            "images",
             "inventory_count",
             "lowest_price_30d",
             "name",
+            "options",
             "price",
             "updated_at"
         ]

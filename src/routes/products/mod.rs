@@ -12,11 +12,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::pg::PgConnection;
 
 use crate::http::conditional::{IfModifiedSince, IfNoneMatch};
+use crate::http::ProductResponse;
 use body::{category_ids_from, group_id_from, images_from, options_from};
-pub use body::{
-    CreateProductRequest, ImageInput, ImageResponse, ProductPage, ProductResponse,
-    UpdateProductRequest,
-};
+pub use body::{CreateProductRequest, ImageInput, ProductPage, UpdateProductRequest};
 use listing::{listing_from, ListQuery};
 pub use search_lane::SearchLane;
 
@@ -94,7 +92,8 @@ async fn show(
 /// List and search products.
 ///
 /// Live products, newest first, or ranked by relevance with `q` (full-text, web-search
-/// syntax: name matches above description matches). Filters by price range and stock;
+/// syntax: name matches above description matches). Filters by category (`category`: its
+/// slug; the products filed in it or in any category below it), price range and stock;
 /// keyset paginated: pass `next_cursor` back as `cursor` until it is null. Anonymous
 /// requests may be served by a read replica a moment behind. A one-word search in
 /// relevance order is served from an index; other searches visit every match and take
@@ -103,7 +102,7 @@ async fn show(
 #[utoipa::path(get, path = "/api/v1/products", operation_id = "list_products", tag = "catalogue", params(ListQuery, IfNoneMatch),
     responses((status = 200, description = "A page of products", body = ProductPage,
             headers(("ETag" = String, description = "Strong entity tag of this body (a digest of its bytes): send it in If-None-Match to revalidate (304)."), ("Cache-Control" = String, description = "`public, max-age=N` for anonymous requests (N = CATALOGUE_CACHE_MAX_AGE_SECS; `public, no-cache` when 0); `private, no-cache` with Authorization or X-Cart-Token."))),
-        responses::NotModified, responses::BadRequest, responses::Invalid, responses::Unavailable))]
+        responses::NotModified, responses::BadRequest, (status = 404, description = "No category has the `category` slug", body = Problem, content_type = "application/problem+json"), responses::Invalid, responses::Unavailable))]
 async fn list(
     req: HttpRequest,
     pool: web::Data<DbPool>,
