@@ -744,6 +744,85 @@ async function journey(): Promise<void> {
     await expectEmpty(step, 204, mergedShopper.DELETE("/api/v1/sessions/current"));
     pass(step, "204");
 
+    // --- catalogue structure: categories, variant groups, images -------------------------
+    step = "admin builds a category tree (POST /categories)";
+    const clothing = (await expectBody(step, 201, admin.POST("/api/v1/categories", { body: { name: `Clothing ${tag}`, slug: `clothing-${tag}` } }))).body;
+    const shirts = (
+        await expectBody(step, 201, admin.POST("/api/v1/categories", { body: { name: `Shirts ${tag}`, slug: `shirts-${tag}`, parent_id: clothing.id } }))
+    ).body;
+    equal(step, "parent_id", shirts.parent_id, clothing.id);
+    pass(step, `201 × 2, ${clothing.slug} > ${shirts.slug}`);
+
+    step = "read the whole tree (GET /categories)";
+    const tree = await expectBody(step, 200, anonymous.GET("/api/v1/categories"));
+    const slugs = tree.body.items.map((c) => c.slug);
+    check(step, slugs.indexOf(clothing.slug) >= 0 && slugs.indexOf(clothing.slug) < slugs.indexOf(shirts.slug), `parent after child: ${slugs.join(",")}`);
+    check(step, (tree.response.headers.get("etag") ?? "") !== "", "no ETag");
+    pass(step, `200, ${tree.body.items.length} categories, each after its parent`);
+
+    step = "admin creates a variant group (POST /product-groups)";
+    const group = (
+        await expectBody(step, 201, admin.POST("/api/v1/product-groups", { body: { name: `Linen shirt ${tag}`, options: { size: ["S", "M", "L"] } } }))
+    ).body;
+    pass(step, `201, group ${group.id}`);
+
+    const variants: Product[] = [];
+    for (const [size, price] of [["S", "29.00"], ["M", "31.00"]] as const) {
+        step = `admin adds the ${size} variant with a picture, filed under shirts (POST /products)`;
+        const made = await expectBody(
+            step,
+            201,
+            admin.POST("/api/v1/products", {
+                body: {
+                    name: `Linen shirt ${size} ${tag}`,
+                    price,
+                    inventory_count: 5,
+                    category_ids: [shirts.id],
+                    group_id: group.id,
+                    options: { size },
+                    images: [{ url: `https://images.example.com/${tag}-${size}.jpg`, alt: `Linen shirt, size ${size}` }],
+                },
+            }),
+        );
+        equal(step, "group_id", made.body.group_id, group.id);
+        equal(step, "options.size", made.body.options?.["size"], size);
+        equal(step, "first image", made.body.images[0]?.url, `https://images.example.com/${tag}-${size}.jpg`);
+        variants.push(made.body);
+        pass(step, `201, product ${made.body.id}`);
+    }
+
+    step = "a second variant with the same options is refused (POST /products)";
+    await expectProblem(
+        step,
+        409,
+        "already_exists",
+        admin.POST("/api/v1/products", { body: { name: `Twin ${tag}`, price: "1.00", group_id: group.id, options: { size: "S" } } }),
+    );
+    pass(step, "409 already_exists");
+
+    step = "browse the top category: its subcategories' products too (GET /products?category=...)";
+    const inClothing = await expectBody(step, 200, anonymous.GET("/api/v1/products", { params: { query: { category: clothing.slug } } }));
+    equal(step, "ids, newest first", inClothing.body.items.map((p) => p.id).join(","), variants.map((p) => p.id).reverse().join(","));
+    pass(step, `200, ${inClothing.body.items.length} products under ${clothing.slug}`);
+
+    step = "open the group (GET /product-groups/{id})";
+    const openedGroup = await expectBody(step, 200, anonymous.GET("/api/v1/product-groups/{id}", { params: { path: { id: group.id } } }));
+    equal(step, "variants", openedGroup.body.variants.map((v) => v.options?.["size"]).join(","), "S,M");
+    const medium = openedGroup.body.variants.find((v) => v.options?.["size"] === "M");
+    if (medium === undefined) {
+        return fail(step, "no M variant");
+    }
+    pass(step, `200, sizes ${openedGroup.body.variants.map((v) => v.options?.["size"]).join("/")}`);
+
+    step = "a guest adds the chosen variant to a cart (POST /cart/items)";
+    const variantCart = await expectBody(step, 201, anonymous.POST("/api/v1/guest-carts"));
+    const withVariantCart = { header: { "X-Cart-Token": variantCart.body.token } };
+    const withVariant = (
+        await expectBody(step, 201, anonymous.POST("/api/v1/cart/items", { params: withVariantCart, body: { product_id: medium.id, quantity: 1 } }))
+    ).body;
+    equal(step, "total", withVariant.total, medium.price);
+    pass(step, `201, total ${withVariant.total}`);
+
     // --- log out ----------------------------------------------------------------------
     step = "log out (DELETE /sessions/current)";
     await expectEmpty(step, 204, shopper.DELETE("/api/v1/sessions/current"));

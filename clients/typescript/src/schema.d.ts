@@ -163,6 +163,62 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/categories": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The category tree.
+         * @description Every category, each after its parent, siblings by `position` (depth first). Public.
+         *     Sends an `ETag`; with a matching `If-None-Match` the answer is 304 without a body.
+         */
+        get: operations["list_categories"];
+        put?: never;
+        /**
+         * Create a category.
+         * @description Admins only. 201 with the category and its `Location`. A slug another category has:
+         *     409 `already_exists`; an unknown `parent_id`: 422.
+         */
+        post: operations["create_category"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/categories/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a category. */
+        get: operations["get_category"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a category.
+         * @description Admins only. Its products leave it (their other categories stay). A category with
+         *     subcategories: 409 `invalid_state` (move or delete them first).
+         */
+        delete: operations["delete_category"];
+        options?: never;
+        head?: never;
+        /**
+         * Change or move a category.
+         * @description Admins only. Changes the fields sent. A new `parent_id` moves the category and
+         *     everything below it; its products are then listed under the new ancestors. A move
+         *     under the category itself or one of its descendants would make a cycle: 409
+         *     `invalid_state`, nothing changed (moves are checked one at a time in the database, so
+         *     concurrent moves cannot make one either).
+         */
+        patch: operations["update_category"];
+        trace?: never;
+    };
     "/api/v1/guest-carts": {
         parameters: {
             query?: never;
@@ -378,6 +434,64 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/product-groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List variant groups.
+         * @description Admins only. Oldest first, keyset paginated; `variants` is empty here (read a group
+         *     for its variants).
+         */
+        get: operations["list_product_groups"];
+        put?: never;
+        /**
+         * Create a variant group.
+         * @description Admins only. 201 with the group (no variants yet) and its `Location`. Variants join
+         *     it as products: `POST /products` with `group_id` and `options`.
+         */
+        post: operations["create_product_group"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/product-groups/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a variant group.
+         * @description Public: the group, its options and its live variants (each a product with its own
+         *     price and stock; add one to the cart by its product id).
+         */
+        get: operations["get_product_group"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a variant group.
+         * @description Admins only. A group with live variants: 409 `invalid_state` (archive them or take
+         *     them out of the group first); its archived variants leave it.
+         */
+        delete: operations["delete_product_group"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a variant group.
+         * @description Admins only. New `options` must still admit every live variant's values: 409
+         *     `invalid_state` otherwise (change or archive those variants first). Answers with the
+         *     group and its variants.
+         */
+        patch: operations["update_product_group"];
+        trace?: never;
+    };
     "/api/v1/products": {
         parameters: {
             query?: never;
@@ -388,7 +502,8 @@ export interface paths {
         /**
          * List and search products.
          * @description Live products, newest first, or ranked by relevance with `q` (full-text, web-search
-         *     syntax: name matches above description matches). Filters by price range and stock;
+         *     syntax: name matches above description matches). Filters by category (`category`: its
+         *     slug; the products filed in it or in any category below it), price range and stock;
          *     keyset paginated: pass `next_cursor` back as `cursor` until it is null. Anonymous
          *     requests may be served by a read replica a moment behind. A one-word search in
          *     relevance order is served from an index; other searches visit every match and take
@@ -1084,6 +1199,39 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
+        /** @description A category of the tree. */
+        CategoryResponse: {
+            /** Format: date-time */
+            created_at: string;
+            /** Format: int32 */
+            id: number;
+            /** @example Shirts */
+            name: string;
+            /**
+             * Format: int32
+             * @description The category above it; null for a top-level category.
+             */
+            parent_id: number | null;
+            /**
+             * Format: int32
+             * @description Order among its siblings (ascending; ties by name).
+             */
+            position: number;
+            /**
+             * @description Its name in URLs, unique: `GET /products?category=<slug>`.
+             * @example shirts
+             */
+            slug: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /**
+         * @description The whole tree as a flat list: each category after its parent, siblings in order
+         *     (depth first), so a front end builds its menu in one pass over `parent_id`.
+         */
+        CategoryTree: {
+            items: components["schemas"]["CategoryResponse"][];
+        };
         /** @description A checkout: the quote's delivery, and the total the client showed its customer. */
         CheckoutBody: {
             /**
@@ -1150,6 +1298,28 @@ export interface components {
              */
             region?: string | null;
         };
+        CreateCategoryRequest: {
+            /**
+             * @description 1 to 255 characters.
+             * @example Shirts
+             */
+            name: string;
+            /**
+             * Format: int32
+             * @description The category to put it under; absent or null: top level.
+             */
+            parent_id?: number | null;
+            /**
+             * Format: int32
+             * @description Order among its siblings; absent: after the last.
+             */
+            position?: number | null;
+            /**
+             * @description Unique; lowercase letters and digits in words joined by single hyphens.
+             * @example shirts
+             */
+            slug: string;
+        };
         /** @description A new endpoint. */
         CreateEndpointRequest: {
             /**
@@ -1165,9 +1335,40 @@ export interface components {
              */
             url: string;
         };
+        CreateProductGroupRequest: {
+            /** @example Linen shirt */
+            name: string;
+            /**
+             * @description 1 to 5 options, each with 1 to 100 distinct values (names and values 1 to 100
+             *     characters), in display order.
+             * @example {
+             *       "colour": [
+             *         "white",
+             *         "blue"
+             *       ],
+             *       "size": [
+             *         "S",
+             *         "M",
+             *         "L"
+             *       ]
+             *     }
+             */
+            options: {
+                [key: string]: string[];
+            };
+        };
         CreateProductRequest: {
+            /** @description Categories to file it under (each must exist); absent: none. */
+            category_ids?: number[];
             /** @description Up to 10,000 characters; null or blank: no description (on update: clears it). */
             description?: string | null;
+            /**
+             * Format: int32
+             * @description The variant group it joins (with `options`); absent or null: not a variant.
+             */
+            group_id?: number | null;
+            /** @description Its pictures (at most 20, https URLs); absent: none. */
+            images?: components["schemas"]["ImageInput"][];
             /**
              * Format: int64
              * @description Units in stock; absent or null: 0.
@@ -1178,6 +1379,13 @@ export interface components {
              * @example Blue teapot
              */
             name: string;
+            /**
+             * @description Its value on each option of the group (`{"size": "M"}`); required with
+             *     `group_id`, and only with it.
+             */
+            options?: {
+                [key: string]: string;
+            } | null;
             /**
              * @description Non-negative, at most two decimal places, at most 9999999999.99: a decimal string (preferred) or a JSON number in plain notation (no exponent), read exactly, never through a float.
              * @example 19.99
@@ -1338,6 +1546,30 @@ export interface components {
             items: components["schemas"]["HistoryItem"][];
             /** @description Pass back as `cursor` for the next page; null on the last page. */
             next_cursor: string | null;
+        };
+        /** @description A product image as admins send it. */
+        ImageInput: {
+            /** @description What the picture shows, at most 500 characters; absent: empty. */
+            alt?: string | null;
+            /**
+             * Format: int64
+             * @description Display order (ascending, distinct, 0 to 1000); absent: its index in the list.
+             */
+            position?: number | null;
+            /**
+             * @description An absolute https URL, at most 2,000 characters.
+             * @example https://cdn.example.com/teapot-front.jpg
+             */
+            url: string;
+        };
+        /** @description A product image. */
+        ImageResponse: {
+            /** @description What the picture shows, for screen readers; may be empty. */
+            alt: string;
+            /** Format: int32 */
+            position: number;
+            /** @example https://cdn.example.com/teapot-front.jpg */
+            url: string;
         };
         LineResponse: {
             /**
@@ -1604,6 +1836,42 @@ export interface components {
              */
             type: string;
         };
+        /** @description A page of groups (without their variants). */
+        ProductGroupPage: {
+            items: components["schemas"]["ProductGroupResponse"][];
+            /** @description Pass back as `cursor` for the next page; null on the last page. */
+            next_cursor: string | null;
+        };
+        /** @description A variant group and its live variants. */
+        ProductGroupResponse: {
+            /** Format: date-time */
+            created_at: string;
+            /** Format: int32 */
+            id: number;
+            /** @example Linen shirt */
+            name: string;
+            /**
+             * @description Each option and the values a variant may take, in display order.
+             * @example {
+             *       "colour": [
+             *         "white",
+             *         "blue"
+             *       ],
+             *       "size": [
+             *         "S",
+             *         "M",
+             *         "L"
+             *       ]
+             *     }
+             */
+            options: {
+                [key: string]: string[];
+            };
+            /** Format: date-time */
+            updated_at: string;
+            /** @description Its live variants, oldest first (archived ones are left out). Each is a product. */
+            variants: components["schemas"]["ProductResponse"][];
+        };
         /** @description A page of the catalogue; `next_cursor` is null on the last page. */
         ProductPage: {
             items: components["schemas"]["ProductResponse"][];
@@ -1611,12 +1879,24 @@ export interface components {
             next_cursor: string | null;
         };
         ProductResponse: {
+            /**
+             * @description The categories it is filed under (ascending ids); it is also listed under their
+             *     ancestors.
+             */
+            category_ids: number[];
             /** Format: date-time */
             created_at: string;
             /** @description Null when the product has none. */
             description: string | null;
+            /**
+             * Format: int32
+             * @description The variant group it belongs to; null when it is not a variant.
+             */
+            group_id: number | null;
             /** Format: int32 */
             id: number;
+            /** @description Its pictures, in display order (ascending `position`). */
+            images: components["schemas"]["ImageResponse"][];
             /** Format: int32 */
             inventory_count: number;
             /**
@@ -1627,6 +1907,13 @@ export interface components {
              */
             lowest_price_30d: string;
             name: string;
+            /**
+             * @description Its value on each option of its group (`{"size": "M"}`); null when it is not a
+             *     variant.
+             */
+            options: {
+                [key: string]: string;
+            } | null;
             /**
              * @description Decimal string, two places.
              * @example 19.99
@@ -1992,6 +2279,20 @@ export interface components {
              */
             region?: string | null;
         };
+        UpdateCategoryRequest: {
+            /** @example Shirts */
+            name?: string | null;
+            /**
+             * Format: int32
+             * @description Moves it (with everything below it) under another category; null: to the top
+             *     level. Under itself or its own descendant: 409 `invalid_state`.
+             */
+            parent_id?: number | null;
+            /** Format: int32 */
+            position?: number;
+            /** @example shirts */
+            slug?: string | null;
+        };
         /** @description A change; fields left out stay as they are. */
         UpdateEndpointRequest: {
             /**
@@ -2011,6 +2312,17 @@ export interface components {
              * @example Alice Liddell
              */
             name: string;
+        };
+        UpdateProductGroupRequest: {
+            /** @example Linen shirt */
+            name?: string | null;
+            /**
+             * @description Replaces the options; they must still admit every live variant's values (409
+             *     `invalid_state` otherwise).
+             */
+            options?: {
+                [key: string]: string[];
+            };
         };
         UpdateShippingMethodRequest: {
             /** @description ISO 3166-1 alpha-2 codes it ships to: at least one (repeats count once). */
@@ -2864,6 +3176,491 @@ export interface operations {
                 };
             };
             /** @description Invalid or missing fields (validation_failed), or nothing to order (empty_cart) */
+            422: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Database unavailable or pool exhausted (Retry-After) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_categories: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Entity tags of copies the client holds (`"tag"`, `W/"tag"`, comma-separated) or
+                 *     `*`: when one matches the current tag (weak comparison), the answer is 304 with no
+                 *     body.
+                 */
+                "If-None-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tree */
+            200: {
+                headers: {
+                    /** @description `public, max-age=N` for anonymous requests (N = CATALOGUE_CACHE_MAX_AGE_SECS; `public, no-cache` when 0); `private, no-cache` with Authorization or X-Cart-Token. */
+                    "Cache-Control"?: string;
+                    /** @description Strong entity tag of this body (a digest of its bytes): send it in If-None-Match to revalidate (304). */
+                    ETag?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CategoryTree"];
+                };
+            };
+            /** @description Not modified: If-None-Match names the current tag (or, for a product without If-None-Match, If-Modified-Since is not before its Last-Modified). No body. */
+            304: {
+                headers: {
+                    /** @description `public, max-age=N` for anonymous requests (N from CATALOGUE_CACHE_MAX_AGE_SECS; `public, no-cache` when 0); `private, no-cache` for requests with Authorization or X-Cart-Token. */
+                    "Cache-Control"?: string;
+                    /** @description Strong entity tag of this body (a digest of its bytes): send it back in If-None-Match to revalidate. */
+                    ETag?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description This path does not answer that method (Allow lists the ones it does) */
+            405: {
+                headers: {
+                    /** @description The methods this path answers. */
+                    Allow?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Database unavailable or pool exhausted (Retry-After) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_category: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateCategoryRequest"];
+            };
+        };
+        responses: {
+            /** @description Created; Location: /api/v1/categories/{id} */
+            201: {
+                headers: {
+                    /** @description The URL of what was created. */
+                    Location?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CategoryResponse"];
+                };
+            };
+            /** @description Malformed JSON, query or body type */
+            400: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme to authenticate with. */
+                    "WWW-Authenticate"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This path does not answer that method (Allow lists the ones it does) */
+            405: {
+                headers: {
+                    /** @description The methods this path answers. */
+                    Allow?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The slug is taken */
+            409: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body over 64 KiB */
+            413: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid field values */
+            422: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Database unavailable or pool exhausted (Retry-After) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_category: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Category id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The category */
+            200: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CategoryResponse"];
+                };
+            };
+            /** @description No such category */
+            404: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This path does not answer that method (Allow lists the ones it does) */
+            405: {
+                headers: {
+                    /** @description The methods this path answers. */
+                    Allow?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Database unavailable or pool exhausted (Retry-After) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_category: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Category id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme to authenticate with. */
+                    "WWW-Authenticate"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such category */
+            404: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This path does not answer that method (Allow lists the ones it does) */
+            405: {
+                headers: {
+                    /** @description The methods this path answers. */
+                    Allow?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description It has subcategories */
+            409: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Database unavailable or pool exhausted (Retry-After) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    update_category: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Category id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateCategoryRequest"];
+            };
+        };
+        responses: {
+            /** @description Changed */
+            200: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CategoryResponse"];
+                };
+            };
+            /** @description Malformed JSON, query or body type */
+            400: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme to authenticate with. */
+                    "WWW-Authenticate"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such category */
+            404: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This path does not answer that method (Allow lists the ones it does) */
+            405: {
+                headers: {
+                    /** @description The methods this path answers. */
+                    Allow?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The slug is taken, or the move would make a cycle */
+            409: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body over 64 KiB */
+            413: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid field values */
             422: {
                 headers: {
                     /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
@@ -3841,6 +4638,507 @@ export interface operations {
             };
         };
     };
+    list_product_groups: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1 to 100 (default 20). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of groups */
+            200: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProductGroupPage"];
+                };
+            };
+            /** @description Malformed JSON, query or body type */
+            400: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme to authenticate with. */
+                    "WWW-Authenticate"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This path does not answer that method (Allow lists the ones it does) */
+            405: {
+                headers: {
+                    /** @description The methods this path answers. */
+                    Allow?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid field values */
+            422: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Database unavailable or pool exhausted (Retry-After) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_product_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateProductGroupRequest"];
+            };
+        };
+        responses: {
+            /** @description Created; Location: /api/v1/product-groups/{id} */
+            201: {
+                headers: {
+                    /** @description The URL of what was created. */
+                    Location?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProductGroupResponse"];
+                };
+            };
+            /** @description Malformed JSON, query or body type */
+            400: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme to authenticate with. */
+                    "WWW-Authenticate"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This path does not answer that method (Allow lists the ones it does) */
+            405: {
+                headers: {
+                    /** @description The methods this path answers. */
+                    Allow?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body over 64 KiB */
+            413: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid field values */
+            422: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Database unavailable or pool exhausted (Retry-After) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_product_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Product group id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The group with its variants */
+            200: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProductGroupResponse"];
+                };
+            };
+            /** @description No such group */
+            404: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This path does not answer that method (Allow lists the ones it does) */
+            405: {
+                headers: {
+                    /** @description The methods this path answers. */
+                    Allow?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Database unavailable or pool exhausted (Retry-After) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_product_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Product group id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme to authenticate with. */
+                    "WWW-Authenticate"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such group */
+            404: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This path does not answer that method (Allow lists the ones it does) */
+            405: {
+                headers: {
+                    /** @description The methods this path answers. */
+                    Allow?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description It has live variants */
+            409: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Database unavailable or pool exhausted (Retry-After) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    update_product_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Product group id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateProductGroupRequest"];
+            };
+        };
+        responses: {
+            /** @description Changed */
+            200: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProductGroupResponse"];
+                };
+            };
+            /** @description Malformed JSON, query or body type */
+            400: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthorized: missing, unknown, expired or revoked bearer token; cart_token_invalid: an X-Cart-Token that is unknown, expired or merged (cart routes); login_required: only a cart token where an account is needed */
+            401: {
+                headers: {
+                    /** @description `Bearer`: the scheme to authenticate with. */
+                    "WWW-Authenticate"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such group */
+            404: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This path does not answer that method (Allow lists the ones it does) */
+            405: {
+                headers: {
+                    /** @description The methods this path answers. */
+                    Allow?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A live variant's values would not fit the new options */
+            409: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body over 64 KiB */
+            413: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid field values */
+            422: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Database unavailable or pool exhausted (Retry-After) */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_products: {
         parameters: {
             query?: {
@@ -3861,6 +5159,12 @@ export interface operations {
                 max_price?: string;
                 /** @description `true`: only products in stock. */
                 in_stock?: boolean;
+                /**
+                 * @description A category's slug: only products listed under it (filed in it or in a category
+                 *     below it). A slug no category has is a 404.
+                 * @example shirts
+                 */
+                category?: string;
                 sort?: "relevance" | "newest" | "price_asc" | "price_desc";
                 /** @description Page size, 1 to 100 (default 20). */
                 limit?: number;
@@ -3914,6 +5218,17 @@ export interface operations {
             };
             /** @description Malformed JSON, query or body type */
             400: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No category has the `category` slug */
+            404: {
                 headers: {
                     /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
                     "X-Request-Id"?: string;
@@ -4266,8 +5581,18 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /** @description Replaces the categories it is filed under (`[]`: none). */
+                    category_ids?: number[];
                     /** @description Up to 10,000 characters; null or blank: no description (on update: clears it). */
                     description?: string | null;
+                    /**
+                     * Format: int32
+                     * @description Moves it into a variant group (with `options` unless it keeps its values); null
+                     *     takes it out of its group.
+                     */
+                    group_id?: number | null;
+                    /** @description Replaces its pictures (`[]`: none). */
+                    images?: components["schemas"]["ImageInput"][];
                     /** Format: int64 */
                     inventory_count?: number;
                     /**
@@ -4275,6 +5600,10 @@ export interface operations {
                      * @example Blue teapot
                      */
                     name?: string;
+                    /** @description Its value on each option of its group. */
+                    options?: {
+                        [key: string]: string;
+                    };
                     /**
                      * @description Non-negative, at most two decimal places, at most 9999999999.99: a decimal string (preferred) or a JSON number in plain notation (no exponent), read exactly, never through a float.
                      * @example 19.99
