@@ -153,6 +153,9 @@ async fn tree(
 }
 
 /// Get a category.
+///
+/// One category, by id (public). Its place in the tree is `parent_id`; its products are
+/// `GET /api/v1/products?category=<slug>`.
 #[utoipa::path(get, path = "/api/v1/categories/{id}", operation_id = "get_category", tag = "catalogue",
     params(("id" = i32, Path, description = "Category id")),
     responses((status = 200, description = "The category", body = CategoryResponse), (status = 404, description = "No such category", body = Problem, content_type = "application/problem+json"), responses::Unavailable))]
