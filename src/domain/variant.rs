@@ -11,7 +11,7 @@ pub struct OptionAxis {
 }
 
 /// A group's axes, in display order: 1 to 5, names distinct, each with 1 to 100 distinct
-/// values; names and values 1 to 100 characters once trimmed.
+/// values; names and values 1 to 100 characters, without whitespace at either end.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct OptionAxes(Vec<OptionAxis>);
 
@@ -88,7 +88,7 @@ impl OptionAxes {
 pub struct VariantOptions(BTreeMap<String, String>);
 
 impl VariantOptions {
-    /// Trims each name and value; whether they fit a group is [`OptionAxes::admits`].
+    /// Checks each name and value; whether they fit a group is [`OptionAxes::admits`].
     pub fn parse(raw: BTreeMap<String, String>) -> Result<Self, String> {
         if raw.is_empty() || raw.len() > MAX_AXES {
             return Err(format!("must give 1 to {MAX_AXES} option values"));
@@ -114,8 +114,14 @@ impl VariantOptions {
     }
 }
 
+/// 1 to 100 characters, no NUL, not starting or ending with whitespace (so two names or
+/// values never differ by spaces a shopper cannot see).
 fn option_text(raw: &str) -> Result<String, String> {
-    super::text::trimmed_within(raw, MAX_OPTION_LEN).map(str::to_owned)
+    let text = super::text::trimmed_within(raw, MAX_OPTION_LEN)?;
+    if text.len() != raw.len() {
+        return Err("must not start or end with whitespace".into());
+    }
+    Ok(text.to_owned())
 }
 
 #[cfg(test)]

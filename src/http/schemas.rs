@@ -2,14 +2,15 @@
 //! a client (or a fuzzer) can tell valid input from the document alone. Limits come from
 //! the domain types; the patterns restate their rules as regular expressions.
 
-use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::Object;
 
 use crate::domain::address::{limits, PHONE_PATTERN, POSTAL_CODE_PATTERN};
 use crate::domain::country::ASSIGNED;
 use crate::domain::{
-    CancelReason, Carrier, Description, DisplayName, Email, Password, Price, ProductName, TaxRate,
-    TrackingNumber, Username,
+    CancelReason, Carrier, CatalogueName, CategorySlug, Description, DisplayName, Email, Password,
+    Price, ProductImages, ProductName, TaxRate, TrackingNumber, Username, MAX_AXES, MAX_OPTION_LEN,
+    MAX_VALUES,
 };
 
 /// Rust's `char::is_whitespace` and `char::is_control` together, as a regex class body:
@@ -304,5 +305,91 @@ pub fn money_out_schema() -> Object {
         .pattern(Some(r"^[0-9]+\.[0-9]{2}$"))
         .description(Some("Decimal string, two places."))
         .examples(["39.80"])
+        .build()
+}
+
+/// What `CatalogueName::parse` accepts: a category's or a variant group's name.
+pub fn catalogue_name_schema() -> Object {
+    trimmed_text_schema(CatalogueName::MAX_LEN)
+        .examples(["Shirts"])
+        .build()
+}
+
+/// What `CategorySlug::parse` accepts.
+pub fn category_slug_schema() -> Object {
+    string_schema()
+        .min_length(Some(1))
+        .max_length(Some(CategorySlug::MAX_LEN))
+        .pattern(Some(CategorySlug::PATTERN))
+        .examples(["shirts"])
+        .build()
+}
+
+/// An option's name or value: 1 to 100 characters, no whitespace at either end.
+fn option_text_schema() -> ObjectBuilder {
+    string_schema()
+        .min_length(Some(1))
+        .max_length(Some(MAX_OPTION_LEN))
+        .pattern(Some(format!(
+            "^[^\\u0000{WHITESPACE}]([^\\u0000]*[^\\u0000{WHITESPACE}])?$"
+        )))
+        .examples(["size"])
+}
+
+/// A variant group's options: each option's name to its distinct values, in display
+/// order (what `OptionAxes::parse` accepts).
+pub fn option_axes_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::new(Type::Object))
+        .min_properties(Some(1))
+        .max_properties(Some(MAX_AXES))
+        .property_names(Some(option_text_schema()))
+        .additional_properties(Some(
+            ArrayBuilder::new()
+                .items(option_text_schema())
+                .min_items(Some(1))
+                .max_items(Some(MAX_VALUES))
+                .unique_items(true),
+        ))
+        .description(Some(format!(
+            "Each option's name and its values, in display order: 1 to {MAX_AXES} options, each with 1 to {MAX_VALUES} distinct values; names and values 1 to {MAX_OPTION_LEN} characters."
+        )))
+        .examples([serde_json::json!({"size": ["S", "M", "L"], "colour": ["white", "blue"]})])
+        .build()
+}
+
+/// A variant's options: a value for each option of its group.
+pub fn variant_options_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::new(Type::Object))
+        .min_properties(Some(1))
+        .max_properties(Some(MAX_AXES))
+        .property_names(Some(option_text_schema()))
+        .additional_properties(Some(option_text_schema()))
+        .description(Some(
+            "A value for each option of the variant's group, as the group lists them.",
+        ))
+        .examples([serde_json::json!({"size": "M", "colour": "white"})])
+        .build()
+}
+
+/// A variant's options, or null (not a variant).
+pub fn nullable_variant_options_schema() -> Object {
+    let mut schema = variant_options_schema();
+    schema.schema_type = SchemaType::from_iter([Type::Object, Type::Null]);
+    schema
+}
+
+/// What `ProductImages::parse` accepts as an image URL: absolute https, a host of letters,
+/// digits, dots and hyphens (an optional port), no whitespace, control characters or
+/// backslashes.
+pub fn image_url_schema() -> Object {
+    string_schema()
+        .min_length(Some(9))
+        .max_length(Some(ProductImages::MAX_URL_LEN))
+        .pattern(Some(format!(
+            "^https://[A-Za-z0-9.-]+(:[0-9]{{1,4}})?([/?#][^{SPACE_OR_CONTROL}\\\\]*)?$"
+        )))
+        .examples(["https://cdn.example.com/teapot-front.jpg"])
         .build()
 }

@@ -6,7 +6,6 @@
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 
-use super::products::ProductView;
 use super::ShopError;
 use crate::domain::{OptionAxes, VariantOptions};
 use crate::models::{NewProductGroup, ProductGroup, ProductGroupChanges, StoredOptions};
@@ -19,22 +18,11 @@ pub fn insert(conn: &mut PgConnection, new: &NewProductGroup<'_>) -> QueryResult
         .get_result(conn)
 }
 
-/// A group and its live variants (oldest first).
-pub fn with_variants(
-    conn: &mut PgConnection,
-    id: i32,
-) -> QueryResult<(ProductGroup, Vec<ProductView>)> {
-    let group = product_groups::table
+pub fn find(conn: &mut PgConnection, id: i32) -> QueryResult<ProductGroup> {
+    product_groups::table
         .find(id)
         .select(ProductGroup::as_select())
-        .first(conn)?;
-    let variants = products::table
-        .filter(products::group_id.eq(id))
-        .filter(products::archived_at.is_null())
-        .order(products::id)
-        .select(ProductView::as_select())
-        .load(conn)?;
-    Ok((group, variants))
+        .first(conn)
 }
 
 /// Groups by id, after `after`, up to `limit` rows.

@@ -171,6 +171,16 @@ pub fn find_live_view(conn: &mut PgConnection, product_id: i32) -> QueryResult<P
         .first(conn)
 }
 
+/// The live variants of a group, oldest first.
+pub fn live_variants(conn: &mut PgConnection, group_id: i32) -> QueryResult<Vec<ProductView>> {
+    products::table
+        .filter(products::group_id.eq(group_id))
+        .filter(products::archived_at.is_null())
+        .order(products::id)
+        .select(ProductView::as_select())
+        .load(conn)
+}
+
 /// Whether a product with this id exists, archived or not.
 pub fn exists(conn: &mut PgConnection, product_id: i32) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(products::table.find(product_id))).get_result(conn)

@@ -16,6 +16,7 @@ use crate::http::extract::{
     nullable, optional_whole_number, present, present_whole_number, ApiJson,
 };
 use crate::http::responses;
+use crate::http::schemas::{catalogue_name_schema, category_slug_schema};
 use crate::http::validate::Validator;
 use crate::http::{with_conn, ApiError, Problem};
 use crate::models::{Category, CategoryChanges};
@@ -78,14 +79,10 @@ pub struct CategoryTree {
 #[serde(deny_unknown_fields)]
 pub struct CreateCategoryRequest {
     /// 1 to 255 characters.
-    #[schema(max_length = 255, example = "Shirts")]
+    #[schema(schema_with = catalogue_name_schema)]
     name: String,
     /// Unique; lowercase letters and digits in words joined by single hyphens.
-    #[schema(
-        max_length = 100,
-        pattern = "^[a-z0-9]+(-[a-z0-9]+)*$",
-        example = "shirts"
-    )]
+    #[schema(schema_with = category_slug_schema)]
     slug: String,
     /// The category to put it under; absent or null: top level.
     #[serde(default, deserialize_with = "optional_whole_number")]
@@ -101,14 +98,10 @@ pub struct CreateCategoryRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateCategoryRequest {
     #[serde(default, deserialize_with = "present")]
-    #[schema(max_length = 255, example = "Shirts")]
+    #[schema(schema_with = catalogue_name_schema)]
     name: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(
-        max_length = 100,
-        pattern = "^[a-z0-9]+(-[a-z0-9]+)*$",
-        example = "shirts"
-    )]
+    #[schema(schema_with = category_slug_schema)]
     slug: Option<String>,
     /// Moves it (with everything below it) under another category; null: to the top
     /// level. Under itself or its own descendant: 409 `invalid_state`.

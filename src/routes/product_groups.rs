@@ -19,10 +19,11 @@ use crate::http::cursor;
 use crate::http::extract::{present, ApiJson, ApiQuery};
 use crate::http::paging::split_page;
 use crate::http::responses;
+use crate::http::schemas::{catalogue_name_schema, option_axes_schema};
 use crate::http::validate::Validator;
 use crate::http::{with_conn, ApiError, Problem, ProductResponse};
 use crate::models::{NewProductGroup, ProductGroup, ProductGroupChanges, StoredAxes};
-use crate::repository::product_groups;
+use crate::repository::{product_groups, products};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -134,11 +135,9 @@ pub struct ListQuery {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProductGroupRequest {
-    #[schema(max_length = 255, example = "Linen shirt")]
+    #[schema(schema_with = catalogue_name_schema)]
     name: String,
-    /// 1 to 5 options, each with 1 to 100 distinct values (names and values 1 to 100
-    /// characters), in display order.
-    #[schema(value_type = std::collections::BTreeMap<String, Vec<String>>, example = json!({"size": ["S", "M", "L"], "colour": ["white", "blue"]}))]
+    #[schema(schema_with = option_axes_schema)]
     options: AxesJson,
 }
 
@@ -146,12 +145,12 @@ pub struct CreateProductGroupRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateProductGroupRequest {
     #[serde(default, deserialize_with = "present")]
-    #[schema(max_length = 255, example = "Linen shirt")]
+    #[schema(schema_with = catalogue_name_schema)]
     name: Option<String>,
     /// Replaces the options; they must still admit every live variant's values (409
     /// `invalid_state` otherwise).
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = std::collections::BTreeMap<String, Vec<String>>)]
+    #[schema(schema_with = option_axes_schema)]
     options: Option<AxesJson>,
 }
 
@@ -167,7 +166,10 @@ const CURSOR_KIND: &str = "product-groups";
 async fn show(pool: web::Data<DbPool>, id: web::Path<i32>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let (group, variants) = with_conn(&pool, move |conn| {
-        Ok(product_groups::with_variants(conn, id)?)
+        Ok((
+            product_groups::find(conn, id)?,
+            products::live_variants(conn, id)?,
+        ))
     })
     .await?;
     let variants = variants.into_iter().map(ProductResponse::from).collect();
@@ -281,8 +283,8 @@ async fn update(
     validator.finish()?;
     let id = id.into_inner();
     let (group, variants) = with_conn(&pool, move |conn| {
-        product_groups::update(conn, id, &changes)?;
-        Ok(product_groups::with_variants(conn, id)?)
+        let group = product_groups::update(conn, id, &changes)?;
+        Ok((group, products::live_variants(conn, id)?))
     })
     .await?;
     let variants = variants.into_iter().map(ProductResponse::from).collect();

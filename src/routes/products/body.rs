@@ -10,7 +10,10 @@ use crate::domain::{ProductImages, RawImage};
 use crate::http::extract::{
     nullable, optional_whole_number, present, present_whole_number, JsonObject, PriceInput,
 };
-use crate::http::schemas::{description_schema, price_schema, product_name_schema};
+use crate::http::schemas::{
+    description_schema, image_url_schema, nullable_variant_options_schema, price_schema,
+    product_name_schema, variant_options_schema,
+};
 use crate::http::validate::Validator;
 use crate::http::ProductResponse;
 use crate::models::{StoredImages, StoredOptions};
@@ -54,6 +57,7 @@ pub struct CreateProductRequest {
     /// Its value on each option of the group (`{"size": "M"}`); required with
     /// `group_id`, and only with it.
     #[serde(default)]
+    #[schema(schema_with = nullable_variant_options_schema)]
     pub options: Option<BTreeMap<String, String>>,
 }
 
@@ -62,11 +66,7 @@ pub struct CreateProductRequest {
 #[serde(deny_unknown_fields)]
 pub struct ImageInput {
     /// An absolute https URL, at most 2,000 characters.
-    #[schema(
-        max_length = 2000,
-        pattern = "^https://",
-        example = "https://cdn.example.com/teapot-front.jpg"
-    )]
+    #[schema(schema_with = image_url_schema)]
     pub url: String,
     /// What the picture shows, at most 500 characters; absent: empty.
     #[serde(default)]
@@ -182,7 +182,7 @@ pub struct UpdateProductRequest {
     pub group_id: Option<Option<i64>>,
     /// Its value on each option of its group.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = BTreeMap<String, String>)]
+    #[schema(schema_with = variant_options_schema)]
     pub options: Option<BTreeMap<String, String>>,
 }
 
