@@ -170,10 +170,12 @@ where
 /// Create a product.
 ///
 /// Admins only. Answers 201 with the product and its `Location`. The price is a decimal
-/// string (or a JSON number in plain notation, read exactly).
+/// string (or a JSON number in plain notation, read exactly). `category_ids` files it
+/// under existing categories; `group_id` with `options` makes it a variant of a group
+/// (a value for each of the group's options; another live variant's options: 409).
 #[utoipa::path(post, path = "/api/v1/products", operation_id = "create_product", tag = "catalogue", security(("bearer" = [])), request_body = CreateProductRequest,
     responses((status = 201, description = "Created; Location: /api/v1/products/{id}", body = ProductResponse),
-        responses::BadRequest, responses::Unauthorized, responses::Forbidden, responses::TooLarge, responses::Invalid, responses::Unavailable))]
+        responses::BadRequest, responses::Unauthorized, responses::Forbidden, (status = 409, description = "Another live variant of the group has these options", body = Problem, content_type = "application/problem+json"), responses::TooLarge, responses::Invalid, responses::Unavailable))]
 async fn create(
     admin: AdminUser,
     pool: web::Data<DbPool>,
@@ -264,7 +266,7 @@ fn optional_description(raw: Option<&str>) -> Result<Option<Description>, String
 #[utoipa::path(patch, path = "/api/v1/products/{id}", operation_id = "update_product", tag = "catalogue", security(("bearer" = [])), request_body = inline(UpdateProductRequest),
     params(("id" = i32, Path, description = "Product id")),
     responses((status = 200, description = "Updated", body = ProductResponse),
-        responses::BadRequest, responses::Unauthorized, responses::Forbidden, (status = 404, description = "Missing or archived", body = Problem, content_type = "application/problem+json"), responses::TooLarge, responses::Invalid, responses::Unavailable))]
+        responses::BadRequest, responses::Unauthorized, responses::Forbidden, (status = 404, description = "Missing or archived", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Another live variant of the group has these options", body = Problem, content_type = "application/problem+json"), responses::TooLarge, responses::Invalid, responses::Unavailable))]
 async fn update(
     admin: AdminUser,
     pool: web::Data<DbPool>,
