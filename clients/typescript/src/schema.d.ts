@@ -196,7 +196,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a category. */
+        /**
+         * Get a category.
+         * @description One category, by id (public). Its place in the tree is `parent_id`; its products are
+         *     `GET /api/v1/products?category=<slug>`.
+         */
         get: operations["get_category"];
         put?: never;
         post?: never;
@@ -515,7 +519,9 @@ export interface paths {
         /**
          * Create a product.
          * @description Admins only. Answers 201 with the product and its `Location`. The price is a decimal
-         *     string (or a JSON number in plain notation, read exactly).
+         *     string (or a JSON number in plain notation, read exactly). `category_ids` files it
+         *     under existing categories; `group_id` with `options` makes it a variant of a group
+         *     (a value for each of the group's options; another live variant's options: 409).
          */
         post: operations["create_product"];
         delete?: never;
@@ -1300,7 +1306,7 @@ export interface components {
         };
         CreateCategoryRequest: {
             /**
-             * @description 1 to 255 characters.
+             * @description 1 to 255 characters, not all whitespace (leading and trailing whitespace is trimmed).
              * @example Shirts
              */
             name: string;
@@ -1314,10 +1320,7 @@ export interface components {
              * @description Order among its siblings; absent: after the last.
              */
             position?: number | null;
-            /**
-             * @description Unique; lowercase letters and digits in words joined by single hyphens.
-             * @example shirts
-             */
+            /** @example shirts */
             slug: string;
         };
         /** @description A new endpoint. */
@@ -1336,11 +1339,13 @@ export interface components {
             url: string;
         };
         CreateProductGroupRequest: {
-            /** @example Linen shirt */
+            /**
+             * @description 1 to 255 characters, not all whitespace (leading and trailing whitespace is trimmed).
+             * @example Shirts
+             */
             name: string;
             /**
-             * @description 1 to 5 options, each with 1 to 100 distinct values (names and values 1 to 100
-             *     characters), in display order.
+             * @description Each option's name and its values, in display order: 1 to 5 options, each with 1 to 100 distinct values; names and values 1 to 100 characters.
              * @example {
              *       "colour": [
              *         "white",
@@ -1380,8 +1385,11 @@ export interface components {
              */
             name: string;
             /**
-             * @description Its value on each option of the group (`{"size": "M"}`); required with
-             *     `group_id`, and only with it.
+             * @description A value for each option of the variant's group, as the group lists them.
+             * @example {
+             *       "colour": "white",
+             *       "size": "M"
+             *     }
              */
             options?: {
                 [key: string]: string;
@@ -1556,10 +1564,7 @@ export interface components {
              * @description Display order (ascending, distinct, 0 to 1000); absent: its index in the list.
              */
             position?: number | null;
-            /**
-             * @description An absolute https URL, at most 2,000 characters.
-             * @example https://cdn.example.com/teapot-front.jpg
-             */
+            /** @example https://cdn.example.com/teapot-front.jpg */
             url: string;
         };
         /** @description A product image. */
@@ -2280,8 +2285,11 @@ export interface components {
             region?: string | null;
         };
         UpdateCategoryRequest: {
-            /** @example Shirts */
-            name?: string | null;
+            /**
+             * @description 1 to 255 characters, not all whitespace (leading and trailing whitespace is trimmed).
+             * @example Shirts
+             */
+            name?: string;
             /**
              * Format: int32
              * @description Moves it (with everything below it) under another category; null: to the top
@@ -2291,7 +2299,7 @@ export interface components {
             /** Format: int32 */
             position?: number;
             /** @example shirts */
-            slug?: string | null;
+            slug?: string;
         };
         /** @description A change; fields left out stay as they are. */
         UpdateEndpointRequest: {
@@ -2314,11 +2322,24 @@ export interface components {
             name: string;
         };
         UpdateProductGroupRequest: {
-            /** @example Linen shirt */
-            name?: string | null;
             /**
-             * @description Replaces the options; they must still admit every live variant's values (409
-             *     `invalid_state` otherwise).
+             * @description 1 to 255 characters, not all whitespace (leading and trailing whitespace is trimmed).
+             * @example Shirts
+             */
+            name?: string;
+            /**
+             * @description Each option's name and its values, in display order: 1 to 5 options, each with 1 to 100 distinct values; names and values 1 to 100 characters.
+             * @example {
+             *       "colour": [
+             *         "white",
+             *         "blue"
+             *       ],
+             *       "size": [
+             *         "S",
+             *         "M",
+             *         "L"
+             *       ]
+             *     }
              */
             options?: {
                 [key: string]: string[];
@@ -5351,6 +5372,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Another live variant of the group has these options */
+            409: {
+                headers: {
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Body over 64 KiB */
             413: {
                 headers: {
@@ -5600,7 +5632,13 @@ export interface operations {
                      * @example Blue teapot
                      */
                     name?: string;
-                    /** @description Its value on each option of its group. */
+                    /**
+                     * @description A value for each option of the variant's group, as the group lists them.
+                     * @example {
+                     *       "colour": "white",
+                     *       "size": "M"
+                     *     }
+                     */
                     options?: {
                         [key: string]: string;
                     };
@@ -5675,6 +5713,17 @@ export interface operations {
                 headers: {
                     /** @description The methods this path answers. */
                     Allow?: string;
+                    /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Another live variant of the group has these options */
+            409: {
+                headers: {
                     /** @description This request's id (the client's own X-Request-Id when it sent a sane one), also in the server's log line. */
                     "X-Request-Id"?: string;
                     [name: string]: unknown;
