@@ -347,3 +347,33 @@ async fn products_carry_https_images_in_order_and_a_change_changes_the_etag() {
     let unchanged = expect_json(app.get(&path).await, StatusCode::OK).await;
     assert_eq!(unchanged["images"], replaced["images"]);
 }
+
+/// Ten staff members create the same variant at once, on two instances: one is created,
+/// the other nine are 409 (the database's unique index decides, not a read before the
+/// write).
+#[tokio::test]
+async fn concurrent_creations_of_one_variant_make_one() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin("staff").await;
+    let shirt = group(&app, &admin).await;
+    let other = app.another_instance();
+    let body = variant_body(&shirt, "L", "blue", "30.00");
+    let attempts = (0..10).map(|n| {
+        let instance = if n % 2 == 0 { &app } else { &other };
+        instance.post_json("/api/v1/products", &body, Some(&admin.token))
+    });
+    let mut statuses: Vec<u16> = futures_util::future::join_all(attempts)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 409, 409, 409, 409, 409, 409, 409, 409, 409]);
+    let read = expect_json(
+        app.get(&format!("/api/v1/product-groups/{}", shirt["id"]))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(read["variants"].as_array().unwrap().len(), 1);
+}
