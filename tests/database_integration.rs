@@ -70,6 +70,10 @@ fn new_product(
             description: Some("A thing worth buying"),
             price: &money(price),
             inventory_count: stock,
+            category_ids: &[],
+            images: Default::default(),
+            group_id: None,
+            options: None,
         },
         None,
     )
@@ -266,6 +270,35 @@ fn every_column_has_its_designed_type_and_nullability() {
                 "YES",
                 None,
             ),
+            ("categories", "id", "integer", "NO", None),
+            ("categories", "parent_id", "integer", "YES", None),
+            ("categories", "name", "character varying", "NO", Some(255)),
+            ("categories", "slug", "character varying", "NO", Some(100)),
+            ("categories", "position", "integer", "NO", None),
+            (
+                "categories",
+                "created_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
+            (
+                "categories",
+                "updated_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
+            ("category_listings", "category_id", "integer", "NO", None),
+            ("category_listings", "product_id", "integer", "NO", None),
+            (
+                "category_listings",
+                "created_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
+            ("category_listings", "price", "numeric", "NO", None),
             ("events", "id", "character varying", "NO", Some(40)),
             ("events", "type", "character varying", "NO", Some(40)),
             ("events", "data", "jsonb", "NO", None),
@@ -459,6 +492,29 @@ fn every_column_has_its_designed_type_and_nullability() {
                 "NO",
                 None,
             ),
+            ("product_groups", "id", "integer", "NO", None),
+            (
+                "product_groups",
+                "name",
+                "character varying",
+                "NO",
+                Some(255),
+            ),
+            ("product_groups", "options", "jsonb", "NO", None),
+            (
+                "product_groups",
+                "created_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
+            (
+                "product_groups",
+                "updated_at",
+                "timestamp with time zone",
+                "NO",
+                None,
+            ),
             ("product_search_terms", "product_id", "integer", "NO", None),
             ("product_search_terms", "lexeme", "text", "NO", None),
             ("product_search_terms", "rank", "real", "NO", None),
@@ -504,6 +560,10 @@ fn every_column_has_its_designed_type_and_nullability() {
                 "YES",
                 None,
             ),
+            ("products", "category_ids", "ARRAY", "NO", None),
+            ("products", "group_id", "integer", "YES", None),
+            ("products", "options", "jsonb", "YES", None),
+            ("products", "images", "jsonb", "NO", None),
             ("refunds", "id", "integer", "NO", None),
             ("refunds", "order_id", "integer", "NO", None),
             ("refunds", "payment_id", "integer", "NO", None),
@@ -803,6 +863,7 @@ fn money_columns_are_numeric_12_2_and_defaults_are_set() {
             numeric,
             [
                 "cart_items.unit_price",
+                "category_listings.price",
                 "price_changes.new_price",
                 "price_changes.old_price",
                 "products.low_price",
@@ -1038,6 +1099,32 @@ fn every_designed_index_exists_with_its_definition() {
                 "WHERE (shipping_method_id IS NOT NULL)",
             ],
         );
+        expect("categories_slug_key", &["UNIQUE", "(slug)"]);
+        expect(
+            "categories_parent_id_position_idx",
+            &["(parent_id, \"position\")"],
+        );
+        expect(
+            "category_listings_pkey",
+            &["UNIQUE", "(category_id, product_id)"],
+        );
+        expect(
+            "category_listings_newest_idx",
+            &["(category_id, created_at DESC, product_id DESC)"],
+        );
+        expect(
+            "category_listings_price_idx",
+            &["(category_id, price, product_id)"],
+        );
+        expect("category_listings_product_id_idx", &["(product_id)"]);
+        expect(
+            "products_group_id_options_key",
+            &[
+                "UNIQUE",
+                "(group_id, options)",
+                "WHERE ((group_id IS NOT NULL) AND (archived_at IS NULL))",
+            ],
+        );
         let names: BTreeSet<&str> = indexes.iter().map(|i| i.name.as_str()).collect();
         for pkey in [
             "addresses_pkey",
@@ -1060,10 +1147,12 @@ fn every_designed_index_exists_with_its_definition() {
             "stock_movements_pkey",
             "orders_pkey",
             "fulfilments_pkey",
+            "categories_pkey",
+            "product_groups_pkey",
         ] {
             assert!(names.contains(pkey), "{pkey} missing");
         }
-        assert_eq!(names.len(), 70, "unexpected indexes: {names:?}");
+        assert_eq!(names.len(), 79, "unexpected indexes: {names:?}");
     });
 }
 
@@ -1173,6 +1262,40 @@ fn every_designed_constraint_exists_with_its_definition() {
                 "fulfilments_by_user_id_fkey",
                 "FOREIGN KEY (by_user_id) REFERENCES users(id) ON DELETE SET NULL",
             ),
+            ("categories_slug_key", "UNIQUE (slug)"),
+            (
+                "categories_slug_check",
+                "CHECK (((slug)::text ~ '^[a-z0-9]+(-[a-z0-9]+)*$'::text))",
+            ),
+            ("categories_parent_id_check", "CHECK ((parent_id <> id))"),
+            (
+                "categories_parent_id_fkey",
+                "FOREIGN KEY (parent_id) REFERENCES categories(id) ON DELETE RESTRICT",
+            ),
+            (
+                "category_listings_category_id_fkey",
+                "FOREIGN KEY (category_id) REFERENCES categories(id) ON DELETE CASCADE",
+            ),
+            (
+                "category_listings_product_id_fkey",
+                "FOREIGN KEY (product_id) REFERENCES products(id) ON DELETE CASCADE",
+            ),
+            (
+                "products_category_ids_check",
+                "CHECK ((array_position(category_ids, NULL::integer) IS NULL))",
+            ),
+            (
+                "products_group_id_fkey",
+                "FOREIGN KEY (group_id) REFERENCES product_groups(id) ON DELETE RESTRICT",
+            ),
+            (
+                "products_group_id_options_check",
+                "CHECK (((group_id IS NULL) = (options IS NULL)))",
+            ),
+            (
+                "products_images_check",
+                "CHECK (((jsonb_typeof(images) = 'array'::text) AND (jsonb_array_length(images) <= 20)))",
+            ),
         ] {
             assert_eq!(definition_of(&constraints, name), definition, "{name}");
         }
@@ -1279,8 +1402,10 @@ fn updated_at_triggers_exist_on_the_mutable_tables() {
         let mut expected: BTreeSet<String> = [
             "addresses",
             "carts",
+            "categories",
             "orders",
             "payments",
+            "product_groups",
             "products",
             "refunds",
             "shipping_methods",
@@ -1297,6 +1422,8 @@ fn updated_at_triggers_exist_on_the_mutable_tables() {
         expected.insert("users.users_default_name".into());
         expected.insert("products.product_search_terms_insert".into());
         expected.insert("products.product_search_terms_update".into());
+        // And the one that copies a product's new price to its category listings.
+        expected.insert("products.products_price_to_category_listings".into());
         assert_eq!(triggers(conn), expected);
     });
 }
@@ -1370,6 +1497,10 @@ fn check_constraints_reject_out_of_range_values() {
                         description: None,
                         price: &money("-0.01"),
                         inventory_count: 1,
+                        category_ids: &[],
+                        images: Default::default(),
+                        group_id: None,
+                        options: None,
                     },
                     None,
                 )
@@ -1609,6 +1740,10 @@ fn the_ledger_refuses_impossible_rows_and_outlives_a_deleted_buyer() {
                 description: None,
                 price: &money("30.00"),
                 inventory_count: 5,
+                category_ids: &[],
+                images: Default::default(),
+                group_id: None,
+                options: None,
             },
             Some(admin.id),
         )
@@ -1842,7 +1977,7 @@ fn products_are_created_updated_and_archived() {
             products::archive(conn, product.id),
             Err(DieselError::NotFound)
         );
-        assert_eq!(
+        assert!(matches!(
             products::update(
                 conn,
                 product.id,
@@ -1853,8 +1988,8 @@ fn products_are_created_updated_and_archived() {
                 None,
                 5,
             ),
-            Err(DieselError::NotFound)
-        );
+            Err(ShopError::NotFound)
+        ));
     });
 }
 
@@ -2593,6 +2728,40 @@ fn seed_loads_a_realistic_reproducible_data_set() {
         (movements, changes)
     };
     assert_eq!(ledger(&first), ledger(&second), "same seed, same history");
+    type Structure = (
+        Vec<storefront::models::Category>,
+        Vec<storefront::models::ProductGroup>,
+        Vec<(i32, storefront::models::ProductStructure)>,
+    );
+    let structure = |db: &TestDb| -> Structure {
+        let mut conn = db.connect();
+        (
+            schema::categories::table
+                .order(schema::categories::id)
+                .select(storefront::models::Category::as_select())
+                .load(&mut conn)
+                .unwrap(),
+            schema::product_groups::table
+                .order(schema::product_groups::id)
+                .select(storefront::models::ProductGroup::as_select())
+                .load(&mut conn)
+                .unwrap(),
+            schema::products::table
+                .order(schema::products::id)
+                .select((
+                    schema::products::id,
+                    storefront::models::ProductStructure::as_select(),
+                ))
+                .load(&mut conn)
+                .unwrap(),
+        )
+    };
+    let (tree, groups, filed) = structure(&first);
+    assert!(
+        (tree, groups, filed) == structure(&second),
+        "same seed, same structure"
+    );
+    assert_seeded_structure(&mut first.connect(), &report);
     assert!(
         products.iter().any(|(_, _, _, stock, _)| *stock == 0),
         "some products are out of stock"
@@ -2615,13 +2784,129 @@ fn seed_loads_a_realistic_reproducible_data_set() {
     )
     .unwrap();
     assert!(!found.is_empty());
-    // Seeding again continues rather than colliding.
+    // Seeding again continues rather than colliding, in the same category tree.
     assert_eq!(
         seed::seed(&mut first.connect(), 5, 0, "hash")
             .unwrap()
             .users,
         5
     );
+    let again = seed::seed(&mut first.connect(), 0, 40, "hash").unwrap();
+    assert_eq!((again.products, again.categories), (40, report.categories));
+    assert_eq!(
+        schema::categories::table
+            .count()
+            .get_result::<i64>(&mut first.connect())
+            .unwrap(),
+        report.categories as i64
+    );
+    assert_seeded_structure(&mut first.connect(), &again);
+}
+
+/// The seeded catalogue's structure: a three-level tree, every product filed under one or
+/// two of its leaves and listed under exactly those and their ancestors, one to three
+/// https images each, and variant groups of 2 to 6 products with distinct options from
+/// their group's axes, named after their group.
+fn assert_seeded_structure(conn: &mut PgConnection, report: &storefront::cli::seed::SeedReport) {
+    #[derive(QueryableByName, Debug, PartialEq)]
+    struct Tally {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        top_level: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        deepest: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        products_not_in_one_or_two_leaves: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        listings_missing: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        listings_extra: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        listings_off_their_product: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        products_without_1_to_3_https_images: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        groups_not_of_2_to_6: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        variants_off_their_axes: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        variants_not_named_after_their_group: i64,
+    }
+    let tally: Tally = diesel::sql_query(
+        "WITH RECURSIVE depth(id, level) AS (
+             SELECT id, 1 FROM categories WHERE parent_id IS NULL
+             UNION ALL
+             SELECT c.id, d.level + 1 FROM categories c JOIN depth d ON c.parent_id = d.id),
+         leaves AS (SELECT id FROM categories c
+                    WHERE NOT EXISTS (SELECT 1 FROM categories k WHERE k.parent_id = c.id)),
+         listed(product_id, category_id) AS (
+             SELECT p.id, f FROM products p CROSS JOIN LATERAL unnest(p.category_ids) f
+             UNION
+             SELECT l.product_id, c.parent_id FROM listed l JOIN categories c ON c.id = l.category_id
+             WHERE c.parent_id IS NOT NULL)
+         SELECT
+           (SELECT count(*) FROM categories WHERE parent_id IS NULL) AS top_level,
+           (SELECT max(level)::bigint FROM depth) AS deepest,
+           (SELECT count(*) FROM products p
+            WHERE cardinality(p.category_ids) NOT IN (1, 2)
+               OR NOT p.category_ids <@ ARRAY(SELECT id FROM leaves))
+             AS products_not_in_one_or_two_leaves,
+           (SELECT count(*) FROM (SELECT * FROM listed
+                                  EXCEPT SELECT product_id, category_id FROM category_listings) m)
+             AS listings_missing,
+           (SELECT count(*) FROM (SELECT product_id, category_id FROM category_listings
+                                  EXCEPT SELECT * FROM listed) e) AS listings_extra,
+           (SELECT count(*) FROM category_listings k JOIN products p ON p.id = k.product_id
+            WHERE k.created_at <> p.created_at OR k.price <> p.price)
+             AS listings_off_their_product,
+           (SELECT count(*) FROM products p
+            WHERE jsonb_array_length(p.images) NOT BETWEEN 1 AND 3
+               OR EXISTS (SELECT 1 FROM jsonb_array_elements(p.images) i
+                          WHERE i->>'url' NOT LIKE 'https://images.example.com/products/' || p.id || '-%.jpg'
+                             OR length(i->>'alt') < 5))
+             AS products_without_1_to_3_https_images,
+           (SELECT count(*) FROM product_groups g
+            WHERE (SELECT count(*) FROM products p WHERE p.group_id = g.id) NOT BETWEEN 2 AND 6)
+             AS groups_not_of_2_to_6,
+           (SELECT count(*) FROM products p JOIN product_groups g ON g.id = p.group_id
+            WHERE (SELECT array_agg(a->>'name' ORDER BY a->>'name') FROM jsonb_array_elements(g.options) a)
+                    <> (SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(p.options) k)
+               OR EXISTS (SELECT 1 FROM jsonb_array_elements(g.options) a
+                          WHERE NOT (a->'values') ? (p.options->>(a->>'name'))))
+             AS variants_off_their_axes,
+           (SELECT count(*) FROM products p JOIN product_groups g ON g.id = p.group_id
+            WHERE p.name NOT LIKE g.name || ' (%) no. ' || p.id) AS variants_not_named_after_their_group",
+    )
+    .get_result(conn)
+    .unwrap();
+    assert_eq!(
+        tally,
+        Tally {
+            top_level: 8,
+            deepest: 3,
+            products_not_in_one_or_two_leaves: 0,
+            listings_missing: 0,
+            listings_extra: 0,
+            listings_off_their_product: 0,
+            products_without_1_to_3_https_images: 0,
+            groups_not_of_2_to_6: 0,
+            variants_off_their_axes: 0,
+            variants_not_named_after_their_group: 0,
+        }
+    );
+    assert!(report.categories > 300, "{report:?}");
+    assert!(
+        report.category_listings >= 3 * report.products
+            && report.category_listings <= 6 * report.products,
+        "{report:?}"
+    );
+    if report.products >= 2 {
+        assert!(
+            report.product_groups >= 1
+                && (2 * report.product_groups..=6 * report.product_groups)
+                    .contains(&report.variants),
+            "{report:?}"
+        );
+    }
 }
 
 #[test]
@@ -2951,6 +3236,10 @@ fn orders_placed_before_the_lifecycle_migrate_as_paid_and_releases_revert_to_adj
             description: None,
             price: &money("30.00"),
             inventory_count: 5,
+            category_ids: &[],
+            images: Default::default(),
+            group_id: None,
+            options: None,
         },
         Some(admin.id),
     )
@@ -3080,6 +3369,10 @@ fn only_constraints_that_guard_request_fields_reach_the_client() {
                     description: None,
                     price: &money("30.00"),
                     inventory_count: 5,
+                    category_ids: &[],
+                    images: Default::default(),
+                    group_id: None,
+                    options: None,
                 },
                 None,
             )

@@ -234,10 +234,15 @@ fn seed(users: usize, products: usize, config: &Config) -> anyhow::Result<()> {
     let report = seed::seed(&mut conn, users, products, &password_hash)?;
     seed::refresh_statistics(&mut conn)?;
     println!(
-        "Seeded {} users, {} products, {} open carts and {} orders with {} items in {:.1?} \
+        "Seeded {} users, {} products ({} listings in a tree of {} categories; {} variants \
+         in {} groups), {} open carts and {} orders with {} items in {:.1?} \
          (password for every user: {})",
         report.users,
         report.products,
+        report.category_listings,
+        report.categories,
+        report.variants,
+        report.product_groups,
         report.carts,
         report.orders,
         report.cart_items,

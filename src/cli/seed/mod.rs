@@ -8,12 +8,20 @@
 //! stock ledger tells the same story: about three products in ten had their price changed
 //! (orders froze the price in force when they were placed), some were restocked or
 //! written down, and every order line is a `checkout` movement by its buyer, so each
-//! product's movements sum to its inventory_count. The same
-//! arguments and reference time on an empty database give the same rows (a fixed random
-//! seed). Rows go in with binary COPY, their ids reserved from the tables' sequences
-//! first, so 100,000 products take about 14 s (most of it PostgreSQL computing the search
-//! vectors and filling the GIN index and the one-word search terms).
+//! product's movements sum to its inventory_count. The catalogue has a structure: a
+//! category tree of 8 departments, 54 sections and 281 leaves (made once, found again by
+//! slug when seeding again), every product filed under one leaf or two (listed under
+//! their ancestors too, in category_listings), one to three images each, and about one
+//! product in 250 starting a variant group of 2 to 6 (sizes and colours of one style).
+//! The same arguments and reference time on an empty database give the same rows (fixed
+//! random seeds). Rows go in with binary COPY, their ids reserved from the tables'
+//! sequences first, so 100,000 products take about 14 s (most of it PostgreSQL computing
+//! the search vectors and filling the GIN index and the one-word search terms), and 2 to
+//! 4 s more for their structure (most of it the categories' listings: a bulk load of
+//! about 390,000 rows, see `structure::list_in_categories`).
 
+mod structure;
+mod tree;
 mod words;
 
 use bigdecimal::BigDecimal;
@@ -32,6 +40,8 @@ use self::words::{ADJECTIVES, MATERIALS, NOUNS, QUALITIES, USES};
 use crate::models::{CartStatus, PaymentStatus, StockReason};
 use crate::repository::ledger;
 use crate::schema::{cart_items, carts, orders, price_changes, products, stock_movements, users};
+
+use self::structure::GroupPlan;
 
 /// Every seeded user's password (they share one argon2 hash, computed once).
 pub const SEED_PASSWORD: &str = "storefront-demo";
@@ -62,6 +72,14 @@ pub struct SeedReport {
     pub price_changes: usize,
     /// Rows of the stock ledger (opening balances, adjustments, checkouts).
     pub stock_movements: usize,
+    /// Categories in the seeded tree (made by this run or found from an earlier one).
+    pub categories: usize,
+    /// Rows of category_listings for the seeded products: one per category each is
+    /// listed under (its own and their ancestors).
+    pub category_listings: usize,
+    /// Variant groups, and the products that are their variants.
+    pub product_groups: usize,
+    pub variants: usize,
 }
 
 /// Inserts `user_count` users and `product_count` products (with carts and orders), all in
@@ -91,13 +109,19 @@ pub fn seed_as_of(
     let now = now.trunc_subsecs(6);
     let progress = progress_bar((user_count + product_count) as u64);
     conn.transaction(|conn| {
-        let products = insert_products(conn, &mut rng, now, product_count, &progress)?;
+        let (leaves, categories) = structure::insert_tree(conn, now)?;
+        let (products, groups) =
+            insert_products(conn, &mut rng, now, product_count, &leaves, &progress)?;
         let users = insert_users(conn, &mut rng, now, user_count, password_hash, &progress)?;
         let plans = plan_carts(&mut rng, now, &users, &products);
         let (carts, orders, cart_items, cart_ids) = insert_carts(conn, &plans, &products)?;
         let price_changes = insert_price_changes(conn, &products)?;
         let stock_movements =
             insert_stock_movements(conn, &mut rng, now, &products, &plans, &cart_ids)?;
+        // Last: it holds category_listings (and the tables it refers to) exclusively
+        // until the commit.
+        let ids: Vec<i32> = products.iter().map(|product| product.id).collect();
+        let category_listings = structure::list_in_categories(conn, &ids)?;
         progress.finish_and_clear();
         Ok(SeedReport {
             users: users.len(),
@@ -107,6 +131,10 @@ pub fn seed_as_of(
             cart_items,
             price_changes,
             stock_movements,
+            categories,
+            category_listings,
+            product_groups: groups.len(),
+            variants: groups.iter().map(|group| group.variants).sum(),
         })
     })
 }
@@ -119,7 +147,8 @@ pub fn refresh_statistics(conn: &mut PgConnection) -> QueryResult<()> {
     // The ledger too: lowest_price_30d reads price_changes by an index-only scan, which
     // needs the visibility map VACUUM sets.
     conn.batch_execute(
-        "VACUUM ANALYZE products, users, carts, cart_items, price_changes, stock_movements",
+        "VACUUM ANALYZE products, users, carts, cart_items, price_changes, stock_movements, \
+         categories, category_listings, product_groups",
     )
 }
 
@@ -183,15 +212,25 @@ struct ProductRow {
     inventory_count: i32,
 }
 
-fn product_row(rng: &mut StdRng, id: i32) -> ProductRow {
+/// A product's name, description, price and stock. A variant is named after its group
+/// (its style's words and its options) and has its price; its own are drawn all the
+/// same, so every other product is what it would be without groups.
+fn product_row(rng: &mut StdRng, id: i32, variant: Option<(&GroupPlan, String)>) -> ProductRow {
     let pick = |rng: &mut StdRng, words: &[&'static str]| *words.choose(rng).unwrap_or(&"item");
-    let (adjective, material, noun) = (
+    let drawn = (
         pick(rng, ADJECTIVES),
         pick(rng, MATERIALS),
         pick(rng, NOUNS),
     );
+    let (adjective, material, noun) = variant.as_ref().map_or(drawn, |(group, _)| group.words);
     // The id in the name keeps names unique and easy to find again.
-    let name = format!("{} {material} {noun} no. {id}", capitalise(adjective));
+    let name = match &variant {
+        None => format!("{} {material} {noun} no. {id}", capitalise(adjective)),
+        Some((_, label)) => format!(
+            "{} {material} {noun} ({label}) no. {id}",
+            capitalise(adjective)
+        ),
+    };
     let description = format!(
         "{} {adjective} {noun} made of {material}, {}. {} {}",
         if adjective.starts_with(['a', 'e', 'i', 'o', 'u']) {
@@ -203,7 +242,11 @@ fn product_row(rng: &mut StdRng, id: i32) -> ProductRow {
         pick(rng, QUALITIES),
         pick(rng, QUALITIES)
     );
-    let cents: i64 = rng.gen_range(199..=49_999);
+    let drawn_cents: i64 = rng.gen_range(199..=49_999);
+    // A style costs the same in every size and colour (until its prices change).
+    let cents = variant
+        .as_ref()
+        .map_or(drawn_cents, |(group, _)| group.cents);
     let inventory_count = if rng.gen_ratio(1, 10) {
         0
     } else {
@@ -247,19 +290,52 @@ impl SeededProduct {
     }
 }
 
-/// Inserts the products; returns them oldest first.
+/// Inserts the products, filed under the `leaves` given, with their images, and their
+/// variant groups; returns them oldest first, and the groups.
 fn insert_products(
     conn: &mut PgConnection,
     rng: &mut StdRng,
     now: DateTime<Utc>,
     count: usize,
+    leaves: &[i32],
     progress: &ProgressBar,
-) -> QueryResult<Vec<SeededProduct>> {
+) -> QueryResult<(Vec<SeededProduct>, Vec<GroupPlan>)> {
     let ids = reserve_ids(conn, "products", count)?;
     let created = spread_over(rng, now, HISTORY_DAYS, count);
+    let mut shape = StdRng::seed_from_u64(structure::STRUCTURE_SEED);
+    let (groups, filings) = structure::plan(&mut shape, &created, leaves);
+    let group_ids = structure::insert_groups(conn, &groups)?;
     let mut seeded = Vec::with_capacity(count);
-    for (ids, times) in ids.chunks(BATCH).zip(created.chunks(BATCH)) {
-        let rows: Vec<ProductRow> = ids.iter().map(|id| product_row(rng, *id)).collect();
+    for ((ids, times), filings) in ids
+        .chunks(BATCH)
+        .zip(created.chunks(BATCH))
+        .zip(filings.chunks(BATCH))
+    {
+        let rows: Vec<ProductRow> = ids
+            .iter()
+            .zip(filings)
+            .map(|(id, filing)| {
+                let variant = filing.variant.as_ref().zip(filing.label(&groups));
+                product_row(
+                    rng,
+                    *id,
+                    variant.map(|((group, _), label)| (&groups[*group], label)),
+                )
+            })
+            .collect();
+        let structures: Vec<_> = rows
+            .iter()
+            .zip(ids)
+            .zip(filings)
+            .map(|((row, id), filing)| {
+                let variant = filing.variant.as_ref();
+                (
+                    structure::images(&mut shape, *id, &row.name),
+                    variant.map(|(group, _)| group_ids[*group]),
+                    variant.map(|(_, options)| structure::stored_options(options)),
+                )
+            })
+            .collect();
         let batch: Vec<SeededProduct> = rows
             .iter()
             .zip(ids.iter().zip(times))
@@ -274,7 +350,8 @@ fn insert_products(
         let values: Vec<_> = rows
             .iter()
             .zip(&batch)
-            .map(|(row, product)| {
+            .zip(filings.iter().zip(&structures))
+            .map(|((row, product), (filing, (images, group_id, options)))| {
                 // A price change is a change to the row, as the service's PATCH makes it.
                 let price_changed_at = product.price_changes.last().map(|(at, _, _)| *at);
                 // What a price change keeps beside the price.
@@ -293,6 +370,10 @@ fn insert_products(
                     products::price_changed_at.eq(price_changed_at),
                     products::low_price.eq(low.map(|(price, _)| price)),
                     products::low_price_until.eq(low.map(|(_, until)| until)),
+                    products::category_ids.eq(&filing.category_ids),
+                    products::images.eq(images),
+                    products::group_id.eq(group_id),
+                    products::options.eq(options),
                 )
             })
             .collect();
@@ -302,7 +383,7 @@ fn insert_products(
         seeded.extend(batch);
         progress.inc(times.len() as u64);
     }
-    Ok(seeded)
+    Ok((seeded, groups))
 }
 
 /// Inserts the users; returns (id, created_at) oldest first.
