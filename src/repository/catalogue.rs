@@ -196,7 +196,7 @@ fn ranked_search(start: Statement, listing: &ProductListing, text: &str) -> Stat
 /// joined to its product; so a category's page costs what the catalogue's costs. `k` is
 /// the table whose sort keys order the page.
 fn scan(start: Statement, listing: &ProductListing) -> Statement {
-    let (mut query, k, id) = match &listing.filter.category {
+    let (mut query, k, id_col) = match &listing.filter.category {
         Some(slug) => (
             start
                 .sql(&format!(
@@ -227,24 +227,27 @@ fn scan(start: Statement, listing: &ProductListing) -> Statement {
     query = filters(query, &listing.filter);
     query = match &listing.after {
         None => query,
-        Some(After::Price { price, id }) => {
+        Some(After::Price {
+            price,
+            id: after_id,
+        }) => {
             let direction = if listing.sort == ProductSort::PriceAsc {
                 ">"
             } else {
                 "<"
             };
             query
-                .sql(&format!(" AND ({k}.price, {id}) {direction} ("))
+                .sql(&format!(" AND ({k}.price, {id_col}) {direction} ("))
                 .bind::<Numeric, _>(price.clone())
                 .sql(", ")
-                .bind::<Integer, _>(*id)
+                .bind::<Integer, _>(*after_id)
                 .sql(")")
         }
         Some(After::Newest {
             created_at,
             id: after_id,
         }) => query
-            .sql(&format!(" AND ({k}.created_at, {id}) < ("))
+            .sql(&format!(" AND ({k}.created_at, {id_col}) < ("))
             .bind::<Timestamptz, _>(*created_at)
             .sql(", ")
             .bind::<Integer, _>(*after_id)
@@ -253,10 +256,10 @@ fn scan(start: Statement, listing: &ProductListing) -> Statement {
         Some(After::Relevance { .. }) => query.sql(" AND false"),
     };
     let order = match listing.sort {
-        ProductSort::PriceAsc => format!(" ORDER BY {k}.price ASC, {id} ASC"),
-        ProductSort::PriceDesc => format!(" ORDER BY {k}.price DESC, {id} DESC"),
+        ProductSort::PriceAsc => format!(" ORDER BY {k}.price ASC, {id_col} ASC"),
+        ProductSort::PriceDesc => format!(" ORDER BY {k}.price DESC, {id_col} DESC"),
         ProductSort::Relevance | ProductSort::Newest => {
-            format!(" ORDER BY {k}.created_at DESC, {id} DESC")
+            format!(" ORDER BY {k}.created_at DESC, {id_col} DESC")
         }
     };
     query.sql(&order).limit(listing.limit)
