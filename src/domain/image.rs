@@ -138,8 +138,10 @@ fn check_url(raw: &str) -> Result<(), String> {
         && host
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
-    let port_ok =
-        port.is_none_or(|p| (1..=4).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+    let port_ok = match port {
+        None => true,
+        Some(p) => (1..=4).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()),
+    };
     if !host_ok || !port_ok {
         return Err("must name its host in letters, digits, dots and hyphens".into());
     }

@@ -34,5 +34,5 @@ pub use paging::PageSize;
 pub use totals::{
     format_rate, totals, LineToTotal, LineTotal, ShippingCharge, TaxMode, TaxRate, Totals,
 };
-pub use webhook_signature::WebhookSecret;
 pub use variant::{OptionAxes, OptionAxis, VariantOptions, MAX_AXES, MAX_OPTION_LEN, MAX_VALUES};
+pub use webhook_signature::WebhookSecret;
