@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""Instructions per request of the service, counted by valgrind's callgrind: a figure
+that does not move with the machine's load, beside bench/run's throughput ratios.
+
+For each route, the release build serves a fresh seeded database under callgrind twice:
+once answering WARMUP requests, once answering WARMUP + REQUESTS, one after the other on
+one keep-alive connection. The difference of the two totals, divided by REQUESTS, is what
+one request costs the service's process (start, warm-up and shutdown cancel out; the
+database's own work is not counted: it runs in PostgreSQL's processes).
+
+    bench/instructions.py                      (STOREFRONT_BIN=target/release/storefront)
+    REQUESTS=1000 SCENARIOS="product_by_id cart_get" bench/instructions.py
+
+Prints one line per route: `name  instructions/request  (total A - total B) / n`.
+"""
+
+import base64
+import hashlib
+import http.client
+import json
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+BIN = os.environ.get("STOREFRONT_BIN", "target/release/storefront")
+REQUESTS = int(os.environ.get("REQUESTS", "2000"))
+WARMUP = int(os.environ.get("WARMUP", "200"))
+PRODUCTS = int(os.environ.get("PRODUCTS", "10000"))
+SCENARIOS = os.environ.get("SCENARIOS", "product_by_id list_first_page cart_get cart_add").split()
+HOT = 5  # products the cart adds cycle through (stock raised so they never run out)
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+def server_url():
+    with open(".env.test") as env:
+        for line in env:
+            if line.startswith("DATABASE_URL="):
+                return re.sub(r"/[^/?]*(\?.*)?$", "", line.split("=", 1)[1].strip())
+    raise SystemExit("no DATABASE_URL in .env.test")
+
+
+def psql(url, sql):
+    subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def requests_for(name, token, rng):
+    """The (method, path, body, headers) of the scenario's next request."""
+    auth = {"Authorization": f"Bearer {token}"}
+    if name == "product_by_id":
+        return "GET", f"/api/v1/products/{rng.randint(1, PRODUCTS)}", None, {}
+    if name == "list_first_page":
+        return "GET", "/api/v1/products?limit=20", None, {}
+    if name == "cart_get":
+        return "GET", "/api/v1/cart", None, auth
+    if name == "cart_add":
+        body = json.dumps({"product_id": rng.randint(1, HOT), "quantity": 1})
+        return "POST", "/api/v1/cart/items", body, {**auth, "Content-Type": "application/json"}
+    raise SystemExit(f"unknown scenario {name}")
+
+
+def serve_and_count(env, name, token, count):
+    """Runs the server under callgrind, sends `count` requests, stops it: total Ir."""
+    port = free_port()
+    out = tempfile.NamedTemporaryFile(suffix=".callgrind", delete=False).name
+    server = subprocess.Popen(
+        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", BIN, "serve"],
+        env={**env, "BIND_ADDR": f"127.0.0.1:{port}"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while True:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            conn.request("GET", "/health/live")
+            conn.getresponse().read()
+            break
+        except OSError:
+            if time.time() > deadline or server.poll() is not None:
+                raise SystemExit(f"{name}: the server did not start under valgrind")
+            time.sleep(0.5)
+    rng = random.Random(7)
+    for _ in range(count):
+        method, path, body, headers = requests_for(name, token, rng)
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        if response.status >= 300:
+            raise SystemExit(f"{name}: {method} {path} answered {response.status}")
+    conn.close()
+    server.send_signal(signal.SIGTERM)
+    server.wait(timeout=300)
+    with open(out) as data:
+        totals = [line for line in data if line.startswith(("summary:", "totals:"))]
+    os.unlink(out)
+    return int(totals[-1].split()[1])
+
+
+def main():
+    base = server_url()
+    db = f"storefront_instructions_{os.getpid()}"
+    url = f"{base}/{db}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "RUST_LOG": "warn",
+        "WORKERS": "1",
+        # No in-process payment gateway, no sweeps during the count.
+        "PAYMENT_GATEWAY_URL": "http://127.0.0.1:9",
+        "PAYMENT_WEBHOOK_SECRET": "whsec_" + "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        "SWEEP_INTERVAL_SECS": "3600",
+    }
+    psql(f"{base}/postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+    try:
+        log(f"== seeding {PRODUCTS} products")
+        subprocess.run([BIN, "seed", "--users", "10", "--products", str(PRODUCTS)], env=env,
+                       check=True, stdout=subprocess.DEVNULL)
+        # A bearer token as the service issues them (256 random bits, base64url); the
+        # session stores its SHA-256.
+        token = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        psql(url, f"INSERT INTO sessions (user_id, token_hash, expires_at) "
+                  f"VALUES (1, '\\x{digest}', '2099-01-01')")
+        psql(url, f"UPDATE products SET inventory_count = 1000000, archived_at = NULL "
+                  f"WHERE id <= {HOT}")
+        for name in SCENARIOS:
+            log(f"== {name}: {WARMUP} then {WARMUP + REQUESTS} requests under callgrind")
+            short = serve_and_count(env, name, token, WARMUP)
+            long = serve_and_count(env, name, token, WARMUP + REQUESTS)
+            per = (long - short) / REQUESTS
+            print(f"{name:16} {per:12,.0f} instructions/request  ({long:,} - {short:,}) / {REQUESTS}",
+                  flush=True)
+    finally:
+        psql(f"{base}/postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    main()
