@@ -20,6 +20,7 @@
 //! 4 s more for their structure (most of it the categories' listings: a bulk load of
 //! about 390,000 rows, see `structure::list_in_categories`).
 
+mod shared;
 mod structure;
 mod tree;
 mod words;
@@ -29,7 +30,6 @@ use bigdecimal::ToPrimitive;
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Text};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -41,17 +41,13 @@ use crate::models::{CartStatus, PaymentStatus, StockReason};
 use crate::repository::ledger;
 use crate::schema::{cart_items, carts, orders, price_changes, products, stock_movements, users};
 
+use self::shared::{capitalise, reserve_ids, BATCH, HISTORY_DAYS};
 use self::structure::GroupPlan;
 
 /// Every seeded user's password (they share one argon2 hash, computed once).
 pub const SEED_PASSWORD: &str = "storefront-demo";
 
-/// Rows per COPY: small enough for the progress bar to move, large enough to amortise.
-const BATCH: usize = 10_000;
-
 const MICROS_PER_DAY: i64 = 24 * 3_600 * 1_000_000;
-/// Products and users are created over this span before the reference time.
-const HISTORY_DAYS: i64 = 365;
 /// Past orders were checked out within this span.
 const ORDER_DAYS: i64 = 180;
 /// Open carts were started within this span.
@@ -183,28 +179,6 @@ fn between(rng: &mut StdRng, from: DateTime<Utc>, to: DateTime<Utc>) -> Option<D
     (span > 0).then(|| from + TimeDelta::seconds(rng.gen_range(0..span)))
 }
 
-/// Takes `count` ids from `table`'s id sequence, ascending. COPY returns nothing, so rows
-/// are sent with their ids; taking them from the sequence keeps later inserts (and a
-/// concurrent writer) from colliding with them.
-fn reserve_ids(conn: &mut PgConnection, table: &str, count: usize) -> QueryResult<Vec<i32>> {
-    #[derive(QueryableByName)]
-    struct Reserved {
-        #[diesel(sql_type = Integer)]
-        id: i32,
-    }
-    let mut ids: Vec<i32> = diesel::sql_query(
-        "SELECT nextval(pg_get_serial_sequence($1, 'id'))::int AS id FROM generate_series(1, $2)",
-    )
-    .bind::<Text, _>(table)
-    .bind::<BigInt, _>(count as i64)
-    .load::<Reserved>(conn)?
-    .into_iter()
-    .map(|reserved| reserved.id)
-    .collect();
-    ids.sort_unstable();
-    Ok(ids)
-}
-
 struct ProductRow {
     name: String,
     description: String,
@@ -258,14 +232,6 @@ fn product_row(rng: &mut StdRng, id: i32, variant: Option<(&GroupPlan, String)>)
         price: BigDecimal::new(cents.into(), 2),
         inventory_count,
     }
-}
-
-fn capitalise(word: &str) -> String {
-    let mut chars = word.chars();
-    chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }
 
 /// A seeded product, as later steps need it.

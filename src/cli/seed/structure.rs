@@ -13,9 +13,9 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::Rng;
 
+use super::shared::{capitalise, reserve_ids, BATCH, HISTORY_DAYS};
 use super::tree::{slugify, TREE};
 use super::words::{ADJECTIVES, MATERIALS, NOUNS};
-use super::{reserve_ids, BATCH, HISTORY_DAYS};
 use crate::domain::{OptionAxis, ProductImage};
 use crate::models::{StoredAxes, StoredImages, StoredOptions};
 use crate::schema::{categories, product_groups};
@@ -129,7 +129,7 @@ pub(super) struct GroupPlan {
 impl GroupPlan {
     pub fn name(&self) -> String {
         let (adjective, material, noun) = self.words;
-        format!("{} {material} {noun}", super::capitalise(adjective))
+        format!("{} {material} {noun}", capitalise(adjective))
     }
 }
 
