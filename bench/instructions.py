@@ -32,7 +32,9 @@ BIN = os.environ.get("STOREFRONT_BIN", "target/release/storefront")
 REQUESTS = int(os.environ.get("REQUESTS", "2000"))
 WARMUP = int(os.environ.get("WARMUP", "200"))
 PRODUCTS = int(os.environ.get("PRODUCTS", "10000"))
-SCENARIOS = os.environ.get("SCENARIOS", "product_by_id list_first_page cart_get cart_add").split()
+SCENARIOS = os.environ.get(
+    "SCENARIOS", "product_by_id list_first_page list_category cart_get cart_add").split()
+CATEGORY = {}  # the department listing the most products, found after seeding
 HOT = 5  # products the cart adds cycle through (stock raised so they never run out)
 
 
@@ -66,6 +68,8 @@ def requests_for(name, token, rng):
         return "GET", f"/api/v1/products/{rng.randint(1, PRODUCTS)}", None, {}
     if name == "list_first_page":
         return "GET", "/api/v1/products?limit=20", None, {}
+    if name == "list_category":
+        return "GET", f"/api/v1/products?category={CATEGORY['slug']}&limit=20", None, {}
     if name == "cart_get":
         return "GET", "/api/v1/cart", None, auth
     if name == "cart_add":
@@ -137,6 +141,11 @@ def main():
                   f"VALUES (1, '\\x{digest}', '2099-01-01')")
         psql(url, f"UPDATE products SET inventory_count = 1000000, archived_at = NULL "
                   f"WHERE id <= {HOT}")
+        CATEGORY["slug"] = subprocess.run(
+            ["psql", "-Atq", url, "-c",
+             "SELECT c.slug FROM categories c JOIN category_listings l ON l.category_id = c.id "
+             "WHERE c.parent_id IS NULL GROUP BY c.slug ORDER BY count(*) DESC, c.slug LIMIT 1"],
+            check=True, capture_output=True, text=True).stdout.strip()
         for name in SCENARIOS:
             log(f"== {name}: {WARMUP} then {WARMUP + REQUESTS} requests under callgrind")
             short = serve_and_count(env, name, token, WARMUP)
