@@ -2,8 +2,8 @@
 -- (products.category_ids, what admins set and clients read); category_listings is derived
 -- from it: one row per category a product is listed under (its own categories and every
 -- ancestor of them) carrying the product's sort keys, so a category's page is one index
--- range in the listing's order, as fast as the plain catalogue's, however large the
--- category. The repository rewrites a product's rows whenever its categories or the tree
+-- range in the listing's order (then each row's product by its key), whatever the size of
+-- the category: no gathering of descendants, no sort. The repository rewrites a product's rows whenever its categories or the tree
 -- above them change; a trigger keeps the copied price equal to the product's.
 CREATE TABLE categories (
     id         SERIAL       PRIMARY KEY,

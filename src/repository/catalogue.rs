@@ -193,8 +193,9 @@ fn ranked_search(start: Statement, listing: &ProductListing, text: &str) -> Stat
 ///
 /// In a category, the rows come from `category_listings` instead: the category's range
 /// of its index in the listing's order (the sort keys are copies of the product's), each
-/// joined to its product; so a category's page costs what the catalogue's costs. `k` is
-/// the table whose sort keys order the page.
+/// joined to its product by key; so a category's page costs the same whatever its size
+/// (the join adds a key lookup per row over the catalogue's page). `k` is the table
+/// whose sort keys order the page.
 fn scan(start: Statement, listing: &ProductListing) -> Statement {
     let (mut query, k, id_col) = match &listing.filter.category {
         Some(slug) => (
