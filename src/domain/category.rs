@@ -38,25 +38,9 @@ impl CategorySlug {
     }
 }
 
-/// A category or variant group's name: 1 to 255 characters once trimmed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CatalogueName(String);
-
-impl CatalogueName {
-    pub const MAX_LEN: usize = 255;
-
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        super::text::trimmed_within(raw, Self::MAX_LEN).map(|name| Self(name.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    pub fn into_inner(self) -> String {
-        self.0
-    }
-}
+/// A category's or a variant group's name: the same rule as a product's (1 to 255
+/// characters once trimmed).
+pub type CatalogueName = super::ProductName;
 
 /// A sibling position: 0 to 1,000,000 (siblings are shown in ascending order).
 pub fn parse_position(raw: i64) -> Result<i32, String> {
