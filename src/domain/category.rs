@@ -40,7 +40,7 @@ impl CategorySlug {
 
 /// A category's or a variant group's name: the same rule as a product's (1 to 255
 /// characters once trimmed).
-pub type CatalogueName = super::ProductName;
+pub type CatalogueName = super::catalogue::ProductName;
 
 /// A sibling position: 0 to 1,000,000 (siblings are shown in ascending order).
 pub fn parse_position(raw: i64) -> Result<i32, String> {
