@@ -12,6 +12,8 @@ database's own work is not counted: it runs in PostgreSQL's processes).
     REQUESTS=1000 SCENARIOS="product_by_id cart_get" bench/instructions.py
 
 Prints one line per route: `name  instructions/request  (total A - total B) / n`.
+CALLGRIND_DIR=<dir> keeps each route's longer run there (`<name>.callgrind`), for
+`callgrind_annotate --inclusive=yes <dir>/<name>.callgrind`: the profile behind the figure.
 """
 
 import base64
@@ -78,7 +80,7 @@ def requests_for(name, token, rng):
     raise SystemExit(f"unknown scenario {name}")
 
 
-def serve_and_count(env, name, token, count):
+def serve_and_count(env, name, token, count, keep=None):
     """Runs the server under callgrind, sends `count` requests, stops it: total Ir."""
     port = free_port()
     out = tempfile.NamedTemporaryFile(suffix=".callgrind", delete=False).name
@@ -110,7 +112,10 @@ def serve_and_count(env, name, token, count):
     server.wait(timeout=300)
     with open(out) as data:
         totals = [line for line in data if line.startswith(("summary:", "totals:"))]
-    os.unlink(out)
+    if keep:
+        os.replace(out, keep)
+    else:
+        os.unlink(out)
     return int(totals[-1].split()[1])
 
 
@@ -149,7 +154,9 @@ def main():
         for name in SCENARIOS:
             log(f"== {name}: {WARMUP} then {WARMUP + REQUESTS} requests under callgrind")
             short = serve_and_count(env, name, token, WARMUP)
-            long = serve_and_count(env, name, token, WARMUP + REQUESTS)
+            keep = os.environ.get("CALLGRIND_DIR")
+            long = serve_and_count(env, name, token, WARMUP + REQUESTS,
+                                   keep and os.path.join(keep, f"{name}.callgrind"))
             per = (long - short) / REQUESTS
             print(f"{name:16} {per:12,.0f} instructions/request  ({long:,} - {short:,}) / {REQUESTS}",
                   flush=True)

@@ -155,6 +155,37 @@ impl CartCredential {
     }
 }
 
+impl CartCredential {
+    /// As `with_owner`, for a route whose statement finds a signed-in user's cart by the
+    /// session token itself (`repository::session_carts`), a round trip less: with a
+    /// bearer token `by_session` runs first, and only when it finds nothing (no such
+    /// session, or no open cart yet; it must then have changed nothing) is the credential
+    /// looked up and `work` run, on the same connection in the same blocking call. A
+    /// guest's cart token goes straight to `work`.
+    pub async fn with_session_or_owner<T, G, F>(
+        self,
+        pool: &DbPool,
+        by_session: G,
+        work: F,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        G: FnOnce(&mut PgConnection, &TokenHash) -> Result<Option<T>, ApiError> + Send + 'static,
+        F: FnOnce(&mut PgConnection, CartOwner) -> Result<T, ApiError> + Send + 'static,
+    {
+        with_conn(pool, move |conn| {
+            if let Self::Bearer(BearerToken(session)) = self {
+                if let Some(found) = by_session(conn, &session)? {
+                    return Ok(found);
+                }
+            }
+            let owner = self.owner(conn)?;
+            work(conn, owner)
+        })
+        .await
+    }
+}
+
 impl Credential for CartCredential {
     type Holder = CartOwner;
 

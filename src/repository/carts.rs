@@ -19,9 +19,9 @@
 //! order: checkout commits durably). That trade lifts cart writes from being bound by
 //! the disk's fsync latency.
 
-use diesel::pg::PgConnection;
+use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
-use diesel::sql_types::Integer;
+use diesel::sql_types::{Bool, Integer, Nullable};
 
 use super::{ShopError, Shortage};
 use crate::domain::Quantity;
@@ -385,27 +385,73 @@ pub fn existing_open_cart_with_lines(
 /// The user's open cart (created on first need) with its lines: one query when the cart
 /// has lines (each row carries the cart), a second only for an empty or missing cart.
 fn user_cart_with_lines(conn: &mut PgConnection, user_id: i32) -> QueryResult<CartWithLines> {
-    let rows: Vec<(Cart, CartItem, Product)> = cart_items::table
+    let rows = cart_rows(
+        conn,
+        Box::new(
+            carts::user_id
+                .eq(user_id)
+                .and(carts::status.eq(CartStatus::Open)),
+        ),
+    )?;
+    match split_cart_rows(rows) {
+        Some(cart) => Ok(cart),
+        None => Ok((open_cart_for(conn, user_id)?, Vec::new())),
+    }
+}
+
+/// The cart `cart_id` with its lines: one query when it has lines (each row carries the
+/// cart), a second only for an empty cart.
+pub fn cart_with_lines(conn: &mut PgConnection, cart_id: i32) -> QueryResult<CartWithLines> {
+    let rows = cart_rows(conn, Box::new(carts::id.eq(cart_id).nullable()))?;
+    match split_cart_rows(rows) {
+        Some(cart) => Ok(cart),
+        None => Ok((
+            carts::table
+                .find(cart_id)
+                .select(Cart::as_select())
+                .first(conn)?,
+            Vec::new(),
+        )),
+    }
+}
+
+/// Lines joined to their cart and their product.
+type LinesJoined = diesel::helper_types::InnerJoinQuerySource<
+    diesel::helper_types::InnerJoinQuerySource<cart_items::table, carts::table>,
+    products::table,
+>;
+
+/// Which cart `cart_rows` reads: a condition on the joined rows (nullable, as one on
+/// `carts.user_id` is).
+pub(super) type CartFilter = Box<dyn BoxableExpression<LinesJoined, Pg, SqlType = Nullable<Bool>>>;
+
+/// The lines of the cart `filter` names, each with the cart and its product, in the order
+/// they were added: one join, no N+1.
+pub(super) fn cart_rows(
+    conn: &mut PgConnection,
+    filter: CartFilter,
+) -> QueryResult<Vec<(Cart, CartItem, Product)>> {
+    cart_items::table
         .inner_join(carts::table)
         .inner_join(products::table)
-        .filter(carts::user_id.eq(user_id))
-        .filter(carts::status.eq(CartStatus::Open))
+        .filter(filter)
         .order(cart_items::id)
         .select((
             Cart::as_select(),
             CartItem::as_select(),
             Product::as_select(),
         ))
-        .load(conn)?;
-    let Some((cart, _, _)) = rows.first() else {
-        return Ok((open_cart_for(conn, user_id)?, Vec::new()));
-    };
-    let cart = cart.clone();
+        .load(conn)
+}
+
+/// Rows of a cart joined to its lines, as the cart and its lines; `None` without rows.
+pub(super) fn split_cart_rows(rows: Vec<(Cart, CartItem, Product)>) -> Option<CartWithLines> {
+    let cart = rows.first()?.0.clone();
     let lines = rows
         .into_iter()
         .map(|(_, item, product)| (item, product))
         .collect();
-    Ok((cart, lines))
+    Some((cart, lines))
 }
 
 /// The cart's lines with their products, in the order they were added: one join, no N+1.

@@ -20,6 +20,7 @@ pub mod product_groups;
 pub mod products;
 pub mod quote;
 pub mod refunds;
+pub mod session_carts;
 pub mod sessions;
 pub mod shipping_methods;
 mod statement;

@@ -3,10 +3,11 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
+use diesel::pg::PgConnection;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::{CartCredential, Credential};
+use crate::auth::{CartCredential, Credential, TokenHash};
 use crate::config::Config;
 use crate::db::DbPool;
 use crate::domain::{Price, Quantity, TaxMode};
@@ -22,6 +23,7 @@ use crate::http::{ApiError, CartResponse, FieldError, OrderResponse, Problem, Qu
 use crate::repository::carts::{self, CartWithLines, Precondition};
 use crate::repository::checkout::{self, CheckoutOutcome, CheckoutRequest};
 use crate::repository::pricing::{self, AddressChoice, DeliveryRequest};
+use crate::repository::session_carts;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/cart").route(web::get().to(show)))
@@ -57,9 +59,11 @@ struct CartToken {
     responses((status = 200, description = "The open cart", body = CartResponse, headers(("ETag" = String, description = "The cart's current version (a digest of the cart as shown); every change to the cart changes it. Send it in If-Match to change the cart only while it is as read."))), responses::Unauthorized, responses::Unavailable))]
 async fn show(pool: web::Data<DbPool>, token: CartCredential) -> Result<HttpResponse, ApiError> {
     let cart = token
-        .with_owner(&pool, |conn, owner| {
-            Ok(carts::open_cart_with_lines(conn, owner)?)
-        })
+        .with_session_or_owner(
+            &pool,
+            |conn, session| Ok(session_carts::open_cart_with_lines(conn, session)?),
+            |conn, owner| Ok(carts::open_cart_with_lines(conn, owner)?),
+        )
         .await?;
     tagged(HttpResponse::Ok(), cart)
 }
@@ -152,19 +156,29 @@ async fn add_item(
     });
     let (product_id, quantity) = token.report_after_authentication(&pool, input).await?;
     let condition = if_match(&req);
-    let cart = token
-        .with_owner(&pool, move |conn, owner| {
-            with_condition(condition, |precondition| {
-                Ok(carts::add_to_open_cart(
-                    conn,
-                    owner,
-                    product_id,
-                    quantity,
-                    precondition,
-                )?)
-            })
+    let unconditional = condition.is_none();
+    let add = move |conn: &mut PgConnection, owner| {
+        with_condition(condition, |precondition| {
+            Ok(carts::add_to_open_cart(
+                conn,
+                owner,
+                product_id,
+                quantity,
+                precondition,
+            )?)
         })
-        .await?;
+    };
+    let cart = if unconditional {
+        // The common case, a signed-in user's add without If-Match: one statement.
+        let by_session = move |conn: &mut PgConnection, session: &TokenHash| {
+            Ok(session_carts::add_to_open_cart(
+                conn, session, product_id, quantity,
+            )?)
+        };
+        token.with_session_or_owner(&pool, by_session, add).await?
+    } else {
+        token.with_owner(&pool, add).await?
+    };
     let mut response = HttpResponse::Created();
     response.insert_header((header::LOCATION, "/api/v1/cart"));
     tagged(response, cart)

@@ -1,11 +1,14 @@
 //! The cart: reading it, adding, changing and removing lines, and who may touch what.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::common::TestApp;
-use crate::helpers::{error_fields, expect_json, expect_problem, Customer};
+use crate::common::{TestApp, TestDb};
+use crate::helpers::{error_fields, expect_json, expect_problem, until_waiting_on_locks, Customer};
 
 async fn shop() -> (TestApp, Customer, Customer) {
     let app = TestApp::spawn().await;
@@ -361,6 +364,60 @@ async fn concurrent_adds_of_one_product_make_one_line_with_the_sum() {
     let cart = app.cart(&alice).await;
     assert_eq!(cart["items"].as_array().unwrap().len(), 1);
     assert_eq!(cart["items"][0]["quantity"], 20);
+}
+
+/// The stock rule under a race: twenty adds of one unit each to an existing cart, of a
+/// product with five in stock, queued behind the cart's lock (held here) so that each
+/// starts before the one ahead of it commits. Each must see the line as the add before
+/// it left it, not as it was when the add started: five are added, fifteen refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_adds_never_take_a_line_past_the_stock() {
+    use diesel::connection::SimpleConnection;
+
+    let app = TestApp::spawn_configured(Arc::new(TestDb::new()), |config| {
+        config.database.pool_max_size = 8;
+        config.database.pool_connection_timeout = Duration::from_secs(30);
+    });
+    let (admin, alice) = (app.admin("staff").await, app.customer("alice").await);
+    let product = app.product(&admin, "Scarce", "only five", "1.00", 5).await;
+    let cart = app.cart(&alice).await; // the open cart exists before the race
+
+    let mut blocker = app.db.connect();
+    blocker
+        .batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM carts WHERE id = {} FOR UPDATE",
+            cart["id"]
+        ))
+        .unwrap();
+    let adds: Vec<_> = (0..20)
+        .map(|_| {
+            let request = app
+                .client
+                .post(app.url("/api/v1/cart/items"))
+                .bearer_auth(&alice.token)
+                .json(&json!({"product_id": product["id"], "quantity": 1}));
+            tokio::spawn(async move { request.send().await.unwrap().status() })
+        })
+        .collect();
+    until_waiting_on_locks(&app.db, 8).await; // the whole pool queued on the cart
+    blocker.batch_execute("COMMIT").unwrap();
+
+    let mut statuses = Vec::new();
+    for add in adds {
+        statuses.push(add.await.unwrap());
+    }
+    let added = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CREATED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CONFLICT)
+        .count();
+    assert_eq!((added, refused), (5, 15), "{statuses:?}");
+    let cart = app.cart(&alice).await;
+    assert_eq!(cart["items"].as_array().unwrap().len(), 1);
+    assert_eq!(cart["items"][0]["quantity"], 5);
 }
 
 #[tokio::test]
