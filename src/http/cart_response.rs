@@ -8,6 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::schemas::string_enum;
+use super::timestamp;
 use crate::domain::format_money;
 use crate::models::{Cart, CartItem, Product};
 use crate::repository::carts::CartWithLines;
@@ -25,10 +26,13 @@ pub struct CartResponse {
     /// Decimal string, two places: the sum of the available lines' totals.
     #[schema(pattern = r"^[0-9]+\.[0-9]{2}$", example = "39.80")]
     pub total: String,
+    #[serde(serialize_with = "timestamp::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "timestamp::rfc3339")]
     pub updated_at: DateTime<Utc>,
     /// Null while the cart is open.
     #[schema(required = true)]
+    #[serde(serialize_with = "timestamp::rfc3339_opt")]
     pub checked_out_at: Option<DateTime<Utc>>,
 }
 

@@ -23,6 +23,7 @@ pub mod quote_response;
 pub mod request_log;
 pub mod responses;
 pub mod schemas;
+mod timestamp;
 pub mod user_response;
 pub mod validate;
 

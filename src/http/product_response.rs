@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::timestamp;
 use crate::domain::{format_money, ProductImage};
 use crate::models::{Product, ProductStructure};
 use crate::repository::products::ProductView;
@@ -40,7 +41,9 @@ pub struct ProductResponse {
     /// variant.
     #[schema(required = true)]
     pub options: Option<BTreeMap<String, String>>,
+    #[serde(serialize_with = "timestamp::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "timestamp::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 

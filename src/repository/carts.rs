@@ -21,12 +21,12 @@
 
 use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Integer, Nullable};
+use diesel::sql_types::Integer;
 
 use super::{ShopError, Shortage};
 use crate::domain::Quantity;
 use crate::models::{Cart, CartItem, CartStatus, NewCart, Product};
-use crate::schema::{cart_items, carts, products};
+use crate::schema::{cart_items, carts, products, sessions};
 
 /// Whose open cart a request works on: a user's (by user id), or a guest cart (by its
 /// cart id, found from a live cart token).
@@ -382,76 +382,65 @@ pub fn existing_open_cart_with_lines(
     Ok(Some((cart, lines)))
 }
 
-/// The user's open cart (created on first need) with its lines: one query when the cart
-/// has lines (each row carries the cart), a second only for an empty or missing cart.
+/// The user's open cart (created on first need) with its lines: one query, and more only
+/// when the user has no open cart yet.
 fn user_cart_with_lines(conn: &mut PgConnection, user_id: i32) -> QueryResult<CartWithLines> {
-    let rows = cart_rows(
-        conn,
-        Box::new(
-            carts::user_id
-                .eq(user_id)
-                .and(carts::status.eq(CartStatus::Open)),
-        ),
-    )?;
-    match split_cart_rows(rows) {
+    match cart_with_lines_where(conn, WhichCart::OpenOfUser(user_id))? {
         Some(cart) => Ok(cart),
         None => Ok((open_cart_for(conn, user_id)?, Vec::new())),
     }
 }
 
-/// The cart `cart_id` with its lines: one query when it has lines (each row carries the
-/// cart), a second only for an empty cart.
+/// The cart `cart_id` with its lines, in one query.
 pub fn cart_with_lines(conn: &mut PgConnection, cart_id: i32) -> QueryResult<CartWithLines> {
-    let rows = cart_rows(conn, Box::new(carts::id.eq(cart_id).nullable()))?;
-    match split_cart_rows(rows) {
-        Some(cart) => Ok(cart),
-        None => Ok((
-            carts::table
-                .find(cart_id)
-                .select(Cart::as_select())
-                .first(conn)?,
-            Vec::new(),
-        )),
-    }
+    cart_with_lines_where(conn, WhichCart::Id(cart_id))?.ok_or(diesel::result::Error::NotFound)
 }
 
-/// Lines joined to their cart and their product.
-type LinesJoined = diesel::helper_types::InnerJoinQuerySource<
-    diesel::helper_types::InnerJoinQuerySource<cart_items::table, carts::table>,
-    products::table,
->;
+/// Which cart `cart_with_lines_where` reads.
+pub(super) enum WhichCart {
+    Id(i32),
+    OpenOfUser(i32),
+    /// The open cart of the user holding an unexpired session with this token hash.
+    OpenOfSession(Vec<u8>),
+}
 
-/// Which cart `cart_rows` reads: a condition on the joined rows (nullable, as one on
-/// `carts.user_id` is).
-pub(super) type CartFilter = Box<dyn BoxableExpression<LinesJoined, Pg, SqlType = Nullable<Bool>>>;
-
-/// The lines of the cart `filter` names, each with the cart and its product, in the order
-/// they were added: one join, no N+1.
-pub(super) fn cart_rows(
+/// A cart with its lines and their products, in the order the lines were added: one
+/// query (the cart left-joined to its lines, so an empty cart is one row too); `None`
+/// when no cart matches.
+pub(super) fn cart_with_lines_where(
     conn: &mut PgConnection,
-    filter: CartFilter,
-) -> QueryResult<Vec<(Cart, CartItem, Product)>> {
-    cart_items::table
-        .inner_join(carts::table)
-        .inner_join(products::table)
-        .filter(filter)
-        .order(cart_items::id)
+    which: WhichCart,
+) -> QueryResult<Option<CartWithLines>> {
+    let query = carts::table
+        .left_join(cart_items::table.inner_join(products::table))
+        .order(cart_items::id.nullable())
         .select((
             Cart::as_select(),
-            CartItem::as_select(),
-            Product::as_select(),
+            Option::<(CartItem, Product)>::as_select(),
         ))
-        .load(conn)
-}
-
-/// Rows of a cart joined to its lines, as the cart and its lines; `None` without rows.
-pub(super) fn split_cart_rows(rows: Vec<(Cart, CartItem, Product)>) -> Option<CartWithLines> {
-    let cart = rows.first()?.0.clone();
-    let lines = rows
-        .into_iter()
-        .map(|(_, item, product)| (item, product))
-        .collect();
-    Some((cart, lines))
+        .into_boxed::<Pg>();
+    let is_open = carts::status.eq(CartStatus::Open);
+    let query = match which {
+        WhichCart::Id(cart_id) => query.filter(carts::id.eq(cart_id)),
+        WhichCart::OpenOfUser(user_id) => query.filter(carts::user_id.eq(user_id)).filter(is_open),
+        WhichCart::OpenOfSession(token_hash) => query
+            .filter(
+                carts::user_id.eq_any(
+                    sessions::table
+                        .filter(sessions::token_hash.eq(token_hash))
+                        .filter(sessions::expires_at.gt(diesel::dsl::now))
+                        .select(sessions::user_id.nullable()),
+                ),
+            )
+            .filter(is_open),
+    };
+    let rows: Vec<(Cart, Option<(CartItem, Product)>)> = query.load(conn)?;
+    let Some((cart, _)) = rows.first() else {
+        return Ok(None);
+    };
+    let cart = cart.clone();
+    let lines = rows.into_iter().filter_map(|(_, line)| line).collect();
+    Ok(Some((cart, lines)))
 }
 
 /// The cart's lines with their products, in the order they were added: one join, no N+1.

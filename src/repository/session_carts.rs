@@ -8,38 +8,21 @@
 //! has no open cart yet; the caller then takes the ordinary path, which tells the two
 //! apart (401, or a cart created on first need).
 
-use diesel::dsl::now;
+use super::carts::{cart_with_lines, cart_with_lines_where, CartWithLines, WhichCart};
+use super::statement::Statement;
+use super::{ShopError, Shortage};
+use crate::domain::Quantity;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Bytea, Integer, Nullable};
 
-use super::carts::{cart_rows, cart_with_lines, split_cart_rows, CartWithLines};
-use super::statement::Statement;
-use super::{ShopError, Shortage};
-use crate::domain::Quantity;
-use crate::models::CartStatus;
-use crate::schema::{carts, sessions};
-
 /// The open cart of the session's user with its lines, in one query; `None` when the
-/// session is unknown or expired, or the cart is missing or empty (each row carries the
-/// cart, so an empty cart has no row to carry it).
+/// session is unknown or expired, or the user has no open cart yet.
 pub fn open_cart_with_lines(
     conn: &mut PgConnection,
     token_hash: &[u8],
 ) -> QueryResult<Option<CartWithLines>> {
-    let session_user = sessions::table
-        .filter(sessions::token_hash.eq(token_hash.to_vec()))
-        .filter(sessions::expires_at.gt(now))
-        .select(sessions::user_id.nullable());
-    let rows = cart_rows(
-        conn,
-        Box::new(
-            carts::user_id
-                .eq_any(session_user)
-                .and(carts::status.eq(CartStatus::Open)),
-        ),
-    )?;
-    Ok(split_cart_rows(rows))
+    cart_with_lines_where(conn, WhichCart::OpenOfSession(token_hash.to_vec()))
 }
 
 /// Puts `quantity` more of a live product in the session user's open cart, as
