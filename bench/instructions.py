@@ -3,17 +3,24 @@
 that does not move with the machine's load, beside bench/run's throughput ratios.
 
 For each route, the release build serves a fresh seeded database under callgrind twice:
-once answering WARMUP requests, once answering WARMUP + REQUESTS, one after the other on
+once answering WARMUP_REQUESTS requests, once answering that + REQUESTS, one after the other on
 one keep-alive connection. The difference of the two totals, divided by REQUESTS, is what
 one request costs the service's process (start, warm-up and shutdown cancel out; the
 database's own work is not counted: it runs in PostgreSQL's processes).
 
     bench/instructions.py                      (STOREFRONT_BIN=target/release/storefront)
     REQUESTS=1000 SCENARIOS="product_by_id cart_get" bench/instructions.py
+    SCENARIOS="product_by_id reference" bench/instructions.py
+
+`reference` is bench/reference (REFERENCE_BIN, as bench/run builds it) answering the same
+product reads on the same database: the yardstick's own instructions per request.
 
 Prints one line per route: `name  instructions/request  (total A - total B) / n`.
-CALLGRIND_DIR=<dir> keeps each route's longer run there (`<name>.callgrind`), for
-`callgrind_annotate --inclusive=yes <dir>/<name>.callgrind`: the profile behind the figure.
+CALLGRIND_DIR=<dir> keeps each route's longer run there (`build.<name>.callgrind`), for
+`callgrind_annotate --inclusive=yes <dir>/build.<name>.callgrind`: the profile behind the
+figure (and the warm-up alone, `build.<name>.warmup.callgrind`: subtract it per function
+for one request's profile). BASELINE_BIN=<binary> counts that build too, right before, on the same database
+(`baseline.<name>.callgrind`), and prints the change.
 """
 
 import base64
@@ -31,8 +38,10 @@ import tempfile
 import time
 
 BIN = os.environ.get("STOREFRONT_BIN", "target/release/storefront")
+BASELINE_BIN = os.environ.get("BASELINE_BIN")  # counted too, on the same database
+REFERENCE_BIN = os.environ.get("REFERENCE_BIN", "target/reference/release/reference-server")
 REQUESTS = int(os.environ.get("REQUESTS", "2000"))
-WARMUP = int(os.environ.get("WARMUP", "200"))
+WARMUP = int(os.environ.get("WARMUP_REQUESTS", "200"))
 PRODUCTS = int(os.environ.get("PRODUCTS", "10000"))
 SCENARIOS = os.environ.get(
     "SCENARIOS", "product_by_id list_first_page list_category cart_get cart_add").split()
@@ -66,7 +75,7 @@ def free_port():
 def requests_for(name, token, rng):
     """The (method, path, body, headers) of the scenario's next request."""
     auth = {"Authorization": f"Bearer {token}"}
-    if name == "product_by_id":
+    if name in ("product_by_id", "reference"):
         return "GET", f"/api/v1/products/{rng.randint(1, PRODUCTS)}", None, {}
     if name == "list_first_page":
         return "GET", "/api/v1/products?limit=20", None, {}
@@ -80,19 +89,21 @@ def requests_for(name, token, rng):
     raise SystemExit(f"unknown scenario {name}")
 
 
-def serve_and_count(env, name, token, count, keep=None):
+def serve_and_count(env, name, token, count, keep=None, binary=BIN):
     """Runs the server under callgrind, sends `count` requests, stops it: total Ir."""
     port = free_port()
     out = tempfile.NamedTemporaryFile(suffix=".callgrind", delete=False).name
+    command = [REFERENCE_BIN] if name == "reference" else [binary, "serve"]
+    ready = "/api/v1/products/1" if name == "reference" else "/health/live"
     server = subprocess.Popen(
-        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", BIN, "serve"],
+        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *command],
         env={**env, "BIND_ADDR": f"127.0.0.1:{port}"},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while True:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            conn.request("GET", "/health/live")
+            conn.request("GET", ready)
             conn.getresponse().read()
             break
         except OSError:
@@ -152,14 +163,26 @@ def main():
              "WHERE c.parent_id IS NULL GROUP BY c.slug ORDER BY count(*) DESC, c.slug LIMIT 1"],
             check=True, capture_output=True, text=True).stdout.strip()
         for name in SCENARIOS:
-            log(f"== {name}: {WARMUP} then {WARMUP + REQUESTS} requests under callgrind")
-            short = serve_and_count(env, name, token, WARMUP)
-            keep = os.environ.get("CALLGRIND_DIR")
-            long = serve_and_count(env, name, token, WARMUP + REQUESTS,
-                                   keep and os.path.join(keep, f"{name}.callgrind"))
-            per = (long - short) / REQUESTS
-            print(f"{name:16} {per:12,.0f} instructions/request  ({long:,} - {short:,}) / {REQUESTS}",
-                  flush=True)
+            builds = [("", BIN)]
+            if BASELINE_BIN and name != "reference":
+                builds.insert(0, ("baseline ", BASELINE_BIN))
+            figures = []
+            for label, binary in builds:
+                log(f"== {label}{name}: {WARMUP} then {WARMUP + REQUESTS} requests under callgrind")
+                keep = os.environ.get("CALLGRIND_DIR")
+                stem = f"{label.strip() or 'build'}.{name}"
+                short = serve_and_count(env, name, token, WARMUP,
+                                        keep and os.path.join(keep, f"{stem}.warmup.callgrind"),
+                                        binary=binary)
+                long = serve_and_count(env, name, token, WARMUP + REQUESTS,
+                                       keep and os.path.join(keep, f"{stem}.callgrind"),
+                                       binary=binary)
+                per = (long - short) / REQUESTS
+                figures.append(per)
+                print(f"{(label + name):25} {per:12,.0f} instructions/request  ({long:,} - {short:,}) / {REQUESTS}",
+                      flush=True)
+            if len(figures) == 2:
+                print(f"{'':25} {(figures[1] / figures[0] - 1) * 100:+.1f} % against the baseline", flush=True)
     finally:
         psql(f"{base}/postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 

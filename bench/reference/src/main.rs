@@ -9,16 +9,20 @@
 use actix::{Actor, Addr, Handler, Message, SyncArbiter, SyncContext};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use diesel::prelude::*;
-use diesel::sql_types::Integer;
 use serde::Serialize;
 
+diesel::table! {
+    products (id) {
+        id -> Integer,
+        inventory_count -> Integer,
+    }
+}
+
 /// The row, as TechEmpower's World: an id and a number (here the product's stock).
-#[derive(QueryableByName, Serialize)]
+#[derive(Queryable, Serialize)]
 struct World {
-    #[diesel(sql_type = Integer)]
     id: i32,
     #[serde(rename = "randomNumber")]
-    #[diesel(sql_type = Integer)]
     randomnumber: i32,
 }
 
@@ -38,10 +42,12 @@ impl Handler<GetWorld> for DbExecutor {
     type Result = QueryResult<Option<World>>;
 
     fn handle(&mut self, msg: GetWorld, _: &mut Self::Context) -> Self::Result {
-        // sql_query with a bind is prepared once per connection by Diesel's cache.
-        diesel::sql_query("SELECT id, inventory_count AS randomnumber FROM products WHERE id = $1")
-            .bind::<Integer, _>(msg.0)
-            .get_result(&mut self.0)
+        // The query builder, as TechEmpower's entry: Diesel keeps it prepared per
+        // connection (a `sql_query` would be parsed and planned on every read).
+        products::table
+            .find(msg.0)
+            .select((products::id, products::inventory_count))
+            .first(&mut self.0)
             .optional()
     }
 }
