@@ -8,13 +8,14 @@
 //! has no open cart yet; the caller then takes the ordinary path, which tells the two
 //! apart (401, or a cart created on first need).
 
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{Bytea, Integer, Nullable};
+
 use super::carts::{cart_with_lines, cart_with_lines_where, CartWithLines, WhichCart};
 use super::statement::Statement;
 use super::{ShopError, Shortage};
 use crate::domain::Quantity;
-use diesel::pg::PgConnection;
-use diesel::prelude::*;
-use diesel::sql_types::{Bytea, Integer, Nullable};
 
 /// The open cart of the session's user with its lines, in one query; `None` when the
 /// session is unknown or expired, or the user has no open cart yet.
