@@ -2478,6 +2478,66 @@ fn catalogue_listings_are_prepared_and_planned_once() {
     });
 }
 
+/// A signed-in user's cart read and cart add are each one statement text that the
+/// connection keeps prepared, so PostgreSQL parses them once, not at every request.
+#[test]
+fn the_session_cart_statements_are_kept_prepared() {
+    use storefront::repository::session_carts;
+
+    #[derive(QueryableByName)]
+    struct Prepared {
+        #[diesel(sql_type = Text)]
+        statement: String,
+    }
+    in_rolled_back_transaction(|conn| {
+        let hash = [7u8; 32];
+        diesel::sql_query(
+            "WITH buyer AS (
+                 INSERT INTO users (username, email, password_hash)
+                 VALUES ('prepared', 'prepared@example.com', 'h') RETURNING id
+             ), session AS (
+                 INSERT INTO sessions (user_id, token_hash, expires_at)
+                 SELECT id, $1, now() + interval '1 day' FROM buyer
+             )
+             INSERT INTO carts (user_id) SELECT id FROM buyer",
+        )
+        .bind::<diesel::sql_types::Bytea, _>(hash.to_vec())
+        .execute(conn)
+        .unwrap();
+        let product: i32 = diesel::insert_into(schema::products::table)
+            .values((
+                schema::products::name.eq("Kept"),
+                schema::products::price.eq(BigDecimal::from(3)),
+                schema::products::inventory_count.eq(100),
+            ))
+            .returning(schema::products::id)
+            .get_result(conn)
+            .unwrap();
+        let one = Quantity::parse(1).unwrap();
+        for round in 1..=6 {
+            let (_, lines) = session_carts::add_to_open_cart(conn, &hash, product, one)
+                .unwrap()
+                .expect("the session's open cart");
+            assert_eq!(lines[0].0.quantity, round);
+            let (_, lines) = session_carts::open_cart_with_lines(conn, &hash)
+                .unwrap()
+                .expect("the session's open cart");
+            assert_eq!(lines.len(), 1);
+        }
+        let prepared: Vec<Prepared> = diesel::sql_query(
+            "SELECT statement FROM pg_prepared_statements WHERE statement LIKE '%sessions%'",
+        )
+        .load(conn)
+        .unwrap();
+        let statements: Vec<&str> = prepared.iter().map(|p| p.statement.as_str()).collect();
+        let add = statements
+            .iter()
+            .filter(|s| s.contains("FOR UPDATE OF carts"));
+        let read = statements.iter().filter(|s| s.contains("LEFT OUTER JOIN"));
+        assert_eq!((add.count(), read.count()), (1, 1), "{statements:#?}");
+    });
+}
+
 #[test]
 fn catalogue_queries_use_their_indexes_on_a_large_catalogue() {
     use diesel::connection::SimpleConnection;
