@@ -27,12 +27,21 @@ impl Server {
             .is_some_and(|child| child.try_wait().unwrap().is_none())
     }
 
-    async fn exit_status(mut self) -> std::process::ExitStatus {
+    /// Waits for the process to end: its exit status and what it wrote to stderr (read
+    /// to the end, so a failed exit shows why).
+    async fn exit_status(mut self) -> (std::process::ExitStatus, String) {
+        use std::io::Read;
+
         let mut child = self.0.take().unwrap();
-        tokio::task::spawn_blocking(move || child.wait())
-            .await
-            .unwrap()
-            .unwrap()
+        tokio::task::spawn_blocking(move || {
+            let mut stderr = String::new();
+            if let Some(mut pipe) = child.stderr.take() {
+                let _ = pipe.read_to_string(&mut stderr);
+            }
+            (child.wait().unwrap(), stderr)
+        })
+        .await
+        .unwrap()
     }
 }
 
@@ -159,8 +168,11 @@ async fn sigterm_turns_readiness_503_at_once_while_everything_else_is_served_unt
     // The second signal ends the drain: the listener closes and the process exits 0.
     server.signal(libc::SIGINT);
     until_refusing_connections(&base).await;
-    let status = server.exit_status().await;
-    assert!(status.success(), "exit status {status:?}");
+    let (status, stderr) = server.exit_status().await;
+    assert!(
+        status.success(),
+        "exit status {status:?}; stderr:\n{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -172,6 +184,9 @@ async fn after_ctrl_c_the_drain_ends_by_itself_and_the_process_exits_0() {
     server.signal(libc::SIGINT);
     // No second signal: the drain period alone ends it.
     until_refusing_connections(&base).await;
-    let status = server.exit_status().await;
-    assert!(status.success(), "exit status {status:?}");
+    let (status, stderr) = server.exit_status().await;
+    assert!(
+        status.success(),
+        "exit status {status:?}; stderr:\n{stderr}"
+    );
 }
