@@ -153,9 +153,7 @@ impl CartCredential {
     {
         self.with_holder(pool, work).await
     }
-}
 
-impl CartCredential {
     /// As `with_owner`, for a route whose statement finds a signed-in user's cart by the
     /// session token itself (`repository::session_carts`), a round trip less: with a
     /// bearer token `by_session` runs first, and only when it finds nothing (no such

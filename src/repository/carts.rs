@@ -351,14 +351,9 @@ pub fn open_cart_with_lines(
 ) -> QueryResult<CartWithLines> {
     match owner {
         CartOwner::User(user_id) => user_cart_with_lines(conn, user_id),
-        CartOwner::Guest(cart_id) => {
-            // Gone only if merged or swept since its token was checked.
-            let cart = guest_cart_query(cart_id)
-                .select(Cart::as_select())
-                .first(conn)?;
-            let lines = items_with_products(conn, cart.id)?;
-            Ok((cart, lines))
-        }
+        // Gone only if merged or swept since its token was checked.
+        CartOwner::Guest(cart_id) => cart_with_lines_where(conn, WhichCart::Guest(cart_id))?
+            .ok_or(diesel::result::Error::NotFound),
     }
 }
 
@@ -368,18 +363,11 @@ pub fn existing_open_cart_with_lines(
     conn: &mut PgConnection,
     owner: CartOwner,
 ) -> QueryResult<Option<CartWithLines>> {
-    let cart = match owner {
-        CartOwner::User(user_id) => find_open_cart(conn, user_id)?,
-        CartOwner::Guest(cart_id) => guest_cart_query(cart_id)
-            .select(Cart::as_select())
-            .first(conn)
-            .optional()?,
+    let which = match owner {
+        CartOwner::User(user_id) => WhichCart::OpenOfUser(user_id),
+        CartOwner::Guest(cart_id) => WhichCart::Guest(cart_id),
     };
-    let Some(cart) = cart else {
-        return Ok(None);
-    };
-    let lines = items_with_products(conn, cart.id)?;
-    Ok(Some((cart, lines)))
+    cart_with_lines_where(conn, which)
 }
 
 /// The user's open cart (created on first need) with its lines: one query, and more only
@@ -400,6 +388,8 @@ pub fn cart_with_lines(conn: &mut PgConnection, cart_id: i32) -> QueryResult<Car
 pub(super) enum WhichCart {
     Id(i32),
     OpenOfUser(i32),
+    /// The guest cart with this id (owned by no user).
+    Guest(i32),
     /// The open cart of the user holding an unexpired session with this token hash.
     OpenOfSession(Vec<u8>),
 }
@@ -423,6 +413,9 @@ pub(super) fn cart_with_lines_where(
     let query = match which {
         WhichCart::Id(cart_id) => query.filter(carts::id.eq(cart_id)),
         WhichCart::OpenOfUser(user_id) => query.filter(carts::user_id.eq(user_id)).filter(is_open),
+        WhichCart::Guest(cart_id) => query
+            .filter(carts::id.eq(cart_id))
+            .filter(carts::user_id.is_null()),
         WhichCart::OpenOfSession(token_hash) => query
             .filter(
                 carts::user_id.eq_any(
